@@ -1,0 +1,70 @@
+// `npm test`: provision a fresh database, migrate it once, run every test file against it, clean up.
+// The database is the embedded PostgreSQL by default, or a new database on the server named by
+// TEST_DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/test), which is dropped afterwards.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { connect } from '../src/db/connection.ts';
+import { startEmbedded } from '../src/db/embedded.ts';
+import { migrate } from '../src/db/migrate.ts';
+
+async function testFiles(args: string[]): Promise<string[]> {
+  if (args.length > 0) return args;
+  const entries = await readdir('test', { recursive: true });
+  return entries
+    .filter((f) => f.endsWith('.test.ts'))
+    .map((f) => path.join('test', f))
+    .sort();
+}
+
+function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+async function main(): Promise<number> {
+  const files = await testFiles(process.argv.slice(2));
+  const dbName = `signet_test_${randomBytes(4).toString('hex')}`;
+  let serverUrl: string;
+  let testUrl: string;
+  let cleanup: () => Promise<void>;
+  const external = process.env.TEST_DATABASE_URL;
+  if (external) {
+    serverUrl = external;
+    testUrl = withDatabase(external, dbName);
+    cleanup = async () => {};
+  } else {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'signet-test-'));
+    const embedded = await startEmbedded(dir);
+    serverUrl = embedded.url;
+    testUrl = embedded.url.replace('@/postgres?', `@/${dbName}?`);
+    cleanup = async () => {
+      await embedded.stop();
+      await rm(dir, { recursive: true, force: true });
+    };
+  }
+  const admin = connect(serverUrl, 1);
+  await admin.sql.unsafe(`CREATE DATABASE ${dbName}`);
+  const db = connect(testUrl, 1);
+  await migrate(db.sql);
+  await db.close();
+  process.stderr.write(`test database: ${external ? 'TEST_DATABASE_URL' : 'embedded'} / ${dbName}\n`);
+
+  const code = await new Promise<number>((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], {
+      stdio: 'inherit',
+      env: { ...process.env, SIGNET_TEST_DB_URL: testUrl },
+    });
+    child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
+  });
+
+  await admin.sql.unsafe(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => {});
+  await admin.close();
+  await cleanup();
+  return code;
+}
+
+process.exitCode = await main();

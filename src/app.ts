@@ -1,0 +1,76 @@
+// The whole application as one Fastify plugin: production (server.ts) and tests register the same thing.
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from './config.ts';
+import type { RequestMeta } from './core/context.ts';
+import type { Permission, Principal } from './core/principal.ts';
+import { apiFace } from './faces/api/index.ts';
+import { healthRoutes } from './faces/health.ts';
+import type { Services } from './services.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    services: Services;
+    config: Config;
+  }
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+  interface FastifyContextConfig {
+    /** The permission a route needs. Routes under an authenticated face must declare one or be `public`. */
+    permission?: Permission;
+    public?: boolean;
+  }
+}
+
+export interface AppOptions {
+  config: Config;
+  services: Services;
+  ready?: () => Promise<boolean>;
+}
+
+export async function app(fastify: FastifyInstance, opts: AppOptions): Promise<void> {
+  fastify.decorate('services', opts.services);
+  fastify.decorate('config', opts.config);
+  fastify.decorateRequest('principal', null);
+  fastify.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  await fastify.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Signet API',
+        version: '0.1.0',
+        description: 'Administration and provisioning for e-signature estates. See docs/ for concepts.',
+      },
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'http', scheme: 'bearer', description: 'sk_test_… or sk_live_…' },
+        },
+      },
+      security: [{ apiKey: [] }],
+    },
+  });
+  await fastify.register(swaggerUi, { routePrefix: '/docs' });
+  fastify.get('/openapi.json', { schema: { hide: true } }, async () => fastify.swagger());
+
+  await fastify.register(healthRoutes, { ready: opts.ready ?? (async () => true) });
+  await fastify.register(apiFace, { prefix: '/api' });
+}
+
+/** The request facts an audit event records. */
+export function requestMeta(request: {
+  ip: string;
+  id: string;
+  headers: Record<string, unknown>;
+}): RequestMeta {
+  const ua = request.headers['user-agent'];
+  return {
+    ip: request.ip,
+    userAgent: typeof ua === 'string' ? ua.slice(0, 500) : null,
+    requestId: request.id,
+  };
+}

@@ -1,0 +1,126 @@
+// `signet <command>`: start, migrate, bootstrap, audit verify.
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../config.ts';
+import { bootstrap } from '../core/bootstrap.ts';
+import { openDatabase } from '../db/index.ts';
+import { createServices } from '../services.ts';
+import { startServer } from './start.ts';
+
+const USAGE = `Usage: signet <command> [options]
+
+Commands:
+  start                     run the server (PORT, HOST, SIGNET_DATA_DIR, DATABASE_URL, SIGNET_ENV)
+  migrate                   apply pending database migrations, then exit
+  bootstrap --email E --org NAME --account NAME [--password P] [--json]
+                            create (idempotently) an organization, its first account, an owner and an API key
+  audit verify [--org ID]   recompute the audit hash chains; exits 1 at the first broken event
+
+See README.md and docs/ for more.`;
+
+function fail(message: string): number {
+  process.stderr.write(`signet: ${message}\n`);
+  return 2;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    const config = loadConfig();
+    const log = (m: string) => process.stderr.write(`${m}\n`);
+    switch (command) {
+      case 'start':
+        return await startServer(config);
+      case 'migrate': {
+        const db = await openDatabase(config, { log });
+        await db.close();
+        log('migrations are up to date');
+        return 0;
+      }
+      case 'bootstrap': {
+        const { values } = parseArgs({
+          args: rest,
+          options: {
+            email: { type: 'string' },
+            org: { type: 'string' },
+            account: { type: 'string' },
+            password: { type: 'string' },
+            json: { type: 'boolean', default: false },
+          },
+        });
+        if (!values.email || !/^[^@\s]+@[^@\s]+$/.test(values.email))
+          return fail('bootstrap needs --email with an email address');
+        if (!values.org) return fail('bootstrap needs --org NAME');
+        if (!values.account) return fail('bootstrap needs --account NAME');
+        if (values.password !== undefined && values.password.length < 12) {
+          return fail('--password must be at least 12 characters');
+        }
+        const db = await openDatabase(config, { log: () => {} });
+        try {
+          const services = createServices(db.db, config);
+          const { hashPassword } = await import('../core/passwords.ts');
+          const result = await bootstrap(db.db, services.apiKeys, config.environment, {
+            email: values.email,
+            organizationName: values.org,
+            accountName: values.account,
+            passwordHash: values.password ? await hashPassword(values.password) : null,
+          });
+          const out = {
+            organization_id: result.organization_id,
+            account_id: result.account_id,
+            user_id: result.user_id,
+            api_key: result.api_key,
+          };
+          if (values.json) process.stdout.write(`${JSON.stringify(out)}\n`);
+          else {
+            process.stdout.write(
+              `${result.created ? 'Created' : 'Found'} organization ${out.organization_id}\n` +
+                `  account ${out.account_id}\n  owner   ${out.user_id} (${values.email})\n` +
+                `New API key (shown once): ${out.api_key}\n`,
+            );
+          }
+          return 0;
+        } finally {
+          await db.close();
+        }
+      }
+      case 'audit': {
+        if (rest[0] !== 'verify')
+          return fail(`unknown audit command "${rest[0] ?? ''}"; try: signet audit verify`);
+        const { values } = parseArgs({ args: rest.slice(1), options: { org: { type: 'string' } } });
+        const db = await openDatabase(config, { log: () => {} });
+        try {
+          const services = createServices(db.db, config);
+          const result = await services.audit.verify(values.org);
+          if (result.ok) {
+            process.stdout.write(
+              `audit chain intact: ${result.events} events in ${result.organizations} organizations\n`,
+            );
+            return 0;
+          }
+          const b = result.broken!;
+          process.stdout.write(
+            `audit chain BROKEN in organization ${b.organization_id} at event #${b.seq}` +
+              `${b.event_id ? ` (id ${b.event_id})` : ''}: ${b.reason}\n`,
+          );
+          return 1;
+        } finally {
+          await db.close();
+        }
+      }
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        process.stdout.write(`${USAGE}\n`);
+        return command === undefined ? 2 : 0;
+      default:
+        return fail(`unknown command "${command}"\n\n${USAGE}`);
+    }
+  } catch (err) {
+    if (err instanceof ConfigError) return fail(err.message);
+    if (err instanceof TypeError && (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
+      return fail(err.message);
+    }
+    throw err;
+  }
+}

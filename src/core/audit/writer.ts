@@ -1,0 +1,102 @@
+// Audit events are collected during a mutation and appended to the organization's chain just before the
+// transaction commits, in that same transaction: the change and its evidence commit together or not at all.
+import type { Db } from '../../db/connection.ts';
+import { newId } from '../ids.ts';
+import type { Principal } from '../principal.ts';
+import { type ChainedFields, eventHash, GENESIS_HASH } from './chain.ts';
+import { diffChanges } from './changes.ts';
+
+export interface RequestMeta {
+  ip?: string | null;
+  userAgent?: string | null;
+  requestId?: string | null;
+}
+
+export interface AuditInput {
+  action: string;
+  targetType: string;
+  targetId: string | null;
+  accountId?: string | null;
+  before?: Record<string, unknown> | null;
+  after?: Record<string, unknown> | null;
+  /** Extra facts recorded as-is (e.g. a reason, a count); never secrets. */
+  extra?: Record<string, unknown>;
+}
+
+export class AuditBuffer {
+  private readonly events: AuditInput[] = [];
+  record(event: AuditInput): void {
+    this.events.push(event);
+  }
+  get size(): number {
+    return this.events.length;
+  }
+  drain(): AuditInput[] {
+    return this.events.splice(0);
+  }
+}
+
+export async function appendAudit(
+  trx: Db,
+  principal: Principal,
+  meta: RequestMeta,
+  inputs: AuditInput[],
+): Promise<void> {
+  if (inputs.length === 0) return;
+  const orgId = principal.organizationId;
+  // Lock this organization's chain tip (creating it on first use); concurrent writers queue here.
+  await trx
+    .insertInto('audit_heads')
+    .values({ organization_id: orgId, last_seq: 0, last_hash: GENESIS_HASH })
+    .onConflict((oc) => oc.column('organization_id').doNothing())
+    .execute();
+  const head = await trx
+    .selectFrom('audit_heads')
+    .select(['last_seq', 'last_hash'])
+    .where('organization_id', '=', orgId)
+    .forUpdate()
+    .executeTakeFirstOrThrow();
+
+  let seq = head.last_seq;
+  let prev = head.last_hash;
+  const occurredAt = new Date().toISOString();
+  const rows = inputs.map((input) => {
+    seq += 1;
+    const fields: ChainedFields = {
+      id: newId(),
+      organization_id: orgId,
+      seq: seq.toString(),
+      occurred_at: occurredAt,
+      actor_type: principal.kind,
+      actor_id: principal.id,
+      actor_label: principal.label,
+      action: input.action,
+      target_type: input.targetType,
+      target_id: input.targetId,
+      account_id: input.accountId ?? null,
+      changes: {
+        ...diffChanges(input.before ?? null, input.after ?? null),
+        ...(input.extra ? { _meta: input.extra } : {}),
+      },
+      ip: meta.ip ?? null,
+      user_agent: meta.userAgent ?? null,
+      request_id: meta.requestId ?? null,
+    };
+    const hash = eventHash(prev, fields);
+    const row = { ...fields, seq, prev_hash: prev, hash };
+    prev = hash;
+    return row;
+  });
+  // Insert in chunks: PostgreSQL caps a statement at 65,535 parameters.
+  for (let i = 0; i < rows.length; i += 1000) {
+    await trx
+      .insertInto('audit_events')
+      .values(rows.slice(i, i + 1000))
+      .execute();
+  }
+  await trx
+    .updateTable('audit_heads')
+    .set({ last_seq: seq, last_hash: prev })
+    .where('organization_id', '=', orgId)
+    .execute();
+}

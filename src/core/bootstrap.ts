@@ -1,0 +1,139 @@
+// Headless first setup (`signet bootstrap`): an organization, its first account with the default profiles,
+// an owner with an active membership, and a fresh API key. Idempotent: the same email and organization name
+// find the same organization, account and user, and only the key is new.
+import { sql } from 'kysely';
+import type { Db } from '../db/connection.ts';
+import type { ApiKeysService } from './api-keys/service.ts';
+import { type Ctx, mutate } from './context.ts';
+import { newId } from './ids.ts';
+import { createDefaultProfiles } from './permission-profiles/defaults.ts';
+import { systemPrincipal } from './principal.ts';
+
+export interface BootstrapInput {
+  email: string;
+  organizationName: string;
+  accountName: string;
+  passwordHash?: string | null;
+  keyName?: string;
+}
+
+export interface BootstrapResult {
+  organization_id: string;
+  account_id: string;
+  user_id: string;
+  api_key: string;
+  created: boolean;
+}
+
+export async function bootstrap(
+  db: Db,
+  keys: ApiKeysService,
+  environment: 'test' | 'live',
+  input: BootstrapInput,
+): Promise<BootstrapResult> {
+  // Serialise concurrent bootstraps of the same organization name.
+  const found = await db.transaction().execute(async (trx) => {
+    await sql`SELECT pg_advisory_xact_lock(hashtext(${`bootstrap:${input.organizationName}`}))`.execute(trx);
+    const existing = await trx
+      .selectFrom('organizations as o')
+      .innerJoin('users as u', 'u.organization_id', 'o.id')
+      .select(['o.id as organization_id', 'u.id as user_id'])
+      .where('o.name', '=', input.organizationName)
+      .where(sql`lower(u.email)`, '=', input.email.toLowerCase())
+      .where('u.role', '=', 'owner')
+      .orderBy('o.created_at')
+      .executeTakeFirst();
+    if (existing) {
+      const account =
+        (await trx
+          .selectFrom('accounts')
+          .select('id')
+          .where('organization_id', '=', existing.organization_id)
+          .where('name', '=', input.accountName)
+          .orderBy('created_at')
+          .executeTakeFirst()) ??
+        (await trx
+          .selectFrom('accounts')
+          .select('id')
+          .where('organization_id', '=', existing.organization_id)
+          .orderBy('created_at')
+          .executeTakeFirstOrThrow());
+      return { ...existing, account_id: account.id, created: false };
+    }
+    const orgId = newId();
+    const ctx: Ctx = { principal: systemPrincipal(orgId, environment), meta: {} };
+    return mutate(trx, ctx, async (t, audit) => {
+      const org = await t
+        .insertInto('organizations')
+        .values({ id: orgId, name: input.organizationName })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      audit.record({
+        action: 'organization.created',
+        targetType: 'organization',
+        targetId: org.id,
+        after: org,
+      });
+      const account = await t
+        .insertInto('accounts')
+        .values({ id: newId(), organization_id: orgId, name: input.accountName })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      audit.record({
+        action: 'account.created',
+        targetType: 'account',
+        targetId: account.id,
+        accountId: account.id,
+        after: account,
+      });
+      const profiles = await createDefaultProfiles(t, account, audit);
+      const admin = profiles.find((p) => p.name === 'DS Admin')!;
+      const user = await t
+        .insertInto('users')
+        .values({
+          id: newId(),
+          organization_id: orgId,
+          email: input.email,
+          role: 'owner',
+          password_hash: input.passwordHash ?? null,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      audit.record({
+        action: 'user.created',
+        targetType: 'user',
+        targetId: user.id,
+        accountId: account.id,
+        after: user,
+      });
+      const membership = await t
+        .insertInto('memberships')
+        .values({
+          id: newId(),
+          organization_id: orgId,
+          account_id: account.id,
+          user_id: user.id,
+          status: 'active',
+          permission_profile_id: admin.id,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      audit.record({
+        action: 'membership.created',
+        targetType: 'membership',
+        targetId: membership.id,
+        accountId: account.id,
+        after: membership,
+      });
+      return { organization_id: orgId, account_id: account.id, user_id: user.id, created: true };
+    });
+  });
+  const ctx: Ctx = { principal: systemPrincipal(found.organization_id, environment), meta: {} };
+  const key = await keys.create(ctx, {
+    name: input.keyName ?? 'bootstrap',
+    account_id: found.account_id,
+    role: 'owner',
+    created_by: found.user_id,
+  });
+  return { ...found, api_key: key.key };
+}

@@ -1,0 +1,93 @@
+// The one registry of error codes. Services throw AppError with a code from here; each face renders it in
+// its own dialect (native: {"error": {"code", "message", "details"}}). Codes are stable API: programs
+// branch on them, so rename none. The HTTP status lives with the code so every face agrees on it.
+
+export const ERROR_STATUS = {
+  // 400
+  validation_failed: 400,
+  invalid_json: 400,
+  invalid_cursor: 400,
+  invalid_request: 400,
+  // 401
+  missing_credentials: 401,
+  invalid_api_key: 401,
+  api_key_revoked: 401,
+  api_key_expired: 401,
+  environment_mismatch: 401,
+  // 403
+  permission_denied: 403,
+  // 404
+  not_found: 404,
+  route_not_found: 404,
+  // 409
+  email_taken: 409,
+  name_taken: 409,
+  seat_limit_reached: 409,
+  profile_in_use: 409,
+  already_member: 409,
+  conflict: 409,
+  // 413, 415, 422
+  body_too_large: 413,
+  unsupported_media_type: 415,
+  unknown_setting: 422,
+  invalid_setting: 422,
+  user_not_in_account: 422,
+  invalid_reference: 422,
+  invalid_logo: 422,
+  last_owner: 422,
+  // 429, 500, 503
+  rate_limited: 429,
+  internal_error: 500,
+  not_ready: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export interface ErrorDetail {
+  field?: string;
+  message: string;
+  [key: string]: unknown;
+}
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: ErrorDetail[];
+
+  constructor(code: ErrorCode, message: string, details: ErrorDetail[] = []) {
+    super(message);
+    this.name = 'AppError';
+    this.code = code;
+    this.status = ERROR_STATUS[code];
+    this.details = details;
+  }
+}
+
+/** A missing row and a row of another tenant answer the same: tenancy must not be observable. */
+export function notFound(what: string, id?: string | number): AppError {
+  return new AppError('not_found', id === undefined ? `${what} not found` : `${what} ${id} not found`);
+}
+
+export function invalidField(
+  field: string,
+  message: string,
+  code: ErrorCode = 'validation_failed',
+): AppError {
+  return new AppError(code, `${field}: ${message}`, [{ field, message }]);
+}
+
+/**
+ * Maps PostgreSQL errors that carry a domain meaning (unique and foreign-key violations, our seat trigger) to
+ * AppErrors. Anything else is rethrown: it is a bug and becomes a 500.
+ */
+export function fromDatabaseError(err: unknown, hints: Record<string, AppError> = {}): never {
+  const e = err as { code?: string; constraint_name?: string; constraint?: string; message?: string };
+  const constraint = e.constraint_name ?? e.constraint ?? '';
+  if (constraint && hints[constraint]) throw hints[constraint];
+  if (e.code === 'SN001') throw new AppError('seat_limit_reached', e.message ?? 'seat limit reached');
+  if (e.code === '23505')
+    throw new AppError('conflict', `a record with the same unique value exists (${constraint})`);
+  if (e.code === '23503')
+    throw new AppError('invalid_reference', `a referenced record does not exist (${constraint})`);
+  throw err;
+}

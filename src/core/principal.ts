@@ -1,0 +1,133 @@
+// One principal model: whoever calls — an API key today; dashboard sessions, OAuth tokens and SCIM tokens
+// later — is resolved to a Principal, and every rule below the faces asks the principal, never the wire.
+import type { OrgRole } from '../db/schema.ts';
+import { AppError } from './errors.ts';
+
+/** Route-level permissions. Routes declare one; the default is deny. */
+export const PERMISSIONS = [
+  'org:read',
+  'org:write',
+  'accounts:read',
+  'accounts:write',
+  'users:read',
+  'users:write',
+  'profiles:read',
+  'profiles:write',
+  'groups:read',
+  'groups:write',
+  'brands:read',
+  'brands:write',
+  'settings:read',
+  'settings:write',
+  'keys:read',
+  'keys:write',
+  'audit:read',
+] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
+/** What a permission profile can grant inside its account (DocuSign's profiles are sets like these). */
+export const PROFILE_PERMISSIONS = [
+  'send_envelopes',
+  'manage_users',
+  'manage_groups',
+  'manage_permission_profiles',
+  'manage_account_settings',
+  'manage_brands',
+  'manage_api_keys',
+  'view_audit_log',
+] as const;
+export type ProfilePermission = (typeof PROFILE_PERMISSIONS)[number];
+
+const MEMBER_BASE: Permission[] = [
+  'org:read',
+  'accounts:read',
+  'users:read',
+  'profiles:read',
+  'groups:read',
+  'brands:read',
+  'settings:read',
+];
+
+const GRANTS: Record<ProfilePermission, Permission[]> = {
+  send_envelopes: [],
+  manage_users: ['users:write'],
+  manage_groups: ['groups:write'],
+  manage_permission_profiles: ['profiles:write'],
+  manage_account_settings: ['settings:write'],
+  manage_brands: ['brands:write'],
+  manage_api_keys: ['keys:read', 'keys:write'],
+  view_audit_log: ['audit:read'],
+};
+
+const ROLE_RANK: Record<OrgRole, number> = { member: 0, admin: 1, owner: 2 };
+
+export function lowerRole(a: OrgRole, b: OrgRole): OrgRole {
+  return ROLE_RANK[a] <= ROLE_RANK[b] ? a : b;
+}
+
+export function roleAtLeast(role: OrgRole, floor: OrgRole): boolean {
+  return ROLE_RANK[role] >= ROLE_RANK[floor];
+}
+
+/** Owners and admins administer the whole organization; a member gets reads plus what their profile grants. */
+export function permissionsFor(role: OrgRole, profilePermissions: readonly string[]): Set<Permission> {
+  if (role !== 'member') return new Set(PERMISSIONS);
+  const set = new Set<Permission>(MEMBER_BASE);
+  for (const p of profilePermissions) for (const g of GRANTS[p as ProfilePermission] ?? []) set.add(g);
+  return set;
+}
+
+export interface Principal {
+  kind: 'api_key' | 'user' | 'system';
+  /** The key's id for API keys, the user's id for people, a fixed name for the system (CLI). */
+  id: string;
+  label: string;
+  organizationId: string;
+  /** The account the principal acts in (a profile key's account); members are confined to it. */
+  accountId: string | null;
+  userId: string | null;
+  role: OrgRole;
+  environment: 'test' | 'live';
+  permissions: Set<Permission>;
+}
+
+export function can(principal: Principal, permission: Permission): boolean {
+  return principal.permissions.has(permission);
+}
+
+export function requirePermission(principal: Principal, permission: Permission): void {
+  if (!can(principal, permission)) {
+    throw new AppError(
+      'permission_denied',
+      `this ${principal.kind === 'api_key' ? 'API key' : 'principal'} lacks the permission "${permission}" (role ${principal.role})`,
+      [{ message: 'missing permission', permission }],
+    );
+  }
+}
+
+/**
+ * Members act only inside their own account; owners and admins in every account of their organization.
+ * Called by services once they know which account a request touches.
+ */
+export function requireAccountAccess(principal: Principal, accountId: string): void {
+  if (principal.role !== 'member' || principal.accountId === accountId) return;
+  throw new AppError(
+    'permission_denied',
+    `a member's key acts only in its own account (${principal.accountId})`,
+  );
+}
+
+/** The principal for operator commands run on the server itself (`signet bootstrap`). */
+export function systemPrincipal(organizationId: string, environment: 'test' | 'live'): Principal {
+  return {
+    kind: 'system',
+    id: 'cli',
+    label: 'signet CLI',
+    organizationId,
+    accountId: null,
+    userId: null,
+    role: 'owner',
+    environment,
+    permissions: new Set(PERMISSIONS),
+  };
+}

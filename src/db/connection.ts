@@ -1,0 +1,56 @@
+// One connection pool per process: postgres.js under Kysely. postgres.js was chosen by measuring
+// (bench/drivers.ts, docs/benchmarks.md): it serves a one-row read faster than `pg` on this machine.
+import { Kysely } from 'kysely';
+import { PostgresJSDialect } from 'kysely-postgres-js';
+import postgres from 'postgres';
+import type { Database } from './schema.ts';
+
+export type Db = Kysely<Database>;
+
+export interface DbHandle {
+  db: Db;
+  sql: postgres.Sql;
+  close(): Promise<void>;
+}
+
+/**
+ * libpq accepts a socket folder as `postgres://user@/db?host=/path`; postgres.js cannot parse an empty host,
+ * so such URLs are turned into options (`host` = the folder) here.
+ */
+function socketOptions(url: string): postgres.Options<Record<string, postgres.PostgresType>> | null {
+  const m = /^postgres(?:ql)?:\/\/([^@/]*)@?\/([^?]*)\?(.*)$/.exec(url);
+  if (!m) return null;
+  const params = new URLSearchParams(m[3]);
+  const host = params.get('host');
+  if (!host?.startsWith('/')) return null;
+  return {
+    host,
+    port: Number(params.get('port') ?? 5432),
+    user: decodeURIComponent(m[1] || 'postgres'),
+    database: decodeURIComponent(m[2] || 'postgres'),
+  };
+}
+
+export function connect(url: string, poolSize = 10): DbHandle {
+  const socket = socketOptions(url);
+  const options: postgres.Options<Record<string, postgres.PostgresType>> = {
+    ...socket,
+    max: poolSize,
+    onnotice: () => {},
+    // int8 columns (identity ids, sequence numbers) stay far below 2^53, so they are read as numbers.
+    types: {
+      bigint: { to: 20, from: [20], serialize: (x: number) => String(x), parse: (x: string) => Number(x) },
+    },
+    connection: { application_name: 'signet' },
+  };
+  // With an options object as the first argument postgres.js ignores the second, so merge into one.
+  const sql = socket ? postgres(options) : postgres(url, options);
+  const db = new Kysely<Database>({ dialect: new PostgresJSDialect({ postgres: sql }) });
+  return {
+    db,
+    sql,
+    async close() {
+      await db.destroy();
+    },
+  };
+}

@@ -1,0 +1,39 @@
+// Opens Signet's database: the external server named by DATABASE_URL, or the embedded one.
+import type { Config } from '../config.ts';
+import { connect, type DbHandle } from './connection.ts';
+import { startEmbedded } from './embedded.ts';
+import { migrate } from './migrate.ts';
+
+export interface OpenDatabase extends DbHandle {
+  url: string;
+  embedded: boolean;
+}
+
+export async function openDatabase(
+  config: Config,
+  opts: { migrate?: boolean; log?: (m: string) => void } = {},
+): Promise<OpenDatabase> {
+  const log = opts.log ?? (() => {});
+  const embedded = config.databaseUrl ? null : await startEmbedded(config.dataDir, log);
+  const url = config.databaseUrl ?? embedded!.url;
+  const handle = connect(url, config.dbPoolSize);
+  try {
+    if (opts.migrate !== false) {
+      const applied = await migrate(handle.sql);
+      for (const name of applied) log(`applied migration ${name}`);
+    }
+  } catch (err) {
+    await handle.close();
+    await embedded?.stop();
+    throw err;
+  }
+  return {
+    ...handle,
+    url,
+    embedded: embedded !== null,
+    async close() {
+      await handle.close();
+      await embedded?.stop();
+    },
+  };
+}

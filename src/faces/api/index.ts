@@ -1,0 +1,66 @@
+// The native API under /api: snake_case JSON, Bearer API keys, errors as {"error": {code, message, details}}.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { requestMeta } from '../../app.ts';
+import type { Ctx } from '../../core/context.ts';
+import { AppError } from '../../core/errors.ts';
+import { requirePermission } from '../../core/principal.ts';
+import { toAppError } from '../http-errors.ts';
+import { accountRoutes } from './accounts.ts';
+import { apiKeyRoutes } from './api-keys.ts';
+import { auditRoutes } from './audit.ts';
+import { organizationRoutes } from './organizations.ts';
+import { userRoutes } from './users.ts';
+
+export function ctxOf(request: FastifyRequest): Ctx {
+  if (!request.principal) throw new AppError('missing_credentials', 'this endpoint needs an API key');
+  return { principal: request.principal, meta: requestMeta(request) };
+}
+
+export function renderNative(err: unknown, request: FastifyRequest, reply: FastifyReply) {
+  const appErr = toAppError(err);
+  if (appErr.status >= 500) request.log.error({ err }, 'request failed');
+  return reply.code(appErr.status).send({
+    error: { code: appErr.code, message: appErr.message, details: appErr.details },
+  });
+}
+
+async function authenticate(request: FastifyRequest): Promise<void> {
+  const header = request.headers.authorization;
+  if (!header) {
+    throw new AppError('missing_credentials', 'send an API key as "Authorization: Bearer sk_…"');
+  }
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (!match)
+    throw new AppError('missing_credentials', 'the Authorization header must be "Bearer <API key>"');
+  request.principal = await request.server.services.apiKeys.verify(match[1]!);
+}
+
+export async function apiFace(fastify: FastifyInstance): Promise<void> {
+  fastify.setErrorHandler(renderNative);
+  fastify.setNotFoundHandler((request, reply) =>
+    renderNative(
+      new AppError('route_not_found', `no route ${request.method} ${request.url.split('?')[0]}`),
+      request,
+      reply,
+    ),
+  );
+  // Default deny: a route that declares neither a permission nor `public` fails at startup, not in production.
+  fastify.addHook('onRoute', (route) => {
+    const config = (route.config ?? {}) as { permission?: string; public?: boolean };
+    if (!config.permission && !config.public) {
+      throw new Error(`route ${route.method} ${route.url} declares no permission`);
+    }
+  });
+  fastify.addHook('onRequest', async (request) => {
+    const config = request.routeOptions.config;
+    if (config.public) return;
+    await authenticate(request);
+    if (config.permission) requirePermission(request.principal!, config.permission);
+  });
+
+  await fastify.register(organizationRoutes);
+  await fastify.register(accountRoutes);
+  await fastify.register(userRoutes);
+  await fastify.register(apiKeyRoutes);
+  await fastify.register(auditRoutes);
+}
