@@ -3,6 +3,8 @@
 
 import { randomUUID } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { app } from './app.ts';
 import type { Config } from './config.ts';
@@ -24,16 +26,20 @@ export async function buildServer(
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     requestTimeout: 120_000,
-    ajv: {
-      customOptions: {
-        // Unknown fields are rejected, not silently dropped: a typo must not look like success.
-        removeAdditional: false,
-        coerceTypes: 'array',
-        useDefaults: true,
-        allErrors: false,
-      },
-    },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  // Two validators. Query strings, params and headers arrive as text, so they are coerced to the schema's
+  // types; JSON bodies are typed already and are not (coercion would turn null into "" and 5 into "5").
+  // Neither removes unknown fields: a typo must be rejected, not silently dropped. allErrors stays off (DoS).
+  const options = {
+    removeAdditional: false,
+    useDefaults: true,
+    allErrors: false,
+    addUsedSchema: false,
+    strict: false,
+  };
+  const body = addFormats.default(new Ajv({ ...options, coerceTypes: false }));
+  const text = addFormats.default(new Ajv({ ...options, coerceTypes: 'array' }));
+  fastify.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? body : text).compile(schema));
   await fastify.register(app, { config, services, ready: opts.ready });
   return fastify;
 }

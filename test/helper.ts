@@ -1,7 +1,7 @@
 // The test harness: the real app over the test run's real PostgreSQL (see scripts/test.ts), driven through
 // inject(). Every test makes its own tenants, so tests never depend on each other's data.
 import { randomBytes } from 'node:crypto';
-import type { TestContext } from 'node:test';
+import { after, type TestContext } from 'node:test';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { type Config, loadConfig } from '../src/config.ts';
 import { bootstrap } from '../src/core/bootstrap.ts';
@@ -22,6 +22,13 @@ export function testDb(): DbHandle {
   if (!shared) shared = connect(testDbUrl(), 5);
   return shared;
 }
+
+// Open connections keep the test process alive; close them once this file's tests are done. Registered at
+// import time, so the hook belongs to the file's root, not to whichever test first asked for the pool.
+after(async () => {
+  await shared?.close();
+  shared = null;
+});
 
 export function testConfig(overrides: Partial<Config> = {}): Config {
   return loadConfig({ SIGNET_ENV: 'test', LOG_LEVEL: 'silent' }, { databaseUrl: testDbUrl(), ...overrides });

@@ -24,8 +24,11 @@ export async function startServer(config: Config): Promise<number> {
       .close()
       .catch(() => {})
       .then(() => db.close())
-      .catch((err: unknown) => server.log.error({ err }, 'database close failed'))
-      .finally(done);
+      .then(() => process.exit(0)) // a graceful stop is a success, whatever signal asked for it
+      .catch((err: unknown) => {
+        server.log.error({ err }, 'database close failed');
+        done();
+      });
   });
   await server.listen({ port: config.port, host: config.host });
   server.log.info(

@@ -33,3 +33,14 @@ export function toPage<T>(rows: T[], limit: number, keyOf: (row: T) => string): 
   const last = data[data.length - 1];
   return { data, next_cursor: more && last !== undefined ? encodeCursor(keyOf(last)) : null };
 }
+
+/** The cursor of a list keyed by an integer id (permission profiles, groups). */
+export function decodeIntCursor(cursor: string | undefined): number | undefined {
+  const key = decodeCursor(cursor);
+  if (key === undefined) return undefined;
+  const n = Number(key);
+  if (Number.isSafeInteger(n) && n > 0) return n;
+  throw new AppError('invalid_cursor', 'cursor: not a cursor this API returned; start again without it', [
+    { field: 'cursor', message: 'malformed cursor' },
+  ]);
+}

@@ -1,8 +1,9 @@
 // One connection pool per process: postgres.js under Kysely. postgres.js was chosen by measuring
-// (bench/drivers.ts, docs/benchmarks.md): it serves a one-row read faster than `pg` on this machine.
+// (bench/drivers.ts, docs/benchmarks.md): it serves a one-row read faster than `pg` on this machine, provided
+// its statements are prepared, which the dialect in dialect.ts does (kysely-postgres-js does not).
 import { Kysely } from 'kysely';
-import { PostgresJSDialect } from 'kysely-postgres-js';
 import postgres from 'postgres';
+import { PostgresJsPreparedDialect } from './dialect.ts';
 import type { Database } from './schema.ts';
 
 export type Db = Kysely<Database>;
@@ -45,12 +46,14 @@ export function connect(url: string, poolSize = 10): DbHandle {
   };
   // With an options object as the first argument postgres.js ignores the second, so merge into one.
   const sql = socket ? postgres(options) : postgres(url, options);
-  const db = new Kysely<Database>({ dialect: new PostgresJSDialect({ postgres: sql }) });
+  const db = new Kysely<Database>({ dialect: new PostgresJsPreparedDialect(sql) });
   return {
     db,
     sql,
     async close() {
       await db.destroy();
+      // Kysely ends the pool only if a query went through it; callers that used `sql` directly need this.
+      await sql.end({ timeout: 5 });
     },
   };
 }

@@ -29,18 +29,33 @@ function describe(e: AjvError): string {
   return e.message ?? 'is invalid';
 }
 
+/**
+ * One detail per field. A union of literals fails once per literal (plus the anyOf itself); those are folded
+ * into a single "must be one of …" so the message lists what is allowed.
+ */
+function validationError(where: string, errors: AjvError[]): AppError {
+  const byField = new Map<string, AjvError[]>();
+  for (const err of errors) {
+    const field = fieldOf(err);
+    byField.set(field, [...(byField.get(field) ?? []), err]);
+  }
+  const details: ErrorDetail[] = [...byField].map(([field, errs]) => {
+    const literals = errs.filter((x) => x.keyword === 'const').map((x) => x.params.allowedValue);
+    const message =
+      literals.length > 0
+        ? `must be one of ${literals.map((v) => JSON.stringify(v)).join(', ')}`
+        : describe(errs.find((x) => x.keyword !== 'anyOf') ?? errs[0]!);
+    return { field, message, location: where };
+  });
+  const first = details[0]!;
+  return new AppError('validation_failed', `${where}.${first.field}: ${first.message}`, details);
+}
+
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   const e = err as FastifyError & { validation?: AjvError[]; validationContext?: string };
   if (Array.isArray(e.validation) && e.validation.length > 0) {
-    const where = e.validationContext ?? 'request';
-    const details: ErrorDetail[] = e.validation.map((v) => ({
-      field: fieldOf(v),
-      message: describe(v),
-      location: where,
-    }));
-    const first = details[0]!;
-    return new AppError('validation_failed', `${where}.${first.field}: ${first.message}`, details);
+    return validationError(e.validationContext ?? 'request', e.validation);
   }
   switch (e.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':

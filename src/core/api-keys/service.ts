@@ -47,7 +47,8 @@ export class ApiKeysService {
     const { principal } = ctx;
     const accountId = input.account_id ?? principal.accountId;
     if (!accountId) throw invalidField('account_id', 'required: the account the key acts in');
-    const creatorId = principal.userId ?? input.created_by;
+    // Only operator commands (the system principal) make keys on someone's behalf.
+    const creatorId = principal.kind === 'system' ? input.created_by : principal.userId;
     if (!creatorId) throw invalidField('created_by', 'required when no user is calling');
     const role = input.role ?? principal.role;
     if (!roleAtLeast(principal.role, role)) {

@@ -1,6 +1,7 @@
 // What an audit event records about a change: each field that differs, before and after, secrets masked.
 
-const SECRET = /(password|secret|token|hash|api_key|^key$|content)/i;
+// Field names whose values are secrets (or bulk bytes): recorded as changed, never as values.
+const SECRET = /^(password|secret|token|key|content)$|(password_hash|secret_hash|_secret|_token)$/i;
 export const MASK = '[redacted]';
 
 function normalise(v: unknown): unknown {

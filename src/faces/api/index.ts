@@ -8,7 +8,11 @@ import { toAppError } from '../http-errors.ts';
 import { accountRoutes } from './accounts.ts';
 import { apiKeyRoutes } from './api-keys.ts';
 import { auditRoutes } from './audit.ts';
+import { brandRoutes } from './brands.ts';
+import { groupRoutes } from './groups.ts';
 import { organizationRoutes } from './organizations.ts';
+import { permissionProfileRoutes } from './permission-profiles.ts';
+import { settingRoutes } from './settings.ts';
 import { userRoutes } from './users.ts';
 
 export function ctxOf(request: FastifyRequest): Ctx {
@@ -63,4 +67,8 @@ export async function apiFace(fastify: FastifyInstance): Promise<void> {
   await fastify.register(userRoutes);
   await fastify.register(apiKeyRoutes);
   await fastify.register(auditRoutes);
+  await fastify.register(permissionProfileRoutes);
+  await fastify.register(groupRoutes);
+  await fastify.register(brandRoutes);
+  await fastify.register(settingRoutes);
 }

@@ -1,0 +1,316 @@
+// `npm run bench` (node --import tsx bench/api.ts): HTTP throughput and latency of the foundation, measured
+// with autocannon over loopback against servers in their own processes:
+//   (a) a bare Fastify 5 server, one route returning a small JSON object (the ceiling on this machine);
+//   (b) GET /api/users/{id} on the real Signet server (`signet start`), authenticated with a Bearer API key;
+//   (c) GET /api/users?account_id=…&limit=100 on an account with 100,000 users: the first page, and a page
+//       90,000 rows deep.
+// The database is the embedded PostgreSQL in a temp folder, or a scratch database on DATABASE_URL's server.
+// Environment: BENCH_SECONDS (per measurement, default 10), BENCH_WARMUP_SECONDS (default 3),
+// BENCH_CONNECTIONS (for (a)/(b), default 32; (c) always uses 32), BENCH_USERS (default 100000),
+// BENCH_LOG_VARIANT=0 skips the extra (b) run with request logging on, BENCH_JSON=file writes raw results.
+// Prints a Markdown table and the targets check; exits 0 when every measurement ran cleanly (targets missed
+// are reported, not failed), 1 on errors or non-2xx responses.
+import { writeFileSync } from 'node:fs';
+import autocannon from 'autocannon';
+import { ApiKeysService } from '../src/core/api-keys/service.ts';
+import { bootstrap } from '../src/core/bootstrap.ts';
+import { encodeCursor } from '../src/core/pagination.ts';
+import { connect } from '../src/db/connection.ts';
+import {
+  type CpuSplit,
+  cleanupAll,
+  cpuWindow,
+  envNumber,
+  freePort,
+  log,
+  machine,
+  openScratchDb,
+  spawnNode,
+  table,
+  track,
+  waitForHttp,
+} from './lib.ts';
+import { memberAt, seed } from './seed.ts';
+
+const SECONDS = envNumber('BENCH_SECONDS', 10);
+const WARMUP = envNumber('BENCH_WARMUP_SECONDS', 3);
+const CONNECTIONS = envNumber('BENCH_CONNECTIONS', 32);
+const LIST_CONNECTIONS = 32;
+const USERS = envNumber('BENCH_USERS', 100_000);
+const DEEP = Math.min(90_000, USERS - 100);
+const LOG_VARIANT = process.env.BENCH_LOG_VARIANT !== '0';
+let postmasterPid: number | null = null;
+
+interface Row {
+  id: string;
+  label: string;
+  connections: number;
+  rps: number;
+  p50: number;
+  p975: number;
+  p99: number;
+  mean: number;
+  requests: number;
+  bad: number;
+  cpu: CpuSplit | null;
+}
+
+async function measure(
+  id: string,
+  label: string,
+  url: string,
+  connections: number,
+  serverPid: number,
+  headers: Record<string, string> = {},
+): Promise<Row> {
+  log(`${id}: warm-up ${WARMUP} s, then ${SECONDS} s at ${connections} connections — ${label}`);
+  await autocannon({ url, connections, duration: WARMUP, headers });
+  const probe = cpuWindow(serverPid, postmasterPid);
+  const r = await autocannon({ url, connections, duration: SECONDS, headers });
+  const cpu = probe();
+  const row: Row = {
+    id,
+    label,
+    connections,
+    rps: r.requests.average,
+    p50: r.latency.p50,
+    p975: r.latency.p97_5,
+    p99: r.latency.p99,
+    mean: r.latency.mean,
+    requests: r['2xx'],
+    bad: r.non2xx + r.errors + r.timeouts,
+    cpu,
+  };
+  log(
+    `${id}: ${row.rps.toFixed(0)} req/s, p50 ${row.p50} ms, p97.5 ${row.p975} ms, p99 ${row.p99} ms` +
+      (row.bad ? `, ${row.bad} non-2xx/errors/timeouts` : ''),
+  );
+  return row;
+}
+
+async function getJson(url: string, key: string): Promise<any> {
+  const res = await fetch(url, { headers: { authorization: `Bearer ${key}` } });
+  const body = await res.json();
+  if (res.status !== 200) throw new Error(`${url}: ${res.status} ${JSON.stringify(body)}`);
+  return body;
+}
+
+async function startSignet(
+  dbUrl: string,
+  logLevel: string,
+): Promise<{ base: string; pid: number; stop: () => Promise<void> }> {
+  const port = await freePort();
+  const child = spawnNode(
+    ['bin/signet.js', 'start'],
+    {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATABASE_URL: dbUrl,
+      SIGNET_ENV: 'test',
+      LOG_LEVEL: logLevel,
+    },
+    true, // request logs (LOG_LEVEL=info) go to /dev/null: their cost is the serialising and writing
+  );
+  const stop = track(child);
+  const base = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${base}/readyz`, child);
+  return { base, pid: child.pid!, stop };
+}
+
+const fmt = (n: number, digits = 0) => n.toFixed(digits);
+
+async function main(): Promise<number> {
+  const info = machine();
+  log(`${info.nproc} CPUs (${info.cpu}), node ${info.node}, ${info.date}`);
+  const db = await openScratchDb();
+  postmasterPid = db.postmasterPid;
+
+  // --- data: organization, account, owner and key through bootstrap; then the members by SQL -----------
+  const handle = connect(db.url, 2);
+  const keys = new ApiKeysService(handle.db, 'test', 5000);
+  const boot = await bootstrap(handle.db, keys, 'test', {
+    email: 'owner@example.test',
+    organizationName: 'Bench Org',
+    accountName: 'Main',
+  });
+  log(`seeding ${USERS} users with memberships in account ${boot.account_id}`);
+  const t0 = Date.now();
+  await seed(handle.sql, boot.organization_id, boot.account_id, USERS);
+  log(`seeded in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  const targetUser = await memberAt(handle.sql, boot.organization_id, boot.account_id, Math.floor(USERS / 2));
+  // The deep page starts after the DEEP-th member; its cursor is that member's id, as the API encodes it.
+  const deepCursor = encodeCursor(
+    await memberAt(handle.sql, boot.organization_id, boot.account_id, DEEP - 1),
+  );
+  const prevCursor = encodeCursor(
+    await memberAt(handle.sql, boot.organization_id, boot.account_id, DEEP - 101),
+  );
+  const firstDeepId = await memberAt(handle.sql, boot.organization_id, boot.account_id, DEEP);
+  await handle.close();
+
+  const rows: Row[] = [];
+
+  // --- (a) the bare Fastify baseline ---------------------------------------------------------------------
+  {
+    const port = await freePort();
+    const child = spawnNode(['bench/baseline-server.ts'], { PORT: String(port) }, true);
+    const stop = track(child);
+    const url = `http://127.0.0.1:${port}/`;
+    await waitForHttp(url, child);
+    rows.push(await measure('a', 'bare Fastify, GET / (small JSON)', url, CONNECTIONS, child.pid!));
+    await stop();
+  }
+
+  // --- (b), (c) the Signet server ------------------------------------------------------------------------
+  const auth = { authorization: `Bearer ${boot.api_key}` };
+  {
+    const signet = await startSignet(db.url, 'silent');
+    const listUrl = `${signet.base}/api/users?account_id=${boot.account_id}&limit=100`;
+    // Check what we are about to measure: right status, full pages, and a deep cursor the API itself would
+    // hand out (the page before it ends exactly where our computed cursor points).
+    const user = await getJson(`${signet.base}/api/users/${targetUser}`, boot.api_key);
+    if (user.id !== targetUser || user.memberships.length !== 1) throw new Error('unexpected user body');
+    const first = await getJson(listUrl, boot.api_key);
+    if (first.data.length !== 100 || !first.next_cursor) throw new Error('first page is not a full page');
+    const before = await getJson(`${listUrl}&cursor=${prevCursor}`, boot.api_key);
+    if (before.next_cursor !== deepCursor)
+      throw new Error('the computed deep cursor is not what the API returns');
+    const deep = await getJson(`${listUrl}&cursor=${deepCursor}`, boot.api_key);
+    if (deep.data.length !== 100 || deep.data[0].id !== firstDeepId) throw new Error('deep page mismatch');
+    log(
+      `response sizes: user ${JSON.stringify(user).length} B, page of 100 ${JSON.stringify(first).length} B`,
+    );
+
+    rows.push(
+      await measure(
+        'b',
+        'Signet, GET /api/users/{id} (Bearer key)',
+        `${signet.base}/api/users/${targetUser}`,
+        CONNECTIONS,
+        signet.pid,
+        auth,
+      ),
+    );
+    rows.push(
+      await measure(
+        'c1',
+        'Signet, GET /api/users?account_id&limit=100, first page',
+        listUrl,
+        LIST_CONNECTIONS,
+        signet.pid,
+        auth,
+      ),
+    );
+    rows.push(
+      await measure(
+        'c2',
+        `Signet, same, page ${DEEP.toLocaleString('en')} rows deep`,
+        `${listUrl}&cursor=${deepCursor}`,
+        LIST_CONNECTIONS,
+        signet.pid,
+        auth,
+      ),
+    );
+    await signet.stop();
+  }
+  if (LOG_VARIANT) {
+    const signet = await startSignet(db.url, 'info');
+    rows.push(
+      await measure(
+        'b-log',
+        'as (b), with LOG_LEVEL=info (request logs to /dev/null)',
+        `${signet.base}/api/users/${targetUser}`,
+        CONNECTIONS,
+        signet.pid,
+        auth,
+      ),
+    );
+    await signet.stop();
+  }
+
+  // --- report ----------------------------------------------------------------------------------------------
+  const byId = (id: string) => rows.find((r) => r.id === id)!;
+  const a = byId('a');
+  const b = byId('b');
+  const c1 = byId('c1');
+  const c2 = byId('c2');
+  const cpuCell = (r: Row) =>
+    r.cpu
+      ? [r.cpu.subject, r.cpu.client, r.cpu.postgres, r.cpu.foreign].map((x) => fmt(x, 2)).join(' / ')
+      : 'n/a';
+  const out: string[] = [];
+  out.push(
+    `\nmachine: ${info.nproc} CPUs (${info.cpu}), ${info.platform}, node ${info.node}; ${db.version} (${db.kind}); ${info.date}`,
+  );
+  out.push(
+    `each row: ${WARMUP} s warm-up, then ${SECONDS} s measured; autocannon, 1 client process, no pipelining\n`,
+  );
+  out.push(
+    table([
+      [
+        '',
+        'measurement',
+        'conns',
+        'req/s (mean)',
+        'p50 ms',
+        'p97.5 ms',
+        'p99 ms',
+        'CPU server/client/pg/foreign',
+      ],
+      ...rows.map((r) => [
+        r.id,
+        r.label,
+        String(r.connections),
+        fmt(r.rps),
+        String(r.p50),
+        String(r.p975),
+        String(r.p99),
+        cpuCell(r),
+      ]),
+    ]),
+  );
+  const ratio = b.rps / a.rps;
+  const checks: [string, boolean, string][] = [
+    ['(b) req/s ≥ 40% of (a)', ratio >= 0.4, `${fmt(ratio * 100, 1)}%`],
+    ['(c) first page p99 ≤ 25 ms at 32 connections', c1.p99 <= 25, `${c1.p99} ms`],
+    ['(c) deep page p99 ≤ 25 ms at 32 connections', c2.p99 <= 25, `${c2.p99} ms`],
+    [
+      '(c) deep page latency ≤ 1.5× first page (p50 and p99)',
+      c2.p50 <= 1.5 * c1.p50 && c2.p99 <= 1.5 * c1.p99,
+      `p50 ${fmt(c2.p50 / c1.p50, 2)}×, p99 ${fmt(c2.p99 / c1.p99, 2)}×`,
+    ],
+  ];
+  const bLog = rows.find((r) => r.id === 'b-log');
+  if (bLog) {
+    checks.push([
+      '(b) with request logging ≥ 40% of (a) (informational)',
+      bLog.rps / a.rps >= 0.4,
+      `${fmt((bLog.rps / a.rps) * 100, 1)}%`,
+    ]);
+  }
+  out.push(table([['target', 'met', 'measured'], ...checks.map(([t, ok, m]) => [t, ok ? 'yes' : 'NO', m])]));
+  process.stdout.write(out.join('\n'));
+  if (process.env.BENCH_JSON) {
+    writeFileSync(
+      process.env.BENCH_JSON,
+      JSON.stringify(
+        { machine: info, database: { kind: db.kind, version: db.version }, rows, checks },
+        null,
+        2,
+      ),
+    );
+  }
+  const bad = rows.filter((r) => r.bad > 0);
+  for (const r of bad) log(`${r.id}: ${r.bad} responses were not 2xx or failed — results are not valid`);
+  return bad.length > 0 ? 1 : 0;
+}
+
+let code = 1;
+try {
+  code = await main();
+} catch (err) {
+  log(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+} finally {
+  await cleanupAll();
+}
+process.exit(code);

