@@ -1,0 +1,266 @@
+// Tenant isolation: organization A's owner key calls every route with organization B's ids. Each call must
+// answer exactly as if the id did not exist (404 for ids in the path, 422 invalid_reference for ids in a
+// body), and B's data must be byte-for-byte unchanged afterwards. The matrix is checked against the OpenAPI
+// document, so a new route with an id in its path cannot be added without a row here.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { sql } from 'kysely';
+import { as, buildApp, createTenant, type Tenant, testDb } from './helper.ts';
+
+const PNG = Buffer.from(
+  '89504e470d0a1a0a0000000d4948445200000001000000010806000000' +
+    '1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082',
+  'hex',
+);
+
+interface World extends Tenant {
+  userId: string;
+  membershipId: string;
+  profileId: number;
+  groupId: number;
+  brandId: string;
+  keyId: string;
+}
+
+async function populate(call: ReturnType<typeof as>, tenant: Tenant): Promise<World> {
+  const profile = (
+    await call('POST', `/api/accounts/${tenant.accountId}/permission_profiles`, {
+      name: 'Ops',
+      permissions: ['manage_users'],
+    })
+  ).json();
+  const group = (await call('POST', `/api/accounts/${tenant.accountId}/groups`, { name: 'Finance' })).json();
+  const user = (
+    await call('POST', '/api/users', {
+      email: 'victim@example.test',
+      permission_profile_id: profile.id,
+      group_ids: [group.id],
+    })
+  ).json();
+  const brand = (await call('POST', `/api/accounts/${tenant.accountId}/brands`, { name: 'Blue' })).json();
+  const logo = await call('PUT', `/api/accounts/${tenant.accountId}/brands/${brand.id}/logos/primary`, PNG, {
+    'content-type': 'image/png',
+  });
+  assert.equal(logo.statusCode, 200, logo.body);
+  await call('PATCH', `/api/accounts/${tenant.accountId}/settings`, { mfa_required: true });
+  const key = (await call('POST', '/api/api_keys', { name: 'robot' })).json();
+  for (const [name, value] of Object.entries({ profile, group, user, brand, key })) {
+    assert.ok(value.id, `${name} was created: ${JSON.stringify(value)}`);
+  }
+  return {
+    ...tenant,
+    userId: user.id,
+    membershipId: user.memberships[0].id,
+    profileId: profile.id,
+    groupId: group.id,
+    brandId: brand.id,
+    keyId: key.id,
+  };
+}
+
+/** Everything organization B owns, as one comparable value. */
+async function snapshot(orgId: string): Promise<unknown> {
+  const db = testDb().db;
+  const rows = async (
+    table:
+      | 'organizations'
+      | 'accounts'
+      | 'users'
+      | 'memberships'
+      | 'permission_profiles'
+      | 'groups'
+      | 'brands'
+      | 'account_settings'
+      | 'api_keys',
+    column = 'organization_id',
+  ) =>
+    (
+      await sql`SELECT to_jsonb(t) AS r FROM ${sql.table(table)} t WHERE ${sql.ref(column)} = ${orgId} ORDER BY 1::text`.execute(
+        db,
+      )
+    ).rows;
+  return {
+    organizations: await rows('organizations', 'id'),
+    accounts: await rows('accounts'),
+    users: await rows('users'),
+    memberships: await rows('memberships'),
+    profiles: await rows('permission_profiles'),
+    groups: await rows('groups'),
+    brands: await rows('brands'),
+    settings: await rows('account_settings'),
+    keys: await rows('api_keys'),
+    groupMembers: (
+      await sql`SELECT gm.group_id, gm.user_id FROM group_members gm JOIN groups g ON g.id = gm.group_id
+                WHERE g.organization_id = ${orgId} ORDER BY 1, 2`.execute(db)
+    ).rows,
+    logos: (
+      await sql`SELECT l.brand_id, l.kind, l.sha256 FROM brand_logos l JOIN brands b ON b.id = l.brand_id
+                WHERE b.organization_id = ${orgId} ORDER BY 1, 2`.execute(db)
+    ).rows,
+    audit: (
+      await sql`SELECT last_seq, last_hash FROM audit_heads WHERE organization_id = ${orgId}`.execute(db)
+    ).rows,
+  };
+}
+
+type Row = [method: string, path: string, body?: unknown, headers?: Record<string, string>];
+
+function matrix(a: World, b: World): { path: Row[]; body: Row[] } {
+  const acct = `/api/accounts/${b.accountId}`;
+  // Paths mixing A's own account with B's objects must fail too: the object is checked against the account.
+  const mixed = `/api/accounts/${a.accountId}`;
+  const png = { 'content-type': 'image/png' };
+  return {
+    path: [
+      ['GET', `/api/organizations/${b.organizationId}`],
+      ['PATCH', `/api/organizations/${b.organizationId}`, { name: 'pwned' }],
+      ['GET', `/api/accounts/${b.accountId}`],
+      ['PATCH', `/api/accounts/${b.accountId}`, { name: 'pwned' }],
+      ['GET', `/api/users/${b.userId}`],
+      ['PATCH', `/api/users/${b.userId}`, { first_name: 'pwned' }],
+      ['POST', `/api/users/${b.userId}/deactivate`],
+      ['POST', `/api/users/${b.userId}/reactivate`],
+      ['GET', `/api/users/${b.userId}/memberships`],
+      ['POST', `/api/users/${b.userId}/memberships`, { account_id: a.accountId }],
+      ['PATCH', `/api/users/${b.userId}/memberships/${b.membershipId}`, { status: 'closed' }],
+      ['PATCH', `/api/users/${a.userId}/memberships/${b.membershipId}`, { status: 'closed' }],
+      ['DELETE', `/api/api_keys/${b.keyId}`],
+      ['GET', `${acct}/permission_profiles`],
+      ['POST', `${acct}/permission_profiles`, { name: 'pwned', permissions: [] }],
+      ['GET', `${acct}/permission_profiles/${b.profileId}`],
+      ['PATCH', `${acct}/permission_profiles/${b.profileId}`, { name: 'pwned' }],
+      ['DELETE', `${acct}/permission_profiles/${b.profileId}`],
+      ['GET', `${mixed}/permission_profiles/${b.profileId}`],
+      ['PATCH', `${mixed}/permission_profiles/${b.profileId}`, { name: 'pwned' }],
+      ['DELETE', `${mixed}/permission_profiles/${b.profileId}`],
+      ['GET', `${acct}/groups`],
+      ['POST', `${acct}/groups`, { name: 'pwned' }],
+      ['GET', `${acct}/groups/${b.groupId}`],
+      ['PATCH', `${acct}/groups/${b.groupId}`, { name: 'pwned' }],
+      ['DELETE', `${acct}/groups/${b.groupId}`],
+      ['GET', `${acct}/groups/${b.groupId}/members`],
+      ['POST', `${acct}/groups/${b.groupId}/members`, { user_ids: [b.userId] }],
+      ['DELETE', `${acct}/groups/${b.groupId}/members`, { user_ids: [b.userId] }],
+      ['GET', `${mixed}/groups/${b.groupId}`],
+      ['PATCH', `${mixed}/groups/${b.groupId}`, { name: 'pwned' }],
+      ['DELETE', `${mixed}/groups/${b.groupId}`],
+      ['GET', `${mixed}/groups/${b.groupId}/members`],
+      ['POST', `${mixed}/groups/${b.groupId}/members`, { user_ids: [a.userId] }],
+      ['DELETE', `${mixed}/groups/${b.groupId}/members`, { user_ids: [b.userId] }],
+      ['GET', `${acct}/brands`],
+      ['POST', `${acct}/brands`, { name: 'pwned' }],
+      ['GET', `${acct}/brands/${b.brandId}`],
+      ['PATCH', `${acct}/brands/${b.brandId}`, { name: 'pwned' }],
+      ['DELETE', `${acct}/brands/${b.brandId}`],
+      ['GET', `${acct}/brands/${b.brandId}/logos/primary`],
+      ['PUT', `${acct}/brands/${b.brandId}/logos/primary`, PNG, png],
+      ['DELETE', `${acct}/brands/${b.brandId}/logos/primary`],
+      ['GET', `${mixed}/brands/${b.brandId}`],
+      ['PATCH', `${mixed}/brands/${b.brandId}`, { name: 'pwned' }],
+      ['DELETE', `${mixed}/brands/${b.brandId}`],
+      ['GET', `${mixed}/brands/${b.brandId}/logos/primary`],
+      ['PUT', `${mixed}/brands/${b.brandId}/logos/primary`, PNG, png],
+      ['DELETE', `${mixed}/brands/${b.brandId}/logos/primary`],
+      ['GET', `${acct}/settings`],
+      ['PATCH', `${acct}/settings`, { mfa_required: false }],
+    ],
+    // Ids of B's objects inside a body: refused exactly like ids that do not exist.
+    body: [
+      ['POST', '/api/users', { email: 'x1@example.test', account_id: b.accountId }],
+      ['POST', '/api/users', { email: 'x2@example.test', permission_profile_id: b.profileId }],
+      ['POST', '/api/users', { email: 'x3@example.test', group_ids: [b.groupId] }],
+      ['POST', `/api/users/${a.userId}/memberships`, { account_id: b.accountId }],
+      [
+        'PATCH',
+        `/api/users/${a.userId}/memberships/${a.membershipId}`,
+        { permission_profile_id: b.profileId },
+      ],
+      ['POST', `/api/accounts/${a.accountId}/groups/${a.groupId}/members`, { user_ids: [b.userId] }],
+      [
+        'DELETE',
+        `/api/accounts/${a.accountId}/permission_profiles/${a.profileId}?move_users_to=${b.profileId}`,
+      ],
+      ['POST', '/api/api_keys', { name: 'x', account_id: b.accountId }],
+    ],
+  };
+}
+
+test('tenant isolation: every route with another organization’s ids answers as if they did not exist, and changes nothing', async (t) => {
+  const { app, services, config } = await buildApp(t);
+  const ta = await createTenant(services, config);
+  const tb = await createTenant(services, config);
+  const A = await populate(as(app, ta.key), ta);
+  const B = await populate(as(app, tb.key), tb);
+  const callA = as(app, A.key);
+  const before = await snapshot(B.organizationId);
+
+  const { path, body } = matrix(A, B);
+  for (const [method, url, payload, headers] of path) {
+    const res = await callA(method as never, url, payload, headers);
+    assert.equal(res.statusCode, 404, `${method} ${url} → ${res.statusCode} ${res.body}`);
+    assert.equal(res.json().error.code, 'not_found', `${method} ${url}`);
+    assert.ok(
+      !res.body.includes(B.organizationId) || url.includes(B.organizationId),
+      'no foreign data leaks',
+    );
+  }
+  for (const [method, url, payload] of body) {
+    const res = await callA(method as never, url, payload);
+    assert.equal(
+      res.statusCode,
+      422,
+      `${method} ${url} ${JSON.stringify(payload)} → ${res.statusCode} ${res.body}`,
+    );
+    assert.ok(
+      ['invalid_reference', 'user_not_in_account'].includes(res.json().error.code),
+      `${method} ${url}: ${res.body}`,
+    );
+  }
+
+  // Lists filtered by B's ids come back empty, not with B's rows.
+  for (const url of [
+    `/api/users?account_id=${B.accountId}`,
+    `/api/users?group_id=${B.groupId}`,
+    `/api/users?permission_profile_id=${B.profileId}`,
+    `/api/users?email=victim@example.test&account_id=${B.accountId}`,
+    `/api/audit_events?target_id=${B.userId}`,
+  ]) {
+    const res = await callA('GET', url);
+    assert.equal(res.statusCode, 200, url);
+    assert.deepEqual(res.json().data, [], url);
+  }
+  // A's own lists never include B's rows.
+  const own = JSON.stringify([
+    (await callA('GET', '/api/users?limit=500')).json(),
+    (await callA('GET', '/api/accounts')).json(),
+    (await callA('GET', '/api/api_keys')).json(),
+    (await callA('GET', '/api/audit_events?limit=500')).json(),
+  ]);
+  for (const id of [B.organizationId, B.accountId, B.userId, B.keyId, B.brandId])
+    assert.ok(!own.includes(id), id);
+
+  assert.deepEqual(await snapshot(B.organizationId), before, "organization B's data is unchanged");
+  assert.equal((await services.audit.verify(B.organizationId)).ok, true);
+
+  // Completeness: every /api route with an id in its path has a row above.
+  const doc = (await app.inject('/openapi.json')).json();
+  const covered = new Set(
+    path.map(
+      ([method, url]) =>
+        `${method} ${url
+          .split('?')[0]!
+          .replace(/\/api/, '')
+          .replace(/\/[0-9a-f-]{36}|\/\d+(?=\/|$)/g, '/{}')
+          .replace(/\/(primary)$/, '/{}')}`,
+    ),
+  );
+  const missing: string[] = [];
+  for (const [p, ops] of Object.entries(doc.paths as Record<string, Record<string, unknown>>)) {
+    if (!p.startsWith('/api/') || !p.includes('{')) continue;
+    for (const method of Object.keys(ops)) {
+      const key = `${method.toUpperCase()} ${p.replace(/^\/api/, '').replace(/\{[^}]+\}/g, '{}')}`;
+      if (!covered.has(key)) missing.push(key);
+    }
+  }
+  assert.deepEqual(missing, [], 'routes with ids missing from the isolation matrix');
+});
