@@ -7,7 +7,9 @@
 // The database is the embedded PostgreSQL in a temp folder, or a scratch database on DATABASE_URL's server.
 // Environment: BENCH_SECONDS (per measurement, default 10), BENCH_WARMUP_SECONDS (default 3),
 // BENCH_CONNECTIONS (for (a)/(b), default 32; (c) always uses 32), BENCH_USERS (default 100000),
-// BENCH_LOG_VARIANT=0 skips the extra (b) run with request logging on, BENCH_JSON=file writes raw results.
+// BENCH_LOG_VARIANT=0 skips the extra (b) run with request logging on, BENCH_UNLOADED=0 the extra (c) runs at
+// 1 connection, BENCH_QUIET_WAIT (s, default 120) bounds the wait for other work on the machine to stop
+// before each measurement, BENCH_CPU_PROF=folder profiles the servers, BENCH_JSON=file writes raw results.
 // Prints a Markdown table and the targets check; exits 0 when every measurement ran cleanly (targets missed
 // are reported, not failed), 1 on errors or non-2xx responses.
 import { writeFileSync } from 'node:fs';
@@ -29,6 +31,8 @@ import {
   table,
   track,
   waitForHttp,
+  waitForQuiet,
+  watchdog,
 } from './lib.ts';
 import { memberAt, seed } from './seed.ts';
 
@@ -39,6 +43,7 @@ const LIST_CONNECTIONS = 32;
 const USERS = envNumber('BENCH_USERS', 100_000);
 const DEEP = Math.min(90_000, USERS - 100);
 const LOG_VARIANT = process.env.BENCH_LOG_VARIANT !== '0';
+const UNLOADED = process.env.BENCH_UNLOADED !== '0';
 let postmasterPid: number | null = null;
 
 interface Row {
@@ -52,6 +57,7 @@ interface Row {
   mean: number;
   requests: number;
   bad: number;
+  statuses: Record<string, number>;
   cpu: CpuSplit | null;
 }
 
@@ -63,6 +69,8 @@ async function measure(
   serverPid: number,
   headers: Record<string, string> = {},
 ): Promise<Row> {
+  const waited = await waitForQuiet();
+  if (waited > 1) log(`${id}: waited ${waited.toFixed(0)} s for the machine to go quiet`);
   log(`${id}: warm-up ${WARMUP} s, then ${SECONDS} s at ${connections} connections — ${label}`);
   await autocannon({ url, connections, duration: WARMUP, headers });
   const probe = cpuWindow(serverPid, postmasterPid);
@@ -79,11 +87,12 @@ async function measure(
     mean: r.latency.mean,
     requests: r['2xx'],
     bad: r.non2xx + r.errors + r.timeouts,
+    statuses: Object.fromEntries(Object.entries(r.statusCodeStats).map(([code, v]) => [code, v.count])),
     cpu,
   };
   log(
     `${id}: ${row.rps.toFixed(0)} req/s, p50 ${row.p50} ms, p97.5 ${row.p975} ms, p99 ${row.p99} ms` +
-      (row.bad ? `, ${row.bad} non-2xx/errors/timeouts` : ''),
+      (row.bad ? `, ${row.bad} non-2xx/errors/timeouts (statuses ${JSON.stringify(row.statuses)})` : ''),
   );
   return row;
 }
@@ -108,6 +117,9 @@ async function startSignet(
       DATABASE_URL: dbUrl,
       SIGNET_ENV: 'test',
       LOG_LEVEL: logLevel,
+      // The per-key rate limit (600/min by default) would turn a load test into a test of 429s. A limit no
+      // run can reach keeps the limiter's per-request work in the measurement.
+      SIGNET_RATE_LIMIT_PER_MINUTE: '1000000000',
     },
     true, // request logs (LOG_LEVEL=info) go to /dev/null: their cost is the serialising and writing
   );
@@ -120,6 +132,7 @@ async function startSignet(
 const fmt = (n: number, digits = 0) => n.toFixed(digits);
 
 async function main(): Promise<number> {
+  watchdog(1800);
   const info = machine();
   log(`${info.nproc} CPUs (${info.cpu}), node ${info.node}, ${info.date}`);
   const db = await openScratchDb();
@@ -211,6 +224,15 @@ async function main(): Promise<number> {
         auth,
       ),
     );
+    if (UNLOADED) {
+      // Informational: one request at a time, so the latency is service time without queueing.
+      for (const [id, what, url] of [
+        ['c1-1', 'first page', listUrl],
+        ['c2-1', 'deep page', `${listUrl}&cursor=${deepCursor}`],
+      ] as const) {
+        rows.push(await measure(id, `as (c), ${what}, 1 connection (no queueing)`, url, 1, signet.pid, auth));
+      }
+    }
     await signet.stop();
   }
   if (LOG_VARIANT) {

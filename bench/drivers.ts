@@ -37,6 +37,8 @@ import {
   spawnNode,
   table,
   track,
+  waitForQuiet,
+  watchdog,
 } from './lib.ts';
 
 const SECONDS = envNumber('BENCH_SECONDS', 5);
@@ -258,6 +260,7 @@ const median = (xs: number[]) => {
 };
 
 async function main(): Promise<number> {
+  watchdog(1800);
   const info = machine();
   const variants = process.env.BENCH_VARIANTS ? process.env.BENCH_VARIANTS.split(',') : Object.keys(VARIANTS);
   for (const v of variants) if (!VARIANTS[v]) throw new Error(`unknown variant ${v}`);
@@ -278,6 +281,7 @@ async function main(): Promise<number> {
   for (let round = 0; round < ROUNDS; round++) {
     const order = variants.map((_, i) => variants[(i + round) % variants.length]!);
     for (const v of order) {
+      await waitForQuiet();
       log(
         `round ${round + 1}/${ROUNDS}: ${v} (${WARMUP} s warm-up, ${SECONDS} s measured, ${CONCURRENCY} loops)`,
       );

@@ -64,6 +64,15 @@ exitHook((done: () => void) => {
   cleanupAll().finally(done);
 });
 
+/** Ends the run (cleanly: children stopped, database dropped) if it takes longer than BENCH_TIMEOUT seconds. */
+export function watchdog(defaultSeconds: number): void {
+  const seconds = envNumber('BENCH_TIMEOUT', defaultSeconds);
+  setTimeout(() => {
+    log(`the run exceeded BENCH_TIMEOUT=${seconds} s; stopping`);
+    cleanupAll().finally(() => process.exit(2));
+  }, seconds * 1000).unref();
+}
+
 /** A migrated scratch database: embedded by default, or a fresh database on DATABASE_URL's server. */
 export async function openScratchDb(): Promise<ScratchDb> {
   const name = `signet_bench_${randomBytes(4).toString('hex')}`;
@@ -258,6 +267,29 @@ export function cpuWindow(subjectPid: number, postmasterPid: number | null): () 
   } catch {
     return () => null;
   }
+}
+
+/**
+ * Waits (up to BENCH_QUIET_WAIT seconds, default 120) until the machine has been nearly idle for a second
+ * — under 0.15 cores busy while nothing of ours runs — so other people's work does not pollute a measurement.
+ * Returns the seconds waited, or -1 if the machine never went quiet (the run goes on; the CPU split shows it).
+ */
+export async function waitForQuiet(): Promise<number> {
+  const limit = envNumber('BENCH_QUIET_WAIT', 120);
+  const start = performance.now();
+  try {
+    while ((performance.now() - start) / 1000 < limit) {
+      const m0 = machineBusyTicks();
+      const t0 = performance.now();
+      await new Promise((r) => setTimeout(r, 1000));
+      const busy = (machineBusyTicks() - m0) / HZ / ((performance.now() - t0) / 1000);
+      if (busy < 0.15) return (performance.now() - start) / 1000;
+    }
+  } catch {
+    return 0; // no /proc: nothing to wait for
+  }
+  log(`the machine stayed busy for ${limit} s (other work is running); measuring anyway`);
+  return -1;
 }
 
 export function machine(): { nproc: number; cpu: string; node: string; platform: string; date: string } {

@@ -1,4 +1,5 @@
 // The whole application as one Fastify plugin: production (server.ts) and tests register the same thing.
+import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
@@ -7,6 +8,9 @@ import type { RequestMeta } from './core/context.ts';
 import type { Permission, Principal } from './core/principal.ts';
 import { apiFace } from './faces/api/index.ts';
 import { healthRoutes } from './faces/health.ts';
+import { startIdempotencySweep } from './faces/idempotency.ts';
+import { peopleFace } from './faces/people/index.ts';
+import { installRateLimits } from './faces/rate-limit.ts';
 import type { Services } from './services.ts';
 
 declare module 'fastify' {
@@ -37,6 +41,15 @@ export async function app(fastify: FastifyInstance, opts: AppOptions): Promise<v
   fastify.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  // Before any route: routes that declare `config.rateLimit.perIp` get their per-IP hook (faces/rate-limit.ts).
+  installRateLimits(fastify, opts.config);
+  startIdempotencySweep(fastify, opts.services.db);
+  // API keys record their last use in memory; write what is pending before the database goes away.
+  fastify.addHook('onClose', async () => {
+    await opts.services.apiKeys.close().catch((err: unknown) => {
+      fastify.log.error({ err }, 'flushing API key usage failed');
+    });
+  });
 
   await fastify.register(swagger, {
     openapi: {
@@ -58,6 +71,8 @@ export async function app(fastify: FastifyInstance, opts: AppOptions): Promise<v
   fastify.get('/openapi.json', { schema: { hide: true } }, async () => fastify.swagger());
 
   await fastify.register(healthRoutes, { ready: opts.ready ?? (async () => true) });
+  await fastify.register(cookie);
+  await fastify.register(peopleFace);
   await fastify.register(apiFace, { prefix: '/api' });
 }
 

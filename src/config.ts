@@ -17,6 +17,23 @@ const ConfigSchema = Type.Object({
   logoLimitBytes: Type.Integer({ minimum: 1024 }),
   dbPoolSize: Type.Integer({ minimum: 1, maximum: 200 }),
   keyCacheTtlMs: Type.Integer({ minimum: 0, maximum: 5000 }),
+  // Rate limits (docs/idempotency-and-rate-limits.md): requests per minute; 0 turns a limit off.
+  rateLimitPerMinute: Type.Integer({ minimum: 0 }),
+  authRateLimitPerMinute: Type.Integer({ minimum: 0 }),
+  redisUrl: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  rateLimitRedisPrefix: Type.String({ minLength: 1, maxLength: 100 }),
+  // People and mail (docs/people-and-sessions.md).
+  smtpUrl: Type.Optional(Type.String({ pattern: '^smtps?://' })),
+  mailFrom: Type.String({ minLength: 3 }),
+  publicUrl: Type.String({ pattern: '^https?://' }),
+  sessionMaxHours: Type.Integer({ minimum: 1, maximum: 24 * 30 }),
+  // Bulk imports and the job workers (docs/imports.md).
+  importMaxBytes: Type.Integer({ minimum: 1024 }),
+  importBatchSize: Type.Integer({ minimum: 1, maximum: 5000 }),
+  workers: Type.Integer({ minimum: 0, maximum: 64 }),
+  jobExpireSeconds: Type.Integer({ minimum: 2, maximum: 86400 }),
+  jobMaintenanceSeconds: Type.Integer({ minimum: 1, maximum: 3600 }),
+  importQueue: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,100}$' }),
 });
 
 export type Config = Static<typeof ConfigSchema>;
@@ -44,9 +61,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     dbPoolSize: int('SIGNET_DB_POOL_SIZE', 10),
     // Revocation must be honoured by every process within 5 s, so the cache lifetime is capped there.
     keyCacheTtlMs: int('SIGNET_KEY_CACHE_TTL_MS', 5000),
+    rateLimitPerMinute: int('SIGNET_RATE_LIMIT_PER_MINUTE', 600),
+    authRateLimitPerMinute: int('SIGNET_AUTH_RATE_LIMIT_PER_MINUTE', 10),
+    redisUrl: env.REDIS_URL || undefined,
+    rateLimitRedisPrefix: env.SIGNET_RATE_LIMIT_REDIS_PREFIX || 'signet:rl:',
+    smtpUrl: env.SMTP_URL || undefined,
+    mailFrom: env.SIGNET_MAIL_FROM || 'Signet <no-reply@localhost>',
+    publicUrl: (env.SIGNET_PUBLIC_URL || 'http://localhost:8080').replace(/\/+$/, ''),
+    sessionMaxHours: int('SIGNET_SESSION_MAX_HOURS', 12),
+    importMaxBytes: int('SIGNET_IMPORT_MAX_BYTES', 200 * 1024 * 1024),
+    importBatchSize: int('SIGNET_IMPORT_BATCH_SIZE', 500),
+    // Job workers inside `signet start` (0 = none: run `signet worker` processes instead).
+    workers: int('SIGNET_WORKERS', 1),
+    // A job whose worker died is retried once this has passed since it started (pg-boss expiry); a running
+    // import hands over to a fresh job well before then (see src/jobs/imports.ts).
+    jobExpireSeconds: int('SIGNET_JOB_EXPIRE_SECONDS', 300),
+    jobMaintenanceSeconds: int('SIGNET_JOB_MAINTENANCE_SECONDS', 30),
+    // The pg-boss queue of import jobs; processes that share it share the work.
+    importQueue: env.SIGNET_IMPORT_QUEUE || 'signet-imports',
     ...overrides,
   };
   if (config.databaseUrl === undefined) delete (config as Partial<Config>).databaseUrl;
+  if (config.redisUrl === undefined) delete (config as Partial<Config>).redisUrl;
+  if (config.smtpUrl === undefined) delete (config as Partial<Config>).smtpUrl;
   const first = Value.Errors(ConfigSchema, config).First();
   if (first) {
     const names: Record<string, string> = {
@@ -60,6 +97,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       '/logoLimitBytes': 'SIGNET_LOGO_LIMIT_BYTES',
       '/dbPoolSize': 'SIGNET_DB_POOL_SIZE',
       '/keyCacheTtlMs': 'SIGNET_KEY_CACHE_TTL_MS',
+      '/rateLimitPerMinute': 'SIGNET_RATE_LIMIT_PER_MINUTE',
+      '/authRateLimitPerMinute': 'SIGNET_AUTH_RATE_LIMIT_PER_MINUTE',
+      '/redisUrl': 'REDIS_URL (redis:// or rediss://)',
+      '/rateLimitRedisPrefix': 'SIGNET_RATE_LIMIT_REDIS_PREFIX',
+      '/smtpUrl': 'SMTP_URL (smtp:// or smtps://)',
+      '/mailFrom': 'SIGNET_MAIL_FROM',
+      '/publicUrl': 'SIGNET_PUBLIC_URL',
+      '/sessionMaxHours': 'SIGNET_SESSION_MAX_HOURS',
+      '/importMaxBytes': 'SIGNET_IMPORT_MAX_BYTES',
+      '/importBatchSize': 'SIGNET_IMPORT_BATCH_SIZE',
+      '/workers': 'SIGNET_WORKERS',
+      '/jobExpireSeconds': 'SIGNET_JOB_EXPIRE_SECONDS',
+      '/jobMaintenanceSeconds': 'SIGNET_JOB_MAINTENANCE_SECONDS',
+      '/importQueue': 'SIGNET_IMPORT_QUEUE',
     };
     throw new ConfigError(`invalid ${names[first.path] ?? first.path}: ${first.message}`);
   }

@@ -3,8 +3,16 @@ import type { Config } from './config.ts';
 import { AccountsService } from './core/accounts/service.ts';
 import { ApiKeysService } from './core/api-keys/service.ts';
 import { AuditService } from './core/audit/service.ts';
+import { PeopleService } from './core/auth/service.ts';
+import { SessionsService } from './core/auth/sessions.ts';
+import { LoginThrottle } from './core/auth/throttle.ts';
 import { BrandsService } from './core/brands/service.ts';
 import { GroupsService } from './core/groups/service.ts';
+import { ImportsService } from './core/imports/service.ts';
+import { InvitesService } from './core/invites/service.ts';
+import { Mailer } from './core/mail/mailer.ts';
+import { MappingRulesService } from './core/mapping-rules/service.ts';
+import { DomainsService } from './core/organizations/domains.ts';
 import { OrganizationsService } from './core/organizations/service.ts';
 import { PermissionProfilesService } from './core/permission-profiles/service.ts';
 import { SettingsService } from './core/settings/service.ts';
@@ -12,17 +20,38 @@ import { UsersService } from './core/users/service.ts';
 import type { Db } from './db/connection.ts';
 
 export function createServices(db: Db, config: Config) {
+  // People: sessions, mail, sign-up/login/resets, invites, claimed domains (docs/people-and-sessions.md).
+  const users = new UsersService(db);
+  const mailer = new Mailer(db, config);
+  const sessions = new SessionsService(db, config.environment, config.sessionMaxHours);
+  const people = new PeopleService(
+    db,
+    users,
+    sessions,
+    new LoginThrottle(db),
+    mailer,
+    config.environment,
+    config.publicUrl,
+  );
+  const invites = new InvitesService(db, sessions, mailer, config.environment, config.publicUrl);
   return {
+    mailer,
+    sessions,
+    people,
+    invites,
+    domains: new DomainsService(db),
     db,
     organizations: new OrganizationsService(db),
     accounts: new AccountsService(db),
-    users: new UsersService(db),
+    users,
     apiKeys: new ApiKeysService(db, config.environment, config.keyCacheTtlMs),
     audit: new AuditService(db),
     permissionProfiles: new PermissionProfilesService(db),
     groups: new GroupsService(db),
+    mappingRules: new MappingRulesService(db),
     brands: new BrandsService(db),
     settings: new SettingsService(db),
+    imports: new ImportsService(db, config),
   };
 }
 

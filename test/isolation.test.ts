@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { sql } from 'kysely';
+import { newId } from '../src/core/ids.ts';
 import { as, buildApp, createTenant, type Tenant, testDb } from './helper.ts';
 
 const PNG = Buffer.from(
@@ -20,6 +21,10 @@ interface World extends Tenant {
   groupId: number;
   brandId: string;
   keyId: string;
+  ruleId: string;
+  inviteId: string;
+  domainId: string;
+  importId: string;
 }
 
 async function populate(call: ReturnType<typeof as>, tenant: Tenant): Promise<World> {
@@ -44,7 +49,42 @@ async function populate(call: ReturnType<typeof as>, tenant: Tenant): Promise<Wo
   assert.equal(logo.statusCode, 200, logo.body);
   await call('PATCH', `/api/accounts/${tenant.accountId}/settings`, { mfa_required: true });
   const key = (await call('POST', '/api/api_keys', { name: 'robot' })).json();
-  for (const [name, value] of Object.entries({ profile, group, user, brand, key })) {
+  const rule = (
+    await call('POST', `/api/accounts/${tenant.accountId}/mapping_rules`, {
+      name: 'Controllers',
+      conditions: { job_title: { equals: 'Controller' } },
+      permission_profile_id: profile.id,
+      group_ids: [group.id],
+    })
+  ).json();
+  const invite = (
+    await call('POST', '/api/invites', {
+      email: 'invitee@example.test',
+      role: 'member',
+      account_id: tenant.accountId,
+    })
+  ).json();
+  const domain = (
+    await call('POST', `/api/organizations/${tenant.organizationId}/domains`, {
+      domain: `d${tenant.accountId.replace(/-/g, '').slice(-12)}.test`,
+      auto_join: true,
+      account_id: tenant.accountId,
+    })
+  ).json();
+  // An import, written directly (creating one through the API needs the job queue's schema).
+  const importId = newId();
+  await testDb()
+    .db.insertInto('imports')
+    .values({
+      id: importId,
+      organization_id: tenant.organizationId,
+      account_id: tenant.accountId,
+      operation: 'add',
+      status: 'completed',
+      requestor: { kind: 'api_key', id: 'k', label: 'k' },
+    })
+    .execute();
+  for (const [name, value] of Object.entries({ profile, group, user, brand, key, rule, invite, domain })) {
     assert.ok(value.id, `${name} was created: ${JSON.stringify(value)}`);
   }
   return {
@@ -55,6 +95,10 @@ async function populate(call: ReturnType<typeof as>, tenant: Tenant): Promise<Wo
     groupId: group.id,
     brandId: brand.id,
     keyId: key.id,
+    ruleId: rule.id,
+    inviteId: invite.id,
+    domainId: domain.id,
+    importId,
   };
 }
 
@@ -71,7 +115,14 @@ async function snapshot(orgId: string): Promise<unknown> {
       | 'groups'
       | 'brands'
       | 'account_settings'
-      | 'api_keys',
+      | 'api_keys'
+      | 'mapping_rules'
+      | 'imports'
+      | 'invites'
+      | 'organization_domains'
+      | 'sessions'
+      | 'user_tokens'
+      | 'outbox_mail',
     column = 'organization_id',
   ) =>
     (
@@ -89,6 +140,17 @@ async function snapshot(orgId: string): Promise<unknown> {
     brands: await rows('brands'),
     settings: await rows('account_settings'),
     keys: await rows('api_keys'),
+    mappingRules: await rows('mapping_rules'),
+    imports: await rows('imports'),
+    invites: await rows('invites'),
+    domains: await rows('organization_domains'),
+    sessions: await rows('sessions'),
+    userTokens: await rows('user_tokens'),
+    mail: await rows('outbox_mail'),
+    mappingRuleGroups: (
+      await sql`SELECT rg.rule_id, rg.group_id FROM mapping_rule_groups rg JOIN mapping_rules r ON r.id = rg.rule_id
+                WHERE r.organization_id = ${orgId} ORDER BY 1, 2`.execute(db)
+    ).rows,
     groupMembers: (
       await sql`SELECT gm.group_id, gm.user_id FROM group_members gm JOIN groups g ON g.id = gm.group_id
                 WHERE g.organization_id = ${orgId} ORDER BY 1, 2`.execute(db)
@@ -104,6 +166,13 @@ async function snapshot(orgId: string): Promise<unknown> {
 }
 
 type Row = [method: string, path: string, body?: unknown, headers?: Record<string, string>];
+
+/** A valid mapping rule body, in the world's own account. */
+const rule = (w: World) => ({
+  name: 'Rule',
+  conditions: { company: { matches: '*' } },
+  permission_profile_id: w.profileId,
+});
 
 function matrix(a: World, b: World): { path: Row[]; body: Row[] } {
   const acct = `/api/accounts/${b.accountId}`;
@@ -125,6 +194,7 @@ function matrix(a: World, b: World): { path: Row[]; body: Row[] } {
       ['PATCH', `/api/users/${b.userId}/memberships/${b.membershipId}`, { status: 'closed' }],
       ['PATCH', `/api/users/${a.userId}/memberships/${b.membershipId}`, { status: 'closed' }],
       ['DELETE', `/api/api_keys/${b.keyId}`],
+      ['POST', `/api/api_keys/${b.keyId}/rotate`, {}],
       ['GET', `${acct}/permission_profiles`],
       ['POST', `${acct}/permission_profiles`, { name: 'pwned', permissions: [] }],
       ['GET', `${acct}/permission_profiles/${b.profileId}`],
@@ -163,6 +233,31 @@ function matrix(a: World, b: World): { path: Row[]; body: Row[] } {
       ['DELETE', `${mixed}/brands/${b.brandId}/logos/primary`],
       ['GET', `${acct}/settings`],
       ['PATCH', `${acct}/settings`, { mfa_required: false }],
+      ['GET', `${acct}/mapping_rules`],
+      ['POST', `${acct}/mapping_rules`, { ...rule(b), name: 'pwned' }],
+      ['GET', `${acct}/mapping_rules/${b.ruleId}`],
+      ['PATCH', `${acct}/mapping_rules/${b.ruleId}`, { name: 'pwned' }],
+      ['DELETE', `${acct}/mapping_rules/${b.ruleId}`],
+      ['POST', `${acct}/mapping_rules/reorder`, { rule_ids: [b.ruleId] }],
+      ['GET', `${mixed}/mapping_rules/${b.ruleId}`],
+      ['PATCH', `${mixed}/mapping_rules/${b.ruleId}`, { name: 'pwned' }],
+      ['DELETE', `${mixed}/mapping_rules/${b.ruleId}`],
+      ['GET', `/api/imports/${b.importId}`],
+      ['GET', `/api/imports/${b.importId}/rows`],
+      ['GET', `/api/imports/${b.importId}/results.csv`],
+      ['POST', `/api/imports/${b.importId}/cancel`],
+      ['GET', `/api/invites/${b.inviteId}`],
+      ['POST', `/api/invites/${b.inviteId}/resend`],
+      ['DELETE', `/api/invites/${b.inviteId}`],
+      ['GET', `/api/organizations/${b.organizationId}/domains`],
+      [
+        'POST',
+        `/api/organizations/${b.organizationId}/domains`,
+        { domain: 'pwned.test', auto_join: true, account_id: a.accountId },
+      ],
+      ['DELETE', `/api/organizations/${b.organizationId}/domains/${b.domainId}`],
+      ['DELETE', `/api/organizations/${a.organizationId}/domains/${b.domainId}`],
+      ['POST', `/api/users/${b.userId}/password_reset`],
     ],
     // Ids of B's objects inside a body: refused exactly like ids that do not exist.
     body: [
@@ -181,6 +276,43 @@ function matrix(a: World, b: World): { path: Row[]; body: Row[] } {
         `/api/accounts/${a.accountId}/permission_profiles/${a.profileId}?move_users_to=${b.profileId}`,
       ],
       ['POST', '/api/api_keys', { name: 'x', account_id: b.accountId }],
+      ['POST', `${mixed}/mapping_rules`, { ...rule(a), permission_profile_id: b.profileId }],
+      ['POST', `${mixed}/mapping_rules`, { ...rule(a), group_ids: [b.groupId] }],
+      ['PATCH', `${mixed}/mapping_rules/${a.ruleId}`, { permission_profile_id: b.profileId }],
+      ['PATCH', `${mixed}/mapping_rules/${a.ruleId}`, { group_ids: [a.groupId, b.groupId] }],
+      ['POST', `${mixed}/mapping_rules/reorder`, { rule_ids: [a.ruleId, b.ruleId] }],
+      ['POST', '/api/mapping_rules/test', { account_id: b.accountId, job_title: 'Controller' }],
+      ['POST', '/api/invites', { email: 'x9@example.test', role: 'member', account_id: b.accountId }],
+      [
+        'POST',
+        '/api/invites',
+        {
+          email: 'x9@example.test',
+          role: 'member',
+          account_id: a.accountId,
+          permission_profile_id: b.profileId,
+        },
+      ],
+      [
+        'POST',
+        '/api/invites',
+        { email: 'x9@example.test', role: 'member', account_id: a.accountId, group_ids: [b.groupId] },
+      ],
+      [
+        'POST',
+        `/api/organizations/${a.organizationId}/domains`,
+        { domain: 'x9-iso.test', auto_join: false, account_id: b.accountId },
+      ],
+      [
+        'POST',
+        `/api/organizations/${a.organizationId}/domains`,
+        {
+          domain: 'x9-iso.test',
+          auto_join: false,
+          account_id: a.accountId,
+          permission_profile_id: b.profileId,
+        },
+      ],
     ],
   };
 }
@@ -235,8 +367,10 @@ test('tenant isolation: every route with another organization’s ids answers as
     (await callA('GET', '/api/accounts')).json(),
     (await callA('GET', '/api/api_keys')).json(),
     (await callA('GET', '/api/audit_events?limit=500')).json(),
+    (await callA('GET', '/api/invites?limit=500')).json(),
+    (await callA('GET', `/api/organizations/${A.organizationId}/domains`)).json(),
   ]);
-  for (const id of [B.organizationId, B.accountId, B.userId, B.keyId, B.brandId])
+  for (const id of [B.organizationId, B.accountId, B.userId, B.keyId, B.brandId, B.inviteId, B.domainId])
     assert.ok(!own.includes(id), id);
 
   assert.deepEqual(await snapshot(B.organizationId), before, "organization B's data is unchanged");

@@ -5,15 +5,19 @@ import { bootstrap } from '../core/bootstrap.ts';
 import { openDatabase } from '../db/index.ts';
 import { createServices } from '../services.ts';
 import { startServer } from './start.ts';
+import { startWorker } from './worker.ts';
 
 const USAGE = `Usage: signet <command> [options]
 
 Commands:
   start                     run the server (PORT, HOST, SIGNET_DATA_DIR, DATABASE_URL, SIGNET_ENV)
+  worker [--concurrency N]  run job workers only (bulk imports), no HTTP; run several to scale out
   migrate                   apply pending database migrations, then exit
   bootstrap --email E --org NAME --account NAME [--password P] [--json]
                             create (idempotently) an organization, its first account, an owner and an API key
   audit verify [--org ID]   recompute the audit hash chains; exits 1 at the first broken event
+  mail list [--to EMAIL] [--limit N] [--json]
+                            the mail Signet sent or queued (newest first; without SMTP_URL, the outbox)
 
 See README.md and docs/ for more.`;
 
@@ -30,6 +34,13 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case 'start':
         return await startServer(config);
+      case 'worker': {
+        const { values } = parseArgs({ args: rest, options: { concurrency: { type: 'string' } } });
+        const n = values.concurrency === undefined ? Math.max(1, config.workers) : Number(values.concurrency);
+        if (!Number.isInteger(n) || n < 1 || n > 64)
+          return fail('--concurrency must be an integer from 1 to 64');
+        return await startWorker(config, n);
+      }
       case 'migrate': {
         const db = await openDatabase(config, { log });
         await db.close();
@@ -103,6 +114,40 @@ export async function main(argv: string[]): Promise<number> {
               `${b.event_id ? ` (id ${b.event_id})` : ''}: ${b.reason}\n`,
           );
           return 1;
+        } finally {
+          await db.close();
+        }
+      }
+      case 'mail': {
+        if (rest[0] !== 'list') return fail(`unknown mail command "${rest[0] ?? ''}"; try: signet mail list`);
+        const { values } = parseArgs({
+          args: rest.slice(1),
+          options: {
+            to: { type: 'string' },
+            limit: { type: 'string' },
+            json: { type: 'boolean', default: false },
+          },
+        });
+        const limit = values.limit === undefined ? 100 : Number(values.limit);
+        if (!Number.isInteger(limit) || limit < 1 || limit > 10_000)
+          return fail('--limit must be an integer from 1 to 10000');
+        const db = await openDatabase(config, { log: () => {} });
+        try {
+          const services = createServices(db.db, config);
+          const mails = await services.mailer.list({ to: values.to, limit });
+          if (values.json) {
+            process.stdout.write(`${JSON.stringify(mails)}\n`);
+          } else if (mails.length === 0) {
+            process.stdout.write('no mail\n');
+          } else {
+            for (const m of mails) {
+              process.stdout.write(
+                `--- ${m.id}  ${m.created_at.toISOString()}  ${m.sent_at ? `sent ${m.sent_at.toISOString()}` : 'not sent (outbox)'}\n` +
+                  `To: ${m.to}\nSubject: ${m.subject}\n\n${m.text}\n\n`,
+              );
+            }
+          }
+          return 0;
         } finally {
           await db.close();
         }

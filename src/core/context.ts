@@ -10,6 +10,12 @@ export type { RequestMeta } from './audit/writer.ts';
 export interface Ctx {
   principal: Principal;
   meta: RequestMeta;
+  /**
+   * Runs inside mutate()'s transaction after the service function and its audit events, just before
+   * commit, with the function's result. The idempotency layer (src/faces/idempotency.ts) stores the
+   * response here, so a request's effect and its stored response commit together or not at all.
+   */
+  beforeCommit?: (trx: Db, result: unknown) => Promise<void>;
 }
 
 /**
@@ -26,11 +32,14 @@ export async function mutate<T>(
     const audit = new AuditBuffer();
     const result = await fn(trx, audit);
     await appendAudit(trx, ctx.principal, ctx.meta, audit.drain());
+    // Only the transaction's owner runs the hook: a joined mutate's result is not the request's.
+    if (ctx.beforeCommit && !joined) await ctx.beforeCommit(trx, result);
     return result;
   };
+  const joined = db.isTransaction;
   try {
     // Inside a caller's transaction, join it rather than nest (Kysely has no nested transactions).
-    return db.isTransaction ? await unit(db) : await db.transaction().execute(unit);
+    return joined ? await unit(db) : await db.transaction().execute(unit);
   } catch (err) {
     if (err instanceof AppError) throw err;
     return fromDatabaseError(err, hints);

@@ -8,14 +8,18 @@ export const ERROR_STATUS = {
   invalid_json: 400,
   invalid_cursor: 400,
   invalid_request: 400,
+  invalid_idempotency_key: 400,
+  invalid_token: 400,
   // 401
   missing_credentials: 401,
   invalid_api_key: 401,
   api_key_revoked: 401,
   api_key_expired: 401,
   environment_mismatch: 401,
+  invalid_credentials: 401,
   // 403
   permission_denied: 403,
+  csrf_failed: 403,
   // 404
   not_found: 404,
   route_not_found: 404,
@@ -26,6 +30,8 @@ export const ERROR_STATUS = {
   profile_in_use: 409,
   already_member: 409,
   conflict: 409,
+  idempotency_in_progress: 409,
+  domain_taken: 409,
   // 413, 415, 422
   body_too_large: 413,
   unsupported_media_type: 415,
@@ -35,8 +41,10 @@ export const ERROR_STATUS = {
   invalid_reference: 422,
   invalid_logo: 422,
   last_owner: 422,
+  idempotency_key_reused: 422,
   // 429, 500, 503
   rate_limited: 429,
+  too_many_attempts: 429,
   internal_error: 500,
   not_ready: 503,
 } as const;

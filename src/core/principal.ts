@@ -1,6 +1,7 @@
 // One principal model: whoever calls — an API key today; dashboard sessions, OAuth tokens and SCIM tokens
 // later — is resolved to a Principal, and every rule below the faces asks the principal, never the wire.
 import type { OrgRole } from '../db/schema.ts';
+import { scopeGrants } from './api-keys/scopes.ts';
 import { AppError } from './errors.ts';
 
 /** Route-level permissions. Routes declare one; the default is deny. */
@@ -89,6 +90,10 @@ export interface Principal {
   role: OrgRole;
   environment: 'test' | 'live';
   permissions: Set<Permission>;
+  /** A restricted API key's scopes (its permissions are already cut down to them); absent = unrestricted. */
+  scopes?: readonly string[] | null;
+  /** An API key's kind: `profile` (acts as its creator in one account) or `platform` (platform mode). */
+  keyKind?: 'profile' | 'platform';
 }
 
 export function can(principal: Principal, permission: Permission): boolean {
@@ -97,6 +102,21 @@ export function can(principal: Principal, permission: Permission): boolean {
 
 export function requirePermission(principal: Principal, permission: Permission): void {
   if (!can(principal, permission)) {
+    // A restricted key whose scopes do not grant the permission: say so, and which scopes it has.
+    if (principal.scopes && !scopeGrants(principal.scopes).has(permission)) {
+      throw new AppError(
+        'permission_denied',
+        `this API key is restricted to scopes ${principal.scopes.join(', ')}; ${permission} is needed`,
+        [
+          {
+            message: 'missing permission: the key is restricted',
+            permission,
+            restricted: true,
+            scopes: [...principal.scopes],
+          },
+        ],
+      );
+    }
     throw new AppError(
       'permission_denied',
       `this ${principal.kind === 'api_key' ? 'API key' : 'principal'} lacks the permission "${permission}" (role ${principal.role})`,

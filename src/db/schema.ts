@@ -42,6 +42,7 @@ export interface UsersTable {
   password_hash: string | null;
   created_at: CreatedAt;
   updated_at: Timestamp;
+  email_verified_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export interface PermissionProfilesTable {
@@ -130,7 +131,14 @@ export interface ApiKeysTable {
   expires_at: Date | null;
   revoked_at: Date | null;
   last_used_at: Date | null;
+  kind: WithDefault<ApiKeyKind>;
+  /** null: unrestricted; otherwise the Signet scopes the key is restricted to (src/core/api-keys/scopes.ts). */
+  scopes: string[] | null;
+  rotated_from: string | null;
+  last_used_ip: string | null;
 }
+
+export type ApiKeyKind = 'profile' | 'platform';
 
 export interface AuditHeadsTable {
   organization_id: string;
@@ -158,6 +166,123 @@ export interface AuditEventsTable {
   hash: string;
 }
 
+// --- people (0004_people.sql) ---
+export interface SessionsTable {
+  id: string;
+  token_hash: Buffer;
+  user_id: string;
+  organization_id: string;
+  created_at: CreatedAt;
+  last_seen_at: Timestamp;
+  idle_timeout_minutes: number;
+  expires_at: Date;
+  ended_at: Date | null;
+  ip: string | null;
+  user_agent: string | null;
+}
+
+export type UserTokenPurpose = 'email_verification' | 'password_reset';
+
+export interface UserTokensTable {
+  id: string;
+  user_id: string;
+  organization_id: string;
+  purpose: UserTokenPurpose;
+  token_hash: Buffer;
+  created_at: CreatedAt;
+  expires_at: Date;
+  used_at: Date | null;
+}
+
+export interface LoginFailuresTable {
+  id: Generated<number>;
+  email: string;
+  ip: string | null;
+  at: WithDefault<Date>;
+}
+
+export interface OutboxMailTable {
+  id: string;
+  organization_id: string | null;
+  to: string;
+  subject: string;
+  text: string;
+  html: string;
+  created_at: CreatedAt;
+  sent_at: Date | null;
+}
+
+export interface InvitesTable {
+  id: string;
+  organization_id: string;
+  account_id: string;
+  email: string;
+  role: OrgRole;
+  permission_profile_id: number | null;
+  group_ids: WithDefault<number[]>;
+  invited_by: string | null;
+  token_hash: Buffer;
+  expires_at: Date;
+  accepted_at: Date | null;
+  accepted_user_id: string | null;
+  revoked_at: Date | null;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface OrganizationDomainsTable {
+  id: string;
+  organization_id: string;
+  domain: string;
+  auto_join: boolean;
+  account_id: string;
+  permission_profile_id: number | null;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+// --- idempotency (0003_idempotency.sql) ---
+export interface IdempotencyKeysTable {
+  organization_id: string;
+  principal_id: string;
+  method: string;
+  route: string;
+  key: string;
+  fingerprint: string;
+  state: 'in_flight' | 'done';
+  lock_token: string;
+  locked_until: Date | null;
+  status: number | null;
+  headers: Record<string, string> | null;
+  body: Buffer | null;
+  created_at: CreatedAt;
+  expires_at: Date;
+}
+
+// --- mapping rules (0006_mapping_rules.sql) ---
+export type MappingAttribute = 'job_title' | 'department' | 'company';
+/** One attribute's test: an exact value or a glob (`*` any run, `?` one character), both case-insensitive. */
+export type MappingCondition = { equals: string } | { matches: string };
+export type MappingConditions = Partial<Record<MappingAttribute, MappingCondition>>;
+
+export interface MappingRulesTable {
+  id: string;
+  organization_id: string;
+  account_id: string;
+  position: number;
+  name: string;
+  conditions: MappingConditions;
+  permission_profile_id: number;
+  enabled: WithDefault<boolean>;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface MappingRuleGroupsTable {
+  rule_id: string;
+  group_id: number;
+}
+
 export interface Database {
   organizations: OrganizationsTable;
   accounts: AccountsTable;
@@ -172,6 +297,18 @@ export interface Database {
   api_keys: ApiKeysTable;
   audit_heads: AuditHeadsTable;
   audit_events: AuditEventsTable;
+  sessions: SessionsTable;
+  user_tokens: UserTokensTable;
+  login_failures: LoginFailuresTable;
+  outbox_mail: OutboxMailTable;
+  invites: InvitesTable;
+  organization_domains: OrganizationDomainsTable;
+  idempotency_keys: IdempotencyKeysTable;
+  mapping_rules: MappingRulesTable;
+  mapping_rule_groups: MappingRuleGroupsTable;
+  imports: ImportsTable;
+  import_files: ImportFilesTable;
+  import_rows: ImportRowsTable;
 }
 
 export type Organization = Selectable<OrganizationsTable>;
@@ -184,3 +321,68 @@ export type Group = Selectable<GroupsTable>;
 export type Brand = Selectable<BrandsTable>;
 export type ApiKeyRow = Selectable<ApiKeysTable>;
 export type AuditEventRow = Selectable<AuditEventsTable>;
+export type Invite = Selectable<InvitesTable>;
+export type OrganizationDomain = Selectable<OrganizationDomainsTable>;
+export type OutboxMail = Selectable<OutboxMailTable>;
+export type MappingRule = Selectable<MappingRulesTable>;
+
+// --- bulk imports (0005_imports.sql) ---
+export type ImportOperation = 'add' | 'update' | 'close';
+export type ImportStatus = 'receiving' | 'queued' | 'in_process' | 'completed' | 'failed' | 'canceled';
+
+export interface ImportsTable {
+  id: string;
+  organization_id: string;
+  account_id: string | null;
+  operation: ImportOperation;
+  dry_run: WithDefault<boolean>;
+  status: ImportStatus;
+  requestor: Record<string, unknown>;
+  request_meta: WithDefault<Record<string, unknown>>;
+  file_name: string | null;
+  size_bytes: WithDefault<number>;
+  sha256: string | null;
+  header: string[] | null;
+  invalid_column_headers: WithDefault<string[]>;
+  error: { code: string; message: string } | null;
+  validated: WithDefault<boolean>;
+  user_count: WithDefault<number>;
+  processed_user_count: WithDefault<number>;
+  added_user_count: WithDefault<number>;
+  updated_user_count: WithDefault<number>;
+  closed_user_count: WithDefault<number>;
+  no_action_required_user_count: WithDefault<number>;
+  error_count: WithDefault<number>;
+  warning_count: WithDefault<number>;
+  error_rollups: WithDefault<Record<string, number>>;
+  last_row: WithDefault<number>;
+  lease_owner: string | null;
+  lease_until: Date | null;
+  attempts: WithDefault<number>;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+  started_at: Date | null;
+  completed_at: Date | null;
+}
+
+export interface ImportFilesTable {
+  import_id: string;
+  seq: number;
+  data: Buffer;
+}
+
+export interface ImportRowsTable {
+  import_id: string;
+  row_number: number;
+  status: 'ok' | 'error';
+  action: 'add' | 'update' | 'close' | 'no_action';
+  result: string;
+  error_type: string | null;
+  message: string | null;
+  email: string | null;
+  account_id: string | null;
+  user_id: string | null;
+  membership_id: string | null;
+}
+
+export type ImportRow = Selectable<ImportsTable>;

@@ -159,6 +159,28 @@ export class PermissionProfilesService {
         }
         target = await profileInAccount(trx, accountId, moveUsersTo, 'move_users_to');
       }
+      // HR mapping rules that assign the profile keep it: they must be pointed elsewhere (or deleted) first.
+      // (A rule being created meanwhile waits on the row lock above, then fails its foreign key.)
+      const rules = await trx
+        .selectFrom('mapping_rules')
+        .select(['id', 'name'])
+        .where('permission_profile_id', '=', id)
+        .orderBy('position')
+        .execute();
+      if (rules.length > 0) {
+        throw new AppError(
+          'profile_in_use',
+          `permission profile ${id} is assigned by ${rules.length} mapping rule(s) (${rules
+            .map((r) => `${r.id} "${r.name}"`)
+            .join(', ')}); point them at another profile or delete them first`,
+          rules.map((r) => ({
+            field: 'mapping_rules',
+            message: 'assigns the profile',
+            mapping_rule_id: r.id,
+            name: r.name,
+          })),
+        );
+      }
       const using = await trx
         .selectFrom('memberships')
         .selectAll()

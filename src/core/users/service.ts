@@ -6,6 +6,7 @@ import type { AuditBuffer } from '../audit/writer.ts';
 import { type Ctx, mutate } from '../context.ts';
 import { AppError, invalidField, notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
+import { resolveMapping } from '../mapping-rules/match.ts';
 import { DEFAULT_LIMIT, decodeCursor, type Page, toPage } from '../pagination.ts';
 import { requireAccountAccess, roleAtLeast } from '../principal.ts';
 import { defaultProfileId, groupsInAccount, profileInAccount } from '../refs.ts';
@@ -107,6 +108,13 @@ export class UsersService {
       ctx,
       async (trx, audit) => {
         await this.assertAccount(ctx, trx, accountId);
+        // Named neither a profile nor groups: the account's HR mapping rules may decide both (else the default).
+        const mapped =
+          input.permission_profile_id === undefined && (input.group_ids ?? []).length === 0
+            ? await resolveMapping(trx, accountId, input)
+            : null;
+        const extra = mapped ? { mapping_rule_id: mapped.rule_id } : undefined;
+        const why = extra ? { extra } : {};
         const user = await trx
           .insertInto('users')
           .values({
@@ -129,13 +137,20 @@ export class UsersService {
           targetId: user.id,
           accountId,
           after: user,
+          ...why,
         });
-        await this.addMembership(trx, audit, user, {
-          account_id: accountId,
-          permission_profile_id: input.permission_profile_id,
-          status: input.membership_status,
-        });
-        const groupIds = await groupsInAccount(trx, accountId, input.group_ids ?? []);
+        await this.addMembership(
+          trx,
+          audit,
+          user,
+          {
+            account_id: accountId,
+            permission_profile_id: mapped ? mapped.permission_profile_id : input.permission_profile_id,
+            status: input.membership_status,
+          },
+          extra,
+        );
+        const groupIds = await groupsInAccount(trx, accountId, mapped?.group_ids ?? input.group_ids ?? []);
         if (groupIds.length > 0) {
           await trx
             .insertInto('group_members')
@@ -148,6 +163,7 @@ export class UsersService {
               targetId: String(groupId),
               accountId,
               after: { user_id: user.id },
+              ...why,
             });
           }
         }
@@ -365,6 +381,7 @@ export class UsersService {
     audit: AuditBuffer,
     user: User,
     input: MembershipInput,
+    extra?: Record<string, unknown>,
   ): Promise<string> {
     const profileId =
       input.permission_profile_id === undefined
@@ -422,6 +439,7 @@ export class UsersService {
       accountId: input.account_id,
       before: existing ?? null,
       after: row,
+      ...(extra ? { extra } : {}),
     });
     return row.id;
   }

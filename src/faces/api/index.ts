@@ -5,19 +5,29 @@ import type { Ctx } from '../../core/context.ts';
 import { AppError } from '../../core/errors.ts';
 import { requirePermission } from '../../core/principal.ts';
 import { toAppError } from '../http-errors.ts';
+import { idempotencyCommitHook, installIdempotency } from '../idempotency.ts';
+import { rateLimitByPrincipal } from '../rate-limit.ts';
+import { authenticateSession, sessionCookie } from '../session-auth.ts';
 import { accountRoutes } from './accounts.ts';
 import { apiKeyRoutes } from './api-keys.ts';
 import { auditRoutes } from './audit.ts';
 import { brandRoutes } from './brands.ts';
 import { groupRoutes } from './groups.ts';
+import { importRoutes } from './imports.ts';
+import { mappingRuleRoutes } from './mapping-rules.ts';
 import { organizationRoutes } from './organizations.ts';
+import { peopleApiRoutes } from './people.ts';
 import { permissionProfileRoutes } from './permission-profiles.ts';
 import { settingRoutes } from './settings.ts';
 import { userRoutes } from './users.ts';
 
 export function ctxOf(request: FastifyRequest): Ctx {
   if (!request.principal) throw new AppError('missing_credentials', 'this endpoint needs an API key');
-  return { principal: request.principal, meta: requestMeta(request) };
+  return {
+    principal: request.principal,
+    meta: requestMeta(request),
+    beforeCommit: idempotencyCommitHook(request),
+  };
 }
 
 export function renderNative(err: unknown, request: FastifyRequest, reply: FastifyReply) {
@@ -30,13 +40,18 @@ export function renderNative(err: unknown, request: FastifyRequest, reply: Fasti
 
 async function authenticate(request: FastifyRequest): Promise<void> {
   const header = request.headers.authorization;
+  // No key: a dashboard session cookie (with its CSRF token on writes) stands in for one.
+  if (!header && sessionCookie(request)) {
+    await authenticateSession(request);
+    return;
+  }
   if (!header) {
     throw new AppError('missing_credentials', 'send an API key as "Authorization: Bearer sk_…"');
   }
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (!match)
     throw new AppError('missing_credentials', 'the Authorization header must be "Bearer <API key>"');
-  request.principal = await request.server.services.apiKeys.verify(match[1]!);
+  request.principal = await request.server.services.apiKeys.verify(match[1]!, request.ip);
 }
 
 export async function apiFace(fastify: FastifyInstance): Promise<void> {
@@ -61,6 +76,9 @@ export async function apiFace(fastify: FastifyInstance): Promise<void> {
     await authenticate(request);
     if (config.permission) requirePermission(request.principal!, config.permission);
   });
+  // After authentication: the principal's rate limit, then Idempotency-Key handling (faces/idempotency.ts).
+  fastify.addHook('onRequest', rateLimitByPrincipal);
+  installIdempotency(fastify, { db: fastify.services.db });
 
   await fastify.register(organizationRoutes);
   await fastify.register(accountRoutes);
@@ -69,6 +87,9 @@ export async function apiFace(fastify: FastifyInstance): Promise<void> {
   await fastify.register(auditRoutes);
   await fastify.register(permissionProfileRoutes);
   await fastify.register(groupRoutes);
+  await fastify.register(mappingRuleRoutes);
   await fastify.register(brandRoutes);
   await fastify.register(settingRoutes);
+  await fastify.register(peopleApiRoutes);
+  await fastify.register(importRoutes);
 }

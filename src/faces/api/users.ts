@@ -53,6 +53,7 @@ export const User = Type.Object(
     language: Nullable(Type.String()),
     role: Role,
     status: Type.Union([Type.Literal('active'), Type.Literal('deactivated')]),
+    email_verified_at: Type.Optional(Nullable(Timestamp)),
     created_at: Timestamp,
     updated_at: Timestamp,
     memberships: Type.Array(Membership),

@@ -1,0 +1,602 @@
+// People signing themselves in: sign-up (a new organization, or joining one that claims the email's domain),
+// login and logout, email verification, and password resets (self-service and admin-triggered).
+// Answers never say whether an email exists: login failures are one 401 `invalid_credentials` whatever went
+// wrong (a dummy argon2 verify keeps the timing alike), and a reset request is always 202.
+import { sql } from 'kysely';
+import type { Db } from '../../db/connection.ts';
+import type { Account, Organization, User } from '../../db/schema.ts';
+import { type Ctx, mutate, type RequestMeta } from '../context.ts';
+import { AppError, notFound } from '../errors.ts';
+import { newId } from '../ids.ts';
+import type { Mailer } from '../mail/mailer.ts';
+import { passwordResetMail, sendingBrand, verifyEmailMail } from '../mail/templates.ts';
+import { hashPassword, verifyPassword } from '../passwords.ts';
+import { createDefaultProfiles } from '../permission-profiles/defaults.ts';
+import type { Principal } from '../principal.ts';
+import { defaultProfileId } from '../refs.ts';
+import type { UsersService, UserView } from '../users/service.ts';
+import { personActor } from './actor.ts';
+import type { NewSession, SessionsService } from './sessions.ts';
+import type { LoginThrottle } from './throttle.ts';
+import { hashToken, newToken } from './tokens.ts';
+
+export const VERIFY_TTL_MS = 24 * 3600_000;
+export const RESET_TTL_MS = 30 * 60_000;
+
+export interface SignupInput {
+  email: string;
+  password: string;
+  name: string;
+  organization_name: string;
+}
+
+export interface SessionInfo {
+  user: UserView;
+  organization: Organization;
+  account: Account | null;
+  csrf_token: string;
+  expires_at: Date;
+}
+
+export interface SignupResult {
+  session: NewSession;
+  joined_existing_organization: boolean;
+  membership_status: 'active' | 'pending';
+}
+
+export function splitName(name: string): { first_name: string; last_name: string } {
+  const parts = name.trim().split(/\s+/).filter(Boolean);
+  return { first_name: (parts[0] ?? '').slice(0, 100), last_name: parts.slice(1).join(' ').slice(0, 100) };
+}
+
+export const emailDomain = (email: string): string => email.slice(email.lastIndexOf('@') + 1).toLowerCase();
+
+const INVALID_CREDENTIALS = () => new AppError('invalid_credentials', 'the email or the password is wrong');
+const INVALID_TOKEN = (what: string) =>
+  new AppError(
+    'invalid_token',
+    `this ${what} link is not valid: it was used already, has expired, or is wrong`,
+    [{ field: 'token', message: 'not valid' }],
+  );
+
+export class PeopleService {
+  private dummyHash: Promise<string> | null = null;
+  private readonly background = new Set<Promise<void>>();
+  onError: (err: unknown) => void = () => {};
+
+  constructor(
+    private readonly db: Db,
+    private readonly users: UsersService,
+    private readonly sessions: SessionsService,
+    private readonly throttle: LoginThrottle,
+    private readonly mailer: Mailer,
+    private readonly environment: 'test' | 'live',
+    private readonly publicUrl: string,
+  ) {}
+
+  /** Waits for work done after a response (reset mails, failed-login audit events). Tests use it. */
+  async flush(): Promise<void> {
+    while (this.background.size > 0) await Promise.all([...this.background]);
+    await this.mailer.flush();
+  }
+
+  // --- sign-up ---------------------------------------------------------------------------------------
+
+  async signup(input: SignupInput, meta: RequestMeta): Promise<SignupResult> {
+    const passwordHash = await hashPassword(input.password);
+    const domain = await this.db
+      .selectFrom('organization_domains')
+      .selectAll()
+      .where('domain', '=', emailDomain(input.email))
+      .where('auto_join', '=', true)
+      .executeTakeFirst();
+    const { first_name, last_name } = splitName(input.name);
+    const userId = newId();
+    const token = newToken();
+    const mailIds: string[] = [];
+
+    if (domain) {
+      // Joining an organization that claims this domain. The membership stays pending until the address is
+      // verified: otherwise anyone could type a colleague's address and be let in.
+      const actor = personActor(
+        { id: userId, email: input.email, organization_id: domain.organization_id, role: 'member' },
+        this.environment,
+        domain.account_id,
+      );
+      const session = await mutate(
+        this.db,
+        { principal: actor, meta },
+        async (trx, audit) => {
+          const user = await trx
+            .insertInto('users')
+            .values({
+              id: userId,
+              organization_id: domain.organization_id,
+              email: input.email,
+              first_name,
+              last_name,
+              role: 'member',
+              password_hash: passwordHash,
+            })
+            .returningAll()
+            .executeTakeFirstOrThrow();
+          audit.record({
+            action: 'signup',
+            targetType: 'user',
+            targetId: user.id,
+            accountId: domain.account_id,
+            after: user,
+            extra: { via: 'domain_auto_join', domain: domain.domain },
+          });
+          const profileId = domain.permission_profile_id ?? (await defaultProfileId(trx, domain.account_id));
+          const membership = await trx
+            .insertInto('memberships')
+            .values({
+              id: newId(),
+              organization_id: domain.organization_id,
+              account_id: domain.account_id,
+              user_id: user.id,
+              status: 'pending',
+              permission_profile_id: profileId,
+            })
+            .returningAll()
+            .executeTakeFirstOrThrow();
+          audit.record({
+            action: 'membership.created',
+            targetType: 'membership',
+            targetId: membership.id,
+            accountId: domain.account_id,
+            after: membership,
+          });
+          mailIds.push(await this.queueVerification(trx, user, token, domain.account_id));
+          return this.sessions.create(trx, user, meta);
+        },
+        {
+          users_org_email_key: new AppError(
+            'email_taken',
+            'this email address already has a user in the organization that claims its domain; log in or reset the password',
+            [{ field: 'email', message: 'already in use' }],
+          ),
+        },
+      );
+      this.mailer.dispatch(mailIds);
+      return { session, joined_existing_organization: true, membership_status: 'pending' };
+    }
+
+    const orgId = newId();
+    const actor = personActor(
+      { id: userId, email: input.email, organization_id: orgId, role: 'owner' },
+      this.environment,
+    );
+    const session = await mutate(this.db, { principal: actor, meta }, async (trx, audit) => {
+      const org = await trx
+        .insertInto('organizations')
+        .values({ id: orgId, name: input.organization_name })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      audit.record({
+        action: 'organization.created',
+        targetType: 'organization',
+        targetId: org.id,
+        after: org,
+      });
+      const account = await trx
+        .insertInto('accounts')
+        .values({ id: newId(), organization_id: orgId, name: input.organization_name })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      audit.record({
+        action: 'account.created',
+        targetType: 'account',
+        targetId: account.id,
+        accountId: account.id,
+        after: account,
+      });
+      const profiles = await createDefaultProfiles(trx, account, audit);
+      const admin = profiles.find((p) => p.name === 'DS Admin')!;
+      const user = await trx
+        .insertInto('users')
+        .values({
+          id: userId,
+          organization_id: orgId,
+          email: input.email,
+          first_name,
+          last_name,
+          role: 'owner',
+          password_hash: passwordHash,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      audit.record({
+        action: 'signup',
+        targetType: 'user',
+        targetId: user.id,
+        accountId: account.id,
+        after: user,
+        extra: { via: 'new_organization' },
+      });
+      const membership = await trx
+        .insertInto('memberships')
+        .values({
+          id: newId(),
+          organization_id: orgId,
+          account_id: account.id,
+          user_id: user.id,
+          status: 'active',
+          permission_profile_id: admin.id,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      audit.record({
+        action: 'membership.created',
+        targetType: 'membership',
+        targetId: membership.id,
+        accountId: account.id,
+        after: membership,
+      });
+      mailIds.push(await this.queueVerification(trx, user, token, account.id));
+      return this.sessions.create(trx, user, meta);
+    });
+    this.mailer.dispatch(mailIds);
+    return { session, joined_existing_organization: false, membership_status: 'active' };
+  }
+
+  // --- login / logout --------------------------------------------------------------------------------
+
+  async login(
+    input: { email: string; password: string; organization_id?: string },
+    meta: RequestMeta,
+  ): Promise<NewSession> {
+    await this.throttle.check(input.email);
+    let query = this.db
+      .selectFrom('users')
+      .selectAll()
+      .where(sql`lower(email)`, '=', input.email.toLowerCase())
+      .where('status', '=', 'active')
+      .where('password_hash', 'is not', null)
+      .orderBy('created_at')
+      .limit(10);
+    if (input.organization_id) query = query.where('organization_id', '=', input.organization_id);
+    const candidates = await query.execute();
+    let user: User | null = null;
+    if (candidates.length === 0) {
+      // Spend the same time as a real check, so an unknown email cannot be told apart by timing.
+      await verifyPassword(await this.dummy(), input.password).catch(() => false);
+    }
+    for (const c of candidates) {
+      if (await verifyPassword(c.password_hash!, input.password).catch(() => false)) {
+        user = c;
+        break;
+      }
+    }
+    if (!user) {
+      await this.throttle.fail(input.email, meta.ip ?? null);
+      const known = candidates[0];
+      if (known) {
+        // Recorded after the answer, so a known email does not answer slower than an unknown one.
+        this.later(
+          mutate(this.db, { principal: personActor(known, this.environment), meta }, async (_trx, audit) => {
+            audit.record({
+              action: 'login_failed',
+              targetType: 'user',
+              targetId: known.id,
+              extra: { reason: 'wrong_password' },
+            });
+          }),
+        );
+      }
+      throw INVALID_CREDENTIALS();
+    }
+    const found = user;
+    return mutate(this.db, { principal: personActor(found, this.environment), meta }, async (trx, audit) => {
+      await this.throttle.clear(trx, found.email);
+      const session = await this.sessions.create(trx, found, meta);
+      audit.record({
+        action: 'login',
+        targetType: 'session',
+        targetId: session.id,
+        extra: { user_id: found.id },
+      });
+      return session;
+    });
+  }
+
+  async logout(principal: Principal, token: string, meta: RequestMeta): Promise<void> {
+    await mutate(this.db, { principal, meta }, async (_trx, audit) => {
+      const ended = await this.sessions.end(token);
+      if (ended) audit.record({ action: 'logout', targetType: 'session', targetId: ended.id });
+    });
+  }
+
+  /** What GET /session, /login and /signup answer with. */
+  async sessionInfo(principal: Principal, csrfToken: string, expiresAt: Date): Promise<SessionInfo> {
+    const ctx: Ctx = { principal, meta: {} };
+    const user = await this.users.get(ctx, principal.userId!);
+    const organization = await this.db
+      .selectFrom('organizations')
+      .selectAll()
+      .where('id', '=', principal.organizationId)
+      .executeTakeFirstOrThrow();
+    const account = principal.accountId
+      ? ((await this.db
+          .selectFrom('accounts')
+          .selectAll()
+          .where('id', '=', principal.accountId)
+          .executeTakeFirst()) ?? null)
+      : null;
+    return { user, organization, account, csrf_token: csrfToken, expires_at: expiresAt };
+  }
+
+  // --- email verification ----------------------------------------------------------------------------
+
+  async verifyEmail(
+    token: string,
+    meta: RequestMeta,
+  ): Promise<{ email: string; activated_accounts: string[] }> {
+    const row = await this.db
+      .selectFrom('user_tokens as t')
+      .innerJoin('users as u', 'u.id', 't.user_id')
+      .select(['t.id as token_id', 't.expires_at', 't.used_at', 'u.id'])
+      .where('t.token_hash', '=', hashToken(token))
+      .where('t.purpose', '=', 'email_verification')
+      .executeTakeFirst();
+    if (!row || row.used_at || row.expires_at.getTime() <= Date.now()) throw INVALID_TOKEN('verification');
+    const user = await this.db
+      .selectFrom('users')
+      .selectAll()
+      .where('id', '=', row.id)
+      .executeTakeFirstOrThrow();
+    const ctx: Ctx = { principal: personActor(user, this.environment), meta };
+    await mutate(this.db, ctx, async (trx, audit) => {
+      const used = await trx
+        .updateTable('user_tokens')
+        .set({ used_at: new Date() })
+        .where('id', '=', row.token_id)
+        .where('used_at', 'is', null)
+        .returning('id')
+        .executeTakeFirst();
+      if (!used) throw INVALID_TOKEN('verification');
+      const after = await trx
+        .updateTable('users')
+        .set({ email_verified_at: sql`coalesce(email_verified_at, now())`, updated_at: new Date() })
+        .where('id', '=', user.id)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      audit.record({
+        action: 'email_verified',
+        targetType: 'user',
+        targetId: user.id,
+        before: { email_verified_at: user.email_verified_at },
+        after: { email_verified_at: after.email_verified_at },
+      });
+    });
+    // Pending memberships in accounts that auto-join this email's domain become active now. A full account
+    // (seat limit) leaves the membership pending; the verification itself stands.
+    const activated: string[] = [];
+    const pending = await this.db
+      .selectFrom('memberships as m')
+      .innerJoin('organization_domains as d', (j) =>
+        j.onRef('d.account_id', '=', 'm.account_id').on('d.auto_join', '=', true),
+      )
+      .select(['m.id', 'm.account_id'])
+      .where('m.user_id', '=', user.id)
+      .where('m.status', '=', 'pending')
+      .where('d.domain', '=', emailDomain(user.email))
+      .execute();
+    for (const m of pending) {
+      try {
+        await mutate(this.db, ctx, async (trx, audit) => {
+          const after = await trx
+            .updateTable('memberships')
+            .set({ status: 'active', updated_at: new Date() })
+            .where('id', '=', m.id)
+            .where('status', '=', 'pending')
+            .returningAll()
+            .executeTakeFirst();
+          if (after) {
+            audit.record({
+              action: 'membership.activated',
+              targetType: 'membership',
+              targetId: m.id,
+              accountId: m.account_id,
+              after: { status: 'active' },
+              extra: { reason: 'email_verified_domain_auto_join' },
+            });
+            activated.push(m.account_id);
+          }
+        });
+      } catch (err) {
+        if (!(err instanceof AppError)) throw err;
+      }
+    }
+    return { email: user.email, activated_accounts: activated };
+  }
+
+  // --- password resets -------------------------------------------------------------------------------
+
+  /** Always resolves the same way; mails every active user with that email, after the answer. */
+  requestPasswordReset(email: string, meta: RequestMeta): void {
+    this.later(
+      (async () => {
+        const users = await this.db
+          .selectFrom('users')
+          .selectAll()
+          .where(sql`lower(email)`, '=', email.toLowerCase())
+          .where('status', '=', 'active')
+          .limit(10)
+          .execute();
+        for (const user of users) {
+          const ctx: Ctx = { principal: personActor(user, this.environment), meta };
+          await this.issueReset(ctx, user, false);
+        }
+      })(),
+    );
+  }
+
+  /** Admin-triggered: mails the user a reset link. The target must be in the caller's organization. */
+  async adminPasswordReset(ctx: Ctx, userId: string): Promise<void> {
+    const { principal } = ctx;
+    const user = await this.db
+      .selectFrom('users')
+      .selectAll()
+      .where('id', '=', userId)
+      .where('organization_id', '=', principal.organizationId)
+      .executeTakeFirst();
+    if (!user) throw notFound('user', userId);
+    if (principal.role === 'member') {
+      const inAccount = principal.accountId
+        ? await this.db
+            .selectFrom('memberships')
+            .select('id')
+            .where('user_id', '=', userId)
+            .where('account_id', '=', principal.accountId)
+            .executeTakeFirst()
+        : undefined;
+      if (!inAccount) throw notFound('user', userId);
+    }
+    if (user.role === 'owner' && principal.role !== 'owner')
+      throw new AppError('permission_denied', `only an owner can reset the password of the owner ${user.id}`);
+    if (user.role === 'admin' && principal.role === 'member')
+      throw new AppError('permission_denied', `a member cannot reset the password of the admin ${user.id}`);
+    if (user.status !== 'active')
+      throw new AppError('conflict', `user ${user.id} is deactivated; reactivate the user first`);
+    await this.issueReset(ctx, user, true);
+  }
+
+  async completePasswordReset(token: string, password: string, meta: RequestMeta): Promise<void> {
+    const row = await this.db
+      .selectFrom('user_tokens')
+      .selectAll()
+      .where('token_hash', '=', hashToken(token))
+      .where('purpose', '=', 'password_reset')
+      .executeTakeFirst();
+    if (!row || row.used_at || row.expires_at.getTime() <= Date.now()) throw INVALID_TOKEN('password reset');
+    const user = await this.db
+      .selectFrom('users')
+      .selectAll()
+      .where('id', '=', row.user_id)
+      .executeTakeFirstOrThrow();
+    if (user.status !== 'active') throw INVALID_TOKEN('password reset');
+    const passwordHash = await hashPassword(password);
+    await mutate(this.db, { principal: personActor(user, this.environment), meta }, async (trx, audit) => {
+      const used = await trx
+        .updateTable('user_tokens')
+        .set({ used_at: new Date() })
+        .where('id', '=', row.id)
+        .where('used_at', 'is', null)
+        .returning('id')
+        .executeTakeFirst();
+      if (!used) throw INVALID_TOKEN('password reset');
+      // Every other outstanding reset link of this user dies too.
+      await trx
+        .updateTable('user_tokens')
+        .set({ used_at: new Date() })
+        .where('user_id', '=', user.id)
+        .where('purpose', '=', 'password_reset')
+        .where('used_at', 'is', null)
+        .execute();
+      await trx
+        .updateTable('users')
+        .set({
+          password_hash: passwordHash,
+          // Following a mailed link proves the address.
+          email_verified_at: sql`coalesce(email_verified_at, now())`,
+          updated_at: new Date(),
+        })
+        .where('id', '=', user.id)
+        .execute();
+      const ended = await this.sessions.endAll(trx, user.id);
+      await this.throttle.clear(trx, user.email);
+      audit.record({
+        action: 'password_reset.completed',
+        targetType: 'user',
+        targetId: user.id,
+        extra: { sessions_ended: ended },
+      });
+    });
+  }
+
+  // --- internals -------------------------------------------------------------------------------------
+
+  private async issueReset(ctx: Ctx, user: User, byAdmin: boolean): Promise<void> {
+    const token = newToken();
+    const mailIds: string[] = [];
+    await mutate(this.db, ctx, async (trx, audit) => {
+      const t = await trx
+        .insertInto('user_tokens')
+        .values({
+          id: newId(),
+          user_id: user.id,
+          organization_id: user.organization_id,
+          purpose: 'password_reset',
+          token_hash: hashToken(token),
+          expires_at: new Date(Date.now() + RESET_TTL_MS),
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      const brand = await sendingBrand(trx, await this.firstAccount(trx, user.id));
+      const link = `${this.publicUrl}/reset_password?token=${encodeURIComponent(token)}`;
+      mailIds.push(
+        await this.mailer.queue(
+          trx,
+          user.organization_id,
+          user.email,
+          passwordResetMail({ brand, link, byAdmin }),
+        ),
+      );
+      audit.record({
+        action: 'password_reset.requested',
+        targetType: 'user',
+        targetId: user.id,
+        extra: { by_admin: byAdmin, reset_id: t.id },
+      });
+    });
+    this.mailer.dispatch(mailIds);
+  }
+
+  private async queueVerification(trx: Db, user: User, token: string, accountId: string): Promise<string> {
+    await trx
+      .insertInto('user_tokens')
+      .values({
+        id: newId(),
+        user_id: user.id,
+        organization_id: user.organization_id,
+        purpose: 'email_verification',
+        token_hash: hashToken(token),
+        expires_at: new Date(Date.now() + VERIFY_TTL_MS),
+      })
+      .execute();
+    const brand = await sendingBrand(trx, accountId);
+    const link = `${this.publicUrl}/verify_email?token=${encodeURIComponent(token)}`;
+    return this.mailer.queue(
+      trx,
+      user.organization_id,
+      user.email,
+      verifyEmailMail({ brand, name: user.first_name, link }),
+    );
+  }
+
+  private async firstAccount(db: Db, userId: string): Promise<string | null> {
+    const m = await db
+      .selectFrom('memberships')
+      .select('account_id')
+      .where('user_id', '=', userId)
+      .where('status', '=', 'active')
+      .orderBy('created_at')
+      .executeTakeFirst();
+    return m?.account_id ?? null;
+  }
+
+  private dummy(): Promise<string> {
+    this.dummyHash ??= hashPassword(`signet-dummy-${newToken()}`);
+    return this.dummyHash;
+  }
+
+  private later(p: Promise<unknown>): void {
+    const tracked: Promise<void> = p
+      .then(() => {})
+      .catch((err) => this.onError(err))
+      .finally(() => this.background.delete(tracked));
+    this.background.add(tracked);
+  }
+}

@@ -1,0 +1,208 @@
+// Dashboard sessions: a random 256-bit token in the `signet_session` cookie, stored as its SHA-256 with an
+// idle timeout (the account's session_timeout_minutes when the session began) and an absolute end
+// (SIGNET_SESSION_MAX_HOURS). A valid session resolves to a Principal of kind 'user', exactly as an API key
+// resolves to one of kind 'api_key'; every rule below the faces then treats both alike.
+import { sql } from 'kysely';
+import type { Db } from '../../db/connection.ts';
+import type { User } from '../../db/schema.ts';
+import { AppError } from '../errors.ts';
+import { newId } from '../ids.ts';
+import { type Principal, permissionsFor } from '../principal.ts';
+import { CATALOGUE } from '../settings/catalogue.ts';
+import { csrfTokenFor, hashToken, newToken } from './tokens.ts';
+
+export const SESSION_COOKIE = 'signet_session';
+/** last_seen_at is written at most this often, so reads do not each cost a write. */
+const TOUCH_EVERY_MS = 60_000;
+const DEFAULT_IDLE_MINUTES = CATALOGUE.find((s) => s.key === 'session_timeout_minutes')!.default as number;
+
+export interface NewSession {
+  id: string;
+  token: string;
+  csrfToken: string;
+  expiresAt: Date;
+}
+
+export interface ResolvedSession {
+  sessionId: string;
+  principal: Principal;
+  csrfToken: string;
+  expiresAt: Date;
+}
+
+const NO_SESSION = () =>
+  new AppError('missing_credentials', 'the session has ended or is not valid; log in again');
+
+export class SessionsService {
+  constructor(
+    private readonly db: Db,
+    private readonly environment: 'test' | 'live',
+    private readonly maxHours: number,
+  ) {}
+
+  /** Starts a session for `user` (in the caller's transaction, when given). */
+  async create(
+    trx: Db,
+    user: Pick<User, 'id' | 'organization_id'>,
+    meta: { ip?: string | null; userAgent?: string | null },
+  ): Promise<NewSession> {
+    const token = newToken();
+    const account = await this.firstAccount(trx, user.id);
+    const idle = account ? await this.idleMinutes(trx, account) : DEFAULT_IDLE_MINUTES;
+    const expiresAt = new Date(Date.now() + this.maxHours * 3600_000);
+    const id = newId();
+    await trx
+      .insertInto('sessions')
+      .values({
+        id,
+        token_hash: hashToken(token),
+        user_id: user.id,
+        organization_id: user.organization_id,
+        idle_timeout_minutes: idle,
+        expires_at: expiresAt,
+        ip: meta.ip ?? null,
+        user_agent: meta.userAgent ?? null,
+      })
+      .execute();
+    return { id, token, csrfToken: csrfTokenFor(token), expiresAt };
+  }
+
+  /**
+   * The principal of a session token, acting in the user's first active membership's account, or in the
+   * account named by `accountHeader` (Signet-Account) if the user has an active membership there.
+   */
+  async resolve(
+    token: string,
+    accountHeader?: string | null,
+    opts: { requireAccount?: boolean } = {},
+  ): Promise<ResolvedSession> {
+    if (token.length < 20 || token.length > 200) throw NO_SESSION();
+    const row = await this.db
+      .selectFrom('sessions as s')
+      .innerJoin('users as u', 'u.id', 's.user_id')
+      .select([
+        's.id',
+        's.last_seen_at',
+        's.idle_timeout_minutes',
+        's.expires_at',
+        's.ended_at',
+        'u.id as user_id',
+        'u.email',
+        'u.organization_id',
+        'u.role',
+        'u.status',
+      ])
+      .where('s.token_hash', '=', hashToken(token))
+      .executeTakeFirst();
+    const now = Date.now();
+    if (
+      !row ||
+      row.ended_at ||
+      row.status !== 'active' ||
+      row.expires_at.getTime() <= now ||
+      row.last_seen_at.getTime() + row.idle_timeout_minutes * 60_000 <= now
+    ) {
+      throw NO_SESSION();
+    }
+    let memberships = this.db
+      .selectFrom('memberships as m')
+      .leftJoin('permission_profiles as pp', 'pp.id', 'm.permission_profile_id')
+      .select(['m.account_id', 'pp.permissions'])
+      .where('m.user_id', '=', row.user_id)
+      .where('m.status', '=', 'active')
+      .orderBy('m.created_at')
+      .orderBy('m.id')
+      .limit(1);
+    const named =
+      typeof accountHeader === 'string' && accountHeader.trim() !== '' ? accountHeader.trim() : null;
+    if (named) {
+      if (!/^[0-9a-f-]{36}$/i.test(named)) throw this.notYourAccount(named);
+      memberships = memberships.where('m.account_id', '=', named);
+    }
+    const membership = await memberships.executeTakeFirst();
+    if (named && !membership) throw this.notYourAccount(named);
+    if (!membership && row.role === 'member' && opts.requireAccount !== false) {
+      throw new AppError(
+        'permission_denied',
+        'you have no active membership in any account yet (verify your email address, or ask an admin)',
+      );
+    }
+    if (now - row.last_seen_at.getTime() > TOUCH_EVERY_MS) {
+      await this.db
+        .updateTable('sessions')
+        .set({ last_seen_at: new Date() })
+        .where('id', '=', row.id)
+        .execute();
+    }
+    return {
+      sessionId: row.id,
+      csrfToken: csrfTokenFor(token),
+      expiresAt: row.expires_at,
+      principal: {
+        kind: 'user',
+        id: row.user_id,
+        label: row.email,
+        organizationId: row.organization_id,
+        accountId: membership?.account_id ?? null,
+        userId: row.user_id,
+        role: row.role,
+        environment: this.environment,
+        permissions: permissionsFor(row.role, membership?.permissions ?? []),
+      },
+    };
+  }
+
+  /** Ends one session (logout). Returns the user it belonged to, if it was live. */
+  async end(token: string): Promise<{ id: string; user_id: string } | null> {
+    const row = await this.db
+      .updateTable('sessions')
+      .set({ ended_at: new Date() })
+      .where('token_hash', '=', hashToken(token))
+      .where('ended_at', 'is', null)
+      .returning(['id', 'user_id'])
+      .executeTakeFirst();
+    return row ?? null;
+  }
+
+  /** Ends every session of a user (password reset); returns how many were live. */
+  async endAll(trx: Db, userId: string): Promise<number> {
+    const rows = await trx
+      .updateTable('sessions')
+      .set({ ended_at: new Date() })
+      .where('user_id', '=', userId)
+      .where('ended_at', 'is', null)
+      .returning('id')
+      .execute();
+    return rows.length;
+  }
+
+  private notYourAccount(account: string): AppError {
+    return new AppError(
+      'permission_denied',
+      `Signet-Account: you have no active membership in account ${account}`,
+      [{ field: 'Signet-Account', message: 'not an account you are an active member of' }],
+    );
+  }
+
+  private async firstAccount(db: Db, userId: string): Promise<string | null> {
+    const m = await db
+      .selectFrom('memberships')
+      .select('account_id')
+      .where('user_id', '=', userId)
+      .where('status', '=', 'active')
+      .orderBy('created_at')
+      .orderBy('id')
+      .executeTakeFirst();
+    return m?.account_id ?? null;
+  }
+
+  private async idleMinutes(db: Db, accountId: string): Promise<number> {
+    const row = await db
+      .selectFrom('account_settings')
+      .select(sql<unknown>`values->'session_timeout_minutes'`.as('v'))
+      .where('account_id', '=', accountId)
+      .executeTakeFirst();
+    const v = row?.v;
+    return typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : DEFAULT_IDLE_MINUTES;
+  }
+}

@@ -1,0 +1,929 @@
+// The row engine of CSV imports. A batch of rows is first PLANNED against a snapshot of the world (the users,
+// memberships and seats it touches, read in a few queries), row by row, each row seeing what the rows before
+// it would do; the plan is then EXECUTED with bulk statements. Dry-run plans only: it reads, writes no user,
+// and keeps its snapshot from batch to batch, so row 900 sees the user row 5 would have added.
+//
+// Rules shared with the API (src/core/users/service.ts) are kept the same here: emails are unique per
+// organization, case-insensitively; the seat trigger's limit is checked before writing (so one row over the
+// limit is a row error, not a failed batch); the same audit actions are recorded (user.created,
+// membership.created / membership.reopened, group.member_added, user.updated, membership.updated,
+// membership.closed); HR mapping rules decide the profile and groups of a row that names no profile.
+import { sql } from 'kysely';
+import type { Db } from '../../db/connection.ts';
+import type { ImportOperation, Membership, MembershipStatus, User } from '../../db/schema.ts';
+import type { AuditInput } from '../audit/writer.ts';
+import { isUuid, newId } from '../ids.ts';
+import { type MappingResult, mappingMatcher, type PersonAttributes } from '../mapping-rules/match.ts';
+import type { Principal } from '../principal.ts';
+import type { ColumnMap, Field } from './csv.ts';
+
+export const LANGUAGES = [
+  'zh_CN',
+  'zh_TW',
+  'nl',
+  'en',
+  'fr',
+  'de',
+  'it',
+  'ja',
+  'ko',
+  'pt',
+  'pt_BR',
+  'ru',
+  'es',
+];
+const LANGUAGE_BY_KEY = new Map(LANGUAGES.map((l) => [l.toLowerCase().replace('-', '_'), l]));
+const EMAIL = /^[^@\s<>,;"()[\]]+@[^@\s<>,;"()[\]]+\.[^@\s<>,;"()[\]]+$/;
+const BAD_NAME = /[<>\p{Cc}]/u;
+const BAD_TEXT = /[<>]/;
+
+export interface RowResult {
+  row_number: number;
+  status: 'ok' | 'error';
+  action: 'add' | 'update' | 'close' | 'no_action';
+  result: string;
+  error_type: string | null;
+  message: string | null;
+  email: string | null;
+  account_id: string | null;
+  user_id: string | null;
+  membership_id: string | null;
+}
+
+class RowError extends Error {
+  constructor(
+    readonly type: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface WMembership {
+  id: string;
+  status: MembershipStatus;
+  permission_profile_id: number | null;
+  row: Membership | null; // null when planned by this import (dry-run)
+}
+
+interface WUser {
+  id: string;
+  planned: boolean; // created by this import's plan (dry-run: not in the database)
+  row: User;
+  memberships: Map<string, WMembership>;
+  groups: Set<number>;
+}
+
+type Op =
+  | { kind: 'createUser'; row: User }
+  | { kind: 'createMembership'; row: Membership }
+  | { kind: 'reopenMembership'; before: Membership; status: MembershipStatus; profileId: number | null }
+  | { kind: 'addGroups'; userId: string; accountId: string; groupIds: number[] }
+  | { kind: 'updateUser'; before: User; set: UserSet }
+  | { kind: 'updateMembership'; before: Membership; profileId: number }
+  | { kind: 'closeMembership'; id: string; accountId: string; userId: string };
+
+type UserSet = Partial<
+  Pick<User, 'email' | 'first_name' | 'last_name' | 'job_title' | 'company' | 'department' | 'language'>
+>;
+
+interface AccountInfo {
+  name: string;
+  profiles: Map<string, number>;
+  groups: Map<string, number>;
+  matcher: (p: PersonAttributes) => MappingResult | null;
+}
+
+/** What a run knows about the organization: its accounts, their profiles, groups and mapping rules. */
+export class Catalog {
+  private readonly accounts = new Map<string, { name: string }>();
+  private readonly details = new Map<string, AccountInfo>();
+
+  private constructor(private readonly db: Db) {}
+
+  static async load(db: Db, organizationId: string): Promise<Catalog> {
+    const c = new Catalog(db);
+    const rows = await db
+      .selectFrom('accounts')
+      .select(['id', 'name'])
+      .where('organization_id', '=', organizationId)
+      .execute();
+    for (const r of rows) c.accounts.set(r.id, { name: r.name });
+    return c;
+  }
+
+  has(accountId: string): boolean {
+    return this.accounts.has(accountId);
+  }
+
+  async account(accountId: string): Promise<AccountInfo> {
+    let info = this.details.get(accountId);
+    if (!info) {
+      const [profiles, groups, matcher] = await Promise.all([
+        this.db
+          .selectFrom('permission_profiles')
+          .select(['id', 'name'])
+          .where('account_id', '=', accountId)
+          .execute(),
+        this.db.selectFrom('groups').select(['id', 'name']).where('account_id', '=', accountId).execute(),
+        mappingMatcher(this.db, accountId),
+      ]);
+      info = {
+        name: this.accounts.get(accountId)!.name,
+        profiles: new Map(profiles.map((p) => [p.name.toLowerCase(), Number(p.id)])),
+        groups: new Map(groups.map((g) => [g.name.toLowerCase(), Number(g.id)])),
+        matcher,
+      };
+      this.details.set(accountId, info);
+    }
+    return info;
+  }
+}
+
+/** The users, memberships and seats a batch touches, as the batch's rows change them. */
+export class World {
+  readonly byEmail = new Map<string, WUser>();
+  readonly byId = new Map<string, WUser>();
+  readonly seats = new Map<string, { used: number; limit: number | null }>();
+
+  /** Loads what `rows` refer to and is not known yet. `lock`: lock the seat counters (a real run). */
+  async load(
+    db: Db,
+    organizationId: string,
+    emails: string[],
+    ids: string[],
+    accounts: string[],
+    lock: boolean,
+  ) {
+    const newEmails = [...new Set(emails)].filter((e) => !this.byEmail.has(e));
+    const newIds = [...new Set(ids)].filter((i) => !this.byId.has(i));
+    if (newEmails.length > 0 || newIds.length > 0) {
+      const users = await db
+        .selectFrom('users')
+        .selectAll()
+        .where('organization_id', '=', organizationId)
+        .where((eb) =>
+          eb.or([
+            eb(sql`lower(email)`, '=', eb.fn.any(eb.val(newEmails))),
+            eb(
+              'id',
+              '=',
+              eb.fn.any(eb.val(newIds.length > 0 ? newIds : ['00000000-0000-0000-0000-000000000000'])),
+            ),
+          ]),
+        )
+        .execute();
+      const fresh = users.filter((u) => !this.byId.has(u.id));
+      const userIds = fresh.map((u) => u.id);
+      const [memberships, groups] =
+        userIds.length === 0
+          ? [[], []]
+          : await Promise.all([
+              db
+                .selectFrom('memberships')
+                .selectAll()
+                .where((eb) => eb('user_id', '=', eb.fn.any(eb.val(userIds))))
+                .execute(),
+              db
+                .selectFrom('group_members')
+                .select(['user_id', 'group_id'])
+                .where((eb) => eb('user_id', '=', eb.fn.any(eb.val(userIds))))
+                .execute(),
+            ]);
+      for (const u of fresh) {
+        this.put({ id: u.id, planned: false, row: u, memberships: new Map(), groups: new Set() });
+      }
+      for (const m of memberships) {
+        this.byId.get(m.user_id)!.memberships.set(m.account_id, {
+          id: m.id,
+          status: m.status,
+          permission_profile_id: m.permission_profile_id === null ? null : Number(m.permission_profile_id),
+          row: m,
+        });
+      }
+      for (const g of groups) this.byId.get(g.user_id)!.groups.add(Number(g.group_id));
+    }
+    const newAccounts = [...new Set(accounts)].filter((a) => !this.seats.has(a));
+    if (newAccounts.length > 0) {
+      let q = db
+        .selectFrom('accounts')
+        .select(['id', 'seats_used', 'seat_limit'])
+        .where((eb) => eb('id', '=', eb.fn.any(eb.val(newAccounts))))
+        .orderBy('id');
+      if (lock) q = q.forUpdate();
+      for (const a of await q.execute()) this.seats.set(a.id, { used: a.seats_used, limit: a.seat_limit });
+    }
+  }
+
+  put(u: WUser): void {
+    this.byId.set(u.id, u);
+    this.byEmail.set(u.row.email.toLowerCase(), u);
+  }
+}
+
+export interface PlanEnv {
+  operation: ImportOperation;
+  organizationId: string;
+  principal: Principal;
+  /** The request's account_id, lower-cased; null when rows name their accounts. */
+  accountParam: string | null;
+  columns: ColumnMap;
+  catalog: Catalog;
+  /** Dry-run: plan only; ids of users and memberships that would be created are not shown. */
+  dryRun: boolean;
+}
+
+const shown = (env: PlanEnv, planned: boolean, id: string): string | null =>
+  planned && env.dryRun ? null : id;
+
+interface Planned {
+  results: RowResult[];
+  ops: Op[][]; // per row, in row order
+}
+
+function cell(env: PlanEnv, fields: string[], f: Field): string {
+  const i = env.columns.one[f];
+  return i === undefined ? '' : (fields[i] ?? '').trim();
+}
+
+function has(env: PlanEnv, f: Field): boolean {
+  return env.columns.one[f] !== undefined;
+}
+
+/** Plans a batch: one result per row and the writes that carry it out. Reads through `world`. */
+export async function planBatch(
+  db: Db,
+  env: PlanEnv,
+  world: World,
+  rows: { row: number; fields: string[] }[],
+  lock: boolean,
+): Promise<Planned> {
+  const emails = rows.map((r) => cell(env, r.fields, 'email').toLowerCase()).filter(Boolean);
+  const ids = rows.map((r) => cell(env, r.fields, 'api_user_name').toLowerCase()).filter(isUuid);
+  const accounts = new Set<string>();
+  for (const r of rows) {
+    const a = cell(env, r.fields, 'account_id').toLowerCase() || env.accountParam;
+    if (a && env.catalog.has(a)) accounts.add(a);
+  }
+  await world.load(db, env.organizationId, emails, ids, [...accounts], lock);
+  const out: Planned = { results: [], ops: [] };
+  for (const r of rows) {
+    const email = cell(env, r.fields, 'email');
+    const base: RowResult = {
+      row_number: r.row,
+      status: 'ok',
+      action: 'no_action',
+      result: 'no_action_taken',
+      error_type: null,
+      message: null,
+      email: email || null,
+      account_id: null,
+      user_id: null,
+      membership_id: null,
+    };
+    const ops: Op[] = [];
+    try {
+      await planRow(env, world, r.fields, base, ops);
+    } catch (err) {
+      if (!(err instanceof RowError)) throw err;
+      base.status = 'error';
+      base.action = 'no_action';
+      base.result = err.type;
+      base.error_type = err.type;
+      base.message = err.message;
+      ops.length = 0;
+    }
+    out.results.push(base);
+    out.ops.push(ops);
+  }
+  return out;
+}
+
+function resolveAccount(env: PlanEnv, fields: string[]): string {
+  const given = cell(env, fields, 'account_id').toLowerCase();
+  let id: string;
+  if (given) {
+    if (!isUuid(given) || !env.catalog.has(given)) {
+      throw new RowError('invalid_account_id', `AccountID ${given} is not an account of this organization`);
+    }
+    if (env.accountParam && given !== env.accountParam) {
+      throw new RowError(
+        'invalid_account_id',
+        `AccountID ${given} differs from the import's account ${env.accountParam}`,
+      );
+    }
+    id = given;
+  } else if (env.accountParam) {
+    id = env.accountParam;
+  } else {
+    throw new RowError('invalid_account_id', 'AccountID is blank');
+  }
+  const p = env.principal;
+  if (p.role === 'member' && p.accountId !== id) {
+    throw new RowError(
+      'account_admin_access_denied',
+      `this key acts only in its own account (${p.accountId})`,
+    );
+  }
+  return id;
+}
+
+function names(env: PlanEnv, fields: string[]): { first: string; last: string } {
+  let first = cell(env, fields, 'first_name');
+  let last = cell(env, fields, 'last_name');
+  const full = cell(env, fields, 'user_name');
+  if (!first && !last && full) {
+    const parts = full.split(/\s+/);
+    last = parts.length > 1 ? parts.pop()! : '';
+    first = parts.join(' ');
+  }
+  for (const n of [first, last]) {
+    if (BAD_NAME.test(n))
+      throw new RowError(
+        'invalid_characters_in_username',
+        `the name "${n}" contains < > or control characters`,
+      );
+    if (n.length > 100) throw new RowError('invalid_row_data', 'a name is longer than 100 characters');
+  }
+  return { first, last };
+}
+
+interface Profile {
+  job_title: string;
+  company: string;
+  department: string;
+  language: string | null;
+}
+
+function profileFields(env: PlanEnv, fields: string[]): Profile {
+  const job_title = cell(env, fields, 'job_title');
+  const company = cell(env, fields, 'company');
+  const department = cell(env, fields, 'department');
+  if (BAD_TEXT.test(job_title))
+    throw new RowError('invalid_characters_in_jobtitle', 'UserTitle contains < or >');
+  if (BAD_TEXT.test(company))
+    throw new RowError('invalid_characters_in_companyname', 'CompanyName contains < or >');
+  if (BAD_TEXT.test(department)) throw new RowError('invalid_row_data', 'Department contains < or >');
+  for (const v of [job_title, company, department]) {
+    if (v.length > 200) throw new RowError('invalid_row_data', 'a field is longer than 200 characters');
+  }
+  for (const i of env.columns.address) {
+    if (BAD_TEXT.test(fields[i] ?? ''))
+      throw new RowError('invalid_characters_in_address', 'an address field contains < or >');
+  }
+  const rawLang = cell(env, fields, 'language');
+  let language: string | null = null;
+  if (rawLang) {
+    language = LANGUAGE_BY_KEY.get(rawLang.toLowerCase().replace('-', '_')) ?? null;
+    if (!language) {
+      throw new RowError(
+        'invalid_language_code',
+        `Language "${rawLang}" is not one of ${LANGUAGES.join(', ')}`,
+      );
+    }
+  }
+  const policy = cell(env, fields, 'login_policy').toLowerCase();
+  if (policy && policy !== 'fedauthrequired' && policy !== 'fedauthbypass') {
+    throw new RowError('invalid_loginpolicy', 'LoginPolicy must be blank, FedAuthRequired or FedAuthBypass');
+  }
+  return { job_title, company, department, language };
+}
+
+function checkEmail(email: string): void {
+  if (!email) throw new RowError('invalid_useremail_address', 'UserEmail is blank');
+  if (email.length > 320 || !EMAIL.test(email)) {
+    throw new RowError('invalid_useremail_address', `"${email}" is not an email address`);
+  }
+}
+
+async function groupIds(env: PlanEnv, fields: string[], accountId: string): Promise<number[]> {
+  const info = await env.catalog.account(accountId);
+  const out: number[] = [];
+  for (const i of env.columns.groups) {
+    const name = (fields[i] ?? '').trim();
+    if (!name) continue;
+    const id = info.groups.get(name.toLowerCase());
+    if (id === undefined) {
+      if (name.toLowerCase() === 'everyone') continue; // implicit in DocuSign
+      throw new RowError('invalid_group', `no group "${name}" in account ${info.name}`);
+    }
+    out.push(id);
+  }
+  return [...new Set(out)];
+}
+
+function mayManage(p: Principal, target: User): void {
+  if ((target.role === 'owner' && p.role !== 'owner') || (target.role === 'admin' && p.role === 'member')) {
+    throw new RowError(
+      'account_admin_access_denied',
+      `a ${p.role} cannot change the ${target.role} ${target.email}`,
+    );
+  }
+}
+
+function takeSeat(world: World, accountId: string): void {
+  const s = world.seats.get(accountId);
+  if (!s) return;
+  if (s.limit !== null && s.used + 1 > s.limit) {
+    throw new RowError('maximum_users_exceeded', `account seat limit ${s.limit} reached`);
+  }
+  s.used += 1;
+}
+
+function freeSeat(world: World, accountId: string): void {
+  const s = world.seats.get(accountId);
+  if (s) s.used -= 1;
+}
+
+async function planRow(
+  env: PlanEnv,
+  world: World,
+  fields: string[],
+  res: RowResult,
+  ops: Op[],
+): Promise<void> {
+  switch (env.operation) {
+    case 'add':
+      return planAdd(env, world, fields, res, ops);
+    case 'update':
+      return planUpdate(env, world, fields, res, ops);
+    case 'close':
+      return planClose(env, world, fields, res, ops);
+  }
+}
+
+async function planAdd(
+  env: PlanEnv,
+  world: World,
+  fields: string[],
+  res: RowResult,
+  ops: Op[],
+): Promise<void> {
+  const email = cell(env, fields, 'email');
+  checkEmail(email);
+  const accountId = resolveAccount(env, fields);
+  res.account_id = accountId;
+  const info = await env.catalog.account(accountId);
+  const accountName = cell(env, fields, 'account_name');
+  if (accountName && accountName.toLowerCase() !== info.name.toLowerCase()) {
+    throw new RowError(
+      'invalid_account_id',
+      `AccountName "${accountName}" does not match account ${accountId}`,
+    );
+  }
+  const { first, last } = names(env, fields);
+  if (!first && !last) throw new RowError('blank_username', 'FirstName and LastName (or UserName) are blank');
+  const prof = profileFields(env, fields);
+  const auto = cell(env, fields, 'auto_activate').toLowerCase();
+  if (auto && auto !== 'true' && auto !== 'false') {
+    throw new RowError('invalid_autoactivate', 'AutoActivate must be true, false or blank');
+  }
+  const status: MembershipStatus = auto === 'false' ? 'pending' : 'active';
+  let groups = await groupIds(env, fields, accountId);
+  const setName = cell(env, fields, 'permission_set');
+  let profileId: number;
+  if (setName) {
+    const id = info.profiles.get(setName.toLowerCase());
+    if (id === undefined)
+      throw new RowError(
+        'invalid_permissionset',
+        `no permission profile "${setName}" in account ${info.name}`,
+      );
+    profileId = id;
+  } else {
+    // HR mapping rules (src/core/mapping-rules) decide for a row that names no profile.
+    const mapped = info.matcher({
+      job_title: prof.job_title,
+      department: prof.department,
+      company: prof.company,
+    });
+    if (!mapped) {
+      throw new RowError(
+        'permissionset_required',
+        'PermissionSet is blank and no mapping rule of the account applies',
+      );
+    }
+    profileId = mapped.permission_profile_id;
+    groups = [...new Set([...groups, ...mapped.group_ids])];
+  }
+
+  const existing = world.byEmail.get(email.toLowerCase());
+  if (existing) {
+    res.user_id = shown(env, existing.planned, existing.id);
+    const u = existing.row;
+    if ((first && first !== u.first_name) || (last && last !== u.last_name)) {
+      throw new RowError(
+        'new_name_with_existing_useremail_not_allowed',
+        `${email} already belongs to ${u.first_name} ${u.last_name}; the name cannot change here (use update)`,
+      );
+    }
+    if (u.status === 'deactivated')
+      throw new RowError('invalid_row_data', `user ${email} is deactivated; reactivate the user first`);
+    const m = existing.memberships.get(accountId);
+    if (m && m.status !== 'closed') {
+      res.result = 'no_action_taken_user_exists';
+      res.message = `${email} is already a member of the account`;
+      res.membership_id = shown(env, m.row === null, m.id);
+      return;
+    }
+    if (status === 'active') takeSeat(world, accountId);
+    if (m) {
+      const before = m.row ?? ({ id: m.id, account_id: accountId } as Membership);
+      ops.push({ kind: 'reopenMembership', before, status, profileId });
+      m.status = status;
+      m.permission_profile_id = profileId;
+      res.membership_id = m.id;
+    } else {
+      const row = membershipRow(u, accountId, status, profileId);
+      ops.push({ kind: 'createMembership', row });
+      existing.memberships.set(accountId, {
+        id: row.id,
+        status,
+        permission_profile_id: profileId,
+        row: null,
+      });
+      res.membership_id = shown(env, true, row.id);
+    }
+    const newGroups = groups.filter((g) => !existing.groups.has(g));
+    if (newGroups.length > 0) {
+      ops.push({ kind: 'addGroups', userId: u.id, accountId, groupIds: newGroups });
+      for (const g of newGroups) existing.groups.add(g);
+    }
+    res.action = 'add';
+    res.result = 'user_added';
+    return;
+  }
+  if (status === 'active') takeSeat(world, accountId);
+  const now = new Date();
+  const user: User = {
+    id: newId(),
+    organization_id: env.organizationId,
+    email,
+    first_name: first,
+    last_name: last,
+    job_title: prof.job_title || null,
+    department: prof.department || null,
+    company: prof.company || null,
+    language: prof.language,
+    role: 'member',
+    status: 'active',
+    password_hash: null,
+    created_at: now,
+    updated_at: now,
+    email_verified_at: null,
+  } as User;
+  const membership = membershipRow(user, accountId, status, profileId);
+  ops.push({ kind: 'createUser', row: user }, { kind: 'createMembership', row: membership });
+  if (groups.length > 0) ops.push({ kind: 'addGroups', userId: user.id, accountId, groupIds: groups });
+  world.put({
+    id: user.id,
+    planned: true,
+    row: user,
+    memberships: new Map([
+      [accountId, { id: membership.id, status, permission_profile_id: profileId, row: null }],
+    ]),
+    groups: new Set(groups),
+  });
+  res.action = 'add';
+  res.result = 'user_added';
+  res.user_id = shown(env, true, user.id);
+  res.membership_id = shown(env, true, membership.id);
+}
+
+function membershipRow(
+  user: User,
+  accountId: string,
+  status: MembershipStatus,
+  profileId: number,
+): Membership {
+  const now = new Date();
+  return {
+    id: newId(),
+    organization_id: user.organization_id,
+    account_id: accountId,
+    user_id: user.id,
+    status,
+    permission_profile_id: profileId,
+    created_at: now,
+    updated_at: now,
+    closed_at: null,
+    closed_by_deactivation: false,
+  } as Membership;
+}
+
+async function planUpdate(
+  env: PlanEnv,
+  world: World,
+  fields: string[],
+  res: RowResult,
+  ops: Op[],
+): Promise<void> {
+  const apiName = cell(env, fields, 'api_user_name').toLowerCase();
+  if (!isUuid(apiName))
+    throw new RowError('invalid_apiusername', `APIUserName "${apiName}" is not a user id`);
+  const target = world.byId.get(apiName);
+  if (!target || (target.planned && env.dryRun)) {
+    throw new RowError('invalid_apiusername', `no user ${apiName} in this organization`);
+  }
+  res.user_id = target.id;
+  if (cell(env, fields, 'auto_activate')) {
+    throw new RowError('autoactivate_not_allowed', 'AutoActivate applies only when adding users');
+  }
+  const email = cell(env, fields, 'email');
+  if (email) checkEmail(email);
+  mayManage(env.principal, target.row);
+  const { first, last } = names(env, fields);
+  const prof = profileFields(env, fields);
+  const set: UserSet = {};
+  const u = target.row;
+  if (email && email !== u.email) {
+    const other = world.byEmail.get(email.toLowerCase());
+    if (other && other.id !== u.id) {
+      throw new RowError(
+        'useremail_username_combination_exists',
+        `another user already has the email ${email}`,
+      );
+    }
+    set.email = email;
+  }
+  if (first && first !== u.first_name) set.first_name = first;
+  if (last && last !== u.last_name) set.last_name = last;
+  if (prof.job_title && prof.job_title !== u.job_title) set.job_title = prof.job_title;
+  if (prof.company && prof.company !== u.company) set.company = prof.company;
+  if (prof.department && prof.department !== u.department) set.department = prof.department;
+  if (prof.language && prof.language !== u.language) set.language = prof.language;
+
+  const setName = cell(env, fields, 'permission_set');
+  const wantsGroups = env.columns.groups.some((i) => (fields[i] ?? '').trim() !== '');
+  let membershipOp: Op | null = null;
+  let groupsOp: Op | null = null;
+  if (setName || wantsGroups || cell(env, fields, 'account_id') || env.accountParam) {
+    const accountId = resolveAccount(env, fields);
+    res.account_id = accountId;
+    const m = target.memberships.get(accountId);
+    if (setName || wantsGroups) {
+      if (!m || m.status === 'closed') {
+        throw new RowError(
+          'membership_not_in_account',
+          `${u.email} has no open membership in account ${accountId}`,
+        );
+      }
+      res.membership_id = m.id;
+      const info = await env.catalog.account(accountId);
+      if (setName) {
+        const id = info.profiles.get(setName.toLowerCase());
+        if (id === undefined)
+          throw new RowError(
+            'invalid_permissionset',
+            `no permission profile "${setName}" in account ${info.name}`,
+          );
+        if (id !== m.permission_profile_id) {
+          const before = m.row ?? ({ id: m.id, account_id: accountId } as Membership);
+          membershipOp = { kind: 'updateMembership', before, profileId: id };
+          m.permission_profile_id = id;
+        }
+      }
+      const groups = (await groupIds(env, fields, accountId)).filter((g) => !target.groups.has(g));
+      if (groups.length > 0) {
+        groupsOp = { kind: 'addGroups', userId: u.id, accountId, groupIds: groups };
+        for (const g of groups) target.groups.add(g);
+      }
+    } else if (m) {
+      res.membership_id = m.id;
+    }
+  }
+  if (Object.keys(set).length === 0 && !membershipOp && !groupsOp) {
+    res.result = 'no_action_taken';
+    res.message = 'nothing to change';
+    return;
+  }
+  if (Object.keys(set).length > 0) {
+    ops.push({ kind: 'updateUser', before: u, set });
+    if (set.email) world.byEmail.delete(u.email.toLowerCase());
+    target.row = { ...u, ...set };
+    world.put(target);
+  }
+  if (membershipOp) ops.push(membershipOp);
+  if (groupsOp) ops.push(groupsOp);
+  res.action = 'update';
+  res.result = 'user_updated';
+}
+
+async function planClose(
+  env: PlanEnv,
+  world: World,
+  fields: string[],
+  res: RowResult,
+  ops: Op[],
+): Promise<void> {
+  const email = cell(env, fields, 'email');
+  checkEmail(email);
+  const accountId = resolveAccount(env, fields);
+  res.account_id = accountId;
+  const target = world.byEmail.get(email.toLowerCase());
+  if (!target) throw new RowError('membership_not_in_account', `no user ${email} in this organization`);
+  res.user_id = shown(env, target.planned, target.id);
+  const m = target.memberships.get(accountId);
+  if (!m)
+    throw new RowError('membership_not_in_account', `${email} has no membership in account ${accountId}`);
+  const given = has(env, 'membership_id') ? cell(env, fields, 'membership_id').toLowerCase() : '';
+  if (given && given !== m.id) {
+    throw new RowError(
+      'invalid_membership_id',
+      `MembershipId ${given} is not ${email}'s membership in the account`,
+    );
+  }
+  res.membership_id = shown(env, m.row === null, m.id);
+  if (env.principal.userId === target.id) {
+    throw new RowError('cannot_close_own_membership', 'the importing user cannot close their own membership');
+  }
+  mayManage(env.principal, target.row);
+  if (m.status === 'closed') {
+    res.result = 'no_action_taken';
+    res.message = 'the membership is already closed';
+    return;
+  }
+  ops.push({ kind: 'closeMembership', id: m.id, accountId, userId: target.id });
+  if (m.status === 'active') freeSeat(world, accountId);
+  m.status = 'closed';
+  res.action = 'close';
+  res.result = 'membership_closed';
+}
+
+/** Carries out a planned batch with bulk statements; returns the audit events, in row order. */
+export async function executeBatch(trx: Db, planned: Planned): Promise<AuditInput[]> {
+  const all = planned.ops.flat();
+  const of = <K extends Op['kind']>(k: K) => all.filter((o): o is Extract<Op, { kind: K }> => o.kind === k);
+  const users = new Map<string, User>();
+  const createUsers = of('createUser');
+  for (let i = 0; i < createUsers.length; i += 1000) {
+    const rows = await trx
+      .insertInto('users')
+      .values(
+        createUsers
+          .slice(i, i + 1000)
+          .map(({ row }) => ({ ...row, created_at: undefined, updated_at: undefined })),
+      )
+      .returningAll()
+      .execute();
+    for (const r of rows) users.set(r.id, r);
+  }
+  const memberships = new Map<string, Membership>();
+  const createMemberships = of('createMembership');
+  for (let i = 0; i < createMemberships.length; i += 1000) {
+    const rows = await trx
+      .insertInto('memberships')
+      .values(
+        createMemberships.slice(i, i + 1000).map(({ row }) => ({
+          id: row.id,
+          organization_id: row.organization_id,
+          account_id: row.account_id,
+          user_id: row.user_id,
+          status: row.status,
+          permission_profile_id: row.permission_profile_id,
+        })),
+      )
+      .returningAll()
+      .execute();
+    for (const r of rows) memberships.set(r.id, r);
+  }
+  const now = new Date();
+  const after = new Map<Op, Record<string, unknown>>();
+  for (const op of of('reopenMembership')) {
+    after.set(
+      op,
+      await trx
+        .updateTable('memberships')
+        .set({
+          status: op.status,
+          permission_profile_id: op.profileId,
+          updated_at: now,
+          closed_at: null,
+          closed_by_deactivation: false,
+        })
+        .where('id', '=', op.before.id)
+        .returningAll()
+        .executeTakeFirstOrThrow(),
+    );
+  }
+  for (const op of of('updateUser')) {
+    after.set(
+      op,
+      await trx
+        .updateTable('users')
+        .set({ ...op.set, updated_at: now })
+        .where('id', '=', op.before.id)
+        .returningAll()
+        .executeTakeFirstOrThrow(),
+    );
+  }
+  for (const op of of('updateMembership')) {
+    after.set(
+      op,
+      await trx
+        .updateTable('memberships')
+        .set({ permission_profile_id: op.profileId, updated_at: now })
+        .where('id', '=', op.before.id)
+        .returningAll()
+        .executeTakeFirstOrThrow(),
+    );
+  }
+  const closes = of('closeMembership');
+  if (closes.length > 0) {
+    await trx
+      .updateTable('memberships')
+      .set({ status: 'closed', closed_at: now, updated_at: now, closed_by_deactivation: false })
+      .where((eb) => eb('id', '=', eb.fn.any(eb.val(closes.map((c) => c.id)))))
+      .execute();
+  }
+  const members = of('addGroups').flatMap((o) =>
+    o.groupIds.map((group_id) => ({ group_id, user_id: o.userId })),
+  );
+  for (let i = 0; i < members.length; i += 1000) {
+    await trx
+      .insertInto('group_members')
+      .values(members.slice(i, i + 1000))
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+  }
+
+  const events: AuditInput[] = [];
+  for (const op of all) {
+    switch (op.kind) {
+      case 'createUser':
+        events.push({
+          action: 'user.created',
+          targetType: 'user',
+          targetId: op.row.id,
+          after: users.get(op.row.id) ?? op.row,
+          extra: { via: 'import' },
+        });
+        break;
+      case 'createMembership':
+        events.push({
+          action: 'membership.created',
+          targetType: 'membership',
+          targetId: op.row.id,
+          accountId: op.row.account_id,
+          after: memberships.get(op.row.id) ?? op.row,
+          extra: { via: 'import' },
+        });
+        break;
+      case 'reopenMembership':
+        events.push({
+          action: 'membership.reopened',
+          targetType: 'membership',
+          targetId: op.before.id,
+          accountId: op.before.account_id,
+          before: op.before,
+          after: after.get(op) ?? null,
+          extra: { via: 'import' },
+        });
+        break;
+      case 'addGroups':
+        for (const g of op.groupIds) {
+          events.push({
+            action: 'group.member_added',
+            targetType: 'group',
+            targetId: String(g),
+            accountId: op.accountId,
+            after: { user_id: op.userId },
+            extra: { via: 'import' },
+          });
+        }
+        break;
+      case 'updateUser':
+        events.push({
+          action: 'user.updated',
+          targetType: 'user',
+          targetId: op.before.id,
+          before: op.before,
+          after: after.get(op) ?? null,
+          extra: { via: 'import' },
+        });
+        break;
+      case 'updateMembership':
+        events.push({
+          action: 'membership.updated',
+          targetType: 'membership',
+          targetId: op.before.id,
+          accountId: op.before.account_id,
+          before: op.before,
+          after: after.get(op) ?? null,
+          extra: { via: 'import' },
+        });
+        break;
+      case 'closeMembership':
+        events.push({
+          action: 'membership.closed',
+          targetType: 'membership',
+          targetId: op.id,
+          accountId: op.accountId,
+          after: { user_id: op.userId, status: 'closed' },
+          extra: { via: 'import' },
+        });
+        break;
+    }
+  }
+  return events;
+}

@@ -1,0 +1,126 @@
+// The mails Signet sends about people: email verification, password reset, invite. Each has a text part and a
+// plain HTML part; every interpolated value is escaped, and a brand's color is used only if it is a #RRGGBB.
+// When the account has a sending-default brand, its company/name, sender name and primary color are used.
+import type { Db } from '../../db/connection.ts';
+
+export interface MailBrand {
+  name: string;
+  company: string | null;
+  email_sender_name: string | null;
+  primary: string | null;
+}
+
+export interface RenderedMail {
+  subject: string;
+  text: string;
+  html: string;
+  /** The display name to send as, when a brand names one. */
+  fromName: string | null;
+}
+
+const HEX = /^#[0-9A-Fa-f]{6}$/;
+const DEFAULT_PRIMARY = '#1f4e79';
+
+export function escapeHtml(s: string): string {
+  return s
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;');
+}
+
+/** The account's sending-default brand, if it has one. */
+export async function sendingBrand(db: Db, accountId: string | null): Promise<MailBrand | null> {
+  if (!accountId) return null;
+  const row = await db
+    .selectFrom('brands')
+    .select(['name', 'company', 'email_sender_name', 'colors'])
+    .where('account_id', '=', accountId)
+    .where('is_sending_default', '=', true)
+    .executeTakeFirst();
+  if (!row) return null;
+  const primary = (row.colors as Record<string, unknown>)?.primary;
+  return {
+    name: row.name,
+    company: row.company,
+    email_sender_name: row.email_sender_name,
+    primary: typeof primary === 'string' && HEX.test(primary) ? primary : null,
+  };
+}
+
+function layout(
+  brand: MailBrand | null,
+  subject: string,
+  paragraphs: string[],
+  action: { label: string; url: string },
+  footer: string,
+): RenderedMail {
+  const who = brand?.company || brand?.name || 'Signet';
+  const color = brand?.primary && HEX.test(brand.primary) ? brand.primary : DEFAULT_PRIMARY;
+  const text = [...paragraphs, '', `${action.label}: ${action.url}`, '', footer, '', `— ${who}`].join('\n');
+  const e = escapeHtml;
+  const html = [
+    '<!doctype html>',
+    `<html><head><meta charset="utf-8"><title>${e(subject)}</title></head>`,
+    '<body style="font-family:Arial,Helvetica,sans-serif;color:#222;line-height:1.5">',
+    `<div style="border-top:4px solid ${color};padding:16px 0"><strong>${e(who)}</strong></div>`,
+    ...paragraphs.map((p) => `<p>${e(p)}</p>`),
+    `<p><a href="${e(action.url)}" style="background:${color};color:#fff;padding:10px 16px;text-decoration:none;border-radius:4px">${e(action.label)}</a></p>`,
+    `<p style="font-size:13px;color:#555">If the button does not work, open this link: ${e(action.url)}</p>`,
+    `<p style="font-size:13px;color:#555">${e(footer)}</p>`,
+    '</body></html>',
+  ].join('\n');
+  return { subject, text, html, fromName: brand?.email_sender_name || null };
+}
+
+export function verifyEmailMail(o: { brand: MailBrand | null; name: string; link: string }): RenderedMail {
+  const who = o.brand?.company || o.brand?.name || 'Signet';
+  return layout(
+    o.brand,
+    `Confirm your email address for ${who}`,
+    [`Hello${o.name ? ` ${o.name}` : ''},`, 'Please confirm that this is your email address.'],
+    { label: 'Confirm email address', url: o.link },
+    'The link works once and expires in 24 hours. If you did not sign up, ignore this mail.',
+  );
+}
+
+export function passwordResetMail(o: {
+  brand: MailBrand | null;
+  link: string;
+  byAdmin: boolean;
+}): RenderedMail {
+  const who = o.brand?.company || o.brand?.name || 'Signet';
+  return layout(
+    o.brand,
+    `Reset your ${who} password`,
+    [
+      'Hello,',
+      o.byAdmin
+        ? 'An administrator of your organization asked for you to set a new password.'
+        : 'Someone (hopefully you) asked to reset the password of this email address.',
+    ],
+    { label: 'Set a new password', url: o.link },
+    'The link works once and expires in 30 minutes. If you did not ask for this, ignore this mail: your password stays as it is.',
+  );
+}
+
+export function inviteMail(o: {
+  brand: MailBrand | null;
+  inviter: string;
+  organization: string;
+  account: string;
+  role: string;
+  link: string;
+}): RenderedMail {
+  return layout(
+    o.brand,
+    `You are invited to ${o.organization}`,
+    [
+      'Hello,',
+      `${o.inviter} invited you to join ${o.organization} (account ${o.account}) as ${o.role === 'admin' ? 'an admin' : `a ${o.role}`}.`,
+    ],
+    { label: 'Accept the invitation', url: o.link },
+    'The invitation works once and expires in 7 days.',
+  );
+}

@@ -1,0 +1,223 @@
+// People administration under /api: invites, claimed email domains, and admin-triggered password resets.
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { ctxOf } from './index.ts';
+import {
+  Email,
+  errorResponses,
+  IdParams,
+  IntId,
+  ListQuery,
+  Nullable,
+  OutInt,
+  Page,
+  Strict,
+  Timestamp,
+  Uuid,
+} from './schemas.ts';
+
+const Role = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')]);
+const InviteStatus = Type.Union([
+  Type.Literal('pending'),
+  Type.Literal('accepted'),
+  Type.Literal('revoked'),
+  Type.Literal('expired'),
+]);
+
+export const Invite = Type.Object(
+  {
+    id: Uuid,
+    organization_id: Uuid,
+    account_id: Uuid,
+    email: Type.String(),
+    role: Role,
+    permission_profile_id: Nullable(OutInt),
+    group_ids: Type.Array(OutInt),
+    invited_by: Nullable(Uuid),
+    status: InviteStatus,
+    expires_at: Timestamp,
+    accepted_at: Nullable(Timestamp),
+    accepted_user_id: Nullable(Uuid),
+    revoked_at: Nullable(Timestamp),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  },
+  { $id: 'Invite' },
+);
+
+export const OrganizationDomain = Type.Object(
+  {
+    id: Uuid,
+    organization_id: Uuid,
+    domain: Type.String(),
+    auto_join: Type.Boolean(),
+    account_id: Uuid,
+    permission_profile_id: Nullable(OutInt),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  },
+  { $id: 'OrganizationDomain' },
+);
+
+const Accepted = Type.Object({ status: Type.String() });
+const DomainParams = Type.Object({ id: Uuid, domain_id: Uuid }, Strict);
+
+export async function peopleApiRoutes(app: FastifyInstance): Promise<void> {
+  const fastify = app.withTypeProvider<TypeBoxTypeProvider>();
+  const { invites, domains, people } = fastify.services;
+
+  // --- invites ---
+  fastify.post(
+    '/invites',
+    {
+      config: { permission: 'users:write' },
+      schema: {
+        tags: ['invites'],
+        summary: 'Invite someone by email into an account, with a role no higher than yours',
+        body: Type.Object(
+          {
+            email: Email,
+            role: Role,
+            account_id: Uuid,
+            permission_profile_id: Type.Optional(Nullable(IntId)),
+            group_ids: Type.Optional(Type.Array(IntId, { maxItems: 100 })),
+          },
+          Strict,
+        ),
+        response: { 201: Invite, ...errorResponses },
+      },
+    },
+    async (request, reply) => reply.code(201).send(await invites.create(ctxOf(request), request.body)),
+  );
+
+  fastify.get(
+    '/invites',
+    {
+      config: { permission: 'users:read' },
+      schema: {
+        tags: ['invites'],
+        summary: 'List invites',
+        querystring: Type.Object(
+          { ...ListQuery, status: Type.Optional(InviteStatus), account_id: Type.Optional(Uuid) },
+          Strict,
+        ),
+        response: { 200: Page(Invite), ...errorResponses },
+      },
+    },
+    async (request) => invites.list(ctxOf(request), request.query),
+  );
+
+  fastify.get(
+    '/invites/:id',
+    {
+      config: { permission: 'users:read' },
+      schema: {
+        tags: ['invites'],
+        summary: 'Get an invite',
+        params: IdParams,
+        response: { 200: Invite, ...errorResponses },
+      },
+    },
+    async (request) => invites.get(ctxOf(request), request.params.id),
+  );
+
+  fastify.post(
+    '/invites/:id/resend',
+    {
+      config: { permission: 'users:write' },
+      schema: {
+        tags: ['invites'],
+        summary: 'Mail a new link (new token, new 7-day expiry); the old link stops working',
+        params: IdParams,
+        response: { 200: Invite, ...errorResponses },
+      },
+    },
+    async (request) => invites.resend(ctxOf(request), request.params.id),
+  );
+
+  fastify.delete(
+    '/invites/:id',
+    {
+      config: { permission: 'users:write' },
+      schema: {
+        tags: ['invites'],
+        summary: 'Revoke an invite',
+        params: IdParams,
+        response: { 200: Invite, ...errorResponses },
+      },
+    },
+    async (request) => invites.revoke(ctxOf(request), request.params.id),
+  );
+
+  // --- claimed email domains ---
+  fastify.get(
+    '/organizations/:id/domains',
+    {
+      config: { permission: 'org:read' },
+      schema: {
+        tags: ['organizations'],
+        summary: "The organization's claimed email domains",
+        params: IdParams,
+        response: { 200: Type.Object({ data: Type.Array(OrganizationDomain) }), ...errorResponses },
+      },
+    },
+    async (request) => ({ data: await domains.list(ctxOf(request), request.params.id) }),
+  );
+
+  fastify.post(
+    '/organizations/:id/domains',
+    {
+      config: { permission: 'org:write' },
+      schema: {
+        tags: ['organizations'],
+        summary: 'Claim an email domain; with auto_join, sign-ups at the domain join this organization',
+        params: IdParams,
+        body: Type.Object(
+          {
+            domain: Type.String({ minLength: 3, maxLength: 253 }),
+            auto_join: Type.Boolean(),
+            account_id: Uuid,
+            permission_profile_id: Type.Optional(Nullable(IntId)),
+          },
+          Strict,
+        ),
+        response: { 201: OrganizationDomain, ...errorResponses },
+      },
+    },
+    async (request, reply) =>
+      reply.code(201).send(await domains.create(ctxOf(request), request.params.id, request.body)),
+  );
+
+  fastify.delete(
+    '/organizations/:id/domains/:domain_id',
+    {
+      config: { permission: 'org:write' },
+      schema: {
+        tags: ['organizations'],
+        summary: 'Release a claimed domain',
+        params: DomainParams,
+        response: { 200: OrganizationDomain, ...errorResponses },
+      },
+    },
+    async (request) => domains.remove(ctxOf(request), request.params.id, request.params.domain_id),
+  );
+
+  // --- admin-triggered password reset ---
+  fastify.post(
+    '/users/:id/password_reset',
+    {
+      config: { permission: 'users:write' },
+      schema: {
+        tags: ['users'],
+        summary: 'Mail the user a link to set a new password (30 minutes, single use)',
+        params: IdParams,
+        response: { 202: Accepted, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      await people.adminPasswordReset(ctxOf(request), request.params.id);
+      return reply.code(202).send({ status: 'reset_link_sent' });
+    },
+  );
+}

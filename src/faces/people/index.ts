@@ -1,0 +1,258 @@
+// The people face, at the root: sign-up, login/logout, the current session, email verification, password
+// resets and invite acceptance. These routes are public (they are how one gets credentials); /logout and
+// GET /session need the session cookie. Errors use the native dialect: {"error": {code, message, details}}.
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { requestMeta } from '../../app.ts';
+import type { NewSession } from '../../core/auth/sessions.ts';
+import { AppError } from '../../core/errors.ts';
+import { Account } from '../api/accounts.ts';
+import { renderNative } from '../api/index.ts';
+import { Organization } from '../api/organizations.ts';
+import { Email, ErrorBody, Nullable, Strict, Timestamp, Uuid } from '../api/schemas.ts';
+import { User } from '../api/users.ts';
+import { toAppError } from '../http-errors.ts';
+import { authenticateSession, clearSessionCookie, sessionCookie, setSessionCookie } from '../session-auth.ts';
+
+/** 12 to 256 characters: long enough to matter, short enough that hashing cannot be used for a DoS. */
+const Password = Type.String({ minLength: 12, maxLength: 256 });
+const Token = Type.String({ minLength: 20, maxLength: 200 });
+
+const SessionBody = {
+  user: User,
+  organization: Organization,
+  account: Nullable(Account),
+  csrf_token: Type.String(),
+  expires_at: Timestamp,
+};
+const Session = Type.Object(SessionBody);
+const SignupBody = Type.Object({
+  ...SessionBody,
+  joined_existing_organization: Type.Boolean(),
+  membership_status: Type.Union([Type.Literal('active'), Type.Literal('pending')]),
+});
+const AcceptBody = Type.Object({ ...SessionBody, created_user: Type.Boolean() });
+const Status = Type.Object({ status: Type.String() });
+
+const errors = {
+  400: ErrorBody,
+  401: ErrorBody,
+  403: ErrorBody,
+  404: ErrorBody,
+  409: ErrorBody,
+  422: ErrorBody,
+  429: ErrorBody,
+};
+
+/** Per-IP limits on the credential endpoints (faces/rate-limit.ts, SIGNET_AUTH_RATE_LIMIT_PER_MINUTE); the
+ * per-email login throttle is core/auth/throttle.ts. */
+const perIp = { rateLimit: { perIp: 'auth' } } as const;
+
+export async function peopleFace(app: FastifyInstance): Promise<void> {
+  const fastify = app.withTypeProvider<TypeBoxTypeProvider>();
+  const { people, sessions, invites } = fastify.services;
+  const tags = ['people'];
+  // Work done after an answer (reset mails, failed-login audit events, SMTP sends) reports to the log, and
+  // is waited for on close.
+  people.onError = (err) => fastify.log.error({ err }, 'background people work failed');
+  fastify.services.mailer.onError = (err, id) =>
+    fastify.log.error({ err, mail_id: id }, 'sending mail failed');
+  fastify.addHook('onClose', async () => {
+    await people.flush();
+  });
+
+  fastify.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const appErr = toAppError(err);
+    const retry = appErr.details.find((d) => typeof d.retry_after_seconds === 'number');
+    if (appErr.status === 429 && retry) reply.header('retry-after', String(retry.retry_after_seconds));
+    return renderNative(appErr, request, reply);
+  });
+
+  /** Sets the cookie and answers with the session's user, organization, account and CSRF token. */
+  async function startSession(request: FastifyRequest, reply: FastifyReply, session: NewSession) {
+    setSessionCookie(request, reply, session.token, session.expiresAt);
+    const resolved = await sessions.resolve(session.token, null, { requireAccount: false });
+    return people.sessionInfo(resolved.principal, resolved.csrfToken, resolved.expiresAt);
+  }
+
+  fastify.post(
+    '/signup',
+    {
+      config: perIp,
+      schema: {
+        tags,
+        summary:
+          'Create an organization, its first account and you as its owner (or join the organization that claims your email domain); logs you in',
+        body: Type.Object(
+          {
+            email: Email,
+            password: Password,
+            name: Type.String({ minLength: 1, maxLength: 200 }),
+            organization_name: Type.String({ minLength: 1, maxLength: 200 }),
+          },
+          Strict,
+        ),
+        response: { 201: SignupBody, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const result = await people.signup(request.body, requestMeta(request));
+      const info = await startSession(request, reply, result.session);
+      return reply.code(201).send({
+        ...info,
+        joined_existing_organization: result.joined_existing_organization,
+        membership_status: result.membership_status,
+      });
+    },
+  );
+
+  fastify.post(
+    '/login',
+    {
+      config: perIp,
+      schema: {
+        tags,
+        summary: 'Log in with email and password; sets the signet_session cookie',
+        body: Type.Object(
+          {
+            email: Type.String({ minLength: 3, maxLength: 320 }),
+            password: Type.String({ minLength: 1, maxLength: 256 }),
+            organization_id: Type.Optional(Uuid),
+          },
+          Strict,
+        ),
+        response: { 200: Session, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const session = await people.login(request.body, requestMeta(request));
+      return reply.send(await startSession(request, reply, session));
+    },
+  );
+
+  fastify.post(
+    '/logout',
+    {
+      schema: {
+        tags,
+        summary: 'End the current session (needs X-CSRF-Token)',
+        response: { 204: Type.Null(), ...errors },
+      },
+    },
+    async (request, reply) => {
+      const session = await authenticateSession(request, { requireAccount: false });
+      await people.logout(session.principal, session.token, requestMeta(request));
+      clearSessionCookie(request, reply);
+      return reply.code(204).send(null);
+    },
+  );
+
+  fastify.get(
+    '/session',
+    {
+      schema: {
+        tags,
+        summary: 'The current user, organization, account and the CSRF token for writes',
+        response: { 200: Session, ...errors },
+      },
+    },
+    async (request) => {
+      const s = await authenticateSession(request, { requireAccount: false });
+      return people.sessionInfo(s.principal, s.csrfToken, s.expiresAt);
+    },
+  );
+
+  fastify.post(
+    '/verify_email',
+    {
+      config: perIp,
+      schema: {
+        tags,
+        summary: 'Confirm an email address with the token from the verification mail',
+        body: Type.Object({ token: Token }, Strict),
+        response: {
+          200: Type.Object({
+            status: Type.String(),
+            email: Type.String(),
+            activated_accounts: Type.Array(Uuid),
+          }),
+          ...errors,
+        },
+      },
+    },
+    async (request) => {
+      const result = await people.verifyEmail(request.body.token, requestMeta(request));
+      return { status: 'email_verified', ...result };
+    },
+  );
+
+  fastify.post(
+    '/password_reset',
+    {
+      config: perIp,
+      schema: {
+        tags,
+        summary: 'Mail a password reset link, if a user has this email; always answers 202',
+        body: Type.Object({ email: Type.String({ minLength: 3, maxLength: 320 }) }, Strict),
+        response: { 202: Status, ...errors },
+      },
+    },
+    async (request, reply) => {
+      people.requestPasswordReset(request.body.email, requestMeta(request));
+      return reply.code(202).send({ status: 'if a user has this email address, a reset link is on its way' });
+    },
+  );
+
+  fastify.post(
+    '/password_reset/complete',
+    {
+      config: perIp,
+      schema: {
+        tags,
+        summary: 'Set a new password with the token from the reset mail; ends every session of the user',
+        body: Type.Object({ token: Token, password: Password }, Strict),
+        response: { 200: Status, ...errors },
+      },
+    },
+    async (request) => {
+      await people.completePasswordReset(request.body.token, request.body.password, requestMeta(request));
+      return { status: 'password_changed' };
+    },
+  );
+
+  fastify.post(
+    '/invites/accept',
+    {
+      config: perIp,
+      schema: {
+        tags,
+        summary:
+          'Accept an invite: creates your user (password required) or adds the membership to your existing user',
+        body: Type.Object(
+          {
+            token: Token,
+            password: Type.Optional(Password),
+            name: Type.Optional(Type.String({ maxLength: 200 })),
+          },
+          Strict,
+        ),
+        response: { 200: AcceptBody, 201: AcceptBody, ...errors },
+      },
+    },
+    async (request, reply) => {
+      let sessionUserId: string | null = null;
+      if (sessionCookie(request)) {
+        // A logged-in invitee proves who they are with the session (and its CSRF token, as for any write).
+        const s = await authenticateSession(request, { requireAccount: false }).catch((err: unknown) => {
+          if (err instanceof AppError && err.code === 'missing_credentials') return null;
+          throw err;
+        });
+        sessionUserId = s?.principal.userId ?? null;
+      }
+      const result = await invites.accept(request.body, sessionUserId, requestMeta(request));
+      const info = await startSession(request, reply, result.session);
+      return reply.code(result.created_user ? 201 : 200).send({ ...info, created_user: result.created_user });
+    },
+  );
+}

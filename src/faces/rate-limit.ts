@@ -1,0 +1,293 @@
+// Rate limits (docs/idempotency-and-rate-limits.md): per principal on the native API, per IP on the public
+// auth endpoints (routes opt in with `config: { rateLimit: { perIp: 'auth' } }`).
+//
+// Our own small plugin rather than @fastify/rate-limit: that plugin's `enableDraftSpec` emits only the
+// older `RateLimit-Limit/-Remaining/-Reset` trio, not the current draft's structured `RateLimit-Policy` and
+// `RateLimit` fields, and its key generator runs in its own onRequest hook, which we would have to order
+// after our authentication hook by hand. What we need is small: a fixed window counter per
+// (policy, partition), in memory or in Redis (one atomic Lua call), plus the headers.
+//
+// Every limited response carries, for each policy that applied:
+//   RateLimit-Policy: "default";q=600;w=60      (draft-ietf-httpapi-ratelimit-headers)
+//   RateLimit: "default";r=599;t=42
+//   X-RateLimit-Limit / -Remaining / -Reset     (Reset in epoch seconds, as DocuSign clients read it)
+// and a 429 adds Retry-After (seconds; never earlier than t).
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Redis } from 'ioredis';
+import type { Config } from '../config.ts';
+import { AppError } from '../core/errors.ts';
+
+export type RateLimitPolicyName = 'default' | 'auth';
+
+export interface RateLimitPolicy {
+  name: RateLimitPolicyName;
+  /** Requests allowed per window; 0 turns the policy off. */
+  limit: number;
+  windowSeconds: number;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    rateLimiter: RateLimiter;
+  }
+  interface FastifyContextConfig {
+    /** `perIp`: count this route's requests per client IP under the named policy (public auth endpoints). */
+    rateLimit?: { perIp?: RateLimitPolicyName };
+  }
+}
+
+export interface Hit {
+  count: number;
+  /** When the window ends, epoch ms. */
+  resetAt: number;
+}
+
+export interface RateLimitStore {
+  hit(key: string, windowMs: number): Promise<Hit>;
+  close(): Promise<void>;
+}
+
+/**
+ * Fixed windows that start at a partition's first request, kept in a Map. Memory is bounded: expired
+ * buckets are swept every window (the Map's insertion order is window-start order, so the sweep stops at the
+ * first live bucket), and past `maxBuckets` the oldest buckets are dropped.
+ */
+export class MemoryStore implements RateLimitStore {
+  private readonly buckets = new Map<string, Hit>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly maxBuckets = 100_000,
+    sweepMs = 60_000,
+  ) {
+    this.timer = setInterval(() => this.sweep(Date.now()), sweepMs);
+    this.timer.unref();
+  }
+
+  async hit(key: string, windowMs: number): Promise<Hit> {
+    return this.hitSync(key, windowMs, Date.now());
+  }
+
+  hitSync(key: string, windowMs: number, now: number): Hit {
+    let bucket = this.buckets.get(key);
+    if (!bucket || bucket.resetAt <= now) {
+      this.buckets.delete(key);
+      if (this.buckets.size >= this.maxBuckets) this.sweep(now);
+      // Still full: drop the oldest tenth, so a flood of new partitions costs O(1) per request on average.
+      if (this.buckets.size >= this.maxBuckets) {
+        let drop = Math.max(1, Math.floor(this.maxBuckets / 10));
+        for (const k of this.buckets.keys()) {
+          this.buckets.delete(k);
+          if (--drop === 0) break;
+        }
+      }
+      bucket = { count: 0, resetAt: now + windowMs };
+      this.buckets.set(key, bucket);
+    }
+    bucket.count++;
+    return { count: bucket.count, resetAt: bucket.resetAt };
+  }
+
+  get size(): number {
+    return this.buckets.size;
+  }
+
+  sweep(now: number): void {
+    // Windows of one length expire in insertion order; with several lengths this may stop early, which
+    // only delays eviction to a later sweep.
+    for (const [k, bucket] of this.buckets) {
+      if (bucket.resetAt > now) break;
+      this.buckets.delete(k);
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    this.buckets.clear();
+  }
+}
+
+// INCR, and set the expiry on the window's first request; PTTL says when the window ends. One atomic call,
+// and Redis's clock decides, so every process agrees on the window.
+const HIT_SCRIPT = `
+local count = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {count, ttl}`;
+
+type RedisWithHit = Redis & { signetRateHit(key: string, windowMs: number): Promise<[number, number]> };
+
+/**
+ * Shared across processes through Redis. If Redis fails, the request is counted in this process's memory
+ * instead (limits still hold per process) and the failure is logged at most once a minute.
+ */
+export class RedisStore implements RateLimitStore {
+  private readonly redis: RedisWithHit;
+  private readonly fallback = new MemoryStore();
+  private lastWarning = 0;
+
+  constructor(
+    url: string,
+    private readonly prefix: string,
+    private readonly log: FastifyBaseLogger,
+  ) {
+    const redis = new Redis(url, {
+      maxRetriesPerRequest: 1,
+      commandTimeout: 1000,
+      // Keep trying to reconnect in the background; requests meanwhile use the fallback.
+      retryStrategy: (times) => Math.min(times * 200, 5000),
+    });
+    redis.defineCommand('signetRateHit', { numberOfKeys: 1, lua: HIT_SCRIPT });
+    redis.on('error', (err) => this.warn(err));
+    this.redis = redis as RedisWithHit;
+  }
+
+  async hit(key: string, windowMs: number): Promise<Hit> {
+    try {
+      const [count, ttl] = await this.redis.signetRateHit(this.prefix + key, windowMs);
+      return { count: Number(count), resetAt: Date.now() + Number(ttl) };
+    } catch (err) {
+      this.warn(err);
+      return this.fallback.hit(key, windowMs);
+    }
+  }
+
+  private warn(err: unknown): void {
+    const now = Date.now();
+    if (now - this.lastWarning < 60_000) return;
+    this.lastWarning = now;
+    this.log.warn({ err }, 'rate limits: Redis unavailable; counting in this process until it is back');
+  }
+
+  async close(): Promise<void> {
+    await this.fallback.close();
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}
+
+export interface LimitResult {
+  policy: RateLimitPolicy;
+  remaining: number;
+  /** Epoch ms. */
+  resetAt: number;
+  limited: boolean;
+}
+
+export class RateLimiter {
+  constructor(
+    readonly policies: Record<RateLimitPolicyName, RateLimitPolicy>,
+    private readonly store: RateLimitStore,
+  ) {}
+
+  /** Counts one request of `partition` under the policy; null when the policy is off. */
+  async check(name: RateLimitPolicyName, partition: string): Promise<LimitResult | null> {
+    const policy = this.policies[name];
+    if (policy.limit <= 0) return null;
+    const hit = await this.store.hit(`${name}:${partition}`, policy.windowSeconds * 1000);
+    return {
+      policy,
+      remaining: Math.max(0, policy.limit - hit.count),
+      resetAt: hit.resetAt,
+      limited: hit.count > policy.limit,
+    };
+  }
+
+  close(): Promise<void> {
+    return this.store.close();
+  }
+}
+
+export function createRateLimiter(config: Config, log: FastifyBaseLogger): RateLimiter {
+  const policies: Record<RateLimitPolicyName, RateLimitPolicy> = {
+    default: { name: 'default', limit: config.rateLimitPerMinute, windowSeconds: 60 },
+    auth: { name: 'auth', limit: config.authRateLimitPerMinute, windowSeconds: 60 },
+  };
+  const store = config.redisUrl
+    ? new RedisStore(config.redisUrl, config.rateLimitRedisPrefix, log)
+    : new MemoryStore();
+  return new RateLimiter(policies, store);
+}
+
+const applied = new WeakMap<FastifyRequest, LimitResult[]>();
+
+function secondsUntil(at: number, now: number): number {
+  return Math.max(0, Math.ceil((at - now) / 1000));
+}
+
+/** Writes the headers for every policy that applied to the request so far. */
+function setHeaders(reply: FastifyReply, results: LimitResult[], now: number): void {
+  reply.header(
+    'ratelimit-policy',
+    results.map((r) => `"${r.policy.name}";q=${r.policy.limit};w=${r.policy.windowSeconds}`).join(', '),
+  );
+  reply.header(
+    'ratelimit',
+    results.map((r) => `"${r.policy.name}";r=${r.remaining};t=${secondsUntil(r.resetAt, now)}`).join(', '),
+  );
+  // The legacy trio describes one policy: the one closest to its limit.
+  const tightest = results.reduce((a, b) => (b.remaining < a.remaining ? b : a));
+  reply.header('x-ratelimit-limit', String(tightest.policy.limit));
+  reply.header('x-ratelimit-remaining', String(tightest.remaining));
+  reply.header('x-ratelimit-reset', String(Math.ceil(tightest.resetAt / 1000)));
+}
+
+/** Counts the request under `policy` for `partition`, sets the headers, and throws 429 when over. */
+export async function enforceRateLimit(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  policy: RateLimitPolicyName,
+  partition: string,
+): Promise<void> {
+  const result = await request.server.rateLimiter.check(policy, partition);
+  if (!result) return;
+  const results = [...(applied.get(request) ?? []), result];
+  applied.set(request, results);
+  const now = Date.now();
+  setHeaders(reply, results, now);
+  const over = results.filter((r) => r.limited);
+  if (over.length === 0) return;
+  const retryAfter = Math.max(1, ...over.map((r) => secondsUntil(r.resetAt, now)));
+  reply.header('retry-after', String(retryAfter));
+  throw new AppError(
+    'rate_limited',
+    `rate limit exceeded: ${over.map((r) => `${r.policy.limit} requests per ${r.policy.windowSeconds} s ("${r.policy.name}")`).join(', ')}; retry after ${retryAfter} s`,
+    over.map((r) => ({
+      message: 'quota exceeded',
+      policy: r.policy.name,
+      limit: r.policy.limit,
+      window_seconds: r.policy.windowSeconds,
+      retry_after_seconds: retryAfter,
+    })),
+  );
+}
+
+/** An onRequest hook for a face: counts each authenticated request against its principal's budget. Add it after the auth hook. */
+export async function rateLimitByPrincipal(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const principal = request.principal;
+  if (!principal) return;
+  await enforceRateLimit(request, reply, 'default', `${principal.kind}:${principal.id}`);
+}
+
+/**
+ * Installs the limiter on the app and honours `config.rateLimit.perIp` on every route registered after this
+ * call, in any face: the route gets its own onRequest hook keyed by the client IP (request.ip: set Fastify's
+ * trustProxy when a proxy sits in front, or every client shares the proxy's budget).
+ */
+export function installRateLimits(fastify: FastifyInstance, config: Config): void {
+  const limiter = createRateLimiter(config, fastify.log);
+  fastify.decorate('rateLimiter', limiter);
+  fastify.addHook('onClose', async () => limiter.close());
+  fastify.addHook('onRoute', (route) => {
+    const policy = route.config?.rateLimit?.perIp;
+    if (!policy) return;
+    if (!(policy in limiter.policies))
+      throw new Error(`route ${route.url}: unknown rate-limit policy "${policy}"`);
+    const perIp = async (request: FastifyRequest, reply: FastifyReply) =>
+      enforceRateLimit(request, reply, policy, `ip:${request.ip}`);
+    const existing = route.onRequest;
+    route.onRequest = existing ? [perIp, ...(Array.isArray(existing) ? existing : [existing])] : [perIp];
+  });
+}

@@ -1,0 +1,141 @@
+// Durable jobs, in Signet's own PostgreSQL, through pg-boss.
+//
+// Why pg-boss 10 (pinned to the 10.x major; 11 needs Node 22) rather than graphile-worker 0.17: a job whose
+// worker is killed (kill -9, OOM, a lost machine) must run again soon. pg-boss gives every active job an
+// expiry, after which its maintenance puts the job back for a retry (like SQS's visibility timeout);
+// graphile-worker 0.17 keeps a dead worker's job locked for 4 hours. Both fetch with SKIP LOCKED, so several
+// processes share one queue and each job is delivered to one of them at a time.
+//
+// Expiry means a job must not run longer than its expiry, or it would be handed out twice. So an import works
+// in time slices (half the expiry): at the end of a slice it releases its lease and queues a fresh job for the
+// rest. Exactly-once per row does not depend on this: processImport's checkpoint check makes a batch commit
+// once whatever the job library does (src/core/imports/service.ts).
+import { randomUUID } from 'node:crypto';
+import { CompiledQuery } from 'kysely';
+import PgBoss from 'pg-boss';
+import type { Config } from '../config.ts';
+import { giveUpImport, LeaseHeld, processImport } from '../core/imports/service.ts';
+import type { Db } from '../db/connection.ts';
+
+const SCHEMA = 'pgboss';
+const RETRY_LIMIT = 12;
+
+/** pg-boss's executor interface over a Kysely connection or transaction. */
+function executor(db: Db) {
+  return {
+    async executeSql(text: string, values: unknown[] = []) {
+      // pg sends undefined as NULL; postgres.js refuses it.
+      const params = values.map((v) => (v === undefined ? null : v));
+      const result = await db.executeQuery(CompiledQuery.raw(text, params));
+      return { rows: result.rows as unknown[] };
+    },
+  };
+}
+
+// Only used to build the INSERT of a job; it never connects (every send passes its own `db`).
+const sender = new PgBoss({
+  schema: SCHEMA,
+  db: {
+    executeSql: async () => {
+      throw new Error('the job sender has no connection of its own');
+    },
+  },
+});
+
+function jobOptions(config: Config) {
+  return {
+    retryLimit: RETRY_LIMIT,
+    retryDelay: 1,
+    retryBackoff: true,
+    expireInSeconds: config.jobExpireSeconds,
+  };
+}
+
+/** Queues an import's job in the caller's transaction: the import is queued if and only if its job is. */
+export async function enqueueImport(trx: Db, importId: string, config: Config): Promise<void> {
+  await sender.send(
+    config.importQueue,
+    { import_id: importId },
+    { ...jobOptions(config), db: executor(trx) },
+  );
+}
+
+export interface JobRunner {
+  readonly workerId: string;
+  stop(): Promise<void>;
+}
+
+export interface RunnerOptions {
+  /** A postgres:// URL of Signet's database (pg-boss keeps its own small pool). */
+  url: string;
+  db: Db;
+  config: Config;
+  /** Concurrent import jobs in this process; 0 only installs pg-boss's schema and queue (no work). */
+  concurrency: number;
+  log?: (msg: string) => void;
+}
+
+/**
+ * Starts pg-boss (creating its schema on first use) and, with concurrency > 0, workers for the import queue.
+ * Used by `signet start` (in-process workers), `signet worker`, and tests.
+ */
+export async function startJobRunner(opts: RunnerOptions): Promise<JobRunner> {
+  const { config, db } = opts;
+  const log = opts.log ?? (() => {});
+  const workerId = `${process.pid}-${randomUUID().slice(0, 8)}`;
+  const boss = new PgBoss({
+    connectionString: opts.url,
+    schema: SCHEMA,
+    max: Math.max(2, opts.concurrency + 1),
+    application_name: 'signet-jobs',
+    supervise: opts.concurrency > 0,
+    schedule: false,
+    maintenanceIntervalSeconds: config.jobMaintenanceSeconds,
+  });
+  boss.on('error', (err: Error) => log(`job queue error: ${err.message}`));
+  await boss.start();
+  try {
+    await boss.createQueue(config.importQueue, { name: config.importQueue, ...jobOptions(config) });
+  } catch (err) {
+    // Two processes starting at once both create it; the loser finds it there.
+    if (!(await boss.getQueue(config.importQueue))) throw err;
+  }
+  let stopping = false;
+  const sliceMs = (config.jobExpireSeconds * 1000) / 2;
+  for (let i = 0; i < opts.concurrency; i++) {
+    await boss.work(
+      config.importQueue,
+      { batchSize: 1, pollingIntervalSeconds: 0.5, includeMetadata: true },
+      async ([job]) => {
+        if (!job) return;
+        const importId = (job.data as { import_id: string }).import_id;
+        const started = Date.now();
+        try {
+          const outcome = await processImport(db, importId, {
+            workerId,
+            batchSize: config.importBatchSize,
+            leaseSeconds: config.jobExpireSeconds,
+            shouldYield: () => stopping || Date.now() - started > sliceMs,
+            log,
+          });
+          if (outcome === 'yielded') {
+            await boss.send(config.importQueue, { import_id: importId }, jobOptions(config));
+          }
+        } catch (err) {
+          const retries = (job as { retryCount?: number }).retryCount ?? 0;
+          if (!(err instanceof LeaseHeld)) log(`import ${importId}: ${(err as Error).message}`);
+          if (retries >= RETRY_LIMIT && !(err instanceof LeaseHeld)) await giveUpImport(db, importId, err);
+          throw err;
+        }
+      },
+    );
+  }
+  return {
+    workerId,
+    async stop() {
+      stopping = true;
+      // Running slices end at their next batch boundary and queue their continuation.
+      await boss.stop({ graceful: true, wait: true, timeout: 15_000 });
+    },
+  };
+}

@@ -1,0 +1,65 @@
+// A browser-like client for the people tests: keeps the session cookie and the CSRF token.
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import { testDb } from './helper.ts';
+
+export type Res = LightMyRequestResponse & { json<T = any>(): T };
+
+export interface Browser {
+  cookie: string | null;
+  csrf: string | null;
+  call(
+    method: InjectOptions['method'],
+    url: string,
+    body?: unknown,
+    opts?: { csrf?: boolean; headers?: Record<string, string> },
+  ): Promise<Res>;
+}
+
+export function browser(app: FastifyInstance): Browser {
+  const b: Browser = {
+    cookie: null,
+    csrf: null,
+    async call(method, url, body, opts = {}) {
+      const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+      if (b.cookie) headers.cookie = `signet_session=${b.cookie}`;
+      if (b.csrf && opts.csrf !== false) headers['x-csrf-token'] = b.csrf;
+      const res = (await app.inject({
+        method,
+        url,
+        headers,
+        ...(body === undefined ? {} : { payload: body as object }),
+      })) as Res;
+      const set = res.cookies.find((c) => c.name === 'signet_session');
+      if (set) b.cookie = set.value === '' ? null : set.value;
+      if (res.statusCode < 300 && res.headers['content-type']?.toString().includes('json')) {
+        const j = res.json();
+        if (typeof j?.csrf_token === 'string') b.csrf = j.csrf_token;
+      }
+      return res;
+    },
+  };
+  return b;
+}
+
+/** The newest mail to `to` in the outbox, and the token its link carries. */
+export async function lastMail(
+  to: string,
+): Promise<{ subject: string; text: string; html: string; token: string }> {
+  const row = await testDb()
+    .db.selectFrom('outbox_mail')
+    .selectAll()
+    .where('to', '=', to)
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .executeTakeFirstOrThrow();
+  const m = /token=([A-Za-z0-9_-]+)/.exec(row.text);
+  if (!m) throw new Error(`no token in mail to ${to}: ${row.text}`);
+  return { subject: row.subject, text: row.text, html: row.html, token: m[1]! };
+}
+
+export async function mailCount(to: string): Promise<number> {
+  const rows = await testDb().db.selectFrom('outbox_mail').select('id').where('to', '=', to).execute();
+  return rows.length;
+}
+
+export const PASSWORD = 'correct horse battery staple';
