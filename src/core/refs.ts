@@ -2,7 +2,48 @@
 // object, or to no object, is a 422 naming the field (never a silent cross-tenant link).
 import type { Db } from '../db/connection.ts';
 import type { PermissionProfile } from '../db/schema.ts';
-import { invalidField } from './errors.ts';
+import type { Ctx } from './context.ts';
+import { invalidField, notFound } from './errors.ts';
+import { requireAccountAccess } from './principal.ts';
+
+async function findAccount(ctx: Ctx, db: Db, accountId: string, lock: boolean): Promise<boolean> {
+  let query = db
+    .selectFrom('accounts')
+    .select('id')
+    .where('id', '=', accountId)
+    .where('organization_id', '=', ctx.principal.organizationId);
+  // FOR NO KEY UPDATE serialises writers that must not interleave (e.g. moving a default flag) without
+  // blocking inserts that merely reference the account.
+  if (lock) query = query.forNoKeyUpdate();
+  return (await query.executeTakeFirst()) !== undefined;
+}
+
+/**
+ * The account named in a path: one of another organization answers the same 404 as a missing one, and a
+ * member acts only in their own account.
+ */
+export async function accountInPath(
+  ctx: Ctx,
+  db: Db,
+  accountId: string,
+  opts: { lock?: boolean } = {},
+): Promise<void> {
+  if (!(await findAccount(ctx, db, accountId, opts.lock ?? false))) throw notFound('account', accountId);
+  requireAccountAccess(ctx.principal, accountId);
+}
+
+/** The account named in a body: one of another organization is refused like a missing one, naming the field. */
+export async function accountInBody(
+  ctx: Ctx,
+  db: Db,
+  accountId: string,
+  field = 'account_id',
+): Promise<void> {
+  if (!(await findAccount(ctx, db, accountId, false))) {
+    throw invalidField(field, `no account ${accountId} in this organization`, 'invalid_reference');
+  }
+  requireAccountAccess(ctx.principal, accountId);
+}
 
 export async function profileInAccount(
   db: Db,

@@ -9,7 +9,7 @@ import { type Ctx, mutate } from '../context.ts';
 import { AppError, invalidField, notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { DEFAULT_LIMIT, decodeCursor, type Page, toPage } from '../pagination.ts';
-import { requireAccountAccess } from '../principal.ts';
+import { accountInPath } from '../refs.ts';
 import { checkLogo, LOGO_KINDS, type LogoKind, type LogoType } from './logos.ts';
 
 /** The colors a brand can set; anything else is refused, naming the key. */
@@ -91,7 +91,7 @@ export class BrandsService {
   constructor(private readonly db: Db) {}
 
   async list(ctx: Ctx, accountId: string, q: { limit?: number; cursor?: string }): Promise<Page<BrandView>> {
-    await this.assertAccount(ctx, this.db, accountId);
+    await accountInPath(ctx, this.db, accountId);
     const limit = q.limit ?? DEFAULT_LIMIT;
     const after = decodeCursor(q.cursor);
     let query = this.db
@@ -107,7 +107,7 @@ export class BrandsService {
   }
 
   async get(ctx: Ctx, accountId: string, id: string, db: Db = this.db): Promise<BrandView> {
-    await this.assertAccount(ctx, db, accountId);
+    await accountInPath(ctx, db, accountId);
     const [view] = await this.views(db, [await this.load(ctx, db, accountId, id)]);
     return view!;
   }
@@ -118,7 +118,9 @@ export class BrandsService {
       this.db,
       ctx,
       async (trx, audit) => {
-        await this.assertAccount(ctx, trx, accountId, input.is_sending_default || input.is_signing_default);
+        await accountInPath(ctx, trx, accountId, {
+          lock: input.is_sending_default || input.is_signing_default,
+        });
         const id = newId();
         await this.clearDefaults(trx, audit, accountId, id, input);
         const brand = await trx
@@ -150,7 +152,9 @@ export class BrandsService {
       this.db,
       ctx,
       async (trx, audit) => {
-        await this.assertAccount(ctx, trx, accountId, patch.is_sending_default || patch.is_signing_default);
+        await accountInPath(ctx, trx, accountId, {
+          lock: patch.is_sending_default || patch.is_signing_default,
+        });
         const before = await this.load(ctx, trx, accountId, id, true);
         const { colors, ...fields } = patch;
         if (Object.keys(patch).length === 0) return (await this.views(trx, [before]))[0]!;
@@ -186,7 +190,7 @@ export class BrandsService {
 
   async delete(ctx: Ctx, accountId: string, id: string): Promise<void> {
     await mutate(this.db, ctx, async (trx, audit) => {
-      await this.assertAccount(ctx, trx, accountId);
+      await accountInPath(ctx, trx, accountId);
       const before = await this.load(ctx, trx, accountId, id, true);
       // brand_logos rows go with the brand (ON DELETE CASCADE).
       await trx.deleteFrom('brands').where('id', '=', id).execute();
@@ -204,7 +208,7 @@ export class BrandsService {
     content: Buffer | undefined,
   ): Promise<BrandView> {
     return mutate(this.db, ctx, async (trx, audit) => {
-      await this.assertAccount(ctx, trx, accountId);
+      await accountInPath(ctx, trx, accountId);
       await this.load(ctx, trx, accountId, id, true);
       const type = checkLogo(contentType, content);
       const bytes = content!;
@@ -244,7 +248,7 @@ export class BrandsService {
   }
 
   async getLogo(ctx: Ctx, accountId: string, id: string, kind: LogoKind): Promise<LogoFile> {
-    await this.assertAccount(ctx, this.db, accountId);
+    await accountInPath(ctx, this.db, accountId);
     await this.load(ctx, this.db, accountId, id);
     const logo = await this.db
       .selectFrom('brand_logos')
@@ -258,7 +262,7 @@ export class BrandsService {
 
   async deleteLogo(ctx: Ctx, accountId: string, id: string, kind: LogoKind): Promise<void> {
     await mutate(this.db, ctx, async (trx, audit) => {
-      await this.assertAccount(ctx, trx, accountId);
+      await accountInPath(ctx, trx, accountId);
       await this.load(ctx, trx, accountId, id, true);
       const removed = await trx
         .deleteFrom('brand_logos')
@@ -287,22 +291,6 @@ export class BrandsService {
       brands_sending_default_key: DEFAULT_RACE,
       brands_signing_default_key: DEFAULT_RACE,
     };
-  }
-
-  /**
-   * The account must be the caller's organization's (a foreign id is the same 404 as a missing one). When a
-   * default flag is about to move, the account row is locked so concurrent moves queue instead of colliding.
-   */
-  private async assertAccount(ctx: Ctx, db: Db, accountId: string, lock = false): Promise<void> {
-    let query = db
-      .selectFrom('accounts')
-      .select('id')
-      .where('id', '=', accountId)
-      .where('organization_id', '=', ctx.principal.organizationId);
-    if (lock) query = query.forNoKeyUpdate();
-    const account = await query.executeTakeFirst();
-    if (!account) throw notFound('account', accountId);
-    requireAccountAccess(ctx.principal, accountId);
   }
 
   private async load(ctx: Ctx, db: Db, accountId: string, id: string, lock = false): Promise<Brand> {

@@ -7,7 +7,7 @@ import type { Group } from '../../db/schema.ts';
 import { type Ctx, mutate } from '../context.ts';
 import { AppError, invalidField, notFound } from '../errors.ts';
 import { DEFAULT_LIMIT, decodeCursor, decodeIntCursor, type Page, toPage } from '../pagination.ts';
-import { requireAccountAccess } from '../principal.ts';
+import { accountInPath } from '../refs.ts';
 
 export interface GroupView extends Group {
   member_count: number;
@@ -53,7 +53,7 @@ export class GroupsService {
   constructor(private readonly db: Db) {}
 
   async list(ctx: Ctx, accountId: string, q: { limit?: number; cursor?: string }): Promise<Page<GroupView>> {
-    await this.assertAccount(ctx, this.db, accountId);
+    await accountInPath(ctx, this.db, accountId);
     const limit = q.limit ?? DEFAULT_LIMIT;
     const after = decodeIntCursor(q.cursor);
     let query = this.views(this.db, ctx, accountId)
@@ -64,7 +64,7 @@ export class GroupsService {
   }
 
   async get(ctx: Ctx, accountId: string, id: number, db: Db = this.db): Promise<GroupView> {
-    await this.assertAccount(ctx, db, accountId);
+    await accountInPath(ctx, db, accountId);
     const group = await this.views(db, ctx, accountId).where('g.id', '=', id).executeTakeFirst();
     if (!group) throw notFound('group', id);
     return group;
@@ -76,7 +76,7 @@ export class GroupsService {
       this.db,
       ctx,
       async (trx, audit) => {
-        await this.assertAccount(ctx, trx, accountId);
+        await accountInPath(ctx, trx, accountId);
         const row = await trx
           .insertInto('groups')
           .values({
@@ -268,18 +268,6 @@ export class GroupsService {
       .where('g.account_id', '=', accountId);
   }
 
-  /** A foreign or missing account is the same 404; a member acts only in their own account. */
-  private async assertAccount(ctx: Ctx, db: Db, accountId: string): Promise<void> {
-    const account = await db
-      .selectFrom('accounts')
-      .select('id')
-      .where('id', '=', accountId)
-      .where('organization_id', '=', ctx.principal.organizationId)
-      .executeTakeFirst();
-    if (!account) throw notFound('account', accountId);
-    requireAccountAccess(ctx.principal, accountId);
-  }
-
   /** `lock`: 'update' before deleting; 'no_key_update' to serialise changes without blocking references. */
   private async load(
     ctx: Ctx,
@@ -288,7 +276,7 @@ export class GroupsService {
     id: number,
     lock?: 'update' | 'no_key_update',
   ): Promise<Group> {
-    await this.assertAccount(ctx, db, accountId);
+    await accountInPath(ctx, db, accountId);
     let query = db
       .selectFrom('groups')
       .selectAll()

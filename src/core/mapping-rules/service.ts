@@ -10,7 +10,7 @@ import { type Ctx, mutate } from '../context.ts';
 import { AppError, invalidField, notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { requireAccountAccess } from '../principal.ts';
-import { defaultProfileId, groupsInAccount, profileInAccount } from '../refs.ts';
+import { accountInPath, defaultProfileId, groupsInAccount, profileInAccount } from '../refs.ts';
 import { MAPPING_ATTRIBUTES, type PersonAttributes, resolveMapping } from './match.ts';
 
 export {
@@ -106,12 +106,12 @@ export class MappingRulesService {
 
   /** The account's rules in order (all of them: an account has at most MAX_RULES_PER_ACCOUNT). */
   async list(ctx: Ctx, accountId: string): Promise<{ data: MappingRuleView[] }> {
-    await this.assertAccount(ctx, this.db, accountId);
+    await accountInPath(ctx, this.db, accountId);
     return { data: await this.views(this.db, ctx, accountId).orderBy('r.position').execute().then(toViews) };
   }
 
   async get(ctx: Ctx, accountId: string, id: string, db: Db = this.db): Promise<MappingRuleView> {
-    await this.assertAccount(ctx, db, accountId);
+    await accountInPath(ctx, db, accountId);
     const row = await this.views(db, ctx, accountId).where('r.id', '=', id).executeTakeFirst();
     if (!row) throw notFound('mapping rule', id);
     return toView(row);
@@ -125,7 +125,7 @@ export class MappingRulesService {
       this.db,
       ctx,
       async (trx, audit) => {
-        await this.assertAccount(ctx, trx, accountId);
+        await accountInPath(ctx, trx, accountId);
         const profile = await profileInAccount(trx, accountId, input.permission_profile_id);
         const groupIds = await groupsInAccount(trx, accountId, input.group_ids ?? []);
         await lockRules(trx, accountId);
@@ -215,7 +215,7 @@ export class MappingRulesService {
   /** Deletes a rule; the rules after it move up one place. */
   async delete(ctx: Ctx, accountId: string, id: string): Promise<void> {
     await mutate(this.db, ctx, async (trx, audit) => {
-      await this.assertAccount(ctx, trx, accountId);
+      await accountInPath(ctx, trx, accountId);
       await lockRules(trx, accountId);
       const before = await this.load(ctx, trx, accountId, id);
       await trx.deleteFrom('mapping_rules').where('id', '=', id).execute();
@@ -240,7 +240,7 @@ export class MappingRulesService {
   async reorder(ctx: Ctx, accountId: string, ruleIds: string[]): Promise<{ data: MappingRuleView[] }> {
     const wanted = ruleIds.map((r) => r.toLowerCase());
     return mutate(this.db, ctx, async (trx, audit) => {
-      await this.assertAccount(ctx, trx, accountId);
+      await accountInPath(ctx, trx, accountId);
       await lockRules(trx, accountId);
       const current = await trx
         .selectFrom('mapping_rules')
@@ -343,21 +343,9 @@ export class MappingRulesService {
       .where('r.account_id', '=', accountId);
   }
 
-  /** A foreign or missing account is the same 404; a member acts only in their own account. */
-  private async assertAccount(ctx: Ctx, db: Db, accountId: string): Promise<void> {
-    const account = await db
-      .selectFrom('accounts')
-      .select('id')
-      .where('id', '=', accountId)
-      .where('organization_id', '=', ctx.principal.organizationId)
-      .executeTakeFirst();
-    if (!account) throw notFound('account', accountId);
-    requireAccountAccess(ctx.principal, accountId);
-  }
-
   /** The rule, locked for the rest of the transaction; a rule of another account is the same 404. */
   private async load(ctx: Ctx, db: Db, accountId: string, id: string): Promise<MappingRuleView> {
-    await this.assertAccount(ctx, db, accountId);
+    await accountInPath(ctx, db, accountId);
     const locked = await db
       .selectFrom('mapping_rules')
       .select('id')

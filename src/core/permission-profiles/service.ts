@@ -7,8 +7,8 @@ import type { PermissionProfile } from '../../db/schema.ts';
 import { type Ctx, mutate } from '../context.ts';
 import { AppError, invalidField, notFound } from '../errors.ts';
 import { DEFAULT_LIMIT, decodeIntCursor, type Page, toPage } from '../pagination.ts';
-import { PROFILE_PERMISSIONS, requireAccountAccess } from '../principal.ts';
-import { profileInAccount } from '../refs.ts';
+import { PROFILE_PERMISSIONS } from '../principal.ts';
+import { accountInPath, profileInAccount } from '../refs.ts';
 
 export interface PermissionProfileView extends PermissionProfile {
   /** Active and pending memberships that use the profile. */
@@ -55,7 +55,7 @@ export class PermissionProfilesService {
     accountId: string,
     q: { limit?: number; cursor?: string },
   ): Promise<Page<PermissionProfileView>> {
-    await this.assertAccount(ctx, this.db, accountId);
+    await accountInPath(ctx, this.db, accountId);
     const limit = q.limit ?? DEFAULT_LIMIT;
     const after = decodeIntCursor(q.cursor);
     let query = this.views(this.db, ctx, accountId)
@@ -66,7 +66,7 @@ export class PermissionProfilesService {
   }
 
   async get(ctx: Ctx, accountId: string, id: number, db: Db = this.db): Promise<PermissionProfileView> {
-    await this.assertAccount(ctx, db, accountId);
+    await accountInPath(ctx, db, accountId);
     const profile = await this.views(db, ctx, accountId).where('p.id', '=', id).executeTakeFirst();
     if (!profile) throw notFound('permission profile', id);
     return profile;
@@ -79,7 +79,7 @@ export class PermissionProfilesService {
       this.db,
       ctx,
       async (trx, audit) => {
-        await this.assertAccount(ctx, trx, accountId);
+        await accountInPath(ctx, trx, accountId);
         const row = await trx
           .insertInto('permission_profiles')
           .values({
@@ -245,18 +245,6 @@ export class PermissionProfilesService {
       .where('p.account_id', '=', accountId);
   }
 
-  /** A foreign or missing account is the same 404; a member acts only in their own account. */
-  private async assertAccount(ctx: Ctx, db: Db, accountId: string): Promise<void> {
-    const account = await db
-      .selectFrom('accounts')
-      .select('id')
-      .where('id', '=', accountId)
-      .where('organization_id', '=', ctx.principal.organizationId)
-      .executeTakeFirst();
-    if (!account) throw notFound('account', accountId);
-    requireAccountAccess(ctx.principal, accountId);
-  }
-
   private async load(
     ctx: Ctx,
     db: Db,
@@ -264,7 +252,7 @@ export class PermissionProfilesService {
     id: number,
     lock = false,
   ): Promise<PermissionProfile> {
-    await this.assertAccount(ctx, db, accountId);
+    await accountInPath(ctx, db, accountId);
     let query = db
       .selectFrom('permission_profiles')
       .selectAll()

@@ -6,8 +6,8 @@ import type { TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { Db } from '../../db/connection.ts';
 import { type Ctx, mutate } from '../context.ts';
-import { AppError, type ErrorDetail, notFound } from '../errors.ts';
-import { requireAccountAccess } from '../principal.ts';
+import { AppError, type ErrorDetail } from '../errors.ts';
+import { accountInPath } from '../refs.ts';
 import { CATALOGUE, objectSchema, type SettingDef, type Settings, settingDef } from './catalogue.ts';
 
 export interface CatalogueEntry {
@@ -195,7 +195,7 @@ export class SettingsService {
 
   /** The account's effective settings: every setting, the account's value or the default. */
   async get(ctx: Ctx, accountId: string, db: Db = this.db): Promise<Settings> {
-    await this.assertAccount(ctx, db, accountId);
+    await accountInPath(ctx, db, accountId);
     const row = await db
       .selectFrom('account_settings')
       .select('values')
@@ -206,7 +206,7 @@ export class SettingsService {
 
   async update(ctx: Ctx, accountId: string, patch: Values): Promise<Settings> {
     return mutate(this.db, ctx, async (trx, audit) => {
-      await this.assertAccount(ctx, trx, accountId);
+      await accountInPath(ctx, trx, accountId);
       checkPatch(patch);
       // Make sure the row exists, then lock it: concurrent patches apply one after the other, none lost.
       await trx
@@ -246,16 +246,5 @@ export class SettingsService {
       }
       return after as Settings;
     });
-  }
-
-  private async assertAccount(ctx: Ctx, db: Db, accountId: string): Promise<void> {
-    const account = await db
-      .selectFrom('accounts')
-      .select('id')
-      .where('id', '=', accountId)
-      .where('organization_id', '=', ctx.principal.organizationId)
-      .executeTakeFirst();
-    if (!account) throw notFound('account', accountId);
-    requireAccountAccess(ctx.principal, accountId);
   }
 }

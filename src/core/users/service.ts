@@ -9,7 +9,7 @@ import { newId } from '../ids.ts';
 import { resolveMapping } from '../mapping-rules/match.ts';
 import { DEFAULT_LIMIT, decodeCursor, type Page, toPage } from '../pagination.ts';
 import { requireAccountAccess, roleAtLeast } from '../principal.ts';
-import { defaultProfileId, groupsInAccount, profileInAccount } from '../refs.ts';
+import { accountInBody, defaultProfileId, groupsInAccount, profileInAccount } from '../refs.ts';
 import {
   countActiveOwners,
   findUser,
@@ -107,7 +107,7 @@ export class UsersService {
       this.db,
       ctx,
       async (trx, audit) => {
-        await this.assertAccount(ctx, trx, accountId);
+        await accountInBody(ctx, trx, accountId);
         // Named neither a profile nor groups: the account's HR mapping rules may decide both (else the default).
         const mapped =
           input.permission_profile_id === undefined && (input.group_ids ?? []).length === 0
@@ -255,7 +255,7 @@ export class UsersService {
   async createMembership(ctx: Ctx, userId: string, input: MembershipInput): Promise<MembershipView> {
     return mutate(this.db, ctx, async (trx, audit) => {
       const user = await this.load(ctx, userId, trx, true);
-      await this.assertAccount(ctx, trx, input.account_id);
+      await accountInBody(ctx, trx, input.account_id);
       const id = await this.addMembership(trx, audit, user, input);
       return this.membershipView(trx, userId, id);
     });
@@ -332,18 +332,6 @@ export class UsersService {
       if (!inAccount) throw notFound('user', id);
     }
     return user;
-  }
-
-  private async assertAccount(ctx: Ctx, db: Db, accountId: string): Promise<void> {
-    const account = await db
-      .selectFrom('accounts')
-      .select('id')
-      .where('id', '=', accountId)
-      .where('organization_id', '=', ctx.principal.organizationId)
-      .executeTakeFirst();
-    if (!account)
-      throw invalidField('account_id', `no account ${accountId} in this organization`, 'invalid_reference');
-    requireAccountAccess(ctx.principal, accountId);
   }
 
   /** Only an owner makes owners; nobody grants a role above their own. */
