@@ -9,9 +9,11 @@
 // BENCH_CONNECTIONS (for (a)/(b), default 32; (c) always uses 32), BENCH_USERS (default 100000),
 // BENCH_LOG_VARIANT=0 skips the extra (b) run with request logging on, BENCH_UNLOADED=0 the extra (c) runs at
 // 1 connection, BENCH_QUIET_WAIT (s, default 120) bounds the wait for other work on the machine to stop
-// before each measurement, BENCH_CPU_PROF=folder profiles the servers, BENCH_JSON=file writes raw results.
+// before each measurement, BENCH_TIMEOUT (s, default 1800) bounds the whole run, BENCH_CPU_PROF=folder
+// profiles the servers, BENCH_JSON=file writes raw results.
 // Prints a Markdown table and the targets check; exits 0 when every measurement ran cleanly (targets missed
 // are reported, not failed), 1 on errors or non-2xx responses.
+import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { ApiKeysService } from '../src/core/api-keys/service.ts';
@@ -20,6 +22,7 @@ import { encodeCursor } from '../src/core/pagination.ts';
 import { connect } from '../src/db/connection.ts';
 import {
   type CpuSplit,
+  childOutput,
   cleanupAll,
   cpuWindow,
   envNumber,
@@ -66,16 +69,21 @@ async function measure(
   label: string,
   url: string,
   connections: number,
-  serverPid: number,
+  server: ChildProcess,
   headers: Record<string, string> = {},
 ): Promise<Row> {
   const waited = await waitForQuiet();
   if (waited > 1) log(`${id}: waited ${waited.toFixed(0)} s for the machine to go quiet`);
   log(`${id}: warm-up ${WARMUP} s, then ${SECONDS} s at ${connections} connections — ${label}`);
   await autocannon({ url, connections, duration: WARMUP, headers });
-  const probe = cpuWindow(serverPid, postmasterPid);
+  const probe = cpuWindow(server.pid!, postmasterPid);
   const r = await autocannon({ url, connections, duration: SECONDS, headers });
   const cpu = probe();
+  if (server.exitCode !== null || server.signalCode !== null) {
+    throw new Error(
+      `${id}: the server process exited (${server.exitCode ?? server.signalCode}) during the run\n${childOutput(server)}`,
+    );
+  }
   const row: Row = {
     id,
     label,
@@ -107,7 +115,7 @@ async function getJson(url: string, key: string): Promise<any> {
 async function startSignet(
   dbUrl: string,
   logLevel: string,
-): Promise<{ base: string; pid: number; stop: () => Promise<void> }> {
+): Promise<{ base: string; child: ChildProcess; stop: () => Promise<void> }> {
   const port = await freePort();
   const child = spawnNode(
     ['bin/signet.js', 'start'],
@@ -126,7 +134,7 @@ async function startSignet(
   const stop = track(child);
   const base = `http://127.0.0.1:${port}`;
   await waitForHttp(`${base}/readyz`, child);
-  return { base, pid: child.pid!, stop };
+  return { base, child, stop };
 }
 
 const fmt = (n: number, digits = 0) => n.toFixed(digits);
@@ -170,7 +178,7 @@ async function main(): Promise<number> {
     const stop = track(child);
     const url = `http://127.0.0.1:${port}/`;
     await waitForHttp(url, child);
-    rows.push(await measure('a', 'bare Fastify, GET / (small JSON)', url, CONNECTIONS, child.pid!));
+    rows.push(await measure('a', 'bare Fastify, GET / (small JSON)', url, CONNECTIONS, child));
     await stop();
   }
 
@@ -200,7 +208,7 @@ async function main(): Promise<number> {
         'Signet, GET /api/users/{id} (Bearer key)',
         `${signet.base}/api/users/${targetUser}`,
         CONNECTIONS,
-        signet.pid,
+        signet.child,
         auth,
       ),
     );
@@ -210,7 +218,7 @@ async function main(): Promise<number> {
         'Signet, GET /api/users?account_id&limit=100, first page',
         listUrl,
         LIST_CONNECTIONS,
-        signet.pid,
+        signet.child,
         auth,
       ),
     );
@@ -220,7 +228,7 @@ async function main(): Promise<number> {
         `Signet, same, page ${DEEP.toLocaleString('en')} rows deep`,
         `${listUrl}&cursor=${deepCursor}`,
         LIST_CONNECTIONS,
-        signet.pid,
+        signet.child,
         auth,
       ),
     );
@@ -230,7 +238,9 @@ async function main(): Promise<number> {
         ['c1-1', 'first page', listUrl],
         ['c2-1', 'deep page', `${listUrl}&cursor=${deepCursor}`],
       ] as const) {
-        rows.push(await measure(id, `as (c), ${what}, 1 connection (no queueing)`, url, 1, signet.pid, auth));
+        rows.push(
+          await measure(id, `as (c), ${what}, 1 connection (no queueing)`, url, 1, signet.child, auth),
+        );
       }
     }
     await signet.stop();
@@ -243,7 +253,7 @@ async function main(): Promise<number> {
         'as (b), with LOG_LEVEL=info (request logs to /dev/null)',
         `${signet.base}/api/users/${targetUser}`,
         CONNECTIONS,
-        signet.pid,
+        signet.child,
         auth,
       ),
     );

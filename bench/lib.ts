@@ -2,7 +2,7 @@
 // the server named by DATABASE_URL, dropped afterwards), child-process helpers, and the machine's description.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -107,13 +107,14 @@ export async function openScratchDb(): Promise<ScratchDb> {
   const handle = connect(url, 1);
   await migrate(handle.sql);
   const [row] = await handle.sql`SELECT current_setting('server_version') AS v, pg_backend_pid() AS pid`;
+  const postmasterPid = procStat(Number(row?.pid))?.ppid ?? null; // while the backend is still alive
   await handle.sql.end();
   log(`scratch database ${name} on ${external ? 'DATABASE_URL' : 'the embedded server'}`);
   return {
     kind: external ? 'DATABASE_URL' : 'embedded',
     url,
     version: `PostgreSQL ${String(row?.v)}`,
-    postmasterPid: procStat(Number(row?.pid))?.ppid ?? null,
+    postmasterPid,
     cleanup,
   };
 }
@@ -153,15 +154,43 @@ export function track(child: ChildProcess): () => Promise<void> {
   return stop;
 }
 
-/** Starts `node --import tsx <args>` as a child with the given environment. With BENCH_CPU_PROF=<folder>,
- *  each child writes a V8 CPU profile there when it exits (open it in Chrome DevTools or speedscope). */
+/** Starts `node --import tsx <args>` as a child with the given environment. A quiet child's stdout (e.g. its
+ *  request logs) goes to a temp file, whose end childOutput() shows if the child dies. With
+ *  BENCH_CPU_PROF=<folder>, each child writes a V8 CPU profile there when it exits (open it in Chrome DevTools
+ *  or speedscope). */
 export function spawnNode(args: string[], env: Record<string, string>, quiet: boolean): ChildProcess {
   const prof = process.env.BENCH_CPU_PROF;
   const flags = prof ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(prof)}`] : [];
-  return spawn(process.execPath, [...flags, '--import', 'tsx', ...args], {
-    stdio: ['ignore', quiet ? 'ignore' : 'inherit', 'inherit', 'ipc'],
+  let out: number | 'inherit' = 'inherit';
+  let file: string | null = null;
+  if (quiet) {
+    file = path.join(os.tmpdir(), `signet-bench-out-${process.pid}-${randomBytes(4).toString('hex')}.log`);
+    out = openSync(file, 'w');
+  }
+  const child = spawn(process.execPath, [...flags, '--import', 'tsx', ...args], {
+    stdio: ['ignore', out, 'inherit', 'ipc'],
     env: { ...process.env, ...env },
   });
+  if (typeof out === 'number') closeSync(out);
+  if (file) {
+    outputs.set(child, file);
+    const f = file;
+    cleanups.push(async () => rm(f, { force: true }));
+  }
+  return child;
+}
+
+const outputs = new WeakMap<ChildProcess, string>();
+
+/** The last lines a quiet child wrote to stdout (empty for a child that writes to ours). */
+export function childOutput(child: ChildProcess, lines = 20): string {
+  const file = outputs.get(child);
+  if (!file) return '';
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
 }
 
 /** A TCP port that was free a moment ago (the child binds it right away; loopback only). */

@@ -109,8 +109,13 @@ export async function membershipsOf(db: Db, userIds: string[]): Promise<Map<stri
         SELECT gm.group_id FROM group_members gm JOIN groups g ON g.id = gm.group_id
         WHERE gm.user_id = m.user_id AND g.account_id = m.account_id ORDER BY gm.group_id)`.as('group_ids'),
     )
-    // One array parameter, not IN ($1, …, $n): one prepared statement whatever the page size.
-    .where((eb) => eb('m.user_id', '=', eb.fn.any(eb.val(userIds))))
+    // Statements are prepared (db/dialect.ts), so keep their number bounded: = $1 for one user (PostgreSQL
+    // soon switches it to a cached generic plan), one array parameter for many, never IN ($1, …, $n).
+    .where((eb) =>
+      userIds.length === 1
+        ? eb('m.user_id', '=', userIds[0]!)
+        : eb('m.user_id', '=', eb.fn.any(eb.val(userIds))),
+    )
     .orderBy('m.created_at')
     .execute();
   for (const row of rows) {
