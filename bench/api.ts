@@ -268,7 +268,9 @@ async function main(): Promise<number> {
   const c2 = byId('c2');
   const cpuCell = (r: Row) =>
     r.cpu
-      ? [r.cpu.subject, r.cpu.client, r.cpu.postgres, r.cpu.foreign].map((x) => fmt(x, 2)).join(' / ')
+      ? [r.cpu.subject, r.cpu.client, r.cpu.postgres, r.cpu.foreign, r.cpu.steal]
+          .map((x) => fmt(x, 2))
+          .join(' / ')
       : 'n/a';
   const out: string[] = [];
   out.push(
@@ -287,7 +289,7 @@ async function main(): Promise<number> {
         'p50 ms',
         'p97.5 ms',
         'p99 ms',
-        'CPU server/client/pg/foreign',
+        'CPU cores: server/client/pg/foreign/steal',
       ],
       ...rows.map((r) => [
         r.id,

@@ -301,8 +301,8 @@ async function main(): Promise<number> {
       VARIANTS[v]!.label,
       per((r) => r.qps).toFixed(0),
       Math.max(...rs.map((r) => r.qps)).toFixed(0),
-      // Each round's figure with the foreign load (cores used by other people's work) during it.
-      rs.map((r) => `${r.qps.toFixed(0)} (${cpu(r, 'foreign').toFixed(2)})`).join(' / '),
+      // Each round's figure with the foreign load (cores used by other people's work, plus stolen time).
+      rs.map((r) => `${r.qps.toFixed(0)} (${(cpu(r, 'foreign') + cpu(r, 'steal')).toFixed(2)})`).join(' / '),
       per((r) => r.meanMs).toFixed(2),
       per((r) => r.p99Ms).toFixed(2),
       per((r) => (cpu(r, 'subject') / r.qps) * 1e6).toFixed(0),

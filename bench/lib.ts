@@ -248,10 +248,17 @@ function procStat(pid: number): ProcStat | null {
   }
 }
 
-function machineBusyTicks(): number {
+/** The machine's busy and stolen clock ticks so far (all CPUs). */
+function machineTicks(): { busy: number; steal: number } {
   const [cpu] = readFileSync('/proc/stat', 'utf8').split('\n');
-  const f = cpu!.trim().split(/\s+/).slice(1).map(Number);
-  return f.reduce((a, b) => a + b, 0) - (f[3] ?? 0) - (f[4] ?? 0); // total − idle − iowait
+  // user nice system idle iowait irq softirq steal (guest time is already counted in user)
+  const f = cpu!.trim().split(/\s+/).slice(1, 9).map(Number);
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = f;
+  return { busy: user + nice + system + irq + softirq, steal };
+}
+
+function machineBusyTicks(): number {
+  return machineTicks().busy;
 }
 
 /** CPU used during a window, in cores (CPU seconds per wall second). */
@@ -264,6 +271,8 @@ export interface CpuSplit {
   postgres: number;
   /** Everything else on the machine: other people's work, which makes the figures noisy. */
   foreign: number;
+  /** Time the hypervisor gave our virtual CPUs to someone else (a VM's noise that /proc cannot attribute). */
+  steal: number;
 }
 
 /** Starts measuring; the returned function ends the window and splits the machine's busy time. */
@@ -280,18 +289,20 @@ export function cpuWindow(subjectPid: number, postmasterPid: number | null): () 
   };
   try {
     const t0 = performance.now();
-    const m0 = machineBusyTicks();
+    const m0 = machineTicks();
     const s0 = procStat(subjectPid)!.ticks;
     const p0 = pgTicks();
     const c0 = process.cpuUsage();
     return () => {
       const wall = (performance.now() - t0) / 1000;
-      const all = (machineBusyTicks() - m0) / HZ / wall;
+      const m1 = machineTicks();
+      const all = (m1.busy - m0.busy) / HZ / wall;
+      const steal = (m1.steal - m0.steal) / HZ / wall;
       const subject = ((procStat(subjectPid)?.ticks ?? s0) - s0) / HZ / wall;
       const postgres = (pgTicks() - p0) / HZ / wall;
       const c = process.cpuUsage(c0);
       const client = subjectPid === process.pid ? 0 : (c.user + c.system) / 1e6 / wall;
-      return { subject, client, postgres, foreign: Math.max(0, all - subject - client - postgres) };
+      return { subject, client, postgres, foreign: Math.max(0, all - subject - client - postgres), steal };
     };
   } catch {
     return () => null;
