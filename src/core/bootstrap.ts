@@ -6,7 +6,7 @@ import type { Db } from '../db/connection.ts';
 import type { ApiKeysService } from './api-keys/service.ts';
 import { type Ctx, mutate } from './context.ts';
 import { newId } from './ids.ts';
-import { createDefaultProfiles } from './permission-profiles/defaults.ts';
+import { createOrganizationWithOwner } from './organizations/create.ts';
 import { systemPrincipal } from './principal.ts';
 
 export interface BootstrapInput {
@@ -63,69 +63,13 @@ export async function bootstrap(
     const orgId = newId();
     const ctx: Ctx = { principal: systemPrincipal(orgId, environment), meta: {} };
     return mutate(trx, ctx, async (t, audit) => {
-      const org = await t
-        .insertInto('organizations')
-        .values({ id: orgId, name: input.organizationName })
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      audit.record({
-        action: 'organization.created',
-        targetType: 'organization',
-        targetId: org.id,
-        after: org,
+      const { account, owner } = await createOrganizationWithOwner(t, audit, {
+        organizationId: orgId,
+        organizationName: input.organizationName,
+        accountName: input.accountName,
+        owner: { id: newId(), email: input.email, password_hash: input.passwordHash ?? null },
       });
-      const account = await t
-        .insertInto('accounts')
-        .values({ id: newId(), organization_id: orgId, name: input.accountName })
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      audit.record({
-        action: 'account.created',
-        targetType: 'account',
-        targetId: account.id,
-        accountId: account.id,
-        after: account,
-      });
-      const profiles = await createDefaultProfiles(t, account, audit);
-      const admin = profiles.find((p) => p.name === 'DS Admin')!;
-      const user = await t
-        .insertInto('users')
-        .values({
-          id: newId(),
-          organization_id: orgId,
-          email: input.email,
-          role: 'owner',
-          password_hash: input.passwordHash ?? null,
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      audit.record({
-        action: 'user.created',
-        targetType: 'user',
-        targetId: user.id,
-        accountId: account.id,
-        after: user,
-      });
-      const membership = await t
-        .insertInto('memberships')
-        .values({
-          id: newId(),
-          organization_id: orgId,
-          account_id: account.id,
-          user_id: user.id,
-          status: 'active',
-          permission_profile_id: admin.id,
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      audit.record({
-        action: 'membership.created',
-        targetType: 'membership',
-        targetId: membership.id,
-        accountId: account.id,
-        after: membership,
-      });
-      return { organization_id: orgId, account_id: account.id, user_id: user.id, created: true };
+      return { organization_id: orgId, account_id: account.id, user_id: owner.id, created: true };
     });
   });
   const ctx: Ctx = { principal: systemPrincipal(found.organization_id, environment), meta: {} };

@@ -10,8 +10,8 @@ import { AppError, notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import { passwordResetMail, sendingBrand, verifyEmailMail } from '../mail/templates.ts';
+import { createOrganizationWithOwner } from '../organizations/create.ts';
 import { hashPassword, verifyPassword } from '../passwords.ts';
-import { createDefaultProfiles } from '../permission-profiles/defaults.ts';
 import type { Principal } from '../principal.ts';
 import { defaultProfileId } from '../refs.ts';
 import type { UsersService, UserView } from '../users/service.ts';
@@ -169,70 +169,13 @@ export class PeopleService {
       this.environment,
     );
     const session = await mutate(this.db, { principal: actor, meta }, async (trx, audit) => {
-      const org = await trx
-        .insertInto('organizations')
-        .values({ id: orgId, name: input.organization_name })
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      audit.record({
-        action: 'organization.created',
-        targetType: 'organization',
-        targetId: org.id,
-        after: org,
-      });
-      const account = await trx
-        .insertInto('accounts')
-        .values({ id: newId(), organization_id: orgId, name: input.organization_name })
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      audit.record({
-        action: 'account.created',
-        targetType: 'account',
-        targetId: account.id,
-        accountId: account.id,
-        after: account,
-      });
-      const profiles = await createDefaultProfiles(trx, account, audit);
-      const admin = profiles.find((p) => p.name === 'DS Admin')!;
-      const user = await trx
-        .insertInto('users')
-        .values({
-          id: userId,
-          organization_id: orgId,
-          email: input.email,
-          first_name,
-          last_name,
-          role: 'owner',
-          password_hash: passwordHash,
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      audit.record({
-        action: 'signup',
-        targetType: 'user',
-        targetId: user.id,
-        accountId: account.id,
-        after: user,
-        extra: { via: 'new_organization' },
-      });
-      const membership = await trx
-        .insertInto('memberships')
-        .values({
-          id: newId(),
-          organization_id: orgId,
-          account_id: account.id,
-          user_id: user.id,
-          status: 'active',
-          permission_profile_id: admin.id,
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      audit.record({
-        action: 'membership.created',
-        targetType: 'membership',
-        targetId: membership.id,
-        accountId: account.id,
-        after: membership,
+      const { account, owner: user } = await createOrganizationWithOwner(trx, audit, {
+        organizationId: orgId,
+        organizationName: input.organization_name,
+        accountName: input.organization_name,
+        owner: { id: userId, email: input.email, first_name, last_name, password_hash: passwordHash },
+        ownerAction: 'signup',
+        ownerExtra: { via: 'new_organization' },
       });
       mailIds.push(await this.queueVerification(trx, user, token, account.id));
       return this.sessions.create(trx, user, meta);

@@ -1,0 +1,89 @@
+// A new organization as both `signet bootstrap` and `POST /signup` make it: the organization, its first
+// account with the default permission profiles, and its owner with an active DS Admin membership, all
+// audited inside the caller's transaction.
+import type { Db } from '../../db/connection.ts';
+import type { Account, Organization, User } from '../../db/schema.ts';
+import type { AuditBuffer } from '../audit/writer.ts';
+import { newId } from '../ids.ts';
+import { createDefaultProfiles } from '../permission-profiles/defaults.ts';
+
+export interface NewOrganizationInput {
+  organizationId: string;
+  organizationName: string;
+  accountName: string;
+  owner: {
+    id: string;
+    email: string;
+    first_name?: string;
+    last_name?: string;
+    password_hash: string | null;
+  };
+  /** The audit action for the owner's creation (`user.created`, or `signup` when a person signs up). */
+  ownerAction?: string;
+  ownerExtra?: Record<string, unknown>;
+}
+
+export async function createOrganizationWithOwner(
+  trx: Db,
+  audit: AuditBuffer,
+  input: NewOrganizationInput,
+): Promise<{ organization: Organization; account: Account; owner: User }> {
+  const organization = await trx
+    .insertInto('organizations')
+    .values({ id: input.organizationId, name: input.organizationName })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  audit.record({
+    action: 'organization.created',
+    targetType: 'organization',
+    targetId: organization.id,
+    after: organization,
+  });
+  const account = await trx
+    .insertInto('accounts')
+    .values({ id: newId(), organization_id: organization.id, name: input.accountName })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  audit.record({
+    action: 'account.created',
+    targetType: 'account',
+    targetId: account.id,
+    accountId: account.id,
+    after: account,
+  });
+  const profiles = await createDefaultProfiles(trx, account, audit);
+  const admin = profiles.find((p) => p.name === 'DS Admin')!;
+  const owner = await trx
+    .insertInto('users')
+    .values({ ...input.owner, organization_id: organization.id, role: 'owner' })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  audit.record({
+    action: input.ownerAction ?? 'user.created',
+    targetType: 'user',
+    targetId: owner.id,
+    accountId: account.id,
+    after: owner,
+    ...(input.ownerExtra ? { extra: input.ownerExtra } : {}),
+  });
+  const membership = await trx
+    .insertInto('memberships')
+    .values({
+      id: newId(),
+      organization_id: organization.id,
+      account_id: account.id,
+      user_id: owner.id,
+      status: 'active',
+      permission_profile_id: admin.id,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  audit.record({
+    action: 'membership.created',
+    targetType: 'membership',
+    targetId: membership.id,
+    accountId: account.id,
+    after: membership,
+  });
+  return { organization, account, owner };
+}
