@@ -129,7 +129,7 @@ async function startSignet(
       // run can reach keeps the limiter's per-request work in the measurement.
       SIGNET_RATE_LIMIT_PER_MINUTE: '1000000000',
     },
-    true, // request logs (LOG_LEVEL=info) go to /dev/null: their cost is the serialising and writing
+    true, // stdout (request logs at LOG_LEVEL=info) goes to a temp file, as a service's logs go to a file or pipe
   );
   const stop = track(child);
   const base = `http://127.0.0.1:${port}`;
@@ -250,7 +250,7 @@ async function main(): Promise<number> {
     rows.push(
       await measure(
         'b-log',
-        'as (b), with LOG_LEVEL=info (request logs to /dev/null)',
+        'as (b), with LOG_LEVEL=info (request logs to a file)',
         `${signet.base}/api/users/${targetUser}`,
         CONNECTIONS,
         signet.child,
