@@ -11,12 +11,12 @@ import {
   ListQuery,
   Nullable,
   Page,
+  Role,
   Strict,
   Timestamp,
   Uuid,
 } from './schemas.ts';
 
-const Role = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')]);
 const Kind = Type.Union([Type.Literal('profile'), Type.Literal('platform')], {
   description:
     'profile: acts as its creator inside one account; platform: for platform mode (owners and admins only)',

@@ -12,12 +12,12 @@ import {
   Nullable,
   OutInt,
   Page,
+  Role,
   Strict,
   Timestamp,
   Uuid,
 } from './schemas.ts';
 
-const Role = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')]);
 const InviteStatus = Type.Union([
   Type.Literal('pending'),
   Type.Literal('accepted'),

@@ -48,3 +48,6 @@ export const errorResponses = {
 export const IdParams = Type.Object({ id: Uuid }, { additionalProperties: false });
 export const AccountParams = Type.Object({ account_id: Uuid }, { additionalProperties: false });
 export const Strict = { additionalProperties: false } as const;
+
+/** Organization roles. */
+export const Role = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')]);

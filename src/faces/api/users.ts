@@ -11,12 +11,12 @@ import {
   Nullable,
   OutInt,
   Page,
+  Role,
   Strict,
   Timestamp,
   Uuid,
 } from './schemas.ts';
 
-const Role = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')]);
 const MembershipStatus = Type.Union([
   Type.Literal('active'),
   Type.Literal('pending'),
