@@ -7,8 +7,10 @@ import type { Config } from './config.ts';
 import type { RequestMeta } from './core/context.ts';
 import type { Permission, Principal } from './core/principal.ts';
 import { apiFace } from './faces/api/index.ts';
+import { esignFace } from './faces/esign/index.ts';
 import { healthRoutes } from './faces/health.ts';
 import { startIdempotencySweep } from './faces/idempotency.ts';
+import { managementFace } from './faces/management/index.ts';
 import { peopleFace } from './faces/people/index.ts';
 import { installRateLimits } from './faces/rate-limit.ts';
 import type { Services } from './services.ts';
@@ -74,6 +76,8 @@ export async function app(fastify: FastifyInstance, opts: AppOptions): Promise<v
   await fastify.register(cookie);
   await fastify.register(peopleFace);
   await fastify.register(apiFace, { prefix: '/api' });
+  await fastify.register(managementFace, { prefix: '/management' });
+  await fastify.register(esignFace, { prefix: '/restapi' });
 }
 
 /** The request facts an audit event records. */

@@ -8,6 +8,7 @@ import addFormats from 'ajv-formats';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { app } from './app.ts';
 import type { Config } from './config.ts';
+import { canonicalManagementPrefix } from './faces/management/index.ts';
 import type { Services } from './services.ts';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;
@@ -26,6 +27,7 @@ export async function buildServer(
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     requestTimeout: 120_000,
+    rewriteUrl: (req) => canonicalManagementPrefix(req.url ?? '/'),
   }).withTypeProvider<TypeBoxTypeProvider>();
   // Two validators. Query strings, params and headers arrive as text, so they are coerced to the schema's
   // types; JSON bodies are typed already and are not (coercion would turn null into "" and 5 into "5").

@@ -42,10 +42,12 @@ export const ERROR_STATUS = {
   invalid_logo: 422,
   last_owner: 422,
   idempotency_key_reused: 422,
-  // 429, 500, 503
+  // 429, 500, 501, 503
   rate_limited: 429,
   too_many_attempts: 429,
   internal_error: 500,
+  // An operation of a compatibility face (DocuSign's APIs) that Signet deliberately does not implement.
+  not_supported: 501,
   not_ready: 503,
 } as const;
 

@@ -1,0 +1,24 @@
+// The DocuSign Admin API face under /management (docs/compatibility.md). snake_case JSON as the spec has it
+// (shared/specs/admin.rest.swagger-v2.1.json), errors as {"error", "error_description"} (the spec's only
+// error model, ErrorDetails), Bearer tokens, one declared scope per operation. Routes translate; the rules
+// live in the core services /api uses.
+import type { FastifyInstance } from 'fastify';
+import { installDocuSignFace } from '../docusign/face.ts';
+import { organizationRoutes } from './organizations.ts';
+
+export async function managementFace(fastify: FastifyInstance): Promise<void> {
+  installDocuSignFace(fastify, (err, _request, reply) =>
+    reply.code(err.status).send({ error: err.code, error_description: err.message }),
+  );
+  await fastify.register(organizationRoutes);
+}
+
+/**
+ * The spec's basePath is `/Management` while the SDK and DocuSign's examples send `/management`: the prefix
+ * is matched case-insensitively by rewriting it before routing (the rest of the path keeps its case).
+ */
+export function canonicalManagementPrefix(url: string): string {
+  return /^\/management(?=\/|\?|$)/i.test(url) && !url.startsWith('/management')
+    ? `/management${url.slice('/management'.length)}`
+    : url;
+}
