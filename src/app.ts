@@ -26,6 +26,12 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The permission a route needs. Routes under an authenticated face must declare one or be `public`. */
     permission?: Permission;
+    /**
+     * Instead of `permission`, for routes whose object decides which permission applies (an export needs
+     * users:read or settings:read by its kind): any one of these admits the request, and the service checks
+     * the one the object needs.
+     */
+    anyPermission?: readonly Permission[];
     public?: boolean;
   }
 }

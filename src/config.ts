@@ -34,6 +34,9 @@ const ConfigSchema = Type.Object({
   jobExpireSeconds: Type.Integer({ minimum: 2, maximum: 86400 }),
   jobMaintenanceSeconds: Type.Integer({ minimum: 1, maximum: 3600 }),
   importQueue: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,100}$' }),
+  // Exports (docs/exports.md).
+  exportQueue: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,100}$' }),
+  exportRetentionHours: Type.Integer({ minimum: 1, maximum: 24 * 365 }),
 });
 
 export type Config = Static<typeof ConfigSchema>;
@@ -79,6 +82,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     jobMaintenanceSeconds: int('SIGNET_JOB_MAINTENANCE_SECONDS', 30),
     // The pg-boss queue of import jobs; processes that share it share the work.
     importQueue: env.SIGNET_IMPORT_QUEUE || 'signet-imports',
+    // The pg-boss queue of export jobs, and how long a finished export can be downloaded (7 days).
+    exportQueue: env.SIGNET_EXPORT_QUEUE || 'signet-exports',
+    exportRetentionHours: int('SIGNET_EXPORT_RETENTION_HOURS', 7 * 24),
     ...overrides,
   };
   if (config.databaseUrl === undefined) delete (config as Partial<Config>).databaseUrl;
@@ -111,6 +117,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       '/jobExpireSeconds': 'SIGNET_JOB_EXPIRE_SECONDS',
       '/jobMaintenanceSeconds': 'SIGNET_JOB_MAINTENANCE_SECONDS',
       '/importQueue': 'SIGNET_IMPORT_QUEUE',
+      '/exportQueue': 'SIGNET_EXPORT_QUEUE',
+      '/exportRetentionHours': 'SIGNET_EXPORT_RETENTION_HOURS',
     };
     throw new ConfigError(`invalid ${names[first.path] ?? first.path}: ${first.message}`);
   }

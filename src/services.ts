@@ -7,6 +7,7 @@ import { PeopleService } from './core/auth/service.ts';
 import { SessionsService } from './core/auth/sessions.ts';
 import { LoginThrottle } from './core/auth/throttle.ts';
 import { BrandsService } from './core/brands/service.ts';
+import { ExportsService } from './core/exports/service.ts';
 import { GroupsService } from './core/groups/service.ts';
 import { ImportsService } from './core/imports/service.ts';
 import { InvitesService } from './core/invites/service.ts';
@@ -52,6 +53,7 @@ export function createServices(db: Db, config: Config) {
     brands: new BrandsService(db),
     settings: new SettingsService(db),
     imports: new ImportsService(db, config),
+    exports: new ExportsService(db, config),
   };
 }
 

@@ -25,6 +25,7 @@ interface World extends Tenant {
   inviteId: string;
   domainId: string;
   importId: string;
+  exportId: string;
 }
 
 async function populate(call: ReturnType<typeof as>, tenant: Tenant): Promise<World> {
@@ -84,6 +85,26 @@ async function populate(call: ReturnType<typeof as>, tenant: Tenant): Promise<Wo
       requestor: { kind: 'api_key', id: 'k', label: 'k' },
     })
     .execute();
+  // An export, likewise written directly (completed, with its one chunk).
+  const exportId = newId();
+  await testDb()
+    .db.insertInto('exports')
+    .values({
+      id: exportId,
+      organization_id: tenant.organizationId,
+      kind: 'users',
+      format: 'csv',
+      account_ids: null,
+      status: 'completed',
+      requestor: { kind: 'api_key', id: 'k', label: 'k' },
+      next_seq: 1,
+      expires_at: new Date(Date.now() + 3600_000),
+    })
+    .execute();
+  await testDb()
+    .db.insertInto('export_chunks')
+    .values({ export_id: exportId, seq: 0, data: Buffer.from('AccountID\n') })
+    .execute();
   for (const [name, value] of Object.entries({ profile, group, user, brand, key, rule, invite, domain })) {
     assert.ok(value.id, `${name} was created: ${JSON.stringify(value)}`);
   }
@@ -99,6 +120,7 @@ async function populate(call: ReturnType<typeof as>, tenant: Tenant): Promise<Wo
     inviteId: invite.id,
     domainId: domain.id,
     importId,
+    exportId,
   };
 }
 
@@ -118,6 +140,7 @@ async function snapshot(orgId: string): Promise<unknown> {
       | 'api_keys'
       | 'mapping_rules'
       | 'imports'
+      | 'exports'
       | 'invites'
       | 'organization_domains'
       | 'sessions'
@@ -142,6 +165,7 @@ async function snapshot(orgId: string): Promise<unknown> {
     keys: await rows('api_keys'),
     mappingRules: await rows('mapping_rules'),
     imports: await rows('imports'),
+    exports: await rows('exports'),
     invites: await rows('invites'),
     domains: await rows('organization_domains'),
     sessions: await rows('sessions'),
@@ -246,6 +270,9 @@ function matrix(a: World, b: World): { path: Row[]; body: Row[] } {
       ['GET', `/api/imports/${b.importId}/rows`],
       ['GET', `/api/imports/${b.importId}/results.csv`],
       ['POST', `/api/imports/${b.importId}/cancel`],
+      ['GET', `/api/exports/${b.exportId}`],
+      ['GET', `/api/exports/${b.exportId}/download`],
+      ['DELETE', `/api/exports/${b.exportId}`],
       ['GET', `/api/invites/${b.inviteId}`],
       ['POST', `/api/invites/${b.inviteId}/resend`],
       ['DELETE', `/api/invites/${b.inviteId}`],
@@ -282,6 +309,8 @@ function matrix(a: World, b: World): { path: Row[]; body: Row[] } {
       ['PATCH', `${mixed}/mapping_rules/${a.ruleId}`, { group_ids: [a.groupId, b.groupId] }],
       ['POST', `${mixed}/mapping_rules/reorder`, { rule_ids: [a.ruleId, b.ruleId] }],
       ['POST', '/api/mapping_rules/test', { account_id: b.accountId, job_title: 'Controller' }],
+      ['POST', '/api/exports', { kind: 'users', account_ids: [b.accountId] }],
+      ['POST', '/api/exports', { kind: 'account_settings', account_ids: [a.accountId, b.accountId] }],
       ['POST', '/api/invites', { email: 'x9@example.test', role: 'member', account_id: b.accountId }],
       [
         'POST',
@@ -369,8 +398,18 @@ test('tenant isolation: every route with another organization’s ids answers as
     (await callA('GET', '/api/audit_events?limit=500')).json(),
     (await callA('GET', '/api/invites?limit=500')).json(),
     (await callA('GET', `/api/organizations/${A.organizationId}/domains`)).json(),
+    (await callA('GET', '/api/exports?limit=500')).json(),
   ]);
-  for (const id of [B.organizationId, B.accountId, B.userId, B.keyId, B.brandId, B.inviteId, B.domainId])
+  for (const id of [
+    B.organizationId,
+    B.accountId,
+    B.userId,
+    B.keyId,
+    B.brandId,
+    B.inviteId,
+    B.domainId,
+    B.exportId,
+  ])
     assert.ok(!own.includes(id), id);
 
   assert.deepEqual(await snapshot(B.organizationId), before, "organization B's data is unchanged");

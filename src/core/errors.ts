@@ -31,7 +31,10 @@ export const ERROR_STATUS = {
   already_member: 409,
   conflict: 409,
   idempotency_in_progress: 409,
+  export_not_ready: 409,
   domain_taken: 409,
+  // 410: an export whose result has expired (docs/exports.md)
+  export_expired: 410,
   // 413, 415, 422
   body_too_large: 413,
   unsupported_media_type: 415,

@@ -125,6 +125,18 @@ export function requirePermission(principal: Principal, permission: Permission):
   }
 }
 
+/** At least one of `permissions` (a route whose object decides which; the service then checks that one). */
+export function requireAnyPermission(principal: Principal, permissions: readonly Permission[]): void {
+  if (permissions.some((p) => can(principal, p))) return;
+  if (permissions.length === 1) requirePermission(principal, permissions[0]!);
+  throw new AppError(
+    'permission_denied',
+    `this ${principal.kind === 'api_key' ? 'API key' : 'principal'} lacks every one of the permissions ` +
+      `${permissions.map((p) => `"${p}"`).join(', ')} (role ${principal.role}${principal.scopes ? `, scopes ${principal.scopes.join(', ')}` : ''})`,
+    [{ message: 'missing permission: any one of these is needed', permissions: [...permissions] }],
+  );
+}
+
 /**
  * Members act only inside their own account; owners and admins in every account of their organization.
  * Called by services once they know which account a request touches.

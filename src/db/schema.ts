@@ -309,6 +309,8 @@ export interface Database {
   imports: ImportsTable;
   import_files: ImportFilesTable;
   import_rows: ImportRowsTable;
+  exports: ExportsTable;
+  export_chunks: ExportChunksTable;
 }
 
 export type Organization = Selectable<OrganizationsTable>;
@@ -386,3 +388,43 @@ export interface ImportRowsTable {
 }
 
 export type ImportRow = Selectable<ImportsTable>;
+
+// --- exports (0007_exports.sql) ---
+export type ExportKind = 'users' | 'account_settings';
+export type ExportFormat = 'csv' | 'jsonl';
+export type ExportStatus = 'queued' | 'in_process' | 'completed' | 'failed';
+
+export interface ExportsTable {
+  id: string;
+  organization_id: string;
+  kind: ExportKind;
+  format: ExportFormat;
+  account_ids: string[] | null;
+  status: ExportStatus;
+  requestor: Record<string, unknown>;
+  prepared: WithDefault<boolean>;
+  group_columns: WithDefault<number>;
+  total_rows: WithDefault<number>;
+  row_count: WithDefault<number>;
+  size_bytes: WithDefault<number>;
+  last_key: string | null;
+  next_seq: WithDefault<number>;
+  error: { code: string; message: string } | null;
+  lease_owner: string | null;
+  lease_until: Date | null;
+  attempts: WithDefault<number>;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+  started_at: Date | null;
+  completed_at: Date | null;
+  expires_at: Date;
+  purged_at: Date | null;
+}
+
+export interface ExportChunksTable {
+  export_id: string;
+  seq: number;
+  data: Buffer;
+}
+
+export type ExportRow = Selectable<ExportsTable>;

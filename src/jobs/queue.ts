@@ -14,6 +14,12 @@ import { randomUUID } from 'node:crypto';
 import { CompiledQuery } from 'kysely';
 import PgBoss from 'pg-boss';
 import type { Config } from '../config.ts';
+import {
+  ExportLeaseHeld,
+  giveUpExport,
+  processExport,
+  sweepExpiredExports,
+} from '../core/exports/service.ts';
 import { giveUpImport, LeaseHeld, processImport } from '../core/imports/service.ts';
 import type { Db } from '../db/connection.ts';
 
@@ -60,6 +66,18 @@ export async function enqueueImport(trx: Db, importId: string, config: Config): 
   );
 }
 
+/** Queues an export's job in the caller's transaction, as for imports. */
+export async function enqueueExport(trx: Db, exportId: string, config: Config): Promise<void> {
+  await sender.send(
+    config.exportQueue,
+    { export_id: exportId },
+    { ...jobOptions(config), db: executor(trx) },
+  );
+}
+
+/** How often a process with workers deletes the content of expired exports. */
+const EXPORT_SWEEP_MS = 10 * 60_000;
+
 export interface JobRunner {
   readonly workerId: string;
   stop(): Promise<void>;
@@ -94,11 +112,13 @@ export async function startJobRunner(opts: RunnerOptions): Promise<JobRunner> {
   });
   boss.on('error', (err: Error) => log(`job queue error: ${err.message}`));
   await boss.start();
-  try {
-    await boss.createQueue(config.importQueue, { name: config.importQueue, ...jobOptions(config) });
-  } catch (err) {
-    // Two processes starting at once both create it; the loser finds it there.
-    if (!(await boss.getQueue(config.importQueue))) throw err;
+  for (const queue of [config.importQueue, config.exportQueue]) {
+    try {
+      await boss.createQueue(queue, { name: queue, ...jobOptions(config) });
+    } catch (err) {
+      // Two processes starting at once both create it; the loser finds it there.
+      if (!(await boss.getQueue(queue))) throw err;
+    }
   }
   let stopping = false;
   const sliceMs = (config.jobExpireSeconds * 1000) / 2;
@@ -130,10 +150,52 @@ export async function startJobRunner(opts: RunnerOptions): Promise<JobRunner> {
       },
     );
   }
+  // Exports: generated in time slices like imports (src/core/exports/service.ts).
+  for (let i = 0; i < opts.concurrency; i++) {
+    await boss.work(
+      config.exportQueue,
+      { batchSize: 1, pollingIntervalSeconds: 0.5, includeMetadata: true },
+      async ([job]) => {
+        if (!job) return;
+        const exportId = (job.data as { export_id: string }).export_id;
+        const started = Date.now();
+        try {
+          const outcome = await processExport(db, exportId, {
+            workerId,
+            leaseSeconds: config.jobExpireSeconds,
+            retentionHours: config.exportRetentionHours,
+            shouldYield: () => stopping || Date.now() - started > sliceMs,
+            log,
+          });
+          if (outcome === 'yielded') {
+            await boss.send(config.exportQueue, { export_id: exportId }, jobOptions(config));
+          }
+        } catch (err) {
+          const retries = (job as { retryCount?: number }).retryCount ?? 0;
+          const held = err instanceof ExportLeaseHeld;
+          if (!held) log(`export ${exportId}: ${(err as Error).message}`);
+          if (retries >= RETRY_LIMIT && !held) await giveUpExport(db, exportId, err);
+          throw err;
+        }
+      },
+    );
+  }
+  // Expired exports lose their content here; several processes sweeping at once skip each other's rows.
+  let sweep: NodeJS.Timeout | null = null;
+  if (opts.concurrency > 0) {
+    const run = () =>
+      sweepExpiredExports(db)
+        .then((n) => n > 0 && log(`purged ${n} expired export(s)`))
+        .catch((err: unknown) => log(`export sweep failed: ${(err as Error).message}`));
+    sweep = setInterval(run, EXPORT_SWEEP_MS);
+    sweep.unref();
+    void run();
+  }
   return {
     workerId,
     async stop() {
       stopping = true;
+      if (sweep) clearInterval(sweep);
       // Running slices end at their next batch boundary and queue their continuation.
       await boss.stop({ graceful: true, wait: true, timeout: 15_000 });
     },

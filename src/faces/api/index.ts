@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { requestMeta } from '../../app.ts';
 import type { Ctx } from '../../core/context.ts';
 import { AppError } from '../../core/errors.ts';
-import { requirePermission } from '../../core/principal.ts';
+import { requireAnyPermission, requirePermission } from '../../core/principal.ts';
 import { toAppError } from '../http-errors.ts';
 import { idempotencyCommitHook, installIdempotency } from '../idempotency.ts';
 import { rateLimitByPrincipal } from '../rate-limit.ts';
@@ -12,6 +12,7 @@ import { accountRoutes } from './accounts.ts';
 import { apiKeyRoutes } from './api-keys.ts';
 import { auditRoutes } from './audit.ts';
 import { brandRoutes } from './brands.ts';
+import { exportRoutes } from './exports.ts';
 import { groupRoutes } from './groups.ts';
 import { importRoutes } from './imports.ts';
 import { mappingRuleRoutes } from './mapping-rules.ts';
@@ -65,8 +66,12 @@ export async function apiFace(fastify: FastifyInstance): Promise<void> {
   );
   // Default deny: a route that declares neither a permission nor `public` fails at startup, not in production.
   fastify.addHook('onRoute', (route) => {
-    const config = (route.config ?? {}) as { permission?: string; public?: boolean };
-    if (!config.permission && !config.public) {
+    const config = (route.config ?? {}) as {
+      permission?: string;
+      anyPermission?: readonly string[];
+      public?: boolean;
+    };
+    if (!config.permission && !config.anyPermission?.length && !config.public) {
       throw new Error(`route ${route.method} ${route.url} declares no permission`);
     }
   });
@@ -75,6 +80,7 @@ export async function apiFace(fastify: FastifyInstance): Promise<void> {
     if (config.public) return;
     await authenticate(request);
     if (config.permission) requirePermission(request.principal!, config.permission);
+    else if (config.anyPermission) requireAnyPermission(request.principal!, config.anyPermission);
   });
   // After authentication: the principal's rate limit, then Idempotency-Key handling (faces/idempotency.ts).
   fastify.addHook('onRequest', rateLimitByPrincipal);
@@ -92,4 +98,5 @@ export async function apiFace(fastify: FastifyInstance): Promise<void> {
   await fastify.register(settingRoutes);
   await fastify.register(peopleApiRoutes);
   await fastify.register(importRoutes);
+  await fastify.register(exportRoutes);
 }
