@@ -2,7 +2,7 @@ import type { Db } from '../../db/connection.ts';
 import type { Account } from '../../db/schema.ts';
 import { type Ctx, mutate } from '../context.ts';
 import { notFound } from '../errors.ts';
-import { newId } from '../ids.ts';
+import { isUuid, newId } from '../ids.ts';
 import { DEFAULT_LIMIT, decodeCursor, type Page, toPage } from '../pagination.ts';
 import { createDefaultProfiles } from '../permission-profiles/defaults.ts';
 import { requireAccountAccess } from '../principal.ts';
@@ -25,6 +25,26 @@ export class AccountsService {
       .executeTakeFirst();
     if (!account) throw notFound('account', id);
     requireAccountAccess(ctx.principal, id);
+    return account;
+  }
+
+  /**
+   * An account named either by its id or by its external account number (the integer DocuSign shows as the
+   * account id); anything else, or another organization's account, is the same 404 as a missing one.
+   */
+  async getByRef(ctx: Ctx, ref: string, db: Db = this.db): Promise<Account> {
+    if (isUuid(ref)) return this.get(ctx, ref.toLowerCase(), db);
+    const number = /^\d{1,15}$/.test(ref) ? Number(ref) : Number.NaN;
+    const account = Number.isSafeInteger(number)
+      ? await db
+          .selectFrom('accounts')
+          .selectAll()
+          .where('external_account_id', '=', number as never)
+          .where('organization_id', '=', ctx.principal.organizationId)
+          .executeTakeFirst()
+      : undefined;
+    if (!account) throw notFound('account', ref);
+    requireAccountAccess(ctx.principal, account.id);
     return account;
   }
 

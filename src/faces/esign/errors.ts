@@ -1,0 +1,90 @@
+// Signet's errors in eSignature's dialect: ErrorDetails {errorCode, message}. The code names the resource the
+// way eSignature does (INVALID_USERID, INVALID_GROUP_ID, …); the status stays Signet's, except that request
+// errors Signet answers 409 or 422 are 400 here, as eSignature answers every request error 400.
+import { AppError, type ErrorCode } from '../../core/errors.ts';
+import { toAppError } from '../http-errors.ts';
+
+/** eSignature's error codes for Signet's; a code without an entry (or a rule below) is upper-cased. */
+const ERROR_CODES: Partial<Record<ErrorCode, string>> = {
+  missing_credentials: 'AUTHORIZATION_INVALID_TOKEN',
+  invalid_api_key: 'AUTHORIZATION_INVALID_TOKEN',
+  api_key_revoked: 'AUTHORIZATION_INVALID_TOKEN',
+  api_key_expired: 'AUTHORIZATION_INVALID_TOKEN',
+  environment_mismatch: 'AUTHORIZATION_INVALID_TOKEN',
+  permission_denied: 'USER_LACKS_PERMISSIONS',
+  validation_failed: 'INVALID_REQUEST_PARAMETER',
+  invalid_json: 'INVALID_REQUEST_BODY',
+  route_not_found: 'RESOURCE_NOT_FOUND',
+  not_supported: 'NOT_SUPPORTED',
+  email_taken: 'USER_ALREADY_EXISTS_IN_ACCOUNT',
+  already_member: 'USER_ALREADY_EXISTS_IN_ACCOUNT',
+  user_not_in_account: 'INVALID_USERID',
+  profile_in_use: 'PERMISSION_PROFILE_IN_USE',
+  unknown_setting: 'INVALID_ACCOUNT_SETTING',
+  invalid_setting: 'INVALID_ACCOUNT_SETTING_VALUE',
+  invalid_logo: 'INVALID_IMAGE',
+  unsupported_media_type: 'INVALID_CONTENT_TYPE',
+  body_too_large: 'REQUEST_ENTITY_TOO_LARGE',
+  seat_limit_reached: 'ACCOUNT_LACKS_SEATS',
+};
+
+/**
+ * A not_found names its resource first (core/errors.ts notFound(): "<what> <id> not found"); eSignature has a
+ * code per resource. A missing account and another organization's answer the same.
+ */
+const NOT_FOUND_CODES: [RegExp, string][] = [
+  [/^account /, 'ACCOUNT_NOT_FOUND'],
+  [/^user /, 'INVALID_USERID'],
+  [/^group /, 'INVALID_GROUP_ID'],
+  [/^permission profile /, 'INVALID_PERMISSION_PROFILE_ID'],
+  [/^brand /, 'INVALID_BRAND_ID'],
+  [/^(primary|secondary|email) logo /, 'BRAND_LOGO_NOT_FOUND'],
+];
+
+/** A name_taken says which kind of thing holds the name ("a group named …"). */
+const NAME_TAKEN_CODES: [RegExp, string][] = [
+  [/^a group named/, 'GROUP_NAME_ALREADY_EXISTS'],
+  [/^a brand named/, 'BRAND_NAME_ALREADY_EXISTS'],
+  [/^a permission profile named/, 'PERMISSION_PROFILE_NAME_ALREADY_EXISTS'],
+];
+
+/** A reference to a missing object in a body names its field. */
+const REFERENCE_CODES: Record<string, string> = {
+  permission_profile_id: 'INVALID_PERMISSION_PROFILE_ID',
+  move_users_to: 'INVALID_PERMISSION_PROFILE_ID',
+  group_ids: 'INVALID_GROUP_ID',
+  account_id: 'ACCOUNT_NOT_FOUND',
+};
+
+export function esignErrorCode(err: AppError): string {
+  const pick = (rules: [RegExp, string][]) => rules.find(([re]) => re.test(err.message))?.[1];
+  if (err.code === 'not_found') return pick(NOT_FOUND_CODES) ?? 'RESOURCE_NOT_FOUND';
+  if (err.code === 'name_taken') return pick(NAME_TAKEN_CODES) ?? 'NAME_ALREADY_EXISTS';
+  if (err.code === 'invalid_reference') {
+    const field = err.details[0]?.field?.split('.').pop();
+    return (field && REFERENCE_CODES[field]) ?? 'INVALID_REQUEST_PARAMETER';
+  }
+  return ERROR_CODES[err.code] ?? err.code.toUpperCase();
+}
+
+export function esignStatus(err: AppError): number {
+  return err.status === 409 || err.status === 422 ? 400 : err.status;
+}
+
+/** eSignature's ErrorDetails for anything thrown: the body of an error response, or one item's errorDetails. */
+export function errorDetails(err: unknown): { errorCode: string; message: string } {
+  const appErr = toAppError(err);
+  return { errorCode: esignErrorCode(appErr), message: appErr.message };
+}
+
+/** Runs one item of a batch: its result, or its error as eSignature's errorDetails (a bug still throws). */
+export async function perItem<T>(
+  run: () => Promise<T>,
+): Promise<{ ok: true; value: T } | { ok: false; errorDetails: { errorCode: string; message: string } }> {
+  try {
+    return { ok: true, value: await run() };
+  } catch (err) {
+    if (!(err instanceof AppError) || err.status >= 500) throw err;
+    return { ok: false, errorDetails: errorDetails(err) };
+  }
+}

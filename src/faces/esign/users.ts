@@ -1,0 +1,284 @@
+// eSignature users of an account: UsersApi.create (POST /users {newUsers}), list (GET /users), getInformation
+// (GET /users/{userId}), updateUser (PUT /users/{userId}) and _delete (DELETE /users {users}: closes the
+// users' memberships in this account). An eSignature "user of an account" is a Signet user with a membership
+// in that account; its userStatus is that membership's status. The rules are the users service's (/api).
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Ctx } from '../../core/context.ts';
+import { invalidField, notFound } from '../../core/errors.ts';
+import type { MembershipLabels, MembershipView } from '../../core/users/repository.ts';
+import type { CreateUserInput, UserView } from '../../core/users/service.ts';
+import type { MembershipStatus } from '../../db/schema.ts';
+import { perItem } from './errors.ts';
+import {
+  accountOf,
+  batchCtx,
+  bodyOf,
+  compact,
+  guid,
+  intId,
+  iso,
+  type Json,
+  listOf,
+  optString,
+  pagingOf,
+  windowOf,
+} from './shared.ts';
+
+/** eSignature's userStatus for a membership status (ActivationSent: invited, not yet active). */
+const USER_STATUS: Record<MembershipStatus, string> = {
+  active: 'Active',
+  pending: 'ActivationSent',
+  closed: 'Closed',
+};
+/** The `status` filter's values (case-insensitive, comma-separated) as membership statuses. */
+const STATUS_FILTER: Record<string, MembershipStatus> = {
+  active: 'active',
+  activationsent: 'pending',
+  activationrequired: 'pending',
+  closed: 'closed',
+  disabled: 'closed',
+};
+
+const READ = { docusignScope: 'signature', permission: 'users:read' } as const;
+const WRITE = { docusignScope: 'signature', permission: 'users:write' } as const;
+
+const userUri = (accountId: string, userId: string) => `/v2.1/accounts/${accountId}/users/${userId}`;
+const fullName = (u: UserView) => `${u.first_name} ${u.last_name}`.trim();
+
+function membershipIn(user: UserView, accountId: string): MembershipView | undefined {
+  return user.memberships.find((m) => m.account_id === accountId);
+}
+
+/** UserInformation for a user's membership in the account. */
+function userInformation(
+  user: UserView,
+  accountId: string,
+  labels: MembershipLabels,
+  withGroups: boolean,
+): Json {
+  const m = membershipIn(user, accountId)!;
+  const profileId = m.permission_profile_id;
+  return compact({
+    userId: user.id,
+    userName: fullName(user),
+    firstName: user.first_name,
+    lastName: user.last_name,
+    email: user.email,
+    userType: 'CompanyUser',
+    userStatus: USER_STATUS[m.status],
+    uri: userUri(accountId, user.id),
+    isAdmin: user.role === 'member' ? 'False' : 'True',
+    jobTitle: user.job_title ?? undefined,
+    company: user.company ?? undefined,
+    permissionProfileId: profileId == null ? undefined : String(profileId),
+    permissionProfileName: profileId == null ? undefined : labels.profiles.get(Number(profileId)),
+    createdDateTime: iso(user.created_at),
+    userAddedToAccountDateTime: iso(m.created_at),
+    groupList: withGroups
+      ? m.group_ids.map((id) => ({
+          groupId: String(id),
+          groupName: labels.groups.get(Number(id)) ?? '',
+          groupType: 'customGroup',
+        }))
+      : undefined,
+  });
+}
+
+/** The user, who must have a membership (of any status) in the account: otherwise INVALID_USERID. */
+async function userInAccount(
+  request: FastifyRequest,
+  ctx: Ctx,
+  accountId: string,
+  userId: string,
+): Promise<UserView> {
+  const user = await request.server.services.users.get(ctx, guid(userId, 'user'));
+  if (!membershipIn(user, accountId)) throw notFound('user', userId);
+  return user;
+}
+
+/** firstName/lastName, or userName split at its last space (eSignature accepts either). */
+function names(item: Json): { first_name?: string; last_name?: string } {
+  const first = optString(item, 'firstName', 100);
+  const last = optString(item, 'lastName', 100);
+  const userName = optString(item, 'userName', 201)?.trim();
+  if (first !== undefined || last !== undefined || !userName) {
+    return compact({ first_name: first, last_name: last });
+  }
+  const cut = userName.lastIndexOf(' ');
+  return cut < 0
+    ? { first_name: userName, last_name: '' }
+    : { first_name: userName.slice(0, cut), last_name: userName.slice(cut + 1) };
+}
+
+function profileIdOf(item: Json): number | undefined {
+  const raw = item.permissionProfileId;
+  if (raw === undefined || raw === null || raw === '') return undefined;
+  return intId(raw, () => invalidField('permissionProfileId', `no permission profile ${String(raw)}`));
+}
+
+function groupIdsOf(item: Json): number[] {
+  return listOf(item, 'groupList').map((g) =>
+    intId(g.groupId, () =>
+      invalidField('group_ids', `no group ${String(g.groupId)} in this account`, 'invalid_reference'),
+    ),
+  );
+}
+
+export async function userRoutes(fastify: FastifyInstance): Promise<void> {
+  const users = fastify.services.users;
+
+  fastify.post('/v2.1/accounts/:accountId/users', { config: WRITE }, async (request, reply) => {
+    const { ctx, accountId } = await accountOf(request);
+    const items = listOf(bodyOf(request), 'newUsers');
+    if (items.length === 0) throw invalidField('newUsers', 'name at least one user to create');
+    const out: Json[] = [];
+    // One transaction per user: one that fails (say, already in the account) leaves the others made.
+    for (const item of items) {
+      const email = typeof item.email === 'string' ? item.email.trim() : undefined;
+      const result = await perItem(async () => {
+        if (!email || !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email) || email.length > 320) {
+          throw invalidField('email', 'a valid email address is required');
+        }
+        const input: CreateUserInput & { account_id: string } = {
+          email,
+          account_id: accountId,
+          ...names(item),
+          job_title: optString(item, 'jobTitle', 200),
+          company: optString(item, 'company', 200),
+          permission_profile_id: profileIdOf(item),
+          group_ids: groupIdsOf(item),
+        };
+        const enrolment = await users.enrol(batchCtx(ctx), input);
+        const labels = await users.labels(ctx, enrolment.user.memberships);
+        return { user: enrolment.user, labels };
+      });
+      if (!result.ok) {
+        out.push(compact({ email, errorDetails: result.errorDetails }));
+        continue;
+      }
+      const { user, labels } = result.value;
+      const info = userInformation(user, accountId, labels, false);
+      out.push(
+        compact({
+          userId: user.id,
+          uri: info.uri,
+          email: user.email,
+          userName: info.userName,
+          userStatus: info.userStatus,
+          createdDateTime: info.createdDateTime,
+          membershipId: membershipIn(user, accountId)!.id,
+          permissionProfileId: info.permissionProfileId,
+          permissionProfileName: info.permissionProfileName,
+        }),
+      );
+    }
+    return reply.code(201).send({ newUsers: out });
+  });
+
+  fastify.get('/v2.1/accounts/:accountId/users', { config: READ }, async (request) => {
+    const { ctx, accountId } = await accountOf(request);
+    const q = request.query as Json;
+    const w = windowOf(q);
+    const text = (field: string): string | undefined => {
+      const v = q[field];
+      if (v === undefined || v === '') return undefined;
+      if (typeof v !== 'string' || v.length > 320) throw invalidField(field, 'must be a string');
+      return v;
+    };
+    let membershipStatus: MembershipStatus[] | undefined;
+    const status = text('status');
+    if (status !== undefined) {
+      membershipStatus = status.split(',').map((s) => {
+        const mapped = STATUS_FILTER[s.trim().toLowerCase()];
+        if (!mapped) {
+          throw invalidField('status', `unknown status "${s}"; use Active, ActivationSent, Closed`);
+        }
+        return mapped;
+      });
+    }
+    const groupIdText = text('group_id');
+    const groupId =
+      groupIdText === undefined ? undefined : intId(groupIdText, () => notFound('group', groupIdText));
+    if (groupId !== undefined) await fastify.services.groups.get(ctx, accountId, groupId);
+    const page = await users.listAt(ctx, {
+      accountId,
+      email: text('email'),
+      emailSubstring: text('email_substring'),
+      membershipStatus,
+      groupId,
+      offset: w.offset,
+      limit: w.limit,
+    });
+    const labels = await users.labels(
+      ctx,
+      page.data.flatMap((u) => u.memberships),
+    );
+    const withGroups = /^true$/i.test(text('additional_info') ?? '');
+    return {
+      users: page.data.map((u) => userInformation(u, accountId, labels, withGroups)),
+      ...pagingOf(request, w, page.data.length, page.total),
+    };
+  });
+
+  fastify.get('/v2.1/accounts/:accountId/users/:userId', { config: READ }, async (request) => {
+    const { ctx, accountId } = await accountOf(request);
+    const user = await userInAccount(request, ctx, accountId, (request.params as Json).userId as string);
+    return userInformation(user, accountId, await users.labels(ctx, user.memberships), true);
+  });
+
+  fastify.put('/v2.1/accounts/:accountId/users/:userId', { config: WRITE }, async (request) => {
+    const { ctx, accountId } = await accountOf(request);
+    const user = await userInAccount(request, ctx, accountId, (request.params as Json).userId as string);
+    const body = bodyOf(request);
+    const email = optString(body, 'email', 320)?.trim();
+    if (email !== undefined && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) {
+      throw invalidField('email', 'must be an email address');
+    }
+    const profileId = profileIdOf(body);
+    const updated = await users.update(ctx, user.id, {
+      ...names(body),
+      ...compact({
+        email,
+        job_title: optString(body, 'jobTitle', 200),
+        company: optString(body, 'company', 200),
+      }),
+      ...(profileId === undefined
+        ? {}
+        : { memberships: [{ account_id: accountId, permission_profile_id: profileId }] }),
+    });
+    return userInformation(updated, accountId, await users.labels(ctx, updated.memberships), true);
+  });
+
+  // Closing users: their memberships in this account close (the seats free up); the users stay.
+  fastify.delete('/v2.1/accounts/:accountId/users', { config: WRITE }, async (request) => {
+    const { ctx, accountId } = await accountOf(request);
+    const items = listOf(bodyOf(request), 'users');
+    if (items.length === 0) throw invalidField('users', 'name at least one user to close');
+    const out: Json[] = [];
+    for (const item of items) {
+      const userId = typeof item.userId === 'string' ? item.userId : String(item.userId ?? '');
+      const result = await perItem(async () => {
+        const user = await userInAccount(request, ctx, accountId, userId);
+        const closed = await users.update(batchCtx(ctx), user.id, {
+          memberships: [{ account_id: accountId, status: 'closed' }],
+        });
+        return closed;
+      });
+      if (!result.ok) {
+        out.push(compact({ userId, errorDetails: result.errorDetails }));
+        continue;
+      }
+      const user = result.value;
+      const m = membershipIn(user, accountId)!;
+      out.push({
+        userId: user.id,
+        userName: fullName(user),
+        email: user.email,
+        userStatus: USER_STATUS[m.status],
+        membershipId: m.id,
+        uri: userUri(accountId, user.id),
+      });
+    }
+    return { users: out };
+  });
+}
