@@ -1,9 +1,11 @@
-// `signet <command>`: start, migrate, bootstrap, audit verify.
+// `signet <command>`: start, migrate, bootstrap, audit verify, mail list; import and export (over the API).
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config.ts';
 import { bootstrap } from '../core/bootstrap.ts';
 import { openDatabase } from '../db/index.ts';
 import { createServices } from '../services.ts';
+import { runExport, runImport } from './bulk.ts';
+import { CliError } from './client.ts';
 import { startServer } from './start.ts';
 import { startWorker } from './worker.ts';
 
@@ -11,13 +13,20 @@ const USAGE = `Usage: signet <command> [options]
 
 Commands:
   start                     run the server (PORT, HOST, SIGNET_DATA_DIR, DATABASE_URL, SIGNET_ENV)
-  worker [--concurrency N]  run job workers only (bulk imports), no HTTP; run several to scale out
+  worker [--concurrency N]  run job workers only (imports, exports), no HTTP; run several to scale out
   migrate                   apply pending database migrations, then exit
   bootstrap --email E --org NAME --account NAME [--password P] [--json]
                             create (idempotently) an organization, its first account, an owner and an API key
   audit verify [--org ID]   recompute the audit hash chains; exits 1 at the first broken event
   mail list [--to EMAIL] [--limit N] [--json]
                             the mail Signet sent or queued (newest first; without SMTP_URL, the outbox)
+
+Over the API of a running Signet (SIGNET_URL, default http://127.0.0.1:8080; SIGNET_API_KEY):
+  import FILE.csv [--account ID] [--operation add|update|close] [--dry-run]
+                            upload a CSV import, show its progress, print the summary; exits 0 when every
+                            row succeeded, 3 when rows failed, 1 when the import or the connection failed
+  export users|settings [--account ID …] [--format csv|jsonl] [-o FILE]
+                            export users (one row per membership) or account settings to stdout (or FILE)
 
 See README.md and docs/ for more.`;
 
@@ -29,6 +38,9 @@ function fail(message: string): number {
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
+    // These talk to a server over HTTP: no database, so no server configuration.
+    if (command === 'import') return await runImport(rest);
+    if (command === 'export') return await runExport(rest);
     const config = loadConfig();
     const log = (m: string) => process.stderr.write(`${m}\n`);
     switch (command) {
@@ -163,6 +175,10 @@ export async function main(argv: string[]): Promise<number> {
     }
   } catch (err) {
     if (err instanceof ConfigError) return fail(err.message);
+    if (err instanceof CliError) {
+      process.stderr.write(`signet: ${err.message}\n`);
+      return err.code;
+    }
     if (err instanceof TypeError && (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
       return fail(err.message);
     }
