@@ -10,11 +10,18 @@ export interface MembershipView extends Membership {
 export interface UserFilter {
   accountId?: string;
   email?: string;
+  /** A case-insensitive part of the email address. */
+  emailSubstring?: string;
   status?: UserStatus;
-  membershipStatus?: MembershipStatus;
+  /** One membership status, or any of several. */
+  membershipStatus?: MembershipStatus | MembershipStatus[];
   groupId?: number;
   permissionProfileId?: number;
   q?: string;
+  /** Users whose email address is at this domain (e.g. an organization's claimed domain). */
+  emailDomain?: string;
+  /** Users changed at or after this instant. */
+  modifiedSince?: Date;
 }
 
 function likePattern(q: string): string {
@@ -46,15 +53,50 @@ export async function listUsers(
   after: string | undefined,
   limit: number,
 ): Promise<User[]> {
-  let query = db
-    .selectFrom('users as u')
+  return filtered(db, orgId, filter, after)
     .selectAll('u')
-    .where('u.organization_id', '=', orgId)
     .orderBy('u.id')
-    .limit(limit + 1);
+    .limit(limit + 1)
+    .execute();
+}
+
+/** A page by position (for faces whose clients page with start/take), in the same order as listUsers. */
+export async function listUsersAt(
+  db: Db,
+  orgId: string,
+  filter: UserFilter,
+  offset: number,
+  limit: number,
+): Promise<User[]> {
+  return filtered(db, orgId, filter, undefined)
+    .selectAll('u')
+    .orderBy('u.id')
+    .offset(offset)
+    .limit(limit)
+    .execute();
+}
+
+export async function countUsers(db: Db, orgId: string, filter: UserFilter): Promise<number> {
+  const row = await filtered(db, orgId, filter, undefined)
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/** The users of an organization that match `filter` (and come after `after`, in id order). */
+function filtered(db: Db, orgId: string, filter: UserFilter, after: string | undefined) {
+  let query = db.selectFrom('users as u').where('u.organization_id', '=', orgId);
   if (after) query = query.where('u.id', '>', after);
   if (filter.email) query = query.where(sql`lower(u.email)`, '=', filter.email.toLowerCase());
+  if (filter.emailSubstring) {
+    query = query.where(sql`lower(u.email)`, 'like', likePattern(filter.emailSubstring));
+  }
   if (filter.status) query = query.where('u.status', '=', filter.status);
+  if (filter.emailDomain) {
+    const domain = filter.emailDomain.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`);
+    query = query.where(sql`lower(u.email)`, 'like', `%@${domain}`);
+  }
+  if (filter.modifiedSince) query = query.where('u.updated_at', '>=', filter.modifiedSince);
   if (filter.q) {
     query = query.where(
       sql`lower(u.email || ' ' || u.first_name || ' ' || u.last_name)`,
@@ -74,7 +116,11 @@ export async function listUsers(
             // it a merge join scans the account's memberships from the start, so deep pages get slower.
             if (after) conds.push(eb('m.user_id', '>', after));
             if (filter.accountId) conds.push(eb('m.account_id', '=', filter.accountId));
-            if (filter.membershipStatus) conds.push(eb('m.status', '=', filter.membershipStatus));
+            if (Array.isArray(filter.membershipStatus)) {
+              conds.push(eb('m.status', 'in', filter.membershipStatus));
+            } else if (filter.membershipStatus) {
+              conds.push(eb('m.status', '=', filter.membershipStatus));
+            }
             if (filter.permissionProfileId)
               conds.push(eb('m.permission_profile_id', '=', filter.permissionProfileId));
             return eb.and(conds);
@@ -94,7 +140,7 @@ export async function listUsers(
       ),
     );
   }
-  return query.execute();
+  return query;
 }
 
 /** Memberships of the given users, each with the ids of the groups it holds in its account. */
@@ -135,4 +181,58 @@ export async function countActiveOwners(db: Db, orgId: string): Promise<number> 
     .where('status', '=', 'active')
     .executeTakeFirstOrThrow();
   return Number(row.n);
+}
+
+/** Names of what memberships point at: their accounts, permission profiles and groups (for faces that show them). */
+export interface MembershipLabels {
+  accounts: Map<string, { name: string; external_account_id: number }>;
+  profiles: Map<number, string>;
+  groups: Map<number, string>;
+}
+
+export async function membershipLabels(
+  db: Db,
+  orgId: string,
+  memberships: readonly MembershipView[],
+): Promise<MembershipLabels> {
+  const accountIds = [...new Set(memberships.map((m) => m.account_id))];
+  const profileIds = [
+    ...new Set(
+      memberships.flatMap((m) => (m.permission_profile_id == null ? [] : [m.permission_profile_id])),
+    ),
+  ];
+  const groupIds = [...new Set(memberships.flatMap((m) => m.group_ids))];
+  const [accounts, profiles, groups] = await Promise.all([
+    accountIds.length === 0
+      ? []
+      : db
+          .selectFrom('accounts')
+          .select(['id', 'name', 'external_account_id'])
+          .where('organization_id', '=', orgId)
+          .where((eb) => eb('id', '=', eb.fn.any(eb.val(accountIds))))
+          .execute(),
+    profileIds.length === 0
+      ? []
+      : db
+          .selectFrom('permission_profiles')
+          .select(['id', 'name'])
+          .where('organization_id', '=', orgId)
+          .where((eb) => eb('id', '=', eb.fn.any(eb.val(profileIds))))
+          .execute(),
+    groupIds.length === 0
+      ? []
+      : db
+          .selectFrom('groups')
+          .select(['id', 'name'])
+          .where('organization_id', '=', orgId)
+          .where((eb) => eb('id', '=', eb.fn.any(eb.val(groupIds))))
+          .execute(),
+  ]);
+  return {
+    accounts: new Map(
+      accounts.map((a) => [a.id, { name: a.name, external_account_id: Number(a.external_account_id) }]),
+    ),
+    profiles: new Map(profiles.map((p) => [Number(p.id), p.name])),
+    groups: new Map(groups.map((g) => [Number(g.id), g.name])),
+  };
 }

@@ -1,7 +1,8 @@
 // Users are people (unique by email within an organization); memberships place them in accounts. An active
 // membership is a seat: the seat count and limit are kept by the database (see the memberships trigger).
+import { sql } from 'kysely';
 import type { Db } from '../../db/connection.ts';
-import type { MembershipStatus, OrgRole, User, UserStatus } from '../../db/schema.ts';
+import type { Membership, MembershipStatus, OrgRole, User, UserStatus } from '../../db/schema.ts';
 import type { AuditBuffer } from '../audit/writer.ts';
 import { type Ctx, mutate } from '../context.ts';
 import { AppError, invalidField, notFound } from '../errors.ts';
@@ -12,9 +13,14 @@ import { requireAccountAccess, roleAtLeast } from '../principal.ts';
 import { accountInBody, defaultProfileId, groupsInAccount, profileInAccount } from '../refs.ts';
 import {
   countActiveOwners,
+  countUsers,
   findUser,
+  findUserByEmail,
   listUsers,
+  listUsersAt,
+  type MembershipLabels,
   type MembershipView,
+  membershipLabels,
   membershipsOf,
   type UserFilter,
 } from './repository.ts';
@@ -39,23 +45,53 @@ export interface CreateUserInput extends UserProfileFields {
   permission_profile_id?: number | string | null;
   group_ids?: (number | string)[];
   membership_status?: 'active' | 'pending';
+  /** Memberships in further accounts, made in the same transaction (each with its own profile and groups). */
+  other_memberships?: MembershipInput[];
 }
 
 export interface UpdateUserInput extends UserProfileFields {
   email?: string;
   role?: OrgRole;
+  /** Changes to the user's memberships, each named by its account, made in the same transaction. */
+  memberships?: (MembershipPatch & { account_id: string })[];
 }
 
 export interface MembershipInput {
   account_id: string;
   permission_profile_id?: number | string | null;
   status?: 'active' | 'pending';
+  /** Groups of the account to add the user to. */
+  group_ids?: (number | string)[];
 }
 
 export interface MembershipPatch {
   status?: MembershipStatus;
   permission_profile_id?: number | string | null;
+  /** The user's groups in the membership's account, replacing the present ones. */
+  group_ids?: (number | string)[];
 }
+
+/** What `enrol` did: made a new user, or gave an existing one (found by email) a membership. */
+export interface Enrolment {
+  user: UserView;
+  created: boolean;
+  membership_id: string;
+}
+
+export type RedactionStatus = 'success' | 'already_redacted';
+
+export interface Redaction {
+  user_id: string;
+  status: RedactionStatus;
+  accounts: { account_id: string; status: RedactionStatus }[];
+}
+
+/** The address a redacted user's email is replaced with: `.invalid` can never be a real mailbox. */
+export function redactedEmail(userId: string): string {
+  return `redacted-${userId}@redacted.invalid`;
+}
+
+export const REDACTED_NAME = '[redacted]';
 
 const EMAIL_TAKEN = (email: string) =>
   new AppError('email_taken', `a user with email ${email} already exists in this organization`, [
@@ -97,83 +133,144 @@ export class UsersService {
     };
   }
 
-  async create(ctx: Ctx, input: CreateUserInput): Promise<UserView> {
+  /** One page by position (`offset` rows skipped) and the number of users matching in all. */
+  async listAt(
+    ctx: Ctx,
+    q: UserFilter & { offset: number; limit: number },
+  ): Promise<{ data: UserView[]; total: number }> {
+    const { offset, limit, ...filter } = q;
     const { principal } = ctx;
-    const accountId = input.account_id ?? principal.accountId;
-    if (!accountId) throw invalidField('account_id', 'required: the account the user gets a membership in');
-    const role = input.role ?? 'member';
-    this.assertMayGrant(ctx, role);
+    if (principal.role === 'member') {
+      // Members see the people of their own account only (as in list).
+      if (filter.accountId && filter.accountId !== principal.accountId) return { data: [], total: 0 };
+      filter.accountId = principal.accountId ?? undefined;
+    }
+    const [rows, total] = await Promise.all([
+      listUsersAt(this.db, principal.organizationId, filter, offset, limit),
+      countUsers(this.db, principal.organizationId, filter),
+    ]);
+    const memberships = await membershipsOf(
+      this.db,
+      rows.map((u) => u.id),
+    );
+    return { data: rows.map((u) => view(u, memberships.get(u.id) ?? [])), total };
+  }
+
+  /** The user with this email address (case-insensitively), if the caller may see them. */
+  async getByEmail(ctx: Ctx, email: string): Promise<UserView | null> {
+    const user = await findUserByEmail(this.db, ctx.principal.organizationId, email);
+    if (!user) return null;
+    try {
+      return await this.get(ctx, user.id);
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'not_found') return null;
+      throw err;
+    }
+  }
+
+  /** Names of the accounts, permission profiles and groups the memberships point at. */
+  async labels(ctx: Ctx, memberships: readonly MembershipView[]): Promise<MembershipLabels> {
+    return membershipLabels(this.db, ctx.principal.organizationId, memberships);
+  }
+
+  async create(ctx: Ctx, input: CreateUserInput): Promise<UserView> {
+    return mutate(this.db, ctx, (trx, audit) => this.createIn(ctx, trx, audit, input), {
+      users_org_email_key: EMAIL_TAKEN(input.email),
+    });
+  }
+
+  /**
+   * Puts the person with `input.email` into `input.account_id`: a user of the organization with that address
+   * gets a membership there (a closed one is reopened), anyone else is created as a new user.
+   */
+  async enrol(ctx: Ctx, input: CreateUserInput & { account_id: string }): Promise<Enrolment> {
     return mutate(
       this.db,
       ctx,
       async (trx, audit) => {
-        await accountInBody(ctx, trx, accountId);
-        // Named neither a profile nor groups: the account's HR mapping rules may decide both (else the default).
-        const mapped =
-          input.permission_profile_id === undefined && (input.group_ids ?? []).length === 0
-            ? await resolveMapping(trx, accountId, input)
-            : null;
-        const extra = mapped ? { mapping_rule_id: mapped.rule_id } : undefined;
-        const why = extra ? { extra } : {};
-        const user = await trx
-          .insertInto('users')
-          .values({
-            id: newId(),
-            organization_id: principal.organizationId,
-            email: input.email,
-            first_name: input.first_name ?? '',
-            last_name: input.last_name ?? '',
-            job_title: input.job_title ?? null,
-            department: input.department ?? null,
-            company: input.company ?? null,
-            language: input.language ?? null,
-            role,
-          })
-          .returningAll()
-          .executeTakeFirstOrThrow();
-        audit.record({
-          action: 'user.created',
-          targetType: 'user',
-          targetId: user.id,
-          accountId,
-          after: user,
-          ...why,
-        });
-        await this.addMembership(
-          trx,
-          audit,
-          user,
-          {
-            account_id: accountId,
-            permission_profile_id: mapped ? mapped.permission_profile_id : input.permission_profile_id,
-            status: input.membership_status,
-          },
-          extra,
-        );
-        const groupIds = await groupsInAccount(trx, accountId, mapped?.group_ids ?? input.group_ids ?? []);
-        if (groupIds.length > 0) {
-          await trx
-            .insertInto('group_members')
-            .values(groupIds.map((group_id) => ({ group_id, user_id: user.id })))
-            .execute();
-          for (const groupId of groupIds) {
-            audit.record({
-              action: 'group.member_added',
-              targetType: 'group',
-              targetId: String(groupId),
-              accountId,
-              after: { user_id: user.id },
-              ...why,
-            });
-          }
+        const existing = await findUserByEmail(trx, ctx.principal.organizationId, input.email);
+        if (!existing) {
+          const user = await this.createIn(ctx, trx, audit, input);
+          return { user, created: true, membership_id: user.memberships[0]!.id };
         }
-        return this.get(ctx, user.id, trx);
+        await accountInBody(ctx, trx, input.account_id);
+        const membershipId = await this.membershipIn(ctx, trx, audit, existing.id, {
+          account_id: input.account_id,
+          permission_profile_id: input.permission_profile_id,
+          status: input.membership_status,
+          group_ids: input.group_ids,
+        });
+        return { user: await this.get(ctx, existing.id, trx), created: false, membership_id: membershipId };
       },
       { users_org_email_key: EMAIL_TAKEN(input.email) },
     );
   }
 
-  async update(ctx: Ctx, id: string, patch: UpdateUserInput): Promise<UserView> {
+  private async createIn(ctx: Ctx, trx: Db, audit: AuditBuffer, input: CreateUserInput): Promise<UserView> {
+    const { principal } = ctx;
+    const accountId = input.account_id ?? principal.accountId;
+    if (!accountId) throw invalidField('account_id', 'required: the account the user gets a membership in');
+    const role = input.role ?? 'member';
+    this.assertMayGrant(ctx, role);
+    await accountInBody(ctx, trx, accountId);
+    // Named neither a profile nor groups: the account's HR mapping rules may decide both (else the default).
+    const mapped =
+      input.permission_profile_id === undefined && (input.group_ids ?? []).length === 0
+        ? await resolveMapping(trx, accountId, input)
+        : null;
+    const extra = mapped ? { mapping_rule_id: mapped.rule_id } : undefined;
+    const why = extra ? { extra } : {};
+    const user = await trx
+      .insertInto('users')
+      .values({
+        id: newId(),
+        organization_id: principal.organizationId,
+        email: input.email,
+        first_name: input.first_name ?? '',
+        last_name: input.last_name ?? '',
+        job_title: input.job_title ?? null,
+        department: input.department ?? null,
+        company: input.company ?? null,
+        language: input.language ?? null,
+        role,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    audit.record({
+      action: 'user.created',
+      targetType: 'user',
+      targetId: user.id,
+      accountId,
+      after: user,
+      ...why,
+    });
+    await this.addMembership(
+      trx,
+      audit,
+      user,
+      {
+        account_id: accountId,
+        permission_profile_id: mapped ? mapped.permission_profile_id : input.permission_profile_id,
+        status: input.membership_status,
+      },
+      extra,
+    );
+    const groupIds = await groupsInAccount(trx, accountId, mapped?.group_ids ?? input.group_ids ?? []);
+    await this.addToGroups(trx, audit, accountId, user.id, groupIds, extra);
+    const seen = new Set([accountId]);
+    for (const other of input.other_memberships ?? []) {
+      if (seen.has(other.account_id)) {
+        throw invalidField('account_id', `account ${other.account_id} is named twice`);
+      }
+      seen.add(other.account_id);
+      await accountInBody(ctx, trx, other.account_id);
+      await this.membershipIn(ctx, trx, audit, user.id, other);
+    }
+    return this.get(ctx, user.id, trx);
+  }
+
+  async update(ctx: Ctx, id: string, input: UpdateUserInput): Promise<UserView> {
+    const { memberships: membershipPatches, ...patch } = input;
     return mutate(
       this.db,
       ctx,
@@ -184,13 +281,32 @@ export class UsersService {
           this.assertMayGrant(ctx, patch.role);
           if (before.role === 'owner') await this.assertNotLastOwner(trx, before);
         }
-        const after = await trx
-          .updateTable('users')
-          .set({ ...patch, updated_at: new Date() })
-          .where('id', '=', id)
-          .returningAll()
-          .executeTakeFirstOrThrow();
-        audit.record({ action: 'user.updated', targetType: 'user', targetId: id, before, after });
+        if (Object.keys(patch).length > 0 || membershipPatches === undefined) {
+          const after = await trx
+            .updateTable('users')
+            .set({ ...patch, updated_at: new Date() })
+            .where('id', '=', id)
+            .returningAll()
+            .executeTakeFirstOrThrow();
+          audit.record({ action: 'user.updated', targetType: 'user', targetId: id, before, after });
+        }
+        for (const { account_id, ...change } of membershipPatches ?? []) {
+          const membership = await trx
+            .selectFrom('memberships')
+            .selectAll()
+            .where('user_id', '=', id)
+            .where('account_id', '=', account_id)
+            .forUpdate()
+            .executeTakeFirst();
+          if (!membership) {
+            throw invalidField(
+              'memberships.account_id',
+              `user ${id} has no membership in account ${account_id}`,
+              'invalid_reference',
+            );
+          }
+          await this.patchMembership(ctx, trx, audit, before, membership, change);
+        }
         return this.get(ctx, id, trx);
       },
       { users_org_email_key: EMAIL_TAKEN(patch.email ?? '') },
@@ -254,9 +370,9 @@ export class UsersService {
 
   async createMembership(ctx: Ctx, userId: string, input: MembershipInput): Promise<MembershipView> {
     return mutate(this.db, ctx, async (trx, audit) => {
-      const user = await this.load(ctx, userId, trx, true);
+      await this.load(ctx, userId, trx, true);
       await accountInBody(ctx, trx, input.account_id);
-      const id = await this.addMembership(trx, audit, user, input);
+      const id = await this.membershipIn(ctx, trx, audit, userId, input);
       return this.membershipView(trx, userId, id);
     });
   }
@@ -277,37 +393,120 @@ export class UsersService {
         .forUpdate()
         .executeTakeFirst();
       if (!before) throw notFound('membership', membershipId);
-      requireAccountAccess(ctx.principal, before.account_id);
-      if (patch.status && patch.status !== 'closed' && user.status === 'deactivated') {
-        throw new AppError('conflict', `user ${userId} is deactivated; reactivate the user first`);
-      }
-      const set: Record<string, unknown> = { updated_at: new Date() };
-      if (patch.permission_profile_id !== undefined) {
-        set.permission_profile_id =
-          patch.permission_profile_id === null
-            ? null
-            : (await profileInAccount(trx, before.account_id, patch.permission_profile_id)).id;
-      }
-      if (patch.status !== undefined && patch.status !== before.status) {
-        set.status = patch.status;
-        set.closed_at = patch.status === 'closed' ? new Date() : null;
-        set.closed_by_deactivation = false;
-      }
-      const after = await trx
-        .updateTable('memberships')
-        .set(set)
-        .where('id', '=', membershipId)
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      audit.record({
-        action: 'membership.updated',
-        targetType: 'membership',
-        targetId: membershipId,
-        accountId: before.account_id,
-        before,
-        after,
-      });
+      await this.patchMembership(ctx, trx, audit, user, before, patch);
       return this.membershipView(trx, userId, membershipId);
+    });
+  }
+
+  /**
+   * Erases a user's personal data (names, email, job details, password; their sessions, tokens and mail) for
+   * a data-deletion request. Signet keeps personal data on the user, not per membership, so the user must
+   * have no open membership left: every membership closed (or the user deactivated). `accountIds` names the
+   * memberships the request is about; each must be one of the user's. The audit event records which fields
+   * were erased, never their values. A user already redacted is reported as such and left alone.
+   */
+  async redact(ctx: Ctx, userId: string, accountIds: readonly string[]): Promise<Redaction> {
+    return mutate(this.db, ctx, async (trx, audit) => {
+      const user = await this.load(ctx, userId, trx, true);
+      await this.assertMayManage(ctx, trx, user);
+      const memberships = await trx
+        .selectFrom('memberships')
+        .selectAll()
+        .where('user_id', '=', userId)
+        .orderBy('created_at')
+        .forUpdate()
+        .execute();
+      const byAccount = new Map(memberships.map((m) => [m.account_id, m]));
+      for (const accountId of accountIds) {
+        if (!byAccount.has(accountId)) {
+          throw invalidField(
+            'account_id',
+            `user ${userId} has no membership in account ${accountId}`,
+            'invalid_reference',
+          );
+        }
+        requireAccountAccess(ctx.principal, accountId);
+      }
+      const already = user.email === redactedEmail(userId);
+      const status: RedactionStatus = already ? 'already_redacted' : 'success';
+      const result = {
+        user_id: userId,
+        status,
+        accounts: accountIds.map((account_id) => ({ account_id, status })),
+      };
+      if (already) return result;
+      const open = memberships.filter((m) => m.status !== 'closed');
+      if (open.length > 0) {
+        throw new AppError(
+          'conflict',
+          `user ${userId} still has ${open.length} open membership(s) (in account ${open
+            .map((m) => m.account_id)
+            .join(', ')}); close them or deactivate the user before deleting their data`,
+          open.map((m) => ({
+            field: 'account_id',
+            message: 'membership not closed',
+            account_id: m.account_id,
+          })),
+        );
+      }
+      if (user.status === 'active' && user.role === 'owner') await this.assertNotLastOwner(trx, user);
+      const now = new Date();
+      await trx
+        .updateTable('users')
+        .set({
+          email: redactedEmail(userId),
+          first_name: REDACTED_NAME,
+          last_name: REDACTED_NAME,
+          job_title: null,
+          department: null,
+          company: null,
+          language: null,
+          password_hash: null,
+          email_verified_at: null,
+          status: 'deactivated',
+          updated_at: now,
+        })
+        .where('id', '=', userId)
+        .execute();
+      await trx
+        .updateTable('sessions')
+        .set({ ended_at: now, ip: null, user_agent: null })
+        .where('user_id', '=', userId)
+        .execute();
+      await trx.deleteFrom('user_tokens').where('user_id', '=', userId).execute();
+      await trx
+        .updateTable('invites')
+        .set({ email: redactedEmail(userId), updated_at: now })
+        .where('organization_id', '=', user.organization_id)
+        .where((eb) =>
+          eb.or([eb('accepted_user_id', '=', userId), eb(sql`lower(email)`, '=', user.email.toLowerCase())]),
+        )
+        .execute();
+      await trx
+        .deleteFrom('outbox_mail')
+        .where('organization_id', '=', user.organization_id)
+        .where(sql`lower("to")`, '=', user.email.toLowerCase())
+        .execute();
+      audit.record({
+        action: 'user.redacted',
+        targetType: 'user',
+        targetId: userId,
+        extra: {
+          erased: [
+            'email',
+            'first_name',
+            'last_name',
+            'job_title',
+            'department',
+            'company',
+            'language',
+            'password',
+          ],
+          accounts: [...accountIds],
+          status_before: user.status,
+        },
+      });
+      return result;
     });
   }
 
@@ -430,6 +629,116 @@ export class UsersService {
       ...(extra ? { extra } : {}),
     });
     return row.id;
+  }
+
+  /** A membership for an existing user in an account already checked, with the groups it names. */
+  private async membershipIn(
+    _ctx: Ctx,
+    trx: Db,
+    audit: AuditBuffer,
+    userId: string,
+    input: MembershipInput,
+  ): Promise<string> {
+    const user = await trx.selectFrom('users').selectAll().where('id', '=', userId).executeTakeFirstOrThrow();
+    const id = await this.addMembership(trx, audit, user, input);
+    const groupIds = await groupsInAccount(trx, input.account_id, input.group_ids ?? []);
+    await this.addToGroups(trx, audit, input.account_id, userId, groupIds);
+    return id;
+  }
+
+  private async addToGroups(
+    trx: Db,
+    audit: AuditBuffer,
+    accountId: string,
+    userId: string,
+    groupIds: readonly number[],
+    extra?: Record<string, unknown>,
+  ): Promise<void> {
+    if (groupIds.length === 0) return;
+    const added = await trx
+      .insertInto('group_members')
+      .values(groupIds.map((group_id) => ({ group_id, user_id: userId })))
+      .onConflict((oc) => oc.columns(['group_id', 'user_id']).doNothing())
+      .returning('group_id')
+      .execute();
+    for (const { group_id } of added) {
+      audit.record({
+        action: 'group.member_added',
+        targetType: 'group',
+        targetId: String(group_id),
+        accountId,
+        after: { user_id: userId },
+        ...(extra ? { extra } : {}),
+      });
+    }
+  }
+
+  private async patchMembership(
+    ctx: Ctx,
+    trx: Db,
+    audit: AuditBuffer,
+    user: User,
+    before: Membership,
+    patch: MembershipPatch,
+  ): Promise<void> {
+    requireAccountAccess(ctx.principal, before.account_id);
+    if (patch.status && patch.status !== 'closed' && user.status === 'deactivated') {
+      throw new AppError('conflict', `user ${user.id} is deactivated; reactivate the user first`);
+    }
+    const set: Record<string, unknown> = { updated_at: new Date() };
+    if (patch.permission_profile_id !== undefined) {
+      set.permission_profile_id =
+        patch.permission_profile_id === null
+          ? null
+          : (await profileInAccount(trx, before.account_id, patch.permission_profile_id)).id;
+    }
+    if (patch.status !== undefined && patch.status !== before.status) {
+      set.status = patch.status;
+      set.closed_at = patch.status === 'closed' ? new Date() : null;
+      set.closed_by_deactivation = false;
+    }
+    if (Object.keys(set).length > 1 || patch.group_ids === undefined) {
+      const after = await trx
+        .updateTable('memberships')
+        .set(set)
+        .where('id', '=', before.id)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      audit.record({
+        action: 'membership.updated',
+        targetType: 'membership',
+        targetId: before.id,
+        accountId: before.account_id,
+        before,
+        after,
+      });
+    }
+    if (patch.group_ids !== undefined) {
+      const wanted = await groupsInAccount(trx, before.account_id, patch.group_ids);
+      const removed = await trx
+        .deleteFrom('group_members')
+        .where('user_id', '=', user.id)
+        .where((eb) =>
+          eb(
+            'group_id',
+            'in',
+            eb.selectFrom('groups').select('id').where('account_id', '=', before.account_id),
+          ),
+        )
+        .$if(wanted.length > 0, (q) => q.where('group_id', 'not in', wanted))
+        .returning('group_id')
+        .execute();
+      for (const { group_id } of removed) {
+        audit.record({
+          action: 'group.member_removed',
+          targetType: 'group',
+          targetId: String(group_id),
+          accountId: before.account_id,
+          before: { user_id: user.id },
+        });
+      }
+      await this.addToGroups(trx, audit, before.account_id, user.id, wanted);
+    }
   }
 
   private async membershipView(db: Db, userId: string, membershipId: string): Promise<MembershipView> {

@@ -5,12 +5,16 @@
 import type { FastifyInstance } from 'fastify';
 import { installDocuSignFace } from '../docusign/face.ts';
 import { organizationRoutes } from './organizations.ts';
+import { redactionRoutes } from './redaction.ts';
+import { userRoutes } from './users.ts';
 
 export async function managementFace(fastify: FastifyInstance): Promise<void> {
   installDocuSignFace(fastify, (err, _request, reply) =>
     reply.code(err.status).send({ error: err.code, error_description: err.message }),
   );
   await fastify.register(organizationRoutes);
+  await fastify.register(userRoutes);
+  await fastify.register(redactionRoutes);
 }
 
 /**
