@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { processExport, sweepExpiredExports } from '../src/core/exports/service.ts';
 import { newId } from '../src/core/ids.ts';
+import { systemPrincipal } from '../src/core/principal.ts';
 import { as, buildApp, type Caller, createTenant, testDb } from './helper.ts';
 import { importCsv, runWorker } from './imports-helper.ts';
 
@@ -482,4 +483,65 @@ test('tenancy: another organization cannot see, download, delete or scope an exp
   assert.equal(scoped.statusCode, 422, scoped.body);
   assert.equal(scoped.json().error.code, 'invalid_reference');
   assert.equal((await api('GET', `/api/exports/${done.id}`)).statusCode, 200, 'still there for its owner');
+});
+
+test('a member key exports its own account only, and sees only its own account’s exports', async (t) => {
+  const { api, services, tenant, secondId, app } = await setup(t);
+  const { done: orgWide } = await exportOf(api, { kind: 'users' });
+  const member = await api('POST', '/api/users', { email: 'member@example.test', role: 'member' });
+  assert.equal(member.statusCode, 201, member.body);
+  const key = await services.apiKeys.create(
+    { principal: systemPrincipal(tenant.organizationId, 'test'), meta: {} },
+    { name: 'member', account_id: tenant.accountId, created_by: member.json().id, role: 'member' },
+  );
+  const memberApi = as(app, key.key);
+
+  const { done, file } = await exportOf(memberApi, { kind: 'users' });
+  assert.deepEqual(done.account_ids, [tenant.accountId], 'scoped to its account');
+  const rows: Record<string, string>[] = parse(file.rawPayload, { bom: true, columns: true });
+  assert.ok(rows.length >= 3);
+  assert.ok(rows.every((r) => r.AccountID === tenant.accountId));
+  assert.ok(!rows.some((r) => r.UserEmail === 'bob@example.test'), 'nobody of the other account');
+
+  const other = await memberApi('POST', '/api/exports', { kind: 'users', account_ids: [secondId] });
+  assert.equal(other.statusCode, 403, other.body);
+  assert.equal(other.json().error.code, 'permission_denied');
+  assert.equal((await memberApi('GET', `/api/exports/${orgWide.id}`)).statusCode, 404);
+  const list = (await memberApi('GET', '/api/exports')).json();
+  assert.deepEqual(
+    list.data.map((e: any) => e.id),
+    [done.id],
+  );
+});
+
+test('the sweep fails an export that never completed before its expiry', async (t) => {
+  const { tenant } = await setup(t);
+  const db = testDb().db;
+  const id = newId();
+  await db
+    .insertInto('exports')
+    .values({
+      id,
+      organization_id: tenant.organizationId,
+      kind: 'account_settings',
+      format: 'jsonl',
+      account_ids: null,
+      status: 'queued',
+      requestor: { kind: 'api_key', id: 'k', label: 'k' },
+      expires_at: new Date(Date.now() - 1000),
+    })
+    .execute();
+  await sweepExpiredExports(db);
+  const row = await db.selectFrom('exports').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+  assert.equal(row.status, 'failed');
+  assert.equal(row.error?.code, 'export_expired');
+  assert.ok(row.purged_at instanceof Date);
+  const opts = { workerId: 'w', leaseSeconds: 60, retentionHours: 1, shouldYield: () => false };
+  assert.equal(await processExport(db, id, opts), 'done', 'a late job finds nothing to do');
+  const after = await db
+    .selectFrom('exports')
+    .select('status')
+    .where('id', '=', id)
+    .executeTakeFirstOrThrow();
+  assert.equal(after.status, 'failed');
 });

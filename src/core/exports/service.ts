@@ -334,6 +334,17 @@ export async function sweepExpiredExports(db: Db, now = new Date(), batch = 100)
         .set({ purged_at: now, updated_at: now, lease_owner: null, lease_until: null })
         .where((eb) => eb('id', '=', eb.fn.any(eb.val(ids))))
         .execute();
+      // One that never completed within the retention period (no worker ran it) will not now.
+      await trx
+        .updateTable('exports')
+        .set({
+          status: 'failed',
+          error: { code: 'export_expired', message: 'the export did not complete before it expired' },
+          completed_at: now,
+        })
+        .where((eb) => eb('id', '=', eb.fn.any(eb.val(ids))))
+        .where('status', 'in', ['queued', 'in_process'])
+        .execute();
       return due.length;
     });
     purged += n;
