@@ -4,6 +4,8 @@
 // live in the core services /api uses.
 import type { FastifyInstance } from 'fastify';
 import { installDocuSignFace } from '../docusign/face.ts';
+import { accountRoutes } from './accounts.ts';
+import { organizationSettingRoutes } from './organization-settings.ts';
 import { organizationRoutes } from './organizations.ts';
 import { redactionRoutes } from './redaction.ts';
 import { userRoutes } from './users.ts';
@@ -14,6 +16,8 @@ export async function managementFace(fastify: FastifyInstance): Promise<void> {
   );
   await fastify.register(organizationRoutes);
   await fastify.register(userRoutes);
+  await fastify.register(accountRoutes);
+  await fastify.register(organizationSettingRoutes);
   await fastify.register(redactionRoutes);
 }
 

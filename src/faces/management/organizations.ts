@@ -1,5 +1,7 @@
 // Organization: GET /v2/organizations (AccountsApi.getOrganizations) → OrganizationsResponse.
 import type { FastifyInstance } from 'fastify';
+import { ctxOf } from '../api/index.ts';
+import { reservedDomain } from './organization-settings.ts';
 
 export async function organizationRoutes(fastify: FastifyInstance): Promise<void> {
   fastify.get('/v2/organizations', { config: { docusignScope: 'organization_read' } }, async (request) => {
@@ -16,6 +18,7 @@ export async function organizationRoutes(fastify: FastifyInstance): Promise<void
       .where('organization_id', '=', org.id)
       .orderBy('id')
       .execute();
+    const domains = await fastify.services.domains.list(ctxOf(request), org.id);
     return {
       organizations: [
         {
@@ -29,7 +32,7 @@ export async function organizationRoutes(fastify: FastifyInstance): Promise<void
             name: a.name,
             external_account_id: a.external_account_id,
           })),
-          reserved_domains: [],
+          reserved_domains: domains.map(reservedDomain),
           identity_providers: [],
           links: [],
         },
