@@ -778,3 +778,46 @@ test('a key without the scope gets 403 naming it: user_read, user_write, user_da
   assert.equal(redact.statusCode, 403);
   assert.match(redact.body.error_description, /user_data_redact/);
 });
+
+test('Idempotency-Key: a retried createUser or updateUser replays the DocuSign-shaped response, once', async (t) => {
+  const live = await startApp(t);
+  const tenant = await liveTenant(live);
+  const org = tenant.organizationId;
+  const send = async (method: string, path: string, body: unknown, key: string) => {
+    const res = await fetch(`${live.base}/management/v2/organizations/${org}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${tenant.key}`,
+        'content-type': 'application/json',
+        'idempotency-key': key,
+      },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+  const address = email();
+  const create = { email: address, first_name: 'Once', accounts: [{ id: tenant.accountId }] };
+  const key = unique('idem');
+  const first = await send('POST', '/users', create, key);
+  const second = await send('POST', '/users', create, key);
+  assert.equal(first.status, 200);
+  assert.deepEqual(second, first);
+  assert.equal(first.body.accounts[0].id, tenant.accountId, 'the stored response is the DocuSign shape');
+  assert.equal(first.body.memberships, undefined);
+  const users = new admin.UsersApi(adminClient(live, tenant.key));
+  assert.equal((await users.getUsers(org, { email: address })).users.length, 1);
+
+  const other = await users.createUser({ email: email(), accounts: [{ id: tenant.accountId }] }, org);
+  const update = {
+    users: [
+      { id: first.body.id, site_id: 1, first_name: 'A' },
+      { id: other.id, site_id: 1, first_name: 'B' },
+    ],
+  };
+  const updateKey = unique('idem');
+  const updated = await send('POST', '/users/profiles', update, updateKey);
+  assert.equal(updated.status, 200);
+  assert.equal(updated.body.success, true, JSON.stringify(updated.body));
+  assert.deepEqual(await send('POST', '/users/profiles', update, updateKey), updated);
+  assert.equal((await api(live, tenant.key, 'GET', `/users/${other.id}`)).body.first_name, 'B');
+});

@@ -6,9 +6,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Redaction } from '../../core/users/service.ts';
-import { ctxOf } from '../api/index.ts';
 import { requireOwnOrganization } from '../docusign/face.ts';
-import { Guid, Open, withFieldNames } from './users-mapping.ts';
+import { Guid, Open, translatingCtx, withFieldNames } from './users-mapping.ts';
 
 /** IndividualUserDataRedactionResponse. */
 function redactionResponse(r: Redaction) {
@@ -33,7 +32,7 @@ export async function redactionRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
-      const ctx = ctxOf(request);
+      const ctx = translatingCtx(request, (_trx, r: Redaction) => redactionResponse(r));
       await accounts.get(ctx, request.params.accountId); // another organization's account: 404
       return redactionResponse(
         await withFieldNames(users.redact(ctx, request.body.user_id, [request.params.accountId]), {
@@ -62,9 +61,16 @@ export async function redactionRoutes(app: FastifyInstance): Promise<void> {
       requireOwnOrganization(request, request.params.organizationId);
       const accountIds = [...new Set(request.body.memberships.map((m) => m.account_id))];
       return redactionResponse(
-        await withFieldNames(users.redact(ctxOf(request), request.body.user_id, accountIds), {
-          account_id: 'memberships.account_id',
-        }),
+        await withFieldNames(
+          users.redact(
+            translatingCtx(request, (_trx, r: Redaction) => redactionResponse(r)),
+            request.body.user_id,
+            accountIds,
+          ),
+          {
+            account_id: 'memberships.account_id',
+          },
+        ),
       );
     },
   );

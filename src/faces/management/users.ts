@@ -6,11 +6,12 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../core/errors.ts';
-import type { UserFilter } from '../../core/users/repository.ts';
-import type { UserView } from '../../core/users/service.ts';
+import { type MembershipLabels, membershipLabels, type UserFilter } from '../../core/users/repository.ts';
+import type { Enrolment, UserView } from '../../core/users/service.ts';
 import { ctxOf } from '../api/index.ts';
 import { requireOwnOrganization } from '../docusign/face.ts';
 import {
+  batchCtx,
   EmailAddress,
   errorDetails,
   GroupRefs,
@@ -28,6 +29,7 @@ import {
   PermissionProfileRef,
   paging,
   Text,
+  translatingCtx,
   USER_STATUSES,
   userDrilldown,
   userStatusFilter,
@@ -74,6 +76,9 @@ export async function userRoutes(app: FastifyInstance): Promise<void> {
 
   const describe = async (request: Parameters<typeof ctxOf>[0], user: UserView) =>
     users.labels(ctxOf(request), user.memberships);
+  /** The labels read inside the effect's transaction (for the response stored with it). */
+  const labelsIn = (trx: Parameters<typeof membershipLabels>[0], user: UserView): Promise<MembershipLabels> =>
+    membershipLabels(trx, user.organization_id, user.memberships);
 
   // UsersApi.getUsers
   fastify.get(
@@ -190,7 +195,9 @@ export async function userRoutes(app: FastifyInstance): Promise<void> {
       );
       const [first, ...others] = accounts;
       const status = openStatus(body.auto_activate_memberships);
-      const ctx = ctxOf(request);
+      const ctx = translatingCtx<UserView>(request, async (trx, user) =>
+        newUserResponse(user, await labelsIn(trx, user)),
+      );
       const user = await withFieldNames(
         users.create(ctx, {
           email: body.email,
@@ -240,7 +247,9 @@ export async function userRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request) => {
       const { body, params } = request;
-      const ctx = ctxOf(request);
+      const ctx = translatingCtx<Enrolment>(request, async (trx, { user }) =>
+        newUserResponse(user, await labelsIn(trx, user), [params.accountId]),
+      );
       // The account is the path's: one of another organization is a 404, like a missing one.
       await fastify.services.accounts.get(ctx, params.accountId);
       const { user } = await withFieldNames(
@@ -307,7 +316,7 @@ export async function userRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
-      const ctx = ctxOf(request);
+      const ctx = batchCtx(request);
       const results = [];
       for (const u of request.body.users) {
         const memberships = u.memberships ?? [];
@@ -359,7 +368,7 @@ export async function userRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
-      const ctx = ctxOf(request);
+      const ctx = batchCtx(request);
       const results = [];
       for (const u of request.body.users) {
         try {
@@ -387,7 +396,7 @@ export async function userRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
-      const ctx = ctxOf(request);
+      const ctx = batchCtx(request);
       const { userId } = request.params;
       const memberships = await users.memberships(ctx, userId); // another organization's user: 404
       const results = [];
@@ -419,9 +428,8 @@ export async function userRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request) => {
       const { userId, membershipId } = request.params;
-      const membership = await users.updateMembership(ctxOf(request), userId, membershipId, {
-        status: 'active',
-      });
+      const ctx = translatingCtx<{ status: string }>(request, (_trx, m) => ({ status: m.status }));
+      const membership = await users.updateMembership(ctx, userId, membershipId, { status: 'active' });
       return { status: membership.status };
     },
   );
