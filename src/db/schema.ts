@@ -75,6 +75,8 @@ export interface GroupsTable {
   account_id: string;
   name: string;
   description: string | null;
+  /** The group's GUID on the DocuSign faces (a v2.1 "DS group"); 0009_docusign_multi_product.sql. */
+  ds_group_id: Generated<string>;
   created_at: CreatedAt;
   updated_at: Timestamp;
 }
@@ -306,6 +308,7 @@ export interface Database {
   idempotency_keys: IdempotencyKeysTable;
   mapping_rules: MappingRulesTable;
   mapping_rule_groups: MappingRuleGroupsTable;
+  account_creations: AccountCreationsTable;
   imports: ImportsTable;
   import_files: ImportFilesTable;
   import_rows: ImportRowsTable;
@@ -388,6 +391,21 @@ export interface ImportRowsTable {
 }
 
 export type ImportRow = Selectable<ImportsTable>;
+
+// --- account creations (0009_docusign_multi_product.sql) ---
+export interface AccountCreationsTable {
+  id: string;
+  organization_id: string;
+  account_id: string;
+  status: 'completed';
+  request: Record<string, unknown>;
+  admin_user_id: string | null;
+  requestor: Record<string, unknown>;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export type AccountCreation = Selectable<AccountCreationsTable>;
 
 // --- exports (0007_exports.sql) ---
 export type ExportKind = 'users' | 'account_settings';

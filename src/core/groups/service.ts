@@ -3,7 +3,7 @@
 // all-or-nothing: one id that does not qualify refuses the whole request.
 import { sql } from 'kysely';
 import type { Db } from '../../db/connection.ts';
-import type { Group } from '../../db/schema.ts';
+import type { Group, MembershipStatus } from '../../db/schema.ts';
 import { type Ctx, mutate } from '../context.ts';
 import { AppError, invalidField, notFound } from '../errors.ts';
 import { DEFAULT_LIMIT, decodeCursor, decodeIntCursor, type Page, toPage } from '../pagination.ts';
@@ -26,6 +26,17 @@ export interface GroupMemberView {
   first_name: string;
   last_name: string;
   added_at: Date;
+}
+
+/** A page by position (for faces whose clients page with start/take or page/page_size), with the total. */
+export interface OffsetPage<T> {
+  data: T[];
+  total: number;
+}
+
+export interface GroupMemberStatusView extends GroupMemberView {
+  /** The member's membership status in the group's account. */
+  membership_status: MembershipStatus;
 }
 
 export interface MembersAdded {
@@ -61,6 +72,75 @@ export class GroupsService {
       .limit(limit + 1);
     if (after !== undefined) query = query.where('g.id', '>', after);
     return toPage(await query.execute(), limit, (g) => String(g.id));
+  }
+
+  /** The account's groups by position, in id order (the same order as list), with the total count. */
+  async listAt(
+    ctx: Ctx,
+    accountId: string,
+    q: { offset: number; limit: number; search?: string },
+  ): Promise<OffsetPage<GroupView>> {
+    await accountInPath(ctx, this.db, accountId);
+    // `search`: a case-insensitive part of the group's name.
+    const pattern = q.search ? `%${q.search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%` : undefined;
+    const [data, count] = await Promise.all([
+      this.views(this.db, ctx, accountId)
+        .$if(pattern !== undefined, (qb) => qb.where(sql`lower(g.name)`, 'like', pattern!))
+        .orderBy('g.id')
+        .offset(q.offset)
+        .limit(q.limit)
+        .execute(),
+      this.db
+        .selectFrom('groups')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .where('organization_id', '=', ctx.principal.organizationId)
+        .where('account_id', '=', accountId)
+        .$if(pattern !== undefined, (qb) => qb.where(sql`lower(name)`, 'like', pattern!))
+        .executeTakeFirstOrThrow(),
+    ]);
+    return { data, total: Number(count.n) };
+  }
+
+  /** The group with this GUID (its id on DocuSign's v2.1 faces, where groups are "DS groups"). */
+  async getByDsGroupId(ctx: Ctx, accountId: string, dsGroupId: string): Promise<GroupView> {
+    await accountInPath(ctx, this.db, accountId);
+    const group = await this.views(this.db, ctx, accountId)
+      .where('g.ds_group_id', '=', dsGroupId.toLowerCase())
+      .executeTakeFirst();
+    if (!group) throw notFound('group', dsGroupId);
+    return group;
+  }
+
+  /**
+   * The ids of the groups with these GUIDs, for a request body that names groups by GUID: one that is not a
+   * group of the account refuses the request (422 naming `field`).
+   */
+  async idsOfDsGroups(
+    ctx: Ctx,
+    accountId: string,
+    dsGroupIds: readonly string[],
+    field = 'ds_groups',
+  ): Promise<number[]> {
+    const wanted = [...new Set(dsGroupIds.map((g) => g.toLowerCase()))];
+    if (wanted.length === 0) return [];
+    await accountInPath(ctx, this.db, accountId);
+    const found = await this.db
+      .selectFrom('groups')
+      .select(['id', 'ds_group_id'])
+      .where('organization_id', '=', ctx.principal.organizationId)
+      .where('account_id', '=', accountId)
+      .where('ds_group_id', 'in', wanted)
+      .execute();
+    const have = new Map(found.map((g) => [g.ds_group_id, g.id]));
+    const missing = wanted.filter((g) => !have.has(g));
+    if (missing.length > 0) {
+      throw invalidField(
+        field,
+        `no group ${missing.join(', ')} in account ${accountId}`,
+        'invalid_reference',
+      );
+    }
+    return wanted.map((g) => have.get(g)!);
   }
 
   async get(ctx: Ctx, accountId: string, id: number, db: Db = this.db): Promise<GroupView> {
@@ -172,6 +252,41 @@ export class GroupsService {
       .limit(limit + 1);
     if (after) query = query.where('gm.user_id', '>', after);
     return toPage(await query.execute(), limit, (m) => m.user_id);
+  }
+
+  /** The group's members by position, in user id order (as members), with their membership status. */
+  async membersAt(
+    ctx: Ctx,
+    accountId: string,
+    id: number,
+    q: { offset: number; limit: number },
+  ): Promise<OffsetPage<GroupMemberStatusView>> {
+    await this.load(ctx, this.db, accountId, id);
+    const base = this.db
+      .selectFrom('group_members as gm')
+      .innerJoin('users as u', 'u.id', 'gm.user_id')
+      .innerJoin('memberships as m', (join) =>
+        join.onRef('m.user_id', '=', 'gm.user_id').on('m.account_id', '=', accountId),
+      )
+      .where('u.organization_id', '=', ctx.principal.organizationId)
+      .where('gm.group_id', '=', id);
+    const [data, count] = await Promise.all([
+      base
+        .select([
+          'u.id as user_id',
+          'u.email',
+          'u.first_name',
+          'u.last_name',
+          'gm.created_at as added_at',
+          'm.status as membership_status',
+        ])
+        .orderBy('gm.user_id')
+        .offset(q.offset)
+        .limit(q.limit)
+        .execute(),
+      base.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
+    ]);
+    return { data, total: Number(count.n) };
   }
 
   /**
