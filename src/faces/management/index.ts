@@ -5,6 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import { installDocuSignFace } from '../docusign/face.ts';
 import { accountRoutes } from './accounts.ts';
+import { managementMultiProductRoutes } from './multi-product.ts';
 import { organizationSettingRoutes } from './organization-settings.ts';
 import { organizationRoutes } from './organizations.ts';
 import { redactionRoutes } from './redaction.ts';
@@ -15,6 +16,9 @@ export async function managementFace(fastify: FastifyInstance): Promise<void> {
     reply.code(err.status).send({ error: err.code, error_description: err.message }),
   );
   await fastify.register(organizationRoutes);
+  // v2.1 multi-product user management (DS groups, product permission profiles, addOrUpdateUser, DS profiles),
+  // account creation, and the operations Signet answers with 501 not_supported.
+  await fastify.register(managementMultiProductRoutes);
   await fastify.register(userRoutes);
   await fastify.register(accountRoutes);
   await fastify.register(organizationSettingRoutes);
