@@ -4,8 +4,10 @@
 // live in the core services /api uses.
 import type { FastifyInstance } from 'fastify';
 import { installDocuSignFace } from '../docusign/face.ts';
+import { accountCreationRoutes } from './account-creation.ts';
 import { accountRoutes } from './accounts.ts';
 import { managementMultiProductRoutes } from './multi-product.ts';
+import { notSupportedRoutes } from './not-supported.ts';
 import { organizationSettingRoutes } from './organization-settings.ts';
 import { organizationRoutes } from './organizations.ts';
 import { redactionRoutes } from './redaction.ts';
@@ -19,6 +21,8 @@ export async function managementFace(fastify: FastifyInstance): Promise<void> {
   // v2.1 multi-product user management (DS groups, product permission profiles, addOrUpdateUser, DS profiles),
   // account creation, and the operations Signet answers with 501 not_supported.
   await fastify.register(managementMultiProductRoutes);
+  await fastify.register(accountCreationRoutes);
+  await fastify.register(notSupportedRoutes);
   await fastify.register(userRoutes);
   await fastify.register(accountRoutes);
   await fastify.register(organizationSettingRoutes);

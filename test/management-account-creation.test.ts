@@ -1,0 +1,317 @@
+// Admin API account creation (ProvisionAssetGroupApi) and the operations Signet answers 501, through the
+// official SDK (docusign-admin).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ESIGN_PRODUCT_ID, SIGNET_PLAN_ID, SIGNET_PLAN_NAME } from '../src/faces/management/products.ts';
+import { admin, adminClient, type LiveApp, liveTenant, sdkError, startApp } from './docusign-helper.ts';
+import { unique } from './helper.ts';
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+function api(live: LiveApp, key: string) {
+  return async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${live.base}/api${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${key}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : null };
+  };
+}
+
+test('createAssetGroupAccount makes a real account with its admin; the process reads back as completed', async (t) => {
+  const live = await startApp(t);
+  const tenant = await liveTenant(live);
+  const provision = new admin.ProvisionAssetGroupApi(adminClient(live, tenant.key));
+  const call = api(live, tenant.key);
+  const org = tenant.organizationId;
+  const adminEmail = `${unique('boss')}@example.test`;
+
+  const result = await provision.createAssetGroupAccount(
+    {
+      subscriptionDetails: { planId: SIGNET_PLAN_ID.toUpperCase(), modules: [ESIGN_PRODUCT_ID] },
+      targetAccount: {
+        name: 'EMEA Sales',
+        countryCode: 'DE',
+        region: 'EU',
+        admin: { email: adminEmail, firstName: 'Greta', lastName: 'Stein', locale: 'de' },
+      },
+    },
+    org,
+  );
+  assert.equal(result.Success, true);
+  const work = result.AssetGroupWork;
+  assert.match(work.AssetGroupWorkId, GUID);
+  assert.equal(work.AssetGroupId, org);
+  assert.equal(work.Status, 'completed');
+  assert.equal(work.AssetGroupWorkType, 'AccountCreate');
+  assert.match(work.TargetAccountId, GUID);
+  assert.equal(work.CreateSubAccountDetails.Name, 'EMEA Sales');
+  assert.equal(work.CreateSubAccountDetails.CountryCode, 'DE');
+  assert.equal(work.CreateSubAccountDetails.AdminUser.EmailAddress, adminEmail);
+  assert.deepEqual(work.CreateSubAccountDetails.SubscriptionDetails.Modules, [ESIGN_PRODUCT_ID]);
+  const accountId = work.TargetAccountId;
+
+  // The account is real: /api and the v2 Admin API see it, with its default profiles and its admin.
+  const viaApi = await call('GET', `/accounts/${accountId}`);
+  assert.equal(viaApi.status, 200);
+  assert.equal(viaApi.body.name, 'EMEA Sales');
+  const orgs = await new admin.AccountsApi(adminClient(live, tenant.key)).getOrganizations();
+  assert.ok(orgs.organizations[0].accounts.some((a: { id: string }) => a.id === accountId));
+  const people = await call('GET', `/users?email=${encodeURIComponent(adminEmail)}`);
+  assert.equal(people.body.data.length, 1);
+  const boss = people.body.data[0];
+  assert.equal(boss.first_name, 'Greta');
+  const profiles = await call('GET', `/accounts/${accountId}/permission_profiles`);
+  const adminProfile = profiles.body.data.find((p: { name: string }) => p.name === 'DS Admin');
+  const membership = boss.memberships.find((m: { account_id: string }) => m.account_id === accountId);
+  assert.equal(membership.permission_profile_id, adminProfile.id);
+  assert.equal(membership.status, 'active');
+
+  const list = await provision.getSubAccountCreateProcessesByOrgId(org);
+  assert.equal(list.assetGroupWorks.length, 1);
+  const [listed] = list.assetGroupWorks;
+  assert.equal(listed.assetGroupWorkId, work.AssetGroupWorkId);
+  assert.equal(listed.assetGroupId, org);
+  assert.equal(listed.status, 'completed');
+  assert.equal(listed.attempts, 1);
+  assert.equal(listed.targetAccount.id, accountId);
+  assert.equal(listed.targetAccount.name, 'EMEA Sales');
+  assert.equal(listed.targetAccount.countryCode, 'DE');
+  assert.equal(listed.targetAccount.admin.email, adminEmail);
+  assert.equal(listed.subscriptionDetails.planId, SIGNET_PLAN_ID);
+  assert.equal(listed.subscriptionDetails.modules[0].moduleId, ESIGN_PRODUCT_ID);
+  assert.equal(listed.createdByEmail, tenant.email);
+
+  const one = await provision.getSubAccountCreateProcessByAssetGroupWorkId(org, org, work.AssetGroupWorkId);
+  assert.equal(one.assetGroupWorkId, work.AssetGroupWorkId);
+  assert.equal(one.status, 'completed');
+  const future = await provision.getSubAccountCreateProcessesByOrgId(org, {
+    sinceUpdatedDate: new Date(Date.now() + 3_600_000).toISOString(),
+  });
+  assert.deepEqual(future.assetGroupWorks, []);
+
+  // An existing user as the admin gets a membership; no second user is made.
+  const second = await provision.createAssetGroupAccount(
+    { targetAccount: { name: 'APAC', admin: { email: tenant.email } } },
+    org,
+  );
+  const ownerBack = await call('GET', `/users/${tenant.ownerId}`);
+  assert.ok(
+    ownerBack.body.memberships.some(
+      (m: { account_id: string }) => m.account_id === second.AssetGroupWork.TargetAccountId,
+    ),
+  );
+  const all = await provision.getSubAccountCreateProcessesByOrgId(org);
+  assert.equal(all.assetGroupWorks.length, 2);
+
+  // Without an admin the account is made all the same.
+  const bare = await provision.createAssetGroupAccount({ targetAccount: { name: 'Bare' } }, org);
+  assert.equal(bare.Success, true);
+  assert.equal(bare.AssetGroupWork.CreateSubAccountDetails.AdminUser, undefined);
+});
+
+test('createAssetGroupAccount refuses bad input with a 4xx and creates nothing', async (t) => {
+  const live = await startApp(t);
+  const tenant = await liveTenant(live);
+  const provision = new admin.ProvisionAssetGroupApi(adminClient(live, tenant.key));
+  const org = tenant.organizationId;
+  const noName = await sdkError(provision.createAssetGroupAccount({ targetAccount: {} }, org));
+  assert.equal(noName.statusCode, 400);
+  assert.match(noName.body.error_description, /name/);
+  const noTarget = await sdkError(provision.createAssetGroupAccount({}, org));
+  assert.equal(noTarget.statusCode, 400);
+  const plan = await sdkError(
+    provision.createAssetGroupAccount(
+      {
+        subscriptionDetails: { planId: '00000000-0000-4000-8000-000000000000' },
+        targetAccount: { name: 'X' },
+      },
+      org,
+    ),
+  );
+  assert.equal(plan.statusCode, 422);
+  assert.match(plan.body.error_description, /unknown plan/);
+  const module = await sdkError(
+    provision.createAssetGroupAccount(
+      { subscriptionDetails: { modules: ['clm'] }, targetAccount: { name: 'X' } },
+      org,
+    ),
+  );
+  assert.equal(module.statusCode, 422);
+  const badEmail = await sdkError(
+    provision.createAssetGroupAccount({ targetAccount: { name: 'X', admin: { email: 'nope' } } }, org),
+  );
+  assert.equal(badEmail.statusCode, 400);
+  const badDate = await sdkError(
+    provision.getSubAccountCreateProcessesByOrgId(org, { sinceUpdatedDate: 'soon' }),
+  );
+  assert.equal(badDate.statusCode, 400);
+  const badWork = await sdkError(provision.getSubAccountCreateProcessByAssetGroupWorkId(org, org, 'nope'));
+  assert.equal(badWork.statusCode, 400);
+  const orgs = await new admin.AccountsApi(adminClient(live, tenant.key)).getOrganizations();
+  assert.equal(orgs.organizations[0].accounts.length, 1);
+  assert.deepEqual((await provision.getSubAccountCreateProcessesByOrgId(org)).assetGroupWorks, []);
+});
+
+test('getOrganizationPlanItems: the one self-hosted plan with its eSignature item; getAssetGroupAccounts lists the accounts', async (t) => {
+  const live = await startApp(t);
+  const tenant = await liveTenant(live);
+  const provision = new admin.ProvisionAssetGroupApi(adminClient(live, tenant.key));
+  const org = tenant.organizationId;
+  await api(live, tenant.key)('POST', '/accounts', { name: 'Second' });
+  const plans = await provision.getOrganizationPlanItems(org);
+  assert.equal(plans.length, 1);
+  const [plan] = plans;
+  assert.equal(plan.plan_id, SIGNET_PLAN_ID);
+  assert.equal(plan.plan_name, SIGNET_PLAN_NAME);
+  assert.equal(plan.associated_accounts_count, 2);
+  assert.equal(plan.asset_group_id, org);
+  assert.equal(plan.modules.length, 1);
+  assert.equal(plan.modules[0].plan_item_id, ESIGN_PRODUCT_ID);
+  assert.equal(plan.modules[0].plan_item_name, 'ESign');
+  assert.ok(plan.modules[0].plan_item_description.length > 0);
+
+  const accounts = await provision.getAssetGroupAccounts(org);
+  assert.equal(accounts.assetGroupAccounts.length, 2);
+  for (const a of accounts.assetGroupAccounts) {
+    assert.equal(a.assetGroupId, org);
+    assert.equal(a.compliant, true);
+    assert.match(a.accountId, GUID);
+    assert.equal(typeof a.externalAccountId, 'number');
+  }
+  const nonCompliant = await provision.getAssetGroupAccounts(org, { compliant: false });
+  assert.deepEqual(nonCompliant.assetGroupAccounts, []);
+});
+
+test('tenancy: another organization’s ids answer 404 on every account-creation route', async (t) => {
+  const live = await startApp(t);
+  const me = await liveTenant(live);
+  const them = await liveTenant(live);
+  const theirs = await new admin.ProvisionAssetGroupApi(adminClient(live, them.key)).createAssetGroupAccount(
+    { targetAccount: { name: 'Theirs' } },
+    them.organizationId,
+  );
+  const workId = theirs.AssetGroupWork.AssetGroupWorkId;
+  const provision = new admin.ProvisionAssetGroupApi(adminClient(live, me.key));
+  const m = me.organizationId;
+  const o = them.organizationId;
+  const cases: [string, () => Promise<unknown>][] = [
+    [
+      'createAssetGroupAccount/org',
+      () => provision.createAssetGroupAccount({ targetAccount: { name: 'X' } }, o),
+    ],
+    ['getSubAccountCreateProcessesByOrgId/org', () => provision.getSubAccountCreateProcessesByOrgId(o)],
+    [
+      'getSubAccountCreateProcessByAssetGroupWorkId/org',
+      () => provision.getSubAccountCreateProcessByAssetGroupWorkId(o, o, workId),
+    ],
+    [
+      'getSubAccountCreateProcessByAssetGroupWorkId/assetGroup',
+      () => provision.getSubAccountCreateProcessByAssetGroupWorkId(m, o, workId),
+    ],
+    [
+      'getSubAccountCreateProcessByAssetGroupWorkId/work',
+      () => provision.getSubAccountCreateProcessByAssetGroupWorkId(m, m, workId),
+    ],
+    ['getOrganizationPlanItems/org', () => provision.getOrganizationPlanItems(o)],
+    ['getAssetGroupAccounts/org', () => provision.getAssetGroupAccounts(o)],
+  ];
+  for (const [name, call] of cases) {
+    const err = await sdkError(call());
+    assert.equal(err.statusCode, 404, `${name}: ${JSON.stringify(err.body)}`);
+    assert.equal(err.body.error, 'not_found', name);
+  }
+  const mine = await provision.getSubAccountCreateProcessesByOrgId(m);
+  assert.deepEqual(mine.assetGroupWorks, []);
+  const theirOrgs = await new admin.AccountsApi(adminClient(live, them.key)).getOrganizations();
+  assert.equal(theirOrgs.organizations[0].accounts.length, 2);
+});
+
+test('scopes: restricted keys get 403 naming the spec’s scope; an admin needs users:write too', async (t) => {
+  const live = await startApp(t);
+  const tenant = await liveTenant(live);
+  const call = api(live, tenant.key);
+  const org = tenant.organizationId;
+  const reader = await call('POST', '/api_keys', { name: 'reader', scopes: ['users:read'] });
+  const readerApi = new admin.ProvisionAssetGroupApi(adminClient(live, reader.body.key));
+  const create = await sdkError(readerApi.createAssetGroupAccount({ targetAccount: { name: 'X' } }, org));
+  assert.equal(create.statusCode, 403);
+  assert.match(create.body.error_description, /organization_sub_account_write/);
+  const plans = await sdkError(readerApi.getOrganizationPlanItems(org));
+  assert.equal(plans.statusCode, 403);
+  assert.match(plans.body.error_description, /organization_sub_account_read/);
+  const accounts = await sdkError(readerApi.getAssetGroupAccounts(org));
+  assert.equal(accounts.statusCode, 403);
+  assert.match(accounts.body.error_description, /asset_group_account_read/);
+
+  // account:write may create accounts, but making someone their admin is a users:write change.
+  const writer = await call('POST', '/api_keys', { name: 'accounts', scopes: ['account:write'] });
+  const writerApi = new admin.ProvisionAssetGroupApi(adminClient(live, writer.body.key));
+  const made = await writerApi.createAssetGroupAccount({ targetAccount: { name: 'By writer' } }, org);
+  assert.equal(made.Success, true);
+  const withAdmin = await sdkError(
+    writerApi.createAssetGroupAccount(
+      { targetAccount: { name: 'Y', admin: { email: 'y@example.test' } } },
+      org,
+    ),
+  );
+  assert.equal(withAdmin.statusCode, 403);
+  const orgs = await new admin.AccountsApi(adminClient(live, tenant.key)).getOrganizations();
+  assert.equal(orgs.organizations[0].accounts.length, 2, 'the refused creation made no account');
+});
+
+test('cloning and Org Connect answer 501 not_supported with a reason, after authentication (401 first)', async (t) => {
+  const live = await startApp(t);
+  const tenant = await liveTenant(live);
+  const org = tenant.organizationId;
+  const id = '00000000-0000-4000-8000-000000000000';
+  const ops = (client: unknown): [string, () => Promise<unknown>][] => {
+    const p = new admin.ProvisionAssetGroupApi(client);
+    const c = new admin.OrgConnectApi(client);
+    return [
+      [
+        'cloneAssetGroupAccount',
+        () => p.cloneAssetGroupAccount({ sourceAccount: { id }, targetAccount: { name: 'x' } }, org),
+      ],
+      ['getAssetGroupAccountClonesByOrgId', () => p.getAssetGroupAccountClonesByOrgId(org)],
+      ['getAssetGroupAccountClone', () => p.getAssetGroupAccountClone(org, org, id)],
+      ['getOrganizationConnectConfigs', () => c.getOrganizationConnectConfigs(org)],
+      ['createOrganizationConnectConfig', () => c.createOrganizationConnectConfig({ name: 'x' }, org)],
+      ['getOrganizationConnectOAuthConfiguration', () => c.getOrganizationConnectOAuthConfiguration(org)],
+      [
+        'postOrganizationConnectOAuthConfiguration',
+        () => c.postOrganizationConnectOAuthConfiguration({}, org),
+      ],
+      ['putOrganizationConnectOAuthConfiguration', () => c.putOrganizationConnectOAuthConfiguration({}, org)],
+      [
+        'deleteOrganizationConnectOAuthConfiguration',
+        () => c.deleteOrganizationConnectOAuthConfiguration(org),
+      ],
+      ['getConnectHmacSecrets', () => c.getConnectHmacSecrets(org)],
+      ['postConnectHmacSecret', () => c.postConnectHmacSecret(org)],
+      ['deleteConnectHmacSecret', () => c.deleteConnectHmacSecret(org, 'key1')],
+      ['getOrganizationConnectConfig', () => c.getOrganizationConnectConfig(org, id)],
+      ['updateOrganizationConnectConfig', () => c.updateOrganizationConnectConfig({ name: 'x' }, org, id)],
+      ['deleteOrganizationConnectConfig', () => c.deleteOrganizationConnectConfig(org, id)],
+    ];
+  };
+  const authed = ops(adminClient(live, tenant.key));
+  assert.equal(authed.length, 15);
+  for (const [name, call] of authed) {
+    const err = await sdkError(call());
+    assert.equal(err.statusCode, 501, name);
+    assert.deepEqual(Object.keys(err.body).sort(), ['error', 'error_description'], name);
+    assert.equal(err.body.error, 'not_supported', name);
+    assert.match(err.body.error_description, /^Signet does not/, name);
+  }
+  for (const [name, call] of ops(adminClient(live, 'sk_test_not_a_key'))) {
+    const err = await sdkError(call());
+    assert.equal(err.statusCode, 401, name);
+    assert.equal(typeof err.body.error_description, 'string', name);
+  }
+});
