@@ -133,7 +133,7 @@ test('permission profiles: create/list/get/update/delete with move_users_to, fla
   assert.equal(dupName.body.errorCode, 'PERMISSION_PROFILE_NAME_ALREADY_EXISTS');
 
   // A profile in use is deleted only by moving its users.
-  const user = (
+  const user: Sdk = (
     await new esign.UsersApi(esignClient(live, tenant.key)).create(tenant.accountId, {
       newUsersDefinition: {
         newUsers: [
