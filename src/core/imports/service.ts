@@ -377,6 +377,37 @@ export class ImportsService {
     });
   }
 
+  /**
+   * Deletes an import with its stored file and row results. A queued or running one stops (its worker finds
+   * the row gone at its next batch); rows it already applied stay applied, as with cancel. Audited.
+   */
+  async delete(ctx: Ctx, id: string): Promise<void> {
+    await this.load(ctx, id);
+    await mutate(this.db, ctx, async (trx, audit) => {
+      // The row lock waits for a batch in flight, so the import is deleted between two batches.
+      const before = await trx
+        .selectFrom('imports')
+        .selectAll()
+        .where('id', '=', id)
+        .forUpdate()
+        .executeTakeFirst();
+      if (!before) throw notFound('import', id);
+      await trx.deleteFrom('imports').where('id', '=', id).execute();
+      audit.record({
+        action: 'import.deleted',
+        targetType: 'import',
+        targetId: id,
+        accountId: before.account_id,
+        before: {
+          operation: before.operation,
+          status: before.status,
+          dry_run: before.dry_run,
+          processed_user_count: before.processed_user_count,
+        },
+      });
+    });
+  }
+
   private async load(ctx: Ctx, id: string): Promise<ImportRow> {
     const row = await this.db
       .selectFrom('imports')
