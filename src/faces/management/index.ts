@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { installDocuSignFace } from '../docusign/face.ts';
 import { accountCreationRoutes } from './account-creation.ts';
 import { accountRoutes } from './accounts.ts';
+import { managementImportRoutes } from './imports.ts';
 import { managementMultiProductRoutes } from './multi-product.ts';
 import { notSupportedRoutes } from './not-supported.ts';
 import { organizationSettingRoutes } from './organization-settings.ts';
@@ -27,6 +28,8 @@ export async function managementFace(fastify: FastifyInstance): Promise<void> {
   await fastify.register(accountRoutes);
   await fastify.register(organizationSettingRoutes);
   await fastify.register(redactionRoutes);
+  // Bulk user imports (installs its own CSV body parsers).
+  await fastify.register(managementImportRoutes);
 }
 
 /**

@@ -1,0 +1,109 @@
+// How a CSV file reaches the /management bulk operations: the four wire encodings DocuSign's clients use
+// (shared/reference/docusign-admin-api.md §5.2, verified by capture in §6.3), all accepted on every route:
+//
+//   SDK, Buffer      application/octet-stream, Content-Disposition: form-data; name="file"; filename="file.csv"
+//   SDK, string      multipart/form-data, one field named "file.csv" (no filename)
+//   SDK, ReadStream  multipart/form-data, one file part named "file.csv" with a filename, Content-Type text/csv
+//   curl, PowerShell text/csv (Content-Disposition: filename=x.csv), the raw CSV
+//
+// The management face is its own encapsulated plugin, so each route module that takes a CSV installs these
+// parsers for itself (other routes keep JSON only). Raw bodies are handed over as the request stream and
+// multipart parts as theirs: the consumer streams them on, nothing is buffered here.
+import { Readable } from 'node:stream';
+import multipart from '@fastify/multipart';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { AppError } from '../../core/errors.ts';
+
+export const RAW_CSV_TYPES = [
+  'text/csv',
+  'application/csv',
+  'text/plain',
+  'application/octet-stream',
+  'application/vnd.ms-excel',
+];
+
+/** Installs the multipart and raw-CSV body parsers on `fastify` (a route module's own plugin). */
+export async function acceptCsvBodies(fastify: FastifyInstance, maxBytes: number): Promise<void> {
+  await fastify.register(multipart, {
+    limits: {
+      files: 1,
+      fileSize: maxBytes + 1,
+      fieldSize: Math.min(maxBytes + 1, 64 * 1024 * 1024),
+      parts: 10,
+    },
+  });
+  fastify.addContentTypeParser(RAW_CSV_TYPES, (_request, payload, done) => done(null, payload));
+}
+
+/** The file name a raw upload names in Content-Disposition (`filename="x.csv"` or `filename*=UTF-8''x.csv`). */
+export function fileNameOf(request: FastifyRequest): string | null {
+  const cd = request.headers['content-disposition'];
+  const m = typeof cd === 'string' ? /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(cd) : null;
+  if (!m) return null;
+  try {
+    return decodeURIComponent(m[1]!);
+  } catch {
+    return m[1]!;
+  }
+}
+
+/**
+ * Hands the uploaded CSV, in whichever of the four encodings it came, to `consume` as a byte stream, and
+ * returns what `consume` returns. `consume` must read the stream to its end before it resolves (a multipart
+ * part is only valid while its part is current).
+ */
+export async function withCsvUpload<T>(
+  request: FastifyRequest,
+  consume: (body: AsyncIterable<Buffer | string>, fileName: string | null) => Promise<T>,
+): Promise<T> {
+  const headerName = fileNameOf(request);
+  if (request.isMultipart()) {
+    for await (const part of request.parts()) {
+      // The ReadStream variant (or any browser form): a file part.
+      if (part.type === 'file') return await consume(part.file, part.filename || headerName);
+      // The string variant: a plain field named "file.csv" (or "file").
+      if (typeof part.value === 'string' && /^file(\.csv)?$/i.test(part.fieldname)) {
+        return await consume(Readable.from([Buffer.from(part.value)]), headerName ?? part.fieldname);
+      }
+    }
+    throw new AppError(
+      'validation_failed',
+      'the multipart body has no CSV: send a file part, or a field named "file.csv" holding the CSV text',
+      [{ field: 'file.csv', message: 'missing' }],
+    );
+  }
+  const raw = request.body as unknown;
+  if (!raw || typeof (raw as AsyncIterable<Buffer>)[Symbol.asyncIterator] !== 'function') {
+    throw new AppError(
+      'unsupported_media_type',
+      'send the CSV as text/csv or application/octet-stream, or as multipart/form-data with a part "file.csv"',
+    );
+  }
+  return await consume(raw as AsyncIterable<Buffer>, headerName);
+}
+
+/** Reads a (small) CSV upload whole, refusing one larger than `maxBytes` with 413. */
+export async function readCsvUpload(
+  request: FastifyRequest,
+  maxBytes: number,
+): Promise<{ text: Buffer; fileName: string | null }> {
+  return withCsvUpload(request, async (body, fileName) => {
+    const pieces: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    for await (const piece of body) {
+      if (tooLarge) continue; // drain what the client still sends
+      const buf = typeof piece === 'string' ? Buffer.from(piece) : piece;
+      size += buf.length;
+      if (size > maxBytes) {
+        tooLarge = true;
+        pieces.length = 0;
+        continue;
+      }
+      pieces.push(buf);
+    }
+    if (tooLarge)
+      throw new AppError('body_too_large', `the file is larger than the limit of ${maxBytes} bytes`);
+    return { text: Buffer.concat(pieces), fileName };
+  });
+}
