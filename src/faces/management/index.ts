@@ -6,12 +6,14 @@ import type { FastifyInstance } from 'fastify';
 import { installDocuSignFace } from '../docusign/face.ts';
 import { accountCreationRoutes } from './account-creation.ts';
 import { accountRoutes } from './accounts.ts';
+import { managementExportRoutes } from './exports.ts';
 import { managementImportRoutes } from './imports.ts';
 import { managementMultiProductRoutes } from './multi-product.ts';
 import { notSupportedRoutes } from './not-supported.ts';
 import { organizationSettingRoutes } from './organization-settings.ts';
 import { organizationRoutes } from './organizations.ts';
 import { redactionRoutes } from './redaction.ts';
+import { managementSettingsImportRoutes } from './settings-imports.ts';
 import { userRoutes } from './users.ts';
 
 export async function managementFace(fastify: FastifyInstance): Promise<void> {
@@ -28,8 +30,10 @@ export async function managementFace(fastify: FastifyInstance): Promise<void> {
   await fastify.register(accountRoutes);
   await fastify.register(organizationSettingRoutes);
   await fastify.register(redactionRoutes);
-  // Bulk user imports (installs its own CSV body parsers).
+  // Bulk operations: user imports, exports, account-settings imports (each installs its CSV body parsers).
   await fastify.register(managementImportRoutes);
+  await fastify.register(managementExportRoutes);
+  await fastify.register(managementSettingsImportRoutes);
 }
 
 /**
