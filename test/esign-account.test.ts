@@ -133,8 +133,9 @@ test('permission profiles: create/list/get/update/delete with move_users_to, fla
   assert.equal(dupName.body.errorCode, 'PERMISSION_PROFILE_NAME_ALREADY_EXISTS');
 
   // A profile in use is deleted only by moving its users.
-  const user: Sdk = (
-    await new esign.UsersApi(esignClient(live, tenant.key)).create(tenant.accountId, {
+  const usersApi: Sdk = new esign.UsersApi(esignClient(live, tenant.key));
+  const user = (
+    await usersApi.create(tenant.accountId, {
       newUsersDefinition: {
         newUsers: [
           {
