@@ -7,7 +7,7 @@ export async function seed(sql: postgres.Sql, orgId: string, accountId: string, 
   const base = String(Date.now() - n - 60_000);
   await sql.begin(async (tx) => {
     // The seat trigger would update the account row once per membership; count the seats once instead.
-    await tx`ALTER TABLE memberships DISABLE TRIGGER memberships_count_seats`;
+    await tx`ALTER TABLE memberships DISABLE TRIGGER memberships_count_seats_insert`;
     const [profile] = await tx`
       SELECT id FROM permission_profiles WHERE account_id = ${accountId} AND name = 'DS Sender'`;
     await tx`
@@ -25,7 +25,7 @@ export async function seed(sql: postgres.Sql, orgId: string, accountId: string, 
       FROM users u, LATERAL (SELECT md5('m' || u.id::text) AS h) AS r
       WHERE u.organization_id = ${orgId} AND u.role = 'member'`;
     await tx`UPDATE accounts SET seats_used = seats_used + ${n}::int WHERE id = ${accountId}`;
-    await tx`ALTER TABLE memberships ENABLE TRIGGER memberships_count_seats`;
+    await tx`ALTER TABLE memberships ENABLE TRIGGER memberships_count_seats_insert`;
   });
   await sql`VACUUM ANALYZE users`;
   await sql`VACUUM ANALYZE memberships`;
