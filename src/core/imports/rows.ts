@@ -15,6 +15,14 @@ import type { AuditInput } from '../audit/writer.ts';
 import { isUuid, newId } from '../ids.ts';
 import { type MappingResult, mappingMatcher, type PersonAttributes } from '../mapping-rules/match.ts';
 import type { Principal } from '../principal.ts';
+import {
+  insertGroupMembers,
+  insertMemberships,
+  insertUsers,
+  reopenMemberships,
+  updateMembershipProfiles,
+  updateUsers,
+} from './bulk.ts';
 import type { ColumnMap, Field } from './csv.ts';
 
 export const LANGUAGES = [
@@ -158,21 +166,27 @@ export class World {
     const newEmails = [...new Set(emails)].filter((e) => !this.byEmail.has(e));
     const newIds = [...new Set(ids)].filter((i) => !this.byId.has(i));
     if (newEmails.length > 0 || newIds.length > 0) {
-      const users = await db
-        .selectFrom('users')
-        .selectAll()
-        .where('organization_id', '=', organizationId)
-        .where((eb) =>
-          eb.or([
-            eb(sql`lower(email)`, '=', eb.fn.any(eb.val(newEmails))),
-            eb(
-              'id',
-              '=',
-              eb.fn.any(eb.val(newIds.length > 0 ? newIds : ['00000000-0000-0000-0000-000000000000'])),
-            ),
-          ]),
-        )
-        .execute();
+      // Two index look-ups (by lower(email), by id) rather than one query OR-ing them, which PostgreSQL
+      // would answer by scanning the organization's users on every batch.
+      const [byEmail, byId] = await Promise.all([
+        newEmails.length === 0
+          ? []
+          : db
+              .selectFrom('users')
+              .selectAll()
+              .where('organization_id', '=', organizationId)
+              .where((eb) => eb(sql`lower(email)`, '=', eb.fn.any(eb.val(newEmails))))
+              .execute(),
+        newIds.length === 0
+          ? []
+          : db
+              .selectFrom('users')
+              .selectAll()
+              .where('organization_id', '=', organizationId)
+              .where((eb) => eb('id', '=', eb.fn.any(eb.val(newIds))))
+              .execute(),
+      ]);
+      const users = [...new Map([...byEmail, ...byId].map((u) => [u.id, u])).values()];
       const fresh = users.filter((u) => !this.byId.has(u.id));
       const userIds = fresh.map((u) => u.id);
       const [memberships, groups] =
@@ -750,83 +764,76 @@ async function planClose(
   res.result = 'membership_closed';
 }
 
-/** Carries out a planned batch with bulk statements; returns the audit events, in row order. */
+/**
+ * Splits ops into consecutive rounds that one set-based statement each can apply with the same effect as
+ * applying them one by one in order: within a round no key repeats, and a `solo` op is alone in its round.
+ */
+function rounds<T>(ops: readonly T[], key: (op: T) => string, solo: (op: T) => boolean = () => false): T[][] {
+  const out: T[][] = [];
+  let cur: T[] = [];
+  let keys = new Set<string>();
+  for (const op of ops) {
+    const k = key(op);
+    if (cur.length > 0 && (keys.has(k) || solo(op) || solo(cur[0]!))) {
+      out.push(cur);
+      cur = [];
+      keys = new Set();
+    }
+    cur.push(op);
+    keys.add(k);
+  }
+  if (cur.length > 0) out.push(cur);
+  return out;
+}
+
+/**
+ * Carries out a planned batch with set-based statements (src/core/imports/bulk.ts: one statement per kind of
+ * write, whatever the batch size); returns the audit events, in row order. Rows created here are audited as
+ * planned (they are exactly what is inserted; created_at/updated_at, the only columns the database fills, are
+ * not part of an audit diff); updated rows are audited as the database returns them.
+ */
 export async function executeBatch(trx: Db, planned: Planned): Promise<AuditInput[]> {
   const all = planned.ops.flat();
   const of = <K extends Op['kind']>(k: K) => all.filter((o): o is Extract<Op, { kind: K }> => o.kind === k);
-  const users = new Map<string, User>();
-  const createUsers = of('createUser');
-  for (let i = 0; i < createUsers.length; i += 1000) {
-    const rows = await trx
-      .insertInto('users')
-      .values(
-        createUsers
-          .slice(i, i + 1000)
-          .map(({ row }) => ({ ...row, created_at: undefined, updated_at: undefined })),
-      )
-      .returningAll()
-      .execute();
-    for (const r of rows) users.set(r.id, r);
-  }
-  const memberships = new Map<string, Membership>();
-  const createMemberships = of('createMembership');
-  for (let i = 0; i < createMemberships.length; i += 1000) {
-    const rows = await trx
-      .insertInto('memberships')
-      .values(
-        createMemberships.slice(i, i + 1000).map(({ row }) => ({
-          id: row.id,
-          organization_id: row.organization_id,
-          account_id: row.account_id,
-          user_id: row.user_id,
-          status: row.status,
-          permission_profile_id: row.permission_profile_id,
-        })),
-      )
-      .returningAll()
-      .execute();
-    for (const r of rows) memberships.set(r.id, r);
-  }
+  await insertUsers(
+    trx,
+    of('createUser').map((o) => o.row),
+  );
+  await insertMemberships(
+    trx,
+    of('createMembership').map((o) => o.row),
+  );
   const now = new Date();
   const after = new Map<Op, Record<string, unknown>>();
-  for (const op of of('reopenMembership')) {
-    after.set(
-      op,
-      await trx
-        .updateTable('memberships')
-        .set({
-          status: op.status,
-          permission_profile_id: op.profileId,
-          updated_at: now,
-          closed_at: null,
-          closed_by_deactivation: false,
-        })
-        .where('id', '=', op.before.id)
-        .returningAll()
-        .executeTakeFirstOrThrow(),
+  for (const round of rounds(of('reopenMembership'), (o) => o.before.id)) {
+    const rows = await reopenMemberships(
+      trx,
+      round.map((o) => ({ id: o.before.id, status: o.status, profileId: o.profileId })),
+      now,
     );
+    for (const o of round) after.set(o, rows.get(o.before.id)!);
   }
-  for (const op of of('updateUser')) {
-    after.set(
-      op,
-      await trx
-        .updateTable('users')
-        .set({ ...op.set, updated_at: now })
-        .where('id', '=', op.before.id)
-        .returningAll()
-        .executeTakeFirstOrThrow(),
+  // An email change is applied alone: in one statement, a user taking an email another row of the batch
+  // frees could meet the unique index before the other update.
+  for (const round of rounds(
+    of('updateUser'),
+    (o) => o.before.id,
+    (o) => o.set.email !== undefined,
+  )) {
+    const rows = await updateUsers(
+      trx,
+      round.map((o) => ({ id: o.before.id, set: o.set })),
+      now,
     );
+    for (const o of round) after.set(o, rows.get(o.before.id)!);
   }
-  for (const op of of('updateMembership')) {
-    after.set(
-      op,
-      await trx
-        .updateTable('memberships')
-        .set({ permission_profile_id: op.profileId, updated_at: now })
-        .where('id', '=', op.before.id)
-        .returningAll()
-        .executeTakeFirstOrThrow(),
+  for (const round of rounds(of('updateMembership'), (o) => o.before.id)) {
+    const rows = await updateMembershipProfiles(
+      trx,
+      round.map((o) => ({ id: o.before.id, profileId: o.profileId })),
+      now,
     );
+    for (const o of round) after.set(o, rows.get(o.before.id)!);
   }
   const closes = of('closeMembership');
   if (closes.length > 0) {
@@ -836,16 +843,10 @@ export async function executeBatch(trx: Db, planned: Planned): Promise<AuditInpu
       .where((eb) => eb('id', '=', eb.fn.any(eb.val(closes.map((c) => c.id)))))
       .execute();
   }
-  const members = of('addGroups').flatMap((o) =>
-    o.groupIds.map((group_id) => ({ group_id, user_id: o.userId })),
+  await insertGroupMembers(
+    trx,
+    of('addGroups').flatMap((o) => o.groupIds.map((group_id) => ({ group_id, user_id: o.userId }))),
   );
-  for (let i = 0; i < members.length; i += 1000) {
-    await trx
-      .insertInto('group_members')
-      .values(members.slice(i, i + 1000))
-      .onConflict((oc) => oc.doNothing())
-      .execute();
-  }
 
   const events: AuditInput[] = [];
   for (const op of all) {
@@ -855,7 +856,7 @@ export async function executeBatch(trx: Db, planned: Planned): Promise<AuditInpu
           action: 'user.created',
           targetType: 'user',
           targetId: op.row.id,
-          after: users.get(op.row.id) ?? op.row,
+          after: op.row,
           extra: { via: 'import' },
         });
         break;
@@ -865,7 +866,7 @@ export async function executeBatch(trx: Db, planned: Planned): Promise<AuditInpu
           targetType: 'membership',
           targetId: op.row.id,
           accountId: op.row.account_id,
-          after: memberships.get(op.row.id) ?? op.row,
+          after: op.row,
           extra: { via: 'import' },
         });
         break;

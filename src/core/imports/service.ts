@@ -14,12 +14,12 @@ import type { Config } from '../../config.ts';
 import type { Db } from '../../db/connection.ts';
 import type { ImportOperation, ImportRow } from '../../db/schema.ts';
 import { enqueueImport } from '../../jobs/queue.ts';
-import { appendAudit } from '../audit/writer.ts';
 import { type Ctx, mutate } from '../context.ts';
 import { AppError, invalidField, notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { DEFAULT_LIMIT, decodeCursor, type Page, toPage } from '../pagination.ts';
 import { type Principal, permissionsFor, requireAccountAccess } from '../principal.ts';
+import { appendAuditBulk, insertRowResults } from './bulk.ts';
 import { CHUNK_BYTES, FileError, mapColumns, readCsv, storedFile } from './csv.ts';
 import { Catalog, executeBatch, planBatch, type RowResult, World } from './rows.ts';
 
@@ -611,12 +611,9 @@ export async function processImport(db: Db, id: string, opts: ProcessOptions): P
           const planned = await planBatch(trx, env!, world, rows, !imp!.dry_run);
           if (!imp!.dry_run) {
             const events = await executeBatch(trx, planned);
-            await appendAudit(trx, principal, meta, events);
+            await appendAuditBulk(trx, principal, meta, events);
           }
-          await trx
-            .insertInto('import_rows')
-            .values(planned.results.map((r) => ({ ...r, import_id: id })))
-            .execute();
+          await insertRowResults(trx, id, planned.results);
           const n = { added: 0, updated: 0, closed: 0, none: 0, errors: 0 };
           const rollups = { ...(cur.error_rollups as Record<string, number>) };
           for (const r of planned.results) {

@@ -1,0 +1,208 @@
+// The set-based apply pass (src/core/imports/bulk.ts): whole batches written by one statement per kind of
+// write must give exactly what row-by-row application gave. Each import here is ONE batch (batch size 100), so
+// every case below shares a statement with its neighbours: a seat-limit overflow inside a batch, duplicate
+// emails in one batch, adds mixed with errors, one user updated by several rows, emails passed between users,
+// reopened memberships; counters, seats, row results and the audit chain checked exactly.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { as, buildApp, createTenant, type Tenant, testDb } from './helper.ts';
+import { allRows, importCsv, runWorker } from './imports-helper.ts';
+
+async function setup(t: any) {
+  const built = await buildApp(t, { importBatchSize: 100 });
+  await runWorker(t, built.config);
+  const tenant = await createTenant(built.services, built.config);
+  const api = as(built.app, tenant.key);
+  const group = await api('POST', `/api/accounts/${tenant.accountId}/groups`, { name: 'Sales' });
+  assert.equal(group.statusCode, 201, group.body);
+  return { ...built, tenant, api, groupId: group.json().id as number };
+}
+
+async function auditOf(tenant: Tenant) {
+  return testDb()
+    .db.selectFrom('audit_events')
+    .selectAll()
+    .where('organization_id', '=', tenant.organizationId)
+    .orderBy('seq')
+    .execute();
+}
+
+test('one batch: seat overflow, duplicate emails, adds mixed with errors; exact counters, seats and audit', async (t) => {
+  const { api, tenant, services, groupId } = await setup(t);
+  await api('PATCH', `/api/accounts/${tenant.accountId}`, { seat_limit: 5 }); // owner + 4
+  const csv =
+    'FirstName,LastName,UserEmail,PermissionSet,Group,AutoActivate\n' +
+    'A,One,a1@example.test,DS Sender,Sales,\n' + // 1: added (seat 2)
+    'B,Two,not-an-email,DS Sender,,\n' + // 2: error
+    'A,One,A1@example.test,DS Sender,Sales,\n' + // 3: same email, other case: user exists
+    'C,Three,c3@example.test,No Such,,\n' + // 4: error
+    'D,Four,d4@example.test,DS Sender,,false\n' + // 5: pending: no seat
+    'E,Five,e5@example.test,DS Sender,Sales,\n' + // 6: added (seat 3)
+    'X,Other,a1@example.test,DS Sender,,\n' + // 7: same email, another name
+    'F,Six,f6@example.test,DS Sender,,\n' + // 8: added (seat 4)
+    'G,Seven,g7@example.test,DS Sender,,\n' + // 9: added (seat 5)
+    'H,Eight,h8@example.test,DS Sender,Sales,\n' + // 10: over the limit
+    'I,Nine,i9@example.test,DS Sender,,false\n' + // 11: pending: still fine
+    'J,Ten,j10@example.test,DS Sender,,\n'; // 12: over the limit
+  const done = await importCsv(api, `operation=add&account_id=${tenant.accountId}`, csv);
+  assert.equal(done.status, 'completed', JSON.stringify(done));
+  const rows = await allRows(api, done.id);
+  assert.deepEqual(
+    rows.map((r) => r.error_type ?? r.result),
+    [
+      'user_added',
+      'invalid_useremail_address',
+      'no_action_taken_user_exists',
+      'invalid_permissionset',
+      'user_added',
+      'user_added',
+      'new_name_with_existing_useremail_not_allowed',
+      'user_added',
+      'user_added',
+      'maximum_users_exceeded',
+      'user_added',
+      'maximum_users_exceeded',
+    ],
+  );
+  assert.deepEqual(
+    [
+      done.user_count,
+      done.processed_user_count,
+      done.added_user_count,
+      done.no_action_required_user_count,
+      done.error_count,
+    ],
+    [12, 12, 6, 1, 5],
+  );
+  assert.equal(rows[2].user_id, rows[0].user_id, 'the duplicate row names the user the batch created');
+  assert.equal(rows[2].membership_id, rows[0].membership_id);
+  const account = (await api('GET', `/api/accounts/${tenant.accountId}`)).json();
+  assert.equal(account.seats_used, 5, 'owner + 4 active; pending memberships take no seat');
+
+  const users = await testDb()
+    .db.selectFrom('users')
+    .select(['id', 'email'])
+    .where('organization_id', '=', tenant.organizationId)
+    .execute();
+  assert.equal(users.length, 1 + 6, 'one user per added row, none for the duplicate');
+  const members = await testDb()
+    .db.selectFrom('group_members')
+    .select('user_id')
+    .where('group_id', '=', groupId)
+    .execute();
+  assert.equal(members.length, 2, 'a1 and e5 (h8 was refused)');
+
+  const events = (await auditOf(tenant)).filter(
+    (e) => (e.changes as { _meta?: { via?: string } })._meta?.via === 'import',
+  );
+  const count = (a: string) => events.filter((e) => e.action === a).length;
+  assert.deepEqual(
+    [count('user.created'), count('membership.created'), count('group.member_added')],
+    [6, 6, 2],
+  );
+  const created = events.find((e) => e.action === 'user.created' && e.target_id === rows[0].user_id)!;
+  assert.deepEqual((created.changes as any).email, { before: null, after: 'a1@example.test' });
+  assert.deepEqual((created.changes as any).role, { before: null, after: 'member' });
+  const membership = events.find(
+    (e) => e.action === 'membership.created' && e.target_id === rows[4].membership_id,
+  )!;
+  assert.deepEqual((membership.changes as any).status, { before: null, after: 'pending' });
+  assert.equal(membership.account_id, tenant.accountId);
+  const seqs = (await auditOf(tenant)).map((e) => Number(e.seq));
+  assert.deepEqual(
+    seqs,
+    seqs.map((_, i) => i + 1),
+    'one gapless chain',
+  );
+  assert.equal((await services.audit.verify(tenant.organizationId)).ok, true);
+});
+
+test('one batch of updates: a user changed by several rows, an email passed on, reopened memberships', async (t) => {
+  const { api, tenant, services } = await setup(t);
+  const add = await importCsv(
+    api,
+    `operation=add&account_id=${tenant.accountId}`,
+    'FirstName,LastName,UserEmail,PermissionSet\n' +
+      'Ada,Lovelace,ada@example.test,DS Sender\n' +
+      'Alan,Turing,alan@example.test,DS Sender\n' +
+      'Kurt,Godel,kurt@example.test,DS Sender\n',
+  );
+  assert.equal(add.added_user_count, 3);
+  const users = await testDb()
+    .db.selectFrom('users')
+    .select(['id', 'email'])
+    .where('organization_id', '=', tenant.organizationId)
+    .execute();
+  const id = (e: string) => users.find((u) => u.email === e)!.id;
+
+  // Rows 1–3 change Ada three times (each row sees the one before); row 4 frees alan@, row 5 takes it.
+  const upd = await importCsv(
+    api,
+    `operation=update&account_id=${tenant.accountId}`,
+    'APIUserName,UserEmail,FirstName,LastName,UserTitle,PermissionSet\n' +
+      `${id('ada@example.test')},,,King,,\n` +
+      `${id('ada@example.test')},,,,Countess,DS Admin\n` +
+      `${id('ada@example.test')},,Augusta,,,DS Viewer\n` +
+      `${id('alan@example.test')},alan.t@example.test,,,,\n` +
+      `${id('kurt@example.test')},alan@example.test,,,,\n`,
+  );
+  assert.equal(upd.status, 'completed', JSON.stringify(upd));
+  assert.deepEqual(
+    (await allRows(api, upd.id)).map((r) => r.error_type ?? r.result),
+    ['user_updated', 'user_updated', 'user_updated', 'user_updated', 'user_updated'],
+  );
+  const ada = (await api('GET', `/api/users/${id('ada@example.test')}`)).json();
+  assert.deepEqual(
+    [ada.first_name, ada.last_name, ada.job_title],
+    ['Augusta', 'King', 'Countess'],
+    'all three rows applied, in order',
+  );
+  const profiles = (await api('GET', `/api/accounts/${tenant.accountId}/permission_profiles`)).json().data;
+  const viewer = profiles.find((p: any) => p.name === 'DS Viewer').id;
+  assert.equal(ada.memberships[0].permission_profile_id, viewer, 'the last profile wins');
+  assert.equal((await api('GET', `/api/users/${id('kurt@example.test')}`)).json().email, 'alan@example.test');
+  assert.equal(
+    (await api('GET', `/api/users/${id('alan@example.test')}`)).json().email,
+    'alan.t@example.test',
+  );
+
+  const events = await auditOf(tenant);
+  const adaUpdates = events.filter(
+    (e) => e.action === 'user.updated' && e.target_id === id('ada@example.test'),
+  );
+  assert.deepEqual(
+    adaUpdates.map((e) => Object.keys(e.changes as object).filter((k) => k !== '_meta')),
+    [['last_name'], ['job_title'], ['first_name']],
+    'each row audited with its own change only',
+  );
+  const profileChanges = events.filter(
+    (e) => e.action === 'membership.updated' && e.target_id === ada.memberships[0].id,
+  );
+  assert.equal(profileChanges.length, 2);
+  assert.deepEqual((profileChanges[1]!.changes as any).permission_profile_id.after, viewer);
+
+  // Close two, then add them again in one batch: the memberships are reopened, the seats taken back.
+  const seats = async () => (await api('GET', `/api/accounts/${tenant.accountId}`)).json().seats_used;
+  await importCsv(
+    api,
+    `operation=close&account_id=${tenant.accountId}`,
+    'UserEmail\nalan@example.test\nalan.t@example.test\n',
+  );
+  assert.equal(await seats(), 2);
+  const again = await importCsv(
+    api,
+    `operation=add&account_id=${tenant.accountId}`,
+    'FirstName,LastName,UserEmail,PermissionSet\n' +
+      'Kurt,Godel,alan@example.test,DS Admin\n' +
+      'Alan,Turing,alan.t@example.test,DS Sender\n',
+  );
+  assert.deepEqual(
+    (await allRows(api, again.id)).map((r) => r.result),
+    ['user_added', 'user_added'],
+  );
+  assert.equal(await seats(), 4);
+  const reopened = (await auditOf(tenant)).filter((e) => e.action === 'membership.reopened');
+  assert.equal(reopened.length, 2);
+  assert.deepEqual((reopened[0]!.changes as any).status, { before: 'closed', after: 'active' });
+  assert.equal((await services.audit.verify(tenant.organizationId)).ok, true);
+});
