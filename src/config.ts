@@ -73,7 +73,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     publicUrl: (env.SIGNET_PUBLIC_URL || 'http://localhost:8080').replace(/\/+$/, ''),
     sessionMaxHours: int('SIGNET_SESSION_MAX_HOURS', 12),
     importMaxBytes: int('SIGNET_IMPORT_MAX_BYTES', 200 * 1024 * 1024),
-    importBatchSize: int('SIGNET_IMPORT_BATCH_SIZE', 500),
+    importBatchSize: int('SIGNET_IMPORT_BATCH_SIZE', 2000),
     // Job workers inside `signet start` (0 = none: run `signet worker` processes instead).
     workers: int('SIGNET_WORKERS', 1),
     // A job whose worker died is retried once this has passed since it started (pg-boss expiry); a running
