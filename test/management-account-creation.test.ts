@@ -265,21 +265,14 @@ test('scopes: restricted keys get 403 naming the spec’s scope; an admin needs 
   assert.equal(orgs.organizations[0].accounts.length, 2, 'the refused creation made no account');
 });
 
-test('cloning and Org Connect answer 501 not_supported with a reason, after authentication (401 first)', async (t) => {
+test('the 12 Org Connect operations answer 501 not_supported with a reason, after authentication (401 first)', async (t) => {
   const live = await startApp(t);
   const tenant = await liveTenant(live);
   const org = tenant.organizationId;
   const id = '00000000-0000-4000-8000-000000000000';
   const ops = (client: unknown): [string, () => Promise<unknown>][] => {
-    const p = new admin.ProvisionAssetGroupApi(client);
     const c = new admin.OrgConnectApi(client);
     return [
-      [
-        'cloneAssetGroupAccount',
-        () => p.cloneAssetGroupAccount({ sourceAccount: { id }, targetAccount: { name: 'x' } }, org),
-      ],
-      ['getAssetGroupAccountClonesByOrgId', () => p.getAssetGroupAccountClonesByOrgId(org)],
-      ['getAssetGroupAccountClone', () => p.getAssetGroupAccountClone(org, org, id)],
       ['getOrganizationConnectConfigs', () => c.getOrganizationConnectConfigs(org)],
       ['createOrganizationConnectConfig', () => c.createOrganizationConnectConfig({ name: 'x' }, org)],
       ['getOrganizationConnectOAuthConfiguration', () => c.getOrganizationConnectOAuthConfiguration(org)],
@@ -301,7 +294,7 @@ test('cloning and Org Connect answer 501 not_supported with a reason, after auth
     ];
   };
   const authed = ops(adminClient(live, tenant.key));
-  assert.equal(authed.length, 15);
+  assert.equal(authed.length, 12);
   for (const [name, call] of authed) {
     const err = await sdkError(call());
     assert.equal(err.statusCode, 501, name);
@@ -314,4 +307,159 @@ test('cloning and Org Connect answer 501 not_supported with a reason, after auth
     assert.equal(err.statusCode, 401, name);
     assert.equal(typeof err.body.error_description, 'string', name);
   }
+});
+
+const SVG =
+  '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10" fill="#ff8800"/></svg>';
+
+test('cloneAssetGroupAccount copies settings, permission profiles, groups and brands (not people); clones read back', async (t) => {
+  const live = await startApp(t);
+  const tenant = await liveTenant(live);
+  const call = api(live, tenant.key);
+  const org = tenant.organizationId;
+  const src = tenant.accountId;
+  // The source's configuration, made through /api.
+  assert.equal(
+    (await call('PATCH', `/accounts/${src}/settings`, { session_timeout_minutes: 45 })).status,
+    200,
+  );
+  const profile = await call('POST', `/accounts/${src}/permission_profiles`, {
+    name: 'Reviewers',
+    permissions: ['manage_groups'],
+  });
+  assert.equal(profile.status, 201);
+  const group = await call('POST', `/accounts/${src}/groups`, { name: 'Legal', description: 'Contracts' });
+  await call('POST', `/accounts/${src}/groups/${group.body.id}/members`, { user_ids: [tenant.ownerId] });
+  const brand = await call('POST', `/accounts/${src}/brands`, { name: 'House', is_sending_default: true });
+  assert.equal(brand.status, 201);
+  const logo = await fetch(`${live.base}/api/accounts/${src}/brands/${brand.body.id}/logos/email`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${tenant.key}`, 'content-type': 'image/svg+xml' },
+    body: SVG,
+  });
+  assert.equal(logo.status, 200);
+
+  const provision = new admin.ProvisionAssetGroupApi(adminClient(live, tenant.key));
+  const cloneAdmin = `${unique('clone-admin')}@example.test`;
+  const clone = await provision.cloneAssetGroupAccount(
+    {
+      sourceAccount: { id: src },
+      targetAccount: {
+        name: 'Main (copy)',
+        countryCode: 'FR',
+        admin: { email: cloneAdmin, firstName: 'Cléo' },
+      },
+    },
+    org,
+  );
+  assert.match(clone.assetGroupWorkId, GUID);
+  assert.equal(clone.assetGroupId, org);
+  assert.equal(clone.assetGroupWorkType, 'AccountClone');
+  assert.equal(clone.status, 'completed');
+  assert.equal(clone.sourceAccount.id, src);
+  assert.equal(clone.sourceAccount.name, 'Main');
+  assert.equal(clone.targetAccount.name, 'Main (copy)');
+  assert.equal(clone.targetAccount.countryCode, 'FR');
+  assert.equal(clone.targetAccount.admin.email, cloneAdmin);
+  const target = clone.targetAccount.id;
+  assert.match(target, GUID);
+  assert.notEqual(target, src);
+
+  // Through /api: the copy has the configuration, and none of the people.
+  const settings = await call('GET', `/accounts/${target}/settings`);
+  assert.match(JSON.stringify(settings.body), /"session_timeout_minutes":45/);
+  const profiles = await call('GET', `/accounts/${target}/permission_profiles`);
+  const reviewers = profiles.body.data.find((p: { name: string }) => p.name === 'Reviewers');
+  assert.deepEqual(reviewers.permissions, ['manage_groups']);
+  assert.notEqual(reviewers.id, profile.body.id);
+  const groups = await call('GET', `/accounts/${target}/groups`);
+  assert.deepEqual(
+    groups.body.data.map((g: { name: string; description: string; member_count: number }) => [
+      g.name,
+      g.description,
+      g.member_count,
+    ]),
+    [['Legal', 'Contracts', 0]],
+  );
+  const brands = await call('GET', `/accounts/${target}/brands`);
+  assert.equal(brands.body.data.length, 1);
+  assert.equal(brands.body.data[0].name, 'House');
+  assert.equal(brands.body.data[0].is_sending_default, true);
+  assert.equal(brands.body.data[0].logos.email.content_type, 'image/svg+xml');
+  const members = await call('GET', `/users?account_id=${target}`);
+  assert.deepEqual(
+    members.body.data.map((u: { email: string }) => u.email),
+    [cloneAdmin],
+    'only the named admin is a member of the copy',
+  );
+  // The source is untouched.
+  const srcGroups = await call('GET', `/accounts/${src}/groups`);
+  assert.equal(srcGroups.body.data[0].member_count, 1);
+
+  const listed = await provision.getAssetGroupAccountClonesByOrgId(org);
+  assert.deepEqual(
+    listed.assetGroupWorks.map((w: { assetGroupWorkId: string }) => w.assetGroupWorkId),
+    [clone.assetGroupWorkId],
+  );
+  const one = await provision.getAssetGroupAccountClone(org, org, clone.assetGroupWorkId);
+  assert.equal(one.targetAccount.id, target);
+  assert.equal(one.sourceAccount.id, src);
+  // Clones and creations are separate lists.
+  assert.deepEqual((await provision.getSubAccountCreateProcessesByOrgId(org)).assetGroupWorks, []);
+  const notACreation = await sdkError(
+    provision.getSubAccountCreateProcessByAssetGroupWorkId(org, org, clone.assetGroupWorkId),
+  );
+  assert.equal(notACreation.statusCode, 404);
+
+  // Without a target name the copy is named after the source.
+  const unnamed = await provision.cloneAssetGroupAccount({ sourceAccount: { id: src } }, org);
+  assert.equal(unnamed.targetAccount.name, 'Copy of Main');
+});
+
+test('cloneAssetGroupAccount: tenancy, bad input and scopes', async (t) => {
+  const live = await startApp(t);
+  const me = await liveTenant(live);
+  const them = await liveTenant(live);
+  const provision = new admin.ProvisionAssetGroupApi(adminClient(live, me.key));
+  const m = me.organizationId;
+  const theirClone = await new admin.ProvisionAssetGroupApi(
+    adminClient(live, them.key),
+  ).cloneAssetGroupAccount({ sourceAccount: { id: them.accountId } }, them.organizationId);
+  const cases: [string, () => Promise<unknown>][] = [
+    [
+      'clone/their source account',
+      () => provision.cloneAssetGroupAccount({ sourceAccount: { id: them.accountId } }, m),
+    ],
+    [
+      'clone/their org',
+      () => provision.cloneAssetGroupAccount({ sourceAccount: { id: me.accountId } }, them.organizationId),
+    ],
+    ['clones/their org', () => provision.getAssetGroupAccountClonesByOrgId(them.organizationId)],
+    ['clone get/their work', () => provision.getAssetGroupAccountClone(m, m, theirClone.assetGroupWorkId)],
+    [
+      'clone get/their asset group',
+      () => provision.getAssetGroupAccountClone(m, them.organizationId, theirClone.assetGroupWorkId),
+    ],
+  ];
+  for (const [name, c] of cases) {
+    const err = await sdkError(c());
+    assert.equal(err.statusCode, 404, `${name}: ${JSON.stringify(err.body)}`);
+    assert.equal(err.body.error, 'not_found', name);
+  }
+  const noSource = await sdkError(provision.cloneAssetGroupAccount({ targetAccount: { name: 'x' } }, m));
+  assert.equal(noSource.statusCode, 400);
+  assert.match(noSource.body.error_description, /sourceAccount/);
+  const badSource = await sdkError(provision.cloneAssetGroupAccount({ sourceAccount: { id: '42' } }, m));
+  assert.equal(badSource.statusCode, 400);
+
+  const reader = await api(live, me.key)('POST', '/api_keys', { name: 'reader', scopes: ['users:read'] });
+  const readerApi = new admin.ProvisionAssetGroupApi(adminClient(live, reader.body.key));
+  const denied = await sdkError(readerApi.cloneAssetGroupAccount({ sourceAccount: { id: me.accountId } }, m));
+  assert.equal(denied.statusCode, 403);
+  assert.match(denied.body.error_description, /asset_group_account_clone_write/);
+  const deniedRead = await sdkError(readerApi.getAssetGroupAccountClonesByOrgId(m));
+  assert.equal(deniedRead.statusCode, 403);
+  assert.match(deniedRead.body.error_description, /asset_group_account_clone_read/);
+  const orgs = await new admin.AccountsApi(adminClient(live, me.key)).getOrganizations();
+  assert.equal(orgs.organizations[0].accounts.length, 1, 'nothing was cloned into my organization');
 });

@@ -398,6 +398,9 @@ export interface AccountCreationsTable {
   organization_id: string;
   account_id: string;
   status: 'completed';
+  /** 0011_account_clones.sql: a clone copied source_account_id's configuration. */
+  kind: ColumnType<'create' | 'clone', 'create' | 'clone' | undefined, 'create' | 'clone'>;
+  source_account_id: string | null;
   request: Record<string, unknown>;
   admin_user_id: string | null;
   requestor: Record<string, unknown>;

@@ -1,5 +1,6 @@
-// Admin API account creation (ProvisionAssetGroupApi): createAssetGroupAccount, the creation processes
-// (getSubAccountCreateProcessesByOrgId, getSubAccountCreateProcessByAssetGroupWorkId), the organization's plan
+// Admin API account creation and cloning (ProvisionAssetGroupApi): createAssetGroupAccount and its processes
+// (getSubAccountCreateProcessesByOrgId, getSubAccountCreateProcessByAssetGroupWorkId), cloneAssetGroupAccount
+// and its processes (getAssetGroupAccountClonesByOrgId, getAssetGroupAccountClone), the organization's plan
 // (getOrganizationPlanItems) and the accounts of its asset group (getAssetGroupAccounts).
 //
 // How DocuSign's provisioning words map onto Signet (docs/compatibility.md):
@@ -7,8 +8,10 @@
 //    subscription_id are the organization's id. Every account of the organization belongs to it.
 //  * Every account is on the one self-hosted plan (products.ts: SIGNET_PLAN_ID) whose one item (module) is the
 //    eSignature product. A request may name that plan and module, and nothing else.
-//  * Creating an account is immediate (core: accounts/creations.ts): the process is recorded as completed in
-//    the account's own transaction, attempts 1. The request's admin becomes a member with "DS Admin".
+//  * Creating or cloning an account is immediate (core: accounts/creations.ts): the process is recorded as
+//    completed in the account's own transaction, attempts 1. The request's admin becomes a member with
+//    "DS Admin". A clone copies the source's settings, permission profiles, groups (without members) and
+//    brands with their logos; not its people.
 // The models of these operations are camelCase (PascalCase for AssetGroupWorkResult), as the spec has them.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
@@ -27,8 +30,9 @@ import {
   SIGNET_PLAN_NAME,
 } from './products.ts';
 
-/** What DocuSign calls the work that creates an account. */
+/** What DocuSign calls the work that creates an account, and the work that clones one. */
 const CREATE_WORK_TYPE = 'AccountCreate';
+const CLONE_WORK_TYPE = 'AccountClone';
 
 const Open = { additionalProperties: true } as const;
 const Address = Type.Object({}, Open);
@@ -71,6 +75,27 @@ const CreateBody = Type.Object(
   Open,
 );
 
+const CloneBody = Type.Object(
+  {
+    sourceAccount: Type.Object({ id: Type.String({ format: 'uuid' }) }, Open),
+    targetAccount: Type.Optional(
+      Type.Object(
+        {
+          // DocuSign lets the caller pass an id; Signet assigns its own and ignores this one.
+          id: Type.Optional(Type.String({ maxLength: 100 })),
+          name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+          admin: Type.Optional(Admin),
+          countryCode: Type.Optional(Type.String({ maxLength: 10 })),
+          region: Type.Optional(Type.String({ maxLength: 50 })),
+          site: Type.Optional(Type.String({ maxLength: 50 })),
+        },
+        Open,
+      ),
+    ),
+  },
+  Open,
+);
+
 interface StoredRequest {
   target_account?: { countryCode?: string; region?: string; site?: string; locale?: string };
   subscription?: { id?: string };
@@ -80,8 +105,8 @@ function put(target: Record<string, unknown>, key: string, value: unknown): void
   if (value !== null && value !== undefined && value !== '') target[key] = value;
 }
 
-/** SubAccountCreateWorker: one recorded creation. */
-function worker(c: AccountCreationView) {
+/** The target account of a recorded creation or clone (SubAccountCreateTargetAccount and its clone twin). */
+function targetAccount(c: AccountCreationView) {
   const req = c.request as StoredRequest;
   const target: Record<string, unknown> = { id: c.account_id, name: c.account_name };
   put(target, 'region', req.target_account?.region);
@@ -96,26 +121,49 @@ function worker(c: AccountCreationView) {
     put(admin, 'locale', req.target_account?.locale);
     target.admin = admin;
   }
+  return target;
+}
+
+/** The fields a creation and a clone process share. */
+function work(c: AccountCreationView, type: string, message: string) {
   const requestor = c.requestor as { name?: string; email?: string };
   const out: Record<string, unknown> = {
-    targetAccount: target,
+    targetAccount: targetAccount(c),
+    assetGroupWorkId: c.id,
+    assetGroupId: c.organization_id,
+    assetGroupWorkType: type,
+    status: c.status,
+    attempts: 1,
+    createdDate: c.created_at.toISOString(),
+    message,
+  };
+  put(out, 'createdByName', requestor.name);
+  put(out, 'createdByEmail', requestor.email);
+  return out;
+}
+
+/** AssetGroupAccountClone: one recorded clone. */
+function cloneWork(c: AccountCreationView) {
+  const source: Record<string, unknown> = { id: c.source_account_id };
+  put(source, 'name', c.source_account_name);
+  put(source, 'externalAccountId', c.source_external_account_id);
+  return {
+    sourceAccount: source,
+    ...work(c, CLONE_WORK_TYPE, `account ${c.account_id} cloned from account ${c.source_account_id}`),
+  };
+}
+
+/** SubAccountCreateWorker: one recorded creation. */
+function worker(c: AccountCreationView) {
+  return {
+    ...work(c, CREATE_WORK_TYPE, `account ${c.account_id} created`),
     subscriptionDetails: {
       id: c.organization_id,
       planId: SIGNET_PLAN_ID,
       planName: SIGNET_PLAN_NAME,
       modules: [{ moduleId: ESIGN_PRODUCT_ID, moduleName: ESIGN_PRODUCT_NAME }],
     },
-    assetGroupWorkId: c.id,
-    assetGroupId: c.organization_id,
-    assetGroupWorkType: CREATE_WORK_TYPE,
-    status: c.status,
-    attempts: 1,
-    createdDate: c.created_at.toISOString(),
-    message: `account ${c.account_id} created`,
   };
-  put(out, 'createdByName', requestor.name);
-  put(out, 'createdByEmail', requestor.email);
-  return out;
 }
 
 /** AssetGroupWorkResult (PascalCase, as the spec's Subscription.Provision.Model). */
@@ -256,6 +304,85 @@ export async function accountCreationRoutes(instance: FastifyInstance): Promise<
     },
   );
 
+  fastify.post(
+    '/v2/organizations/:organizationId/assetGroups/accountClone',
+    {
+      schema: { params: OrgPath, body: CloneBody },
+      config: { docusignScope: 'asset_group_account_clone_write' },
+    },
+    async (request) => {
+      const ctx = enter(request, request.params.organizationId);
+      const { sourceAccount, targetAccount: target = {} } = request.body;
+      const source = await services.accounts.get(ctx, sourceAccount.id.toLowerCase());
+      const admin = target.admin;
+      const name = target.name ?? `Copy of ${source.name}`.slice(0, 200);
+      const { creation } = await creations.clone(ctx, source.id, {
+        name,
+        ...(admin
+          ? {
+              admin: {
+                email: admin.email,
+                first_name: admin.firstName,
+                last_name: admin.lastName,
+                language: admin.locale ?? null,
+              },
+            }
+          : {}),
+        request: {
+          target_account: {
+            name,
+            countryCode: target.countryCode,
+            region: target.region,
+            site: target.site,
+            locale: admin?.locale,
+          },
+        },
+      });
+      return cloneWork(creation);
+    },
+  );
+
+  fastify.get(
+    '/v2/organizations/:organizationId/assetGroups/accountClones',
+    {
+      schema: {
+        params: OrgPath,
+        querystring: Type.Object({
+          since_updated_date: Type.Optional(Type.String({ format: 'date-time' })),
+          include_details: Type.Optional(Type.Boolean()),
+        }),
+      },
+      config: { docusignScope: 'asset_group_account_clone_read' },
+    },
+    async (request) => {
+      const ctx = enter(request, request.params.organizationId);
+      const since = request.query.since_updated_date;
+      const rows = await creations.list(ctx, 'clone', since ? { since: new Date(since) } : {});
+      return { assetGroupWorks: rows.map(cloneWork) };
+    },
+  );
+
+  fastify.get(
+    '/v2/organizations/:organizationId/assetGroups/:assetGroupId/accountClones/:assetGroupWorkId',
+    {
+      schema: {
+        params: Type.Object({
+          organizationId: Type.String(),
+          assetGroupId: Type.String(),
+          assetGroupWorkId: Type.String({ format: 'uuid' }),
+        }),
+        querystring: Type.Object({ include_details: Type.Optional(Type.Boolean()) }),
+      },
+      config: { docusignScope: 'asset_group_account_clone_read' },
+    },
+    async (request) => {
+      const { organizationId, assetGroupId, assetGroupWorkId } = request.params;
+      const ctx = enter(request, organizationId);
+      requireAssetGroup(organizationId, assetGroupId);
+      return cloneWork(await creations.get(ctx, assetGroupWorkId.toLowerCase(), 'clone'));
+    },
+  );
+
   fastify.get(
     '/v2/organizations/:organizationId/subAccountsCreated',
     {
@@ -271,7 +398,7 @@ export async function accountCreationRoutes(instance: FastifyInstance): Promise<
     async (request) => {
       const ctx = enter(request, request.params.organizationId);
       const since = request.query.since_updated_date;
-      const rows = await creations.list(ctx, since ? { since: new Date(since) } : {});
+      const rows = await creations.list(ctx, 'create', since ? { since: new Date(since) } : {});
       return { assetGroupWorks: rows.map(worker) };
     },
   );
@@ -293,7 +420,7 @@ export async function accountCreationRoutes(instance: FastifyInstance): Promise<
       const { organizationId, assetGroupId, assetGroupWorkId } = request.params;
       const ctx = enter(request, organizationId);
       requireAssetGroup(organizationId, assetGroupId);
-      return worker(await creations.get(ctx, assetGroupWorkId.toLowerCase()));
+      return worker(await creations.get(ctx, assetGroupWorkId.toLowerCase(), 'create'));
     },
   );
 

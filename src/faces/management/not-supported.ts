@@ -5,37 +5,12 @@ import type { FastifyInstance, HTTPMethods } from 'fastify';
 import { AppError } from '../../core/errors.ts';
 import type { DocuSignScope } from '../docusign/scopes.ts';
 
-const CLONE =
-  'Signet does not clone accounts: copying an account with its settings, permission profiles, groups and ' +
-  'brands into a new account is not implemented. Create an account with ' +
-  'ProvisionAssetGroupApi.createAssetGroupAccount instead.';
-const CLONE_READ =
-  'Signet does not clone accounts (cloneAssetGroupAccount is not supported), so there are no account clone ' +
-  'processes to read. Account creations are read with getSubAccountCreateProcessesByOrgId.';
 const CONNECT =
   'Signet does not send Connect webhooks yet, so it has no organization-level Connect configurations, ' +
   'Connect OAuth settings or Connect HMAC secrets.';
 
 /** [method, path after /management, the spec's scope, why] */
 export const NOT_SUPPORTED: readonly [HTTPMethods, string, DocuSignScope, string][] = [
-  [
-    'POST',
-    '/v2/organizations/:organizationId/assetGroups/accountClone',
-    'asset_group_account_clone_write',
-    CLONE,
-  ],
-  [
-    'GET',
-    '/v2/organizations/:organizationId/assetGroups/accountClones',
-    'asset_group_account_clone_read',
-    CLONE_READ,
-  ],
-  [
-    'GET',
-    '/v2/organizations/:organizationId/assetGroups/:assetGroupId/accountClones/:assetGroupWorkId',
-    'asset_group_account_clone_read',
-    CLONE_READ,
-  ],
   ['GET', '/v2/organizations/:organizationId/connect', 'connect_org_config_read_api', CONNECT],
   ['POST', '/v2/organizations/:organizationId/connect', 'connect_org_config_write_api', CONNECT],
   ['GET', '/v2/organizations/:organizationId/connect/oauth', 'connect_org_oauth_read_api', CONNECT],
