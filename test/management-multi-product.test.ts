@@ -662,3 +662,42 @@ test('scopes: a key restricted to users:read gets 403 naming the scope on writes
     assert.match(err.body.error_description, /user_write/, name);
   }
 });
+
+test('Idempotency-Key: a replayed addOrUpdateUser (several core calls) answers the same DocuSign-shaped response', async (t) => {
+  const live = await startApp(t);
+  const tenant = await liveTenant(live);
+  const ids = await profileIds(live, tenant.key, tenant.accountId);
+  const email = `${unique('idem')}@example.test`;
+  await api(live, tenant.key)('POST', '/users', { email, first_name: 'Ida', last_name: 'Em' });
+  const body = JSON.stringify({
+    email,
+    first_name: 'Idun',
+    product_permission_profiles: [
+      { product_id: ESIGN_PRODUCT_ID, permission_profile_id: String(ids['DS Admin']) },
+    ],
+  });
+  const send = () =>
+    fetch(
+      `${live.base}/management/v2.1/organizations/${tenant.organizationId}/accounts/${tenant.accountId}/users`,
+      {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${tenant.key}`,
+          'content-type': 'application/json',
+          'idempotency-key': 'add-or-update-1',
+        },
+        body,
+      },
+    );
+  const first = await send();
+  assert.equal(first.status, 200);
+  const firstBody = (await first.json()) as {
+    first_name: string;
+    accounts: { product_permission_profiles: object[] }[];
+  };
+  assert.equal(firstBody.first_name, 'Idun');
+  assert.equal(firstBody.accounts[0]!.product_permission_profiles.length, 1);
+  const second = await send();
+  assert.equal(second.status, 200);
+  assert.deepEqual(await second.json(), firstBody);
+});

@@ -216,7 +216,11 @@ export async function accountCreationRoutes(instance: FastifyInstance): Promise<
 
   function enter(request: FastifyRequest, organizationId: string): Ctx {
     requireOwnOrganization(request, organizationId);
-    return ctxOf(request);
+    // Without the idempotency hook: several routes here make more than one core call (one transaction each),
+    // and the hook would store the first call's core result as the response, then refuse the next call's
+    // commit. The idempotency layer stores the DocuSign-shaped response the route sends instead.
+    const { principal, meta } = ctxOf(request);
+    return { principal, meta };
   }
 
   /** The organization's one asset group is the organization itself: any other id is not found. */

@@ -126,7 +126,11 @@ export async function managementMultiProductRoutes(instance: FastifyInstance): P
   /** The Ctx for core calls, after refusing another organization's id (404, like a missing one). */
   function enter(request: FastifyRequest, organizationId: string): Ctx {
     requireOwnOrganization(request, organizationId);
-    return ctxOf(request);
+    // Without the idempotency hook: several routes here make more than one core call (one transaction each),
+    // and the hook would store the first call's core result as the response, then refuse the next call's
+    // commit. The idempotency layer stores the DocuSign-shaped response the route sends instead.
+    const { principal, meta } = ctxOf(request);
+    return { principal, meta };
   }
 
   async function userByEmail(ctx: Ctx, email: string): Promise<UserView> {
