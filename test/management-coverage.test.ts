@@ -2,6 +2,7 @@
 // answers a deliberate 501 not_supported with its reason (scripts/compatibility.ts builds the table from the
 // app's real route table; docs/compatibility.md carries it).
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { compatibilityRows, SDK_METHODS, toMarkdown } from '../scripts/compatibility.ts';
 
@@ -32,4 +33,15 @@ test('at least 60 of the 74 operations work (issue 5); the rest answer 501 with 
   const rows = await compatibilityRows();
   const works = rows.filter((r) => r.status === 'works').length;
   assert.ok(works >= 60, `${works} of 74 operations work`);
+});
+
+test('docs/compatibility.md carries the table the code generates', async () => {
+  const doc = readFileSync(new URL('../docs/compatibility.md', import.meta.url), 'utf8');
+  const match = /<!-- admin-table:start -->\n([\s\S]*?)<!-- admin-table:end -->/.exec(doc);
+  assert.ok(match, 'docs/compatibility.md has the admin-table markers');
+  assert.equal(
+    match[1],
+    toMarkdown(await compatibilityRows()),
+    'regenerate the table: node --import tsx scripts/compatibility.ts',
+  );
 });
