@@ -320,7 +320,7 @@ test('single-account add, update with APIUserName, close; then delete keeps what
 });
 
 test('a malformed file fails the import with a file-level rollup and no results CSV', async (t) => {
-  const { tenant, bulk } = await setup(t);
+  const { live, tenant, bulk } = await setup(t);
   const org = tenant.organizationId;
   const created = await bulk.createBulkImportAddUsersRequest(
     org,
@@ -337,6 +337,30 @@ test('a malformed file fails the import with a file-level rollup and no results 
   assert.equal(done.added_user_count, 0);
   const csv = await sdkError(bulk.getBulkUserImportCSV(org, created.id));
   assert.equal(csv.statusCode, 409);
+
+  // An empty file fails the same way; a body that is not a multipart form, or has no CSV part, is a 400.
+  const empty = await bulk.createBulkImportAddUsersRequest(org, Buffer.alloc(0));
+  const emptyDone = await settle(bulk, org, empty.id);
+  assert.equal(emptyDone.status, 'failed');
+  assert.equal(emptyDone.file_level_error_rollups[0].error_type, 'column_headers_missing');
+  const url = `${live.base}/management/v2/organizations/${org}/imports/bulk_users/add`;
+  for (const [contentType, body] of [
+    ['multipart/form-data', 'not a form'],
+    [
+      'multipart/form-data; boundary=b',
+      '--b\r\nContent-Disposition: form-data; name="other"\r\n\r\nx\r\n--b--\r\n',
+    ],
+  ]) {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tenant.key}`, 'content-type': contentType! },
+      body,
+    });
+    assert.equal(res.status, 400, contentType);
+    const err = (await res.json()) as any;
+    assert.equal(err.error, 'validation_failed');
+    assert.match(err.error_description, /multipart/);
+  }
 
   // Unknown headers are reported as DocuSign's comma-separated string, and the rest imports.
   const extra = await bulk.createBulkImportAddUsersRequest(

@@ -58,13 +58,35 @@ export async function withCsvUpload<T>(
 ): Promise<T> {
   const headerName = fileNameOf(request);
   if (request.isMultipart()) {
-    for await (const part of request.parts()) {
-      // The ReadStream variant (or any browser form): a file part.
-      if (part.type === 'file') return await consume(part.file, part.filename || headerName);
-      // The string variant: a plain field named "file.csv" (or "file").
-      if (typeof part.value === 'string' && /^file(\.csv)?$/i.test(part.fieldname)) {
-        return await consume(Readable.from([Buffer.from(part.value)]), headerName ?? part.fieldname);
+    // A body that is not multipart at all (e.g. no boundary) fails while the parts are read: a 400, not a
+    // 500. Errors with a status of their own (a part over the size limit: 413) keep it.
+    const parts = request.parts()[Symbol.asyncIterator]();
+    const next = async () => {
+      try {
+        return await parts.next();
+      } catch (err) {
+        if (err instanceof AppError || typeof (err as { statusCode?: unknown }).statusCode === 'number') {
+          throw err;
+        }
+        throw new AppError(
+          'validation_failed',
+          `the multipart/form-data body could not be read: ${(err as Error).message}`,
+        );
       }
+    };
+    try {
+      for (let step = await next(); !step.done; step = await next()) {
+        const part = step.value;
+        // The ReadStream variant (or any browser form): a file part.
+        if (part.type === 'file') return await consume(part.file, part.filename || headerName);
+        // The string variant: a plain field named "file.csv" (or "file").
+        if (typeof part.value === 'string' && /^file(\.csv)?$/i.test(part.fieldname)) {
+          return await consume(Readable.from([Buffer.from(part.value)]), headerName ?? part.fieldname);
+        }
+      }
+    } finally {
+      // As a for-await loop would: let the parser finish with the rest of the body.
+      await parts.return?.(undefined).catch(() => {});
     }
     throw new AppError(
       'validation_failed',
