@@ -514,3 +514,40 @@ test('getAccountInformation by GUID and by account number; tenancy matrix for pr
   assert.equal(noSettings.statusCode, 403);
   assert.match(noSettings.body.message, /settings:read/);
 });
+
+test('Idempotency-Key: createBrand and createPermissionProfile replay their 201; empty-200 writes (deleteBrand, updateSettings, deletePermissionProfile) replay, never a 500', async (t) => {
+  const live = await startApp(t);
+  const tenant = await liveTenant(live);
+  const send = async (method: string, path: string, body: unknown, key: string) => {
+    const res = await fetch(`${live.base}/restapi/v2.1/accounts/${tenant.accountId}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${tenant.key}`,
+        'content-type': 'application/json',
+        'idempotency-key': key,
+      },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, body: await res.text() };
+  };
+  const twice = async (method: string, path: string, body: unknown, status: number) => {
+    const key = `esign-${method}-${Math.random().toString(36).slice(2)}`;
+    const first = await send(method, path, body, key);
+    assert.equal(first.status, status, `${method} ${path}: ${first.body}`);
+    assert.deepEqual(await send(method, path, body, key), first, `${method} ${path} replayed`);
+    return first.body ? JSON.parse(first.body) : null;
+  };
+  const brand = await twice('POST', '/brands', { brandName: 'Once' }, 201);
+  const brandId = brand.brands[0].brandId;
+  const brands = await api(live, tenant.key, 'GET', `/api/accounts/${tenant.accountId}/brands`);
+  assert.equal(brands.body.data.filter((b: any) => b.name === 'Once').length, 1);
+  assert.equal(
+    (await twice('PUT', `/brands/${brandId}`, { brandName: 'Renamed' }, 200)).brandName,
+    'Renamed',
+  );
+  assert.equal(await twice('DELETE', `/brands/${brandId}`, {}, 200), null);
+  assert.equal(await twice('PUT', '/settings', { sessionTimeout: '45' }, 200), null);
+  const profile = await twice('POST', '/permission_profiles', { permissionProfileName: 'Once' }, 201);
+  assert.equal(profile.permissionProfileName, 'Once');
+  assert.equal(await twice('DELETE', `/permission_profiles/${profile.permissionProfileId}`, {}, 200), null);
+});

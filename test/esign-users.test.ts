@@ -407,3 +407,45 @@ test('bad input is a 4xx with an eSignature error, never a 500', async (t) => {
   );
   assert.equal(badUpdate.statusCode, 400);
 });
+
+test('Idempotency-Key: a retried create (one write per user) or updateUser (translated) replays the same eSignature body, once', async (t) => {
+  const live = await startApp(t);
+  const tenant = await liveTenant(live);
+  const send = async (method: string, path: string, body: unknown, key: string) => {
+    const res = await fetch(`${live.base}/restapi/v2.1/accounts/${tenant.accountId}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${tenant.key}`,
+        'content-type': 'application/json',
+        'idempotency-key': key,
+      },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+  const create = {
+    newUsers: [
+      { email: email('once'), userName: 'Once Only' },
+      { email: email('twice'), userName: 'Not Twice' },
+    ],
+  };
+  const createKey = `esign-create-${Math.random().toString(36).slice(2)}`;
+  const created = await send('POST', '/users', create, createKey);
+  assert.equal(created.status, 201);
+  assert.equal(created.body.newUsers.length, 2);
+  for (const u of created.body.newUsers) assert.equal(u.errorDetails, undefined, JSON.stringify(u));
+  assert.deepEqual(await send('POST', '/users', create, createKey), created);
+  for (const u of create.newUsers) {
+    const found = await api(live, tenant.key, 'GET', `/api/users?email=${encodeURIComponent(u.email)}`);
+    assert.equal(found.body.data.length, 1, u.email);
+  }
+
+  const [once] = created.body.newUsers;
+  const update = { firstName: 'Twice', lastName: 'Sent', jobTitle: 'Retrier' };
+  const updateKey = `esign-update-${Math.random().toString(36).slice(2)}`;
+  const updated = await send('PUT', `/users/${once.userId}`, update, updateKey);
+  assert.equal(updated.status, 200);
+  assert.equal(updated.body.userName, 'Twice Sent', 'the eSignature shape');
+  assert.equal(updated.body.memberships, undefined, 'not the core view');
+  assert.deepEqual(await send('PUT', `/users/${once.userId}`, update, updateKey), updated);
+});

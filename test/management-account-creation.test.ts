@@ -463,3 +463,37 @@ test('cloneAssetGroupAccount: tenancy, bad input and scopes', async (t) => {
   const orgs = await new admin.AccountsApi(adminClient(live, me.key)).getOrganizations();
   assert.equal(orgs.organizations[0].accounts.length, 1, 'nothing was cloned into my organization');
 });
+
+test('Idempotency-Key: a retried createAssetGroupAccount or cloneAssetGroupAccount replays the same DocuSign body, one account each', async (t) => {
+  const live = await startApp(t);
+  const tenant = await liveTenant(live);
+  const org = tenant.organizationId;
+  const send = async (path: string, body: unknown, key: string) => {
+    const res = await fetch(`${live.base}/management/v2/organizations/${org}/assetGroups/${path}`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${tenant.key}`,
+        'content-type': 'application/json',
+        'idempotency-key': key,
+      },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+  const create = { targetAccount: { name: 'Once', admin: { email: tenant.email } } };
+  const createKey = unique('idem');
+  const created = await send('accountCreate', create, createKey);
+  assert.equal(created.status, 200);
+  assert.equal(created.body.AssetGroupWork.AssetGroupWorkType, 'AccountCreate', 'the DocuSign shape');
+  assert.deepEqual(await send('accountCreate', create, createKey), created);
+
+  const clone = { sourceAccount: { id: tenant.accountId }, targetAccount: { name: 'Once again' } };
+  const cloneKey = unique('idem');
+  const cloned = await send('accountClone', clone, cloneKey);
+  assert.equal(cloned.status, 200);
+  assert.equal(cloned.body.assetGroupWorkType, 'AccountClone', 'the DocuSign shape');
+  assert.deepEqual(await send('accountClone', clone, cloneKey), cloned);
+
+  const accounts = (await api(live, tenant.key)('GET', '/accounts?limit=100')).body.data;
+  assert.deepEqual(accounts.map((a: { name: string }) => a.name).sort(), ['Main', 'Once', 'Once again']);
+});

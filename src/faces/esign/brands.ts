@@ -10,22 +10,14 @@ import type { FastifyInstance } from 'fastify';
 import { LOGO_KINDS, LOGO_TYPES, type LogoKind, sniffLogoType } from '../../core/brands/logos.ts';
 import { type BrandView, COLOR_KEYS, type ColorKey } from '../../core/brands/service.ts';
 import { AppError, invalidField } from '../../core/errors.ts';
+import { sentResponseCtx, translatingCtx } from '../docusign/ctx.ts';
 import { perItem } from './errors.ts';
-import {
-  accountOf,
-  all,
-  batchCtx,
-  bodyOf,
-  compact,
-  guid,
-  type Json,
-  listOf,
-  optBool,
-  optString,
-} from './shared.ts';
+import { accountOf, all, bodyOf, compact, guid, type Json, listOf, optBool, optString } from './shared.ts';
 
 const READ = { docusignScope: 'signature', permission: 'brands:read' } as const;
 const WRITE = { docusignScope: 'signature', permission: 'brands:write' } as const;
+/** createBrand answers 201: the status stored with the effect under an Idempotency-Key. */
+const CREATE = { ...WRITE, idempotency: { status: 201 } } as const;
 
 const COLOR_NAMES: Record<ColorKey, string> = {
   primary: 'primary',
@@ -117,12 +109,16 @@ export async function brandRoutes(fastify: FastifyInstance): Promise<void> {
     });
   });
 
-  fastify.post(path, { config: WRITE }, async (request, reply) => {
-    const { ctx, accountId } = await accountOf(request);
+  fastify.post(path, { config: CREATE }, async (request, reply) => {
+    const { accountId } = await accountOf(request);
     const body = bodyOf(request);
     const name = optString(body, 'brandName', 100)?.trim();
     if (!name) throw invalidField('brandName', 'is required');
-    const created = await brands.create(ctx, accountId, { name, colors: colorsOf(body), ...fieldsOf(body) });
+    const created = await brands.create(
+      translatingCtx<BrandView>(request, (b) => ({ brands: [brand(b)] })),
+      accountId,
+      { name, colors: colorsOf(body), ...fieldsOf(body) },
+    );
     return reply.code(201).send({ brands: [brand(created)] });
   });
 
@@ -136,7 +132,7 @@ export async function brandRoutes(fastify: FastifyInstance): Promise<void> {
       const result = await perItem(async () => {
         const id = guid(raw, 'brand');
         const before = await brands.get(ctx, accountId, id);
-        await brands.delete(batchCtx(ctx), accountId, id);
+        await brands.delete(sentResponseCtx(request), accountId, id);
         return before;
       });
       out.push(
@@ -154,7 +150,7 @@ export async function brandRoutes(fastify: FastifyInstance): Promise<void> {
   });
 
   fastify.put(`${path}/:brandId`, { config: WRITE }, async (request) => {
-    const { ctx, accountId } = await accountOf(request);
+    const { accountId } = await accountOf(request);
     const id = guid((request.params as Json).brandId as string, 'brand');
     const body = bodyOf(request);
     const replace = /^true$/i.test(String((request.query as Json).replace_brand ?? ''));
@@ -166,13 +162,20 @@ export async function brandRoutes(fastify: FastifyInstance): Promise<void> {
     }
     const name = optString(body, 'brandName', 100)?.trim();
     if (name === '') throw invalidField('brandName', 'must not be blank');
-    const updated = await brands.update(ctx, accountId, id, compact({ name, colors, ...fieldsOf(body) }));
+    const updated = await brands.update(
+      translatingCtx(request, brand),
+      accountId,
+      id,
+      compact({ name, colors, ...fieldsOf(body) }),
+    );
     return brand(updated);
   });
 
   fastify.delete(`${path}/:brandId`, { config: WRITE }, async (request, reply) => {
-    const { ctx, accountId } = await accountOf(request);
-    await brands.delete(ctx, accountId, guid((request.params as Json).brandId as string, 'brand'));
+    const { accountId } = await accountOf(request);
+    const id = guid((request.params as Json).brandId as string, 'brand');
+    // An empty 200: no value for the transaction to store, so the response sent is.
+    await brands.delete(sentResponseCtx(request), accountId, id);
     return reply.code(200).send();
   });
 
@@ -195,7 +198,7 @@ export async function brandRoutes(fastify: FastifyInstance): Promise<void> {
   });
 
   fastify.put(logoRoute, { config: WRITE, bodyLimit: logoLimit }, async (request, reply) => {
-    const { ctx, accountId } = await accountOf(request);
+    const { accountId } = await accountOf(request);
     const params = request.params as Json;
     const id = guid(params.brandId as string, 'brand');
     const kind = kindOf(params.logoType);
@@ -213,14 +216,19 @@ export async function brandRoutes(fastify: FastifyInstance): Promise<void> {
         `send the logo as the raw image: ${LOGO_TYPES.join(', ')}`,
       );
     }
-    await brands.putLogo(ctx, accountId, id, kind, sniffed ?? declared, bytes);
+    await brands.putLogo(sentResponseCtx(request), accountId, id, kind, sniffed ?? declared, bytes);
     return reply.code(200).send();
   });
 
   fastify.delete(logoRoute, { config: WRITE }, async (request, reply) => {
-    const { ctx, accountId } = await accountOf(request);
+    const { accountId } = await accountOf(request);
     const params = request.params as Json;
-    await brands.deleteLogo(ctx, accountId, guid(params.brandId as string, 'brand'), kindOf(params.logoType));
+    await brands.deleteLogo(
+      sentResponseCtx(request),
+      accountId,
+      guid(params.brandId as string, 'brand'),
+      kindOf(params.logoType),
+    );
     return reply.code(200).send();
   });
 }

@@ -6,10 +6,10 @@ import type { FastifyInstance } from 'fastify';
 import { invalidField, notFound } from '../../core/errors.ts';
 import type { GroupView } from '../../core/groups/service.ts';
 import type { MembershipStatus } from '../../db/schema.ts';
+import { sentResponseCtx } from '../docusign/ctx.ts';
 import { perItem } from './errors.ts';
 import {
   accountOf,
-  batchCtx,
   bodyOf,
   compact,
   intId,
@@ -81,12 +81,14 @@ export async function groupRoutes(fastify: FastifyInstance): Promise<void> {
   });
 
   fastify.post('/v2.1/accounts/:accountId/groups', { config: WRITE }, async (request, reply) => {
-    const { ctx, accountId } = await accountOf(request);
+    const { accountId } = await accountOf(request);
     const items = listOf(bodyOf(request), 'groups');
     if (items.length === 0) throw invalidField('groups', 'name at least one group to create');
     const out: Json[] = [];
     for (const item of items) {
-      const result = await perItem(() => groups.create(batchCtx(ctx), accountId, { name: groupName(item) }));
+      const result = await perItem(() =>
+        groups.create(sentResponseCtx(request), accountId, { name: groupName(item) }),
+      );
       out.push(
         result.ok
           ? group(result.value)
@@ -97,13 +99,13 @@ export async function groupRoutes(fastify: FastifyInstance): Promise<void> {
   });
 
   fastify.put('/v2.1/accounts/:accountId/groups', { config: WRITE }, async (request) => {
-    const { ctx, accountId } = await accountOf(request);
+    const { accountId } = await accountOf(request);
     const items = listOf(bodyOf(request), 'groups');
     if (items.length === 0) throw invalidField('groups', 'name at least one group to update');
     const out: Json[] = [];
     for (const item of items) {
       const result = await perItem(() =>
-        groups.update(batchCtx(ctx), accountId, groupIdOf(item.groupId), {
+        groups.update(sentResponseCtx(request), accountId, groupIdOf(item.groupId), {
           name: optString(item, 'groupName', 100),
         }),
       );
@@ -128,7 +130,7 @@ export async function groupRoutes(fastify: FastifyInstance): Promise<void> {
       const result = await perItem(async () => {
         const id = groupIdOf(item.groupId);
         const before = await groups.get(ctx, accountId, id);
-        await groups.delete(batchCtx(ctx), accountId, id);
+        await groups.delete(sentResponseCtx(request), accountId, id);
         return before;
       });
       out.push(
@@ -184,8 +186,9 @@ export async function groupRoutes(fastify: FastifyInstance): Promise<void> {
     const { ctx, accountId } = await accountOf(request);
     const id = groupIdOf((request.params as Json).groupId);
     const ids = userIdsOf(bodyOf(request));
-    // All or nothing (the service refuses the whole request when one user is not in the account).
-    await groups.addMembers(ctx, accountId, id, ids);
+    // All or nothing (the service refuses the whole request when one user is not in the account). The
+    // response reads the users back after the write: the one sent is stored.
+    await groups.addMembers(sentResponseCtx(request), accountId, id, ids);
     return usersResponse(ctx, accountId, [...new Set(ids)]);
   });
 
@@ -193,7 +196,7 @@ export async function groupRoutes(fastify: FastifyInstance): Promise<void> {
     const { ctx, accountId } = await accountOf(request);
     const id = groupIdOf((request.params as Json).groupId);
     const ids = userIdsOf(bodyOf(request));
-    const result = await groups.removeMembers(ctx, accountId, id, ids);
+    const result = await groups.removeMembers(sentResponseCtx(request), accountId, id, ids);
     return usersResponse(ctx, accountId, result.removed);
   });
 }

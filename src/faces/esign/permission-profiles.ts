@@ -23,10 +23,13 @@ import type { FastifyInstance } from 'fastify';
 import { invalidField, notFound } from '../../core/errors.ts';
 import type { PermissionProfileView } from '../../core/permission-profiles/service.ts';
 import type { ProfilePermission } from '../../core/principal.ts';
+import { sentResponseCtx, translatingCtx } from '../docusign/ctx.ts';
 import { accountOf, bodyOf, intId, iso, type Json, optBool, optString } from './shared.ts';
 
 const READ = { docusignScope: 'signature', permission: 'profiles:read' } as const;
 const WRITE = { docusignScope: 'signature', permission: 'profiles:write' } as const;
+/** createPermissionProfile answers 201: the status stored with the effect under an Idempotency-Key. */
+const CREATE = { ...WRITE, idempotency: { status: 201 } } as const;
 
 /** [Signet permission, flag in settings, or in settings.accountManagementGranular]. */
 const FLAGS: [ProfilePermission, 'settings' | 'granular', string][] = [
@@ -114,13 +117,16 @@ export async function permissionProfileRoutes(fastify: FastifyInstance): Promise
     return { permissionProfiles: all.map(profile) };
   });
 
-  fastify.post(path, { config: WRITE }, async (request, reply) => {
-    const { ctx, accountId } = await accountOf(request);
+  fastify.post(path, { config: CREATE }, async (request, reply) => {
+    const { accountId } = await accountOf(request);
     const body = bodyOf(request);
     const name = optString(body, 'permissionProfileName', 100);
     if (name === undefined) throw invalidField('permissionProfileName', 'is required');
     const { set } = flagsOf(body);
-    const created = await profiles.create(ctx, accountId, { name, permissions: [...set] });
+    const created = await profiles.create(translatingCtx(request, profile), accountId, {
+      name,
+      permissions: [...set],
+    });
     return reply.code(201).send(profile(created));
   });
 
@@ -140,7 +146,7 @@ export async function permissionProfileRoutes(fastify: FastifyInstance): Promise
       set.size + cleared.size === 0
         ? undefined
         : [...new Set([...before.permissions.filter((p) => !cleared.has(p)), ...set])];
-    const updated = await profiles.update(ctx, accountId, id, {
+    const updated = await profiles.update(translatingCtx(request, profile), accountId, id, {
       name: optString(body, 'permissionProfileName', 100),
       permissions,
     });
@@ -148,7 +154,7 @@ export async function permissionProfileRoutes(fastify: FastifyInstance): Promise
   });
 
   fastify.delete(`${path}/:permissionProfileId`, { config: WRITE }, async (request, reply) => {
-    const { ctx, accountId } = await accountOf(request);
+    const { accountId } = await accountOf(request);
     const id = profileIdOf((request.params as Json).permissionProfileId);
     const move = (request.query as Json).move_users_to;
     const moveTo =
@@ -157,7 +163,8 @@ export async function permissionProfileRoutes(fastify: FastifyInstance): Promise
         : intId(move, () =>
             invalidField('move_users_to', `no permission profile ${String(move)}`, 'invalid_reference'),
           );
-    await profiles.delete(ctx, accountId, id, moveTo);
+    // An empty 200: no value for the transaction to store, so the response sent is.
+    await profiles.delete(sentResponseCtx(request), accountId, id, moveTo);
     return reply.code(200).send();
   });
 }

@@ -21,6 +21,7 @@ import type { TSchema } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { AppError, type ErrorDetail, invalidField } from '../../core/errors.ts';
 import { CATALOGUE, objectSchema, type SettingDef } from '../../core/settings/catalogue.ts';
+import { sentResponseCtx } from '../docusign/ctx.ts';
 import { accountOf, bodyOf, type Json, listOf } from './shared.ts';
 
 const ESIGN_NAMES: Record<string, string> = {
@@ -106,7 +107,7 @@ export async function settingRoutes(fastify: FastifyInstance): Promise<void> {
     path,
     { config: { docusignScope: 'signature', permission: 'settings:write' } },
     async (request, reply) => {
-      const { ctx, accountId } = await accountOf(request);
+      const { accountId } = await accountOf(request);
       const body = bodyOf(request);
       const patch: Json = {};
       const unknown: ErrorDetail[] = [];
@@ -152,7 +153,8 @@ export async function settingRoutes(fastify: FastifyInstance): Promise<void> {
           unknown,
         );
       }
-      await settings.update(ctx, accountId, patch);
+      // An empty 200, not the settings the service returns: the response sent is stored.
+      await settings.update(sentResponseCtx(request), accountId, patch);
       return reply.code(200).send();
     },
   );

@@ -6,7 +6,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Ctx } from '../../core/context.ts';
 import { type AppError, invalidField, notFound } from '../../core/errors.ts';
 import { isUuid } from '../../core/ids.ts';
-import { ctxOf } from '../api/index.ts';
+import { sentResponseCtx } from '../docusign/ctx.ts';
 
 export type Json = Record<string, unknown>;
 
@@ -15,21 +15,16 @@ export interface AccountParams {
   accountId: string;
 }
 
-/** The account a request names: its GUID. The core services check the account again in their transaction. */
+/**
+ * The account a request names: its GUID. The core services check the account again in their transaction.
+ * `ctx` carries no idempotency hook: it is for reads; a write passes translatingCtx or sentResponseCtx
+ * (../docusign/ctx.ts).
+ */
 export async function accountOf(request: FastifyRequest): Promise<{ ctx: Ctx; accountId: string }> {
-  const ctx = ctxOf(request);
+  const ctx = sentResponseCtx(request);
   const { accountId } = request.params as AccountParams;
   const account = await request.server.services.accounts.getByRef(ctx, accountId);
   return { ctx, accountId: account.id };
-}
-
-/**
- * The Ctx for an operation that makes one transaction per item of its body (newUsers, groups, …): without the
- * idempotency hook, which stores one transaction's result as the response. The face's onSend hook stores the
- * response the route sends instead, after all the items.
- */
-export function batchCtx(ctx: Ctx): Ctx {
-  return { principal: ctx.principal, meta: ctx.meta };
 }
 
 /** An object without its undefined and null fields: eSignature omits absent fields rather than send null. */

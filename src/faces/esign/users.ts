@@ -5,13 +5,13 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Ctx } from '../../core/context.ts';
 import { invalidField, notFound } from '../../core/errors.ts';
-import type { MembershipLabels, MembershipView } from '../../core/users/repository.ts';
+import { type MembershipLabels, type MembershipView, membershipLabels } from '../../core/users/repository.ts';
 import type { CreateUserInput, UserView } from '../../core/users/service.ts';
 import type { MembershipStatus } from '../../db/schema.ts';
+import { sentResponseCtx, translatingCtx } from '../docusign/ctx.ts';
 import { perItem } from './errors.ts';
 import {
   accountOf,
-  batchCtx,
   bodyOf,
   compact,
   guid,
@@ -148,7 +148,7 @@ export async function userRoutes(fastify: FastifyInstance): Promise<void> {
           permission_profile_id: profileIdOf(item),
           group_ids: groupIdsOf(item),
         };
-        const enrolment = await users.enrol(batchCtx(ctx), input);
+        const enrolment = await users.enrol(sentResponseCtx(request), input);
         const labels = await users.labels(ctx, enrolment.user.memberships);
         return { user: enrolment.user, labels };
       });
@@ -235,7 +235,15 @@ export async function userRoutes(fastify: FastifyInstance): Promise<void> {
       throw invalidField('email', 'must be an email address');
     }
     const profileId = profileIdOf(body);
-    const updated = await users.update(ctx, user.id, {
+    const write = translatingCtx<UserView>(request, async (updated, trx) =>
+      userInformation(
+        updated,
+        accountId,
+        await membershipLabels(trx, updated.organization_id, updated.memberships),
+        true,
+      ),
+    );
+    const updated = await users.update(write, user.id, {
       ...names(body),
       ...compact({
         email,
@@ -259,7 +267,7 @@ export async function userRoutes(fastify: FastifyInstance): Promise<void> {
       const userId = typeof item.userId === 'string' ? item.userId : String(item.userId ?? '');
       const result = await perItem(async () => {
         const user = await userInAccount(request, ctx, accountId, userId);
-        const closed = await users.update(batchCtx(ctx), user.id, {
+        const closed = await users.update(sentResponseCtx(request), user.id, {
           memberships: [{ account_id: accountId, status: 'closed' }],
         });
         return closed;

@@ -19,7 +19,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AccountCreationsService, type AccountCreationView } from '../../core/accounts/creations.ts';
 import type { Ctx } from '../../core/context.ts';
 import { invalidField, notFound } from '../../core/errors.ts';
-import { ctxOf } from '../api/index.ts';
+import { sentResponseCtx, translatingCtx } from '../docusign/ctx.ts';
 import { requireOwnOrganization } from '../docusign/face.ts';
 import {
   ESIGN_PLAN_ITEM,
@@ -214,13 +214,13 @@ export async function accountCreationRoutes(instance: FastifyInstance): Promise<
   const { services } = fastify;
   const creations = new AccountCreationsService(services.db);
 
+  /**
+   * The Ctx for reads, after refusing another organization's id (404, like a missing one). Creating and
+   * cloning are one core transaction each: their Ctx stores the DocuSign-shaped result with it (translatingCtx).
+   */
   function enter(request: FastifyRequest, organizationId: string): Ctx {
     requireOwnOrganization(request, organizationId);
-    // Without the idempotency hook: several routes here make more than one core call (one transaction each),
-    // and the hook would store the first call's core result as the response, then refuse the next call's
-    // commit. The idempotency layer stores the DocuSign-shaped response the route sends instead.
-    const { principal, meta } = ctxOf(request);
-    return { principal, meta };
+    return sentResponseCtx(request);
   }
 
   /** The organization's one asset group is the organization itself: any other id is not found. */
@@ -250,7 +250,7 @@ export async function accountCreationRoutes(instance: FastifyInstance): Promise<
       config: { docusignScope: 'organization_sub_account_write' },
     },
     async (request) => {
-      const ctx = enter(request, request.params.organizationId);
+      enter(request, request.params.organizationId);
       const { subscriptionDetails: sub, targetAccount: target } = request.body;
       if (sub?.planId !== undefined && sub.planId.toLowerCase() !== SIGNET_PLAN_ID) {
         throw invalidField(
@@ -280,6 +280,7 @@ export async function accountCreationRoutes(instance: FastifyInstance): Promise<
         );
       }
       const admin = target.admin;
+      const ctx = translatingCtx<{ creation: AccountCreationView }>(request, (r) => workResult(r.creation));
       const { creation } = await creations.create(ctx, {
         name: target.name,
         ...(admin
@@ -320,28 +321,32 @@ export async function accountCreationRoutes(instance: FastifyInstance): Promise<
       const source = await services.accounts.get(ctx, sourceAccount.id.toLowerCase());
       const admin = target.admin;
       const name = target.name ?? `Copy of ${source.name}`.slice(0, 200);
-      const { creation } = await creations.clone(ctx, source.id, {
-        name,
-        ...(admin
-          ? {
-              admin: {
-                email: admin.email,
-                first_name: admin.firstName,
-                last_name: admin.lastName,
-                language: admin.locale ?? null,
-              },
-            }
-          : {}),
-        request: {
-          target_account: {
-            name,
-            countryCode: target.countryCode,
-            region: target.region,
-            site: target.site,
-            locale: admin?.locale,
+      const { creation } = await creations.clone(
+        translatingCtx<{ creation: AccountCreationView }>(request, (r) => cloneWork(r.creation)),
+        source.id,
+        {
+          name,
+          ...(admin
+            ? {
+                admin: {
+                  email: admin.email,
+                  first_name: admin.firstName,
+                  last_name: admin.lastName,
+                  language: admin.locale ?? null,
+                },
+              }
+            : {}),
+          request: {
+            target_account: {
+              name,
+              countryCode: target.countryCode,
+              region: target.region,
+              site: target.site,
+              locale: admin?.locale,
+            },
           },
         },
-      });
+      );
       return cloneWork(creation);
     },
   );

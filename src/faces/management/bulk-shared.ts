@@ -1,33 +1,10 @@
-// What the /management bulk operations (imports, exports, account-settings imports) share: the Ctx they
-// hand core services, path-id checks, absolute URLs on this server, and the requestor in DocuSign's shape.
+// What the /management bulk operations (imports, exports, account-settings imports) share: path-id checks,
+// absolute URLs on this server, and the requestor in DocuSign's shape. (The Ctx they hand core services:
+// ../docusign/ctx.ts.)
 import type { FastifyRequest } from 'fastify';
-import type { Ctx } from '../../core/context.ts';
 import { notFound } from '../../core/errors.ts';
 import { isUuid } from '../../core/ids.ts';
-import { ctxOf } from '../api/index.ts';
 import { requireOwnOrganization } from '../docusign/face.ts';
-
-/**
- * The Ctx for a core call whose result this face translates: the idempotency layer stores the response in
- * the effect's transaction, so it must store the translated body the client gets, not the core's view.
- * `extra` runs in that same transaction first (e.g. to record a face-specific detail atomically).
- */
-export function translatingCtx<R>(
-  request: FastifyRequest,
-  translate: (result: R) => unknown,
-  extra?: (trx: Parameters<NonNullable<Ctx['beforeCommit']>>[0], result: R) => Promise<void>,
-): Ctx {
-  const ctx = ctxOf(request);
-  const store = ctx.beforeCommit;
-  if (!store && !extra) return ctx;
-  return {
-    ...ctx,
-    beforeCommit: async (trx, result) => {
-      if (extra) await extra(trx, result as R);
-      if (store) await store(trx, translate(result as R));
-    },
-  };
-}
 
 /** The organization in the path must be the caller's; an id in the path must be a GUID (else: not found). */
 export function pathIds(

@@ -13,7 +13,8 @@ import { MAX_LIMIT } from '../../core/pagination.ts';
 import type { Db } from '../../db/connection.ts';
 import type { ExportKind } from '../../db/schema.ts';
 import { ctxOf } from '../api/index.ts';
-import { compact, iso, originOf, pathIds, requestorOf, translatingCtx } from './bulk-shared.ts';
+import { translatingCtx } from '../docusign/ctx.ts';
+import { compact, iso, originOf, pathIds, requestorOf } from './bulk-shared.ts';
 
 const USER_LIST_TYPES = [
   'organization_memberships_export',
@@ -135,7 +136,7 @@ export async function managementExportRoutes(app: FastifyInstance): Promise<void
       translatingCtx<ExportView>(
         request,
         (v) => exportResponse(v, type, origin, org),
-        async (trx, v) => {
+        async (v, trx) => {
           await withTypes(trx)
             .insertInto('management_export_types')
             .values({ export_id: v.id, type })

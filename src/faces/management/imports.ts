@@ -13,7 +13,8 @@ import { MAX_LIMIT } from '../../core/pagination.ts';
 import { accountInPath } from '../../core/refs.ts';
 import type { ImportOperation } from '../../db/schema.ts';
 import { ctxOf } from '../api/index.ts';
-import { compact, iso, originOf, pathIds, requestorOf, translatingCtx } from './bulk-shared.ts';
+import { translatingCtx } from '../docusign/ctx.ts';
+import { compact, iso, originOf, pathIds, requestorOf } from './bulk-shared.ts';
 import { acceptCsvBodies, withCsvUpload } from './csv-body.ts';
 
 const OrgParams = Type.Object({ organizationId: Type.String() });

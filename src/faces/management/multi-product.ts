@@ -16,7 +16,7 @@ import type { GroupView } from '../../core/groups/service.ts';
 import type { MembershipView } from '../../core/users/repository.ts';
 import type { UserView } from '../../core/users/service.ts';
 import type { Account } from '../../db/schema.ts';
-import { ctxOf } from '../api/index.ts';
+import { sentResponseCtx } from '../docusign/ctx.ts';
 import { requireOwnOrganization } from '../docusign/face.ts';
 import { ESIGN_PRODUCT_ID, ESIGN_PRODUCT_NAME, isEsignProduct } from './products.ts';
 import { fullName, membershipStatus, namesOf, userDrilldown } from './users-mapping.ts';
@@ -123,14 +123,14 @@ export async function managementMultiProductRoutes(instance: FastifyInstance): P
   const fastify = instance.withTypeProvider<TypeBoxTypeProvider>();
   const { services } = fastify;
 
-  /** The Ctx for core calls, after refusing another organization's id (404, like a missing one). */
+  /**
+   * The Ctx for core calls, after refusing another organization's id (404, like a missing one). Several routes
+   * here make more than one core call, or read back what they return after the write: the idempotency layer
+   * stores the DocuSign-shaped response they send (sentResponseCtx).
+   */
   function enter(request: FastifyRequest, organizationId: string): Ctx {
     requireOwnOrganization(request, organizationId);
-    // Without the idempotency hook: several routes here make more than one core call (one transaction each),
-    // and the hook would store the first call's core result as the response, then refuse the next call's
-    // commit. The idempotency layer stores the DocuSign-shaped response the route sends instead.
-    const { principal, meta } = ctxOf(request);
-    return { principal, meta };
+    return sentResponseCtx(request);
   }
 
   async function userByEmail(ctx: Ctx, email: string): Promise<UserView> {

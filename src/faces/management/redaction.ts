@@ -6,8 +6,9 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Redaction } from '../../core/users/service.ts';
+import { translatingCtx } from '../docusign/ctx.ts';
 import { requireOwnOrganization } from '../docusign/face.ts';
-import { Guid, Open, translatingCtx, withFieldNames } from './users-mapping.ts';
+import { Guid, Open, withFieldNames } from './users-mapping.ts';
 
 /** IndividualUserDataRedactionResponse. */
 function redactionResponse(r: Redaction) {
@@ -32,7 +33,7 @@ export async function redactionRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
-      const ctx = translatingCtx(request, (_trx, r: Redaction) => redactionResponse(r));
+      const ctx = translatingCtx(request, redactionResponse);
       await accounts.get(ctx, request.params.accountId); // another organization's account: 404
       return redactionResponse(
         await withFieldNames(users.redact(ctx, request.body.user_id, [request.params.accountId]), {
@@ -62,11 +63,7 @@ export async function redactionRoutes(app: FastifyInstance): Promise<void> {
       const accountIds = [...new Set(request.body.memberships.map((m) => m.account_id))];
       return redactionResponse(
         await withFieldNames(
-          users.redact(
-            translatingCtx(request, (_trx, r: Redaction) => redactionResponse(r)),
-            request.body.user_id,
-            accountIds,
-          ),
+          users.redact(translatingCtx(request, redactionResponse), request.body.user_id, accountIds),
           {
             account_id: 'memberships.account_id',
           },

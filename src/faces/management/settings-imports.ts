@@ -11,7 +11,8 @@ import {
   SettingsImportsService,
 } from '../../core/settings/imports.ts';
 import { ctxOf } from '../api/index.ts';
-import { compact, iso, pathIds, requestorOf, translatingCtx } from './bulk-shared.ts';
+import { translatingCtx } from '../docusign/ctx.ts';
+import { compact, iso, pathIds, requestorOf } from './bulk-shared.ts';
 import { acceptCsvBodies, readCsvUpload } from './csv-body.ts';
 
 const OrgParams = Type.Object({ organizationId: Type.String() });

@@ -3,12 +3,10 @@
 // always arrays: the SDK crashes on a null array and turns a null string into "null").
 import { type TSchema, Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
-import type { Ctx } from '../../core/context.ts';
 import { AppError } from '../../core/errors.ts';
 import type { MembershipLabels, MembershipView } from '../../core/users/repository.ts';
 import type { UserView } from '../../core/users/service.ts';
 import type { MembershipStatus, UserStatus } from '../../db/schema.ts';
-import { ctxOf } from '../api/index.ts';
 
 // --- request schemas ------------------------------------------------------------------------------------
 
@@ -37,34 +35,6 @@ export const NameFields = {
 };
 
 export const OrgParams = Type.Object({ organizationId: Guid });
-
-// --- contexts -------------------------------------------------------------------------------------------
-
-type Trx = Parameters<NonNullable<Ctx['beforeCommit']>>[0];
-
-/**
- * The Ctx for a route whose one core transaction returns what this face translates: with an Idempotency-Key,
- * the response stored with the effect (in its transaction) is the translated body the client gets.
- */
-export function translatingCtx<R>(
-  request: FastifyRequest,
-  translate: (trx: Trx, result: R) => Promise<unknown> | unknown,
-): Ctx {
-  const ctx = ctxOf(request);
-  const store = ctx.beforeCommit;
-  if (!store) return ctx;
-  return { ...ctx, beforeCommit: async (trx, result) => store(trx, await translate(trx, result as R)) };
-}
-
-/**
- * The Ctx for a route that makes one transaction per item of its body (updateUser, closeMemberships…):
- * without the idempotency hook, which would store the first item's result as the response; the idempotency
- * layer stores the response the route sends instead, after all the items.
- */
-export function batchCtx(request: FastifyRequest): Ctx {
-  const { principal, meta } = ctxOf(request);
-  return { principal, meta };
-}
 
 // --- statuses -------------------------------------------------------------------------------------------
 

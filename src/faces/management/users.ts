@@ -9,9 +9,9 @@ import { AppError } from '../../core/errors.ts';
 import { type MembershipLabels, membershipLabels, type UserFilter } from '../../core/users/repository.ts';
 import type { Enrolment, UserView } from '../../core/users/service.ts';
 import { ctxOf } from '../api/index.ts';
+import { sentResponseCtx, translatingCtx } from '../docusign/ctx.ts';
 import { requireOwnOrganization } from '../docusign/face.ts';
 import {
-  batchCtx,
   EmailAddress,
   errorDetails,
   GroupRefs,
@@ -29,7 +29,6 @@ import {
   PermissionProfileRef,
   paging,
   Text,
-  translatingCtx,
   USER_STATUSES,
   userDrilldown,
   userStatusFilter,
@@ -195,7 +194,7 @@ export async function userRoutes(app: FastifyInstance): Promise<void> {
       );
       const [first, ...others] = accounts;
       const status = openStatus(body.auto_activate_memberships);
-      const ctx = translatingCtx<UserView>(request, async (trx, user) =>
+      const ctx = translatingCtx<UserView>(request, async (user, trx) =>
         newUserResponse(user, await labelsIn(trx, user)),
       );
       const user = await withFieldNames(
@@ -247,7 +246,7 @@ export async function userRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request) => {
       const { body, params } = request;
-      const ctx = translatingCtx<Enrolment>(request, async (trx, { user }) =>
+      const ctx = translatingCtx<Enrolment>(request, async ({ user }, trx) =>
         newUserResponse(user, await labelsIn(trx, user), [params.accountId]),
       );
       // The account is the path's: one of another organization is a 404, like a missing one.
@@ -316,7 +315,7 @@ export async function userRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
-      const ctx = batchCtx(request);
+      const ctx = sentResponseCtx(request);
       const results = [];
       for (const u of request.body.users) {
         const memberships = u.memberships ?? [];
@@ -368,7 +367,7 @@ export async function userRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
-      const ctx = batchCtx(request);
+      const ctx = sentResponseCtx(request);
       const results = [];
       for (const u of request.body.users) {
         try {
@@ -396,7 +395,7 @@ export async function userRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
-      const ctx = batchCtx(request);
+      const ctx = sentResponseCtx(request);
       const { userId } = request.params;
       const memberships = await users.memberships(ctx, userId); // another organization's user: 404
       const results = [];
@@ -428,7 +427,7 @@ export async function userRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request) => {
       const { userId, membershipId } = request.params;
-      const ctx = translatingCtx<{ status: string }>(request, (_trx, m) => ({ status: m.status }));
+      const ctx = translatingCtx<{ status: string }>(request, (m) => ({ status: m.status }));
       const membership = await users.updateMembership(ctx, userId, membershipId, { status: 'active' });
       return { status: membership.status };
     },
