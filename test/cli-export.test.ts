@@ -1,60 +1,35 @@
 // `signet import` and `signet export` as a user runs them: child processes talking HTTP to a real Signet
 // server (the app listening on a port, with a job worker), configured by SIGNET_URL and SIGNET_API_KEY.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'csv-parse/sync';
-import { as, buildApp, createTenant } from './helper.ts';
+import { runSignet } from './cli-helper.ts';
+import { as, createTenant, startApp } from './helper.ts';
 import { runWorker } from './imports-helper.ts';
 
-const BIN = path.resolve('bin/signet.js');
-
-function run(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, LOG_LEVEL: 'silent', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => {
-      stdout += c;
-    });
-    child.stderr.on('data', (c) => {
-      stderr += c;
-    });
-    child.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-  });
-}
-
+/** A listening app with a job worker, a tenant, a scratch folder and the CLI's environment for them. */
 async function server(t: any) {
-  const built = await buildApp(t);
-  await runWorker(t, built.config);
-  await built.app.listen({ port: 0, host: '127.0.0.1' });
-  const { port } = built.app.server.address() as { port: number };
-  const tenant = await createTenant(built.services, built.config);
+  const live = await startApp(t);
+  await runWorker(t, live.config);
+  const tenant = await createTenant(live.services, live.config);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'signet-cli-bulk-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
-  const url = `http://127.0.0.1:${port}`;
   const file = async (name: string, text: string) => {
     const p = path.join(dir, name);
     await writeFile(p, text);
     return p;
   };
   return {
-    ...built,
+    ...live,
     tenant,
-    url,
+    url: live.base,
     dir,
     file,
-    api: as(built.app, tenant.key),
-    env: { SIGNET_URL: url, SIGNET_API_KEY: tenant.key },
+    api: as(live.app, tenant.key),
+    env: { SIGNET_URL: live.base, SIGNET_API_KEY: tenant.key },
   };
 }
 
@@ -66,7 +41,7 @@ test('import: progress lines on stderr, a summary with the results URL, exit 0 w
     'ok.csv',
     `${HEADER}Ada,Lovelace,ada@example.test,DS Sender,Analyst\nAlan,Turing,alan@example.test,DS Viewer,\nGrace,Hopper,grace@example.test,DS Admin,Admiral\n`,
   );
-  const res = await run(['import', csv, '--account', tenant.accountId], env);
+  const res = await runSignet(['import', csv, '--account', tenant.accountId], env);
   assert.equal(res.code, 0, res.stderr + res.stdout);
   const id = /import ([0-9a-f-]{36}): uploaded \d+ bytes/.exec(res.stderr)?.[1];
   assert.ok(id, res.stderr);
@@ -95,7 +70,7 @@ test('import with failing rows: exit 3, the error rollup and where the failed ro
     'bad.csv',
     `${HEADER}Ok,Person,ok@example.test,DS Sender,\nBad,Email,not-an-email,DS Sender,\nBad,Profile,bp@example.test,No Such Profile,\nBad,Profile2,bp2@example.test,Nope,\n`,
   );
-  const res = await run(['import', csv, '--account', tenant.accountId, '--operation', 'add'], env);
+  const res = await runSignet(['import', csv, '--account', tenant.accountId, '--operation', 'add'], env);
   assert.equal(res.code, 3, res.stderr + res.stdout);
   assert.match(res.stdout, /added 1, updated 0, closed 0, no action 0, errors 3, warnings 0/);
   assert.match(
@@ -112,7 +87,7 @@ test('import --dry-run: the plan, and nothing changed', async (t) => {
     'dry.csv',
     `${HEADER}Dry,Run,dry@example.test,DS Sender,\nWet,Run,wet@example.test,DS Viewer,\n`,
   );
-  const res = await run(['import', csv, '--account', tenant.accountId, '--dry-run'], env);
+  const res = await runSignet(['import', csv, '--account', tenant.accountId, '--dry-run'], env);
   assert.equal(res.code, 0, res.stderr + res.stdout);
   assert.match(res.stderr, /dry run: nothing will be changed/);
   assert.match(res.stdout, /completed \(dry run: the plan; nothing was changed\)/);
@@ -124,29 +99,28 @@ test('import --dry-run: the plan, and nothing changed', async (t) => {
 test('import failures: an unusable file exits 1 with its code; bad usage and no key exit 2; no server exits 1', async (t) => {
   const { file, env, tenant } = await server(t);
   const noEmail = await file('noemail.csv', 'FirstName,LastName,PermissionSet\nA,B,DS Sender\n');
-  const failed = await run(['import', noEmail, '--account', tenant.accountId], env);
+  const failed = await runSignet(['import', noEmail, '--account', tenant.accountId], env);
   assert.equal(failed.code, 1, failed.stderr);
   assert.match(failed.stderr, /failed after [\d.]+ s: useremail_column_header_missing: /);
 
-  const noKey = await run(['import', noEmail], { SIGNET_URL: env.SIGNET_URL, SIGNET_API_KEY: '' });
+  const noKey = await runSignet(['import', noEmail], { SIGNET_URL: env.SIGNET_URL, SIGNET_API_KEY: '' });
   assert.equal(noKey.code, 2);
   assert.match(noKey.stderr, /SIGNET_API_KEY is not set/);
-  const missing = await run(['import', path.join(os.tmpdir(), 'no-such-file.csv')], env);
+  const missing = await runSignet(['import', path.join(os.tmpdir(), 'no-such-file.csv')], env);
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /cannot read .*no-such-file\.csv: no such file/);
-  const op = await run(['import', noEmail, '--operation', 'delete'], env);
+  const op = await runSignet(['import', noEmail, '--operation', 'delete'], env);
   assert.equal(op.code, 2);
   assert.match(op.stderr, /--operation must be add, update or close/);
-  const badKey = await run(['import', noEmail], { ...env, SIGNET_API_KEY: 'sk_test_nope' });
+  const badKey = await runSignet(['import', noEmail], { ...env, SIGNET_API_KEY: 'sk_test_nope' });
   assert.equal(badKey.code, 1);
   assert.match(badKey.stderr, /HTTP 401 invalid_api_key: .*check SIGNET_API_KEY/);
 
   // A port nothing listens on: the app listened there, then closed.
-  const gone = await buildApp(t);
-  await gone.app.listen({ port: 0, host: '127.0.0.1' });
-  const { port } = gone.app.server.address() as { port: number };
+  const gone = await startApp(t);
   await gone.app.close();
-  const down = await run(['import', noEmail], { ...env, SIGNET_URL: `http://127.0.0.1:${port}` });
+  const { port } = new URL(gone.base);
+  const down = await runSignet(['import', noEmail], { ...env, SIGNET_URL: `http://127.0.0.1:${port}` });
   assert.equal(down.code, 1);
   assert.match(down.stderr, new RegExp(`cannot reach Signet at http://127.0.0.1:${port} \\(ECONNREFUSED\\)`));
 });
@@ -157,9 +131,9 @@ test('export users > file: CSV with a row per membership, progress on stderr; JS
     'people.csv',
     `${HEADER}Ada,Lovelace,ada@example.test,DS Sender,"=HYPERLINK(""http://x"")"\nAlan,Turing,alan@example.test,DS Viewer,\n`,
   );
-  assert.equal((await run(['import', csv, '--account', tenant.accountId], env)).code, 0);
+  assert.equal((await runSignet(['import', csv, '--account', tenant.accountId], env)).code, 0);
 
-  const res = await run(['export', 'users', '--account', tenant.accountId], env);
+  const res = await runSignet(['export', 'users', '--account', tenant.accountId], env);
   assert.equal(res.code, 0, res.stderr);
   const id = /export ([0-9a-f-]{36}): completed 100%/.exec(res.stderr)?.[1];
   assert.ok(id, res.stderr);
@@ -173,7 +147,7 @@ test('export users > file: CSV with a row per membership, progress on stderr; JS
   assert.equal(rows.find((r) => r.UserEmail === 'ada@example.test')!.UserTitle, `'=HYPERLINK("http://x")`);
 
   const out = path.join(dir, 'users.jsonl');
-  const jsonl = await run(['export', 'users', '--format', 'jsonl', '-o', out], env);
+  const jsonl = await runSignet(['export', 'users', '--format', 'jsonl', '-o', out], env);
   assert.equal(jsonl.code, 0, jsonl.stderr);
   assert.equal(jsonl.stdout, '', 'with -o, nothing on stdout');
   assert.match(jsonl.stderr, new RegExp(`written to ${out.replace(/[.]/g, '\\.')}`));
@@ -184,7 +158,7 @@ test('export users > file: CSV with a row per membership, progress on stderr; JS
   assert.equal(lines.length, 3);
   assert.ok(lines.every((l) => l.memberships[0].account_id === tenant.accountId));
 
-  const usage = await run(['export', 'groups'], env);
+  const usage = await runSignet(['export', 'groups'], env);
   assert.equal(usage.code, 2);
   assert.match(usage.stderr, /usage: signet export users\|settings/);
 });

@@ -9,42 +9,20 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { connect } from '../src/db/connection.ts';
+import { BIN, runSignet } from './cli-helper.ts';
 import { testDb, testDbUrl } from './helper.ts';
-
-const BIN = path.resolve('bin/signet.js');
-
-function run(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, LOG_LEVEL: 'silent', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => {
-      stdout += c;
-    });
-    child.stderr.on('data', (c) => {
-      stderr += c;
-    });
-    child.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-  });
-}
 
 const withDb = { DATABASE_URL: testDbUrl() };
 
 test('bootstrap --json prints the four fields; run again it finds the same ids and makes a fresh key', async () => {
   const org = `CLI Org ${randomBytes(4).toString('hex')}`;
   const args = ['bootstrap', '--email', 'ops@example.test', '--org', org, '--account', 'Main', '--json'];
-  const first = await run(args, withDb);
+  const first = await runSignet(args, withDb);
   assert.equal(first.code, 0, first.stderr);
   const a = JSON.parse(first.stdout);
   assert.deepEqual(Object.keys(a).sort(), ['account_id', 'api_key', 'organization_id', 'user_id']);
   assert.match(a.api_key, /^sk_test_/);
-  const second = await run(args, withDb);
+  const second = await runSignet(args, withDb);
   const b = JSON.parse(second.stdout);
   assert.equal(b.organization_id, a.organization_id);
   assert.equal(b.account_id, a.account_id);
@@ -62,7 +40,7 @@ test('bootstrap --json prints the four fields; run again it finds the same ids a
     ['DS Admin', 'DS Sender', 'DS Viewer'],
   );
 
-  const bad = await run(['bootstrap', '--org', 'x', '--account', 'y'], withDb);
+  const bad = await runSignet(['bootstrap', '--org', 'x', '--account', 'y'], withDb);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--email/);
 });
@@ -71,13 +49,13 @@ test('audit verify passes, then fails naming the event after a row is edited by 
   const org = `Audit Org ${randomBytes(4).toString('hex')}`;
   const boot = JSON.parse(
     (
-      await run(
+      await runSignet(
         ['bootstrap', '--email', 'a@example.test', '--org', org, '--account', 'Main', '--json'],
         withDb,
       )
     ).stdout,
   );
-  const ok = await run(['audit', 'verify', '--org', boot.organization_id], withDb);
+  const ok = await runSignet(['audit', 'verify', '--org', boot.organization_id], withDb);
   assert.equal(ok.code, 0, ok.stdout + ok.stderr);
   assert.match(ok.stdout, /intact/);
 
@@ -93,7 +71,7 @@ test('audit verify passes, then fails naming the event after a row is edited by 
     .set({ actor_label: 'someone else' })
     .where('id', '=', event.id)
     .execute();
-  const broken = await run(['audit', 'verify', '--org', boot.organization_id], withDb);
+  const broken = await runSignet(['audit', 'verify', '--org', boot.organization_id], withDb);
   assert.equal(broken.code, 1);
   assert.match(broken.stdout, new RegExp(`event #3 \\(id ${event.id}\\)`));
 });
@@ -107,8 +85,8 @@ test('migrations are safe when two processes start at once', async () => {
       ? testDbUrl().replace(/@\/[^?]+\?/, `@/${name}?`)
       : Object.assign(new URL(testDbUrl()), { pathname: `/${name}` }).toString();
     const [one, two] = await Promise.all([
-      run(['migrate'], { DATABASE_URL: url }),
-      run(['migrate'], { DATABASE_URL: url }),
+      runSignet(['migrate'], { DATABASE_URL: url }),
+      runSignet(['migrate'], { DATABASE_URL: url }),
     ]);
     assert.equal(one.code, 0, one.stderr);
     assert.equal(two.code, 0, two.stderr);
@@ -168,7 +146,7 @@ test('embedded database: start, kill -9, start again (the stale server is adopte
 
     const second = start();
     await waitReady(port, second);
-    const boot = await run(
+    const boot = await runSignet(
       ['bootstrap', '--email', 'k@example.test', '--org', 'Kill', '--account', 'Main', '--json'],
       {
         SIGNET_DATA_DIR: dataDir,

@@ -2,24 +2,12 @@
 // SDKs (docusign-admin, docusign-esign) exactly as a customer's script would. Each client gets its token
 // through its own `authentications.docusignAccessCode` — never addDefaultHeader/setJWTToken, which write a
 // header map shared by every client in the process (shared/reference/docusign-admin-api.md §6.1).
-import type { TestContext } from 'node:test';
+import assert from 'node:assert/strict';
 import admin from 'docusign-admin';
 import esign from 'docusign-esign';
-import type { Config } from '../src/config.ts';
-import { buildApp, createTenant, type Tenant, type TestApp } from './helper.ts';
+import { createTenant, type LiveApp, startApp, type Tenant, unique } from './helper.ts';
 
-export interface LiveApp extends TestApp {
-  /** http://127.0.0.1:PORT */
-  base: string;
-}
-
-export async function startApp(t: TestContext, overrides: Partial<Config> = {}): Promise<LiveApp> {
-  const built = await buildApp(t, overrides);
-  await built.app.listen({ port: 0, host: '127.0.0.1' });
-  const address = built.app.server.address();
-  if (!address || typeof address === 'string') throw new Error('no TCP address');
-  return { ...built, base: `http://127.0.0.1:${address.port}` };
-}
+export { type LiveApp, startApp };
 
 export async function liveTenant(live: LiveApp): Promise<Tenant> {
   return createTenant(live.services, live.config);
@@ -63,4 +51,48 @@ export async function sdkError(call: Promise<unknown>): Promise<{ statusCode: nu
     throw err;
   }
   throw new Error('expected the SDK call to fail');
+}
+
+/** A DocuSign (Admin API) GUID. */
+export const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** A fresh email address (`tag-<random>@example.test`). */
+export const email = (tag = 'user'): string => `${unique(tag)}@example.test`;
+
+/**
+ * One HTTP call to the live app with `key` as its Bearer token, outside the SDKs: `path` is the whole path
+ * (/api/…, /management/…, /restapi/…), `body` is sent as JSON, `headers` are added (an Idempotency-Key…).
+ * The body comes back parsed, null when empty.
+ */
+export async function api(
+  live: LiveApp,
+  key: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${live.base}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${key}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...headers,
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+/** `api` bound to a key and to /api, Signet's native face (what a dashboard or a Signet script calls). */
+export function nativeApi(live: LiveApp, key: string) {
+  return (method: string, path: string, body?: unknown) => api(live, key, method, `/api${path}`, body);
+}
+
+/** A key restricted to Signet scopes, made through /api as an administrator would. */
+export async function restrictedKey(live: LiveApp, tenant: Tenant, scopes: string[]): Promise<string> {
+  const res = await api(live, tenant.key, 'POST', '/api/api_keys', { name: unique('key'), scopes });
+  assert.equal(res.status, 201);
+  return res.body.key;
 }

@@ -4,45 +4,10 @@
 // same data; another organization's ids answer like missing ones; scopes.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { crc32, deflateSync } from 'node:zlib';
-import { esign, esignClient, type LiveApp, liveTenant, sdkError, startApp } from './docusign-helper.ts';
+import { api, esign, esignClient, type LiveApp, liveTenant, sdkError, startApp } from './docusign-helper.ts';
+import { JPEG, tinyPng } from './images.ts';
 
 type Sdk = any;
-
-async function api(live: LiveApp, key: string, method: string, path: string, body?: unknown): Promise<any> {
-  const res = await fetch(`${live.base}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
-
-function pngChunk(type: string, data: Buffer): Buffer {
-  const length = Buffer.alloc(4);
-  length.writeUInt32BE(data.length);
-  const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(body));
-  return Buffer.concat([length, body, crc]);
-}
-
-/** A valid 1×1 RGBA PNG. */
-function png(): Buffer {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(1, 0);
-  ihdr.writeUInt32BE(1, 4);
-  ihdr[8] = 8;
-  ihdr[9] = 6;
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    pngChunk('IHDR', ihdr),
-    pngChunk('IDAT', deflateSync(Buffer.from([0, 0xff, 0x88, 0x00, 0xff]))),
-    pngChunk('IEND', Buffer.alloc(0)),
-  ]);
-}
-const JPEG = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01]);
 
 const accountsApi = (live: LiveApp, key: string): Sdk => new esign.AccountsApi(esignClient(live, key));
 
@@ -76,26 +41,14 @@ test('permission profiles: create/list/get/update/delete with move_users_to, fla
   assert.equal(created.settings.accountManagementGranular.allowManageUsers, 'true');
   assert.equal(created.settings.accountManagementGranular.allowManageAccountSettings, 'false');
   assert.equal(created.settings.allowBulkSending, undefined);
-  const native = (
-    await api(
-      live,
-      tenant.key,
-      'GET',
-      `/api/accounts/${tenant.accountId}/permission_profiles/${created.permissionProfileId}`,
-    )
-  ).body;
+  const nativePath = `/api/accounts/${tenant.accountId}/permission_profiles/${created.permissionProfileId}`;
+  const native = (await api(live, tenant.key, 'GET', nativePath)).body;
   assert.deepEqual(native.permissions, ['send_envelopes', 'manage_users']);
 
   // Update: a flag named changes, flags not named keep their value (including ones eSignature cannot show).
-  await api(
-    live,
-    tenant.key,
-    'PATCH',
-    `/api/accounts/${tenant.accountId}/permission_profiles/${created.permissionProfileId}`,
-    {
-      permissions: ['send_envelopes', 'manage_users', 'manage_brands'],
-    },
-  );
+  await api(live, tenant.key, 'PATCH', nativePath, {
+    permissions: ['send_envelopes', 'manage_users', 'manage_brands'],
+  });
   const updated = await accounts.updatePermissionProfile(tenant.accountId, created.permissionProfileId, {
     permissionProfile: {
       permissionProfileName: 'People Admin',
@@ -105,14 +58,7 @@ test('permission profiles: create/list/get/update/delete with move_users_to, fla
   assert.equal(updated.permissionProfileName, 'People Admin');
   assert.equal(updated.settings.accountManagementGranular.allowManageReporting, 'true');
   assert.equal(updated.settings.accountManagementGranular.allowManageUsers, 'false');
-  const after = (
-    await api(
-      live,
-      tenant.key,
-      'GET',
-      `/api/accounts/${tenant.accountId}/permission_profiles/${created.permissionProfileId}`,
-    )
-  ).body;
+  const after = (await api(live, tenant.key, 'GET', nativePath)).body;
   assert.deepEqual(after.permissions.sort(), ['manage_brands', 'send_envelopes', 'view_audit_log']);
   const got = await accounts.getPermissionProfile(tenant.accountId, created.permissionProfileId);
   assert.equal(got.permissionProfileName, 'People Admin');
@@ -251,7 +197,7 @@ test('brands: create/list/get/update/delete and a real PNG logo round trip; /api
   assert.equal(badHex.statusCode, 400);
 
   // Logo: the SDK uploads the raw bytes labelled image/png; they come back byte for byte.
-  const image = png();
+  const image = tinyPng();
   assert.equal(await accounts.updateBrandLogoByType(image, tenant.accountId, b.brandId, 'primary'), null);
   const withLogo = await accounts.getBrand(tenant.accountId, b.brandId);
   assert.equal(
@@ -408,7 +354,7 @@ test('getAccountInformation by GUID and by account number; tenancy matrix for pr
     .permissionProfileId;
   const theirBrand = (await theirs.createBrand(other.accountId, { brand: { brandName: 'Theirs' } })).brands[0]
     .brandId;
-  await theirs.updateBrandLogoByType(png(), other.accountId, theirBrand, 'primary');
+  await theirs.updateBrandLogoByType(tinyPng(), other.accountId, theirBrand, 'primary');
   const otherNumber = (await api(live, other.key, 'GET', `/api/accounts/${other.accountId}`)).body
     .external_account_id;
 
@@ -430,7 +376,7 @@ test('getAccountInformation by GUID and by account number; tenancy matrix for pr
       () => accounts.deleteBrand(account, theirBrand),
       () => accounts.deleteBrands(account, { brandsRequest: { brands: [{ brandId: theirBrand }] } }),
       () => accounts.getBrandLogoByType(account, theirBrand, 'primary'),
-      () => accounts.updateBrandLogoByType(png(), account, theirBrand, 'primary'),
+      () => accounts.updateBrandLogoByType(tinyPng(), account, theirBrand, 'primary'),
       () => accounts.deleteBrandLogoByType(account, theirBrand, 'primary'),
       () => accounts.listSettings(account),
       () => accounts.updateSettings(account, { accountSettingsInformation: { sessionTimeout: '30' } }),
@@ -466,7 +412,7 @@ test('getAccountInformation by GUID and by account number; tenancy matrix for pr
       () => accounts.updateBrand(tenant.accountId, brandId, { brand: { brandName: 'X' } }),
       () => accounts.deleteBrand(tenant.accountId, brandId),
       () => accounts.getBrandLogoByType(tenant.accountId, brandId, 'primary'),
-      () => accounts.updateBrandLogoByType(png(), tenant.accountId, brandId, 'primary'),
+      () => accounts.updateBrandLogoByType(tinyPng(), tenant.accountId, brandId, 'primary'),
       () => accounts.deleteBrandLogoByType(tenant.accountId, brandId, 'primary'),
     ]) {
       const err = await sdkError(call());
@@ -518,24 +464,16 @@ test('getAccountInformation by GUID and by account number; tenancy matrix for pr
 test('Idempotency-Key: createBrand and createPermissionProfile replay their 201; empty-200 writes (deleteBrand, updateSettings, deletePermissionProfile) replay, never a 500', async (t) => {
   const live = await startApp(t);
   const tenant = await liveTenant(live);
-  const send = async (method: string, path: string, body: unknown, key: string) => {
-    const res = await fetch(`${live.base}/restapi/v2.1/accounts/${tenant.accountId}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${tenant.key}`,
-        'content-type': 'application/json',
-        'idempotency-key': key,
-      },
-      body: JSON.stringify(body),
+  const send = (method: string, path: string, body: unknown, key: string) =>
+    api(live, tenant.key, method, `/restapi/v2.1/accounts/${tenant.accountId}${path}`, body, {
+      'idempotency-key': key,
     });
-    return { status: res.status, body: await res.text() };
-  };
   const twice = async (method: string, path: string, body: unknown, status: number) => {
     const key = `esign-${method}-${Math.random().toString(36).slice(2)}`;
     const first = await send(method, path, body, key);
-    assert.equal(first.status, status, `${method} ${path}: ${first.body}`);
+    assert.equal(first.status, status, `${method} ${path}: ${JSON.stringify(first.body)}`);
     assert.deepEqual(await send(method, path, body, key), first, `${method} ${path} replayed`);
-    return first.body ? JSON.parse(first.body) : null;
+    return first.body;
   };
   const brand = await twice('POST', '/brands', { brandName: 'Once' }, 201);
   const brandId = brand.brands[0].brandId;

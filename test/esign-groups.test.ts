@@ -3,23 +3,21 @@
 // errorDetails, listGroupUsers/updateGroupUsers/deleteGroupUsers; /api sees the same; tenancy; scopes.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { esign, esignClient, type LiveApp, liveTenant, sdkError, startApp } from './docusign-helper.ts';
+import {
+  api,
+  email,
+  esign,
+  esignClient,
+  type LiveApp,
+  liveTenant,
+  sdkError,
+  startApp,
+} from './docusign-helper.ts';
 
 type Sdk = any;
 
-async function api(live: LiveApp, key: string, method: string, path: string, body?: unknown): Promise<any> {
-  const res = await fetch(`${live.base}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
-
 const groupsApi = (live: LiveApp, key: string): Sdk => new esign.GroupsApi(esignClient(live, key));
 const usersApi = (live: LiveApp, key: string): Sdk => new esign.UsersApi(esignClient(live, key));
-const email = (tag: string) => `${tag}-${Math.random().toString(36).slice(2, 8)}@example.test`;
 
 test('GroupsApi create/list/update/delete with per-item errors; /api sees the same groups', async (t) => {
   const live = await startApp(t);

@@ -3,20 +3,19 @@
 // the same data through /api, the tenancy matrix, restricted keys and bad input.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { esign, esignClient, type LiveApp, liveTenant, sdkError, startApp } from './docusign-helper.ts';
+import {
+  api,
+  email,
+  esign,
+  esignClient,
+  type LiveApp,
+  liveTenant,
+  sdkError,
+  startApp,
+} from './docusign-helper.ts';
 import type { Tenant } from './helper.ts';
 
 type Sdk = any;
-
-async function api(live: LiveApp, key: string, method: string, path: string, body?: unknown): Promise<any> {
-  const res = await fetch(`${live.base}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
 
 /** The raw JSON the face sent: no null anywhere (the SDK turns null into "null" or crashes on it). */
 async function rawJson(live: LiveApp, key: string, path: string): Promise<any> {
@@ -32,7 +31,6 @@ async function accountNumber(live: LiveApp, tenant: Tenant): Promise<number> {
 }
 
 const usersApi = (live: LiveApp, key: string): Sdk => new esign.UsersApi(esignClient(live, key));
-const email = (tag: string) => `${tag}-${Math.random().toString(36).slice(2, 8)}@example.test`;
 
 test('UsersApi.create makes users with per-item errors; they read back the same through /api and /restapi', async (t) => {
   const live = await startApp(t);
@@ -411,18 +409,10 @@ test('bad input is a 4xx with an eSignature error, never a 500', async (t) => {
 test('Idempotency-Key: a retried create (one write per user) or updateUser (translated) replays the same eSignature body, once', async (t) => {
   const live = await startApp(t);
   const tenant = await liveTenant(live);
-  const send = async (method: string, path: string, body: unknown, key: string) => {
-    const res = await fetch(`${live.base}/restapi/v2.1/accounts/${tenant.accountId}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${tenant.key}`,
-        'content-type': 'application/json',
-        'idempotency-key': key,
-      },
-      body: JSON.stringify(body),
+  const send = (method: string, path: string, body: unknown, key: string) =>
+    api(live, tenant.key, method, `/restapi/v2.1/accounts/${tenant.accountId}${path}`, body, {
+      'idempotency-key': key,
     });
-    return { status: res.status, body: (await res.json()) as any };
-  };
   const create = {
     newUsers: [
       { email: email('once'), userName: 'Once Only' },

@@ -75,6 +75,38 @@ async function exportOf(api: Caller, body: Record<string, unknown>) {
   return { done, file };
 }
 
+/** A queued export written directly (no job, so no worker picks it up); returns its id. */
+async function queuedExport(
+  organizationId: string,
+  fields: { kind?: 'users' | 'account_settings'; format?: 'csv' | 'jsonl'; expiresAt?: Date } = {},
+): Promise<string> {
+  const id = newId();
+  await testDb()
+    .db.insertInto('exports')
+    .values({
+      id,
+      organization_id: organizationId,
+      kind: fields.kind ?? 'users',
+      format: fields.format ?? 'csv',
+      account_ids: null,
+      status: 'queued',
+      requestor: { kind: 'api_key', id: 'k', label: 'k' },
+      expires_at: fields.expiresAt ?? new Date(Date.now() + 3600_000),
+    })
+    .execute();
+  return id;
+}
+
+/** The content chunks an export has stored, in order. */
+async function chunksOf(exportId: string) {
+  return testDb()
+    .db.selectFrom('export_chunks')
+    .select(['seq', 'data'])
+    .where('export_id', '=', exportId)
+    .orderBy('seq')
+    .execute();
+}
+
 test('users CSV: import header names, a row per membership, formulas escaped, sizes exact, audited', async (t) => {
   const { api, tenant, ada, bob, secondId } = await setup(t);
   const { done, file } = await exportOf(api, { kind: 'users' });
@@ -255,12 +287,7 @@ test('expiry: a download past expires_at answers 410; the sweep deletes the cont
   assert.equal((await api('GET', `/api/exports/${done.id}`)).json().expired, true);
 
   assert.ok((await sweepExpiredExports(db)) >= 1);
-  const chunks = await db
-    .selectFrom('export_chunks')
-    .select('seq')
-    .where('export_id', '=', done.id)
-    .execute();
-  assert.deepEqual(chunks, []);
+  assert.deepEqual(await chunksOf(done.id), []);
   const row = await db
     .selectFrom('exports')
     .select('purged_at')
@@ -275,21 +302,7 @@ test('expiry: a download past expires_at answers 410; the sweep deletes the cont
 test('not ready: 409 export_not_ready; delete: 204, then 404, content gone, audited', async (t) => {
   const { api, tenant } = await setup(t);
   const db = testDb().db;
-  // A queued export with no job (written directly, so no worker picks it up).
-  const queued = newId();
-  await db
-    .insertInto('exports')
-    .values({
-      id: queued,
-      organization_id: tenant.organizationId,
-      kind: 'users',
-      format: 'csv',
-      account_ids: null,
-      status: 'queued',
-      requestor: { kind: 'api_key', id: 'k', label: 'k' },
-      expires_at: new Date(Date.now() + 3600_000),
-    })
-    .execute();
+  const queued = await queuedExport(tenant.organizationId);
   const early = await api('GET', `/api/exports/${queued}/download`);
   assert.equal(early.statusCode, 409, early.body);
   assert.equal(early.json().error.code, 'export_not_ready');
@@ -300,12 +313,7 @@ test('not ready: 409 export_not_ready; delete: 204, then 404, content gone, audi
   assert.equal((await api('GET', `/api/exports/${done.id}`)).statusCode, 404);
   assert.equal((await api('GET', `/api/exports/${done.id}/download`)).statusCode, 404);
   assert.equal((await api('DELETE', `/api/exports/${done.id}`)).statusCode, 404);
-  const chunks = await db
-    .selectFrom('export_chunks')
-    .select('seq')
-    .where('export_id', '=', done.id)
-    .execute();
-  assert.deepEqual(chunks, []);
+  assert.deepEqual(await chunksOf(done.id), []);
   const events = await db
     .selectFrom('audit_events')
     .select('action')
@@ -334,23 +342,7 @@ test('resume: an export that yields after its first chunk continues from its che
       })),
     )
     .execute();
-  const insert = async () => {
-    const id = newId();
-    await db
-      .insertInto('exports')
-      .values({
-        id,
-        organization_id: tenant.organizationId,
-        kind: 'users',
-        format: 'csv',
-        account_ids: null,
-        status: 'queued',
-        requestor: { kind: 'api_key', id: 'k', label: 'k' },
-        expires_at: new Date(Date.now() + 3600_000),
-      })
-      .execute();
-    return id;
-  };
+  const insert = () => queuedExport(tenant.organizationId);
   const opts = (workerId: string, shouldYield: () => boolean) => ({
     workerId,
     leaseSeconds: 60,
@@ -359,12 +351,7 @@ test('resume: an export that yields after its first chunk continues from its che
     shouldYield,
   });
   const content = async (id: string) => {
-    const chunks = await db
-      .selectFrom('export_chunks')
-      .select(['seq', 'data'])
-      .where('export_id', '=', id)
-      .orderBy('seq')
-      .execute();
+    const chunks = await chunksOf(id);
     return { seqs: chunks.map((c) => c.seq), bytes: Buffer.concat(chunks.map((c) => c.data)) };
   };
 
@@ -517,20 +504,11 @@ test('a member key exports its own account only, and sees only its own accountâ€
 test('the sweep fails an export that never completed before its expiry', async (t) => {
   const { tenant } = await setup(t);
   const db = testDb().db;
-  const id = newId();
-  await db
-    .insertInto('exports')
-    .values({
-      id,
-      organization_id: tenant.organizationId,
-      kind: 'account_settings',
-      format: 'jsonl',
-      account_ids: null,
-      status: 'queued',
-      requestor: { kind: 'api_key', id: 'k', label: 'k' },
-      expires_at: new Date(Date.now() - 1000),
-    })
-    .execute();
+  const id = await queuedExport(tenant.organizationId, {
+    kind: 'account_settings',
+    format: 'jsonl',
+    expiresAt: new Date(Date.now() - 1000),
+  });
   await sweepExpiredExports(db);
   const row = await db.selectFrom('exports').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
   assert.equal(row.status, 'failed');

@@ -49,6 +49,20 @@ export async function buildApp(t: TestContext, overrides: Partial<Config> = {}):
   return { app, services, config };
 }
 
+export interface LiveApp extends TestApp {
+  /** http://127.0.0.1:PORT */
+  base: string;
+}
+
+/** The app listening on a loopback port, for clients that speak HTTP (the SDKs, the CLI). */
+export async function startApp(t: TestContext, overrides: Partial<Config> = {}): Promise<LiveApp> {
+  const built = await buildApp(t, overrides);
+  await built.app.listen({ port: 0, host: '127.0.0.1' });
+  const address = built.app.server.address();
+  if (!address || typeof address === 'string') throw new Error('no TCP address');
+  return { ...built, base: `http://127.0.0.1:${address.port}` };
+}
+
 export const unique = (prefix: string): string => `${prefix}-${randomBytes(5).toString('hex')}`;
 
 export interface Tenant {

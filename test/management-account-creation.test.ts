@@ -3,31 +3,24 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ESIGN_PRODUCT_ID, SIGNET_PLAN_ID, SIGNET_PLAN_NAME } from '../src/faces/management/products.ts';
-import { admin, adminClient, type LiveApp, liveTenant, sdkError, startApp } from './docusign-helper.ts';
+import {
+  admin,
+  adminClient,
+  api,
+  GUID,
+  liveTenant,
+  nativeApi,
+  sdkError,
+  startApp,
+} from './docusign-helper.ts';
 import { unique } from './helper.ts';
-
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-function api(live: LiveApp, key: string) {
-  return async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${live.base}/api${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${key}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : null };
-  };
-}
+import { SVG } from './images.ts';
 
 test('createAssetGroupAccount makes a real account with its admin; the process reads back as completed', async (t) => {
   const live = await startApp(t);
   const tenant = await liveTenant(live);
   const provision = new admin.ProvisionAssetGroupApi(adminClient(live, tenant.key));
-  const call = api(live, tenant.key);
+  const call = nativeApi(live, tenant.key);
   const org = tenant.organizationId;
   const adminEmail = `${unique('boss')}@example.test`;
 
@@ -163,7 +156,7 @@ test('getOrganizationPlanItems: the one self-hosted plan with its eSignature ite
   const tenant = await liveTenant(live);
   const provision = new admin.ProvisionAssetGroupApi(adminClient(live, tenant.key));
   const org = tenant.organizationId;
-  await api(live, tenant.key)('POST', '/accounts', { name: 'Second' });
+  await nativeApi(live, tenant.key)('POST', '/accounts', { name: 'Second' });
   const plans = await provision.getOrganizationPlanItems(org);
   assert.equal(plans.length, 1);
   const [plan] = plans;
@@ -235,7 +228,7 @@ test('tenancy: another organization’s ids answer 404 on every account-creation
 test('scopes: restricted keys get 403 naming the spec’s scope; an admin needs users:write too', async (t) => {
   const live = await startApp(t);
   const tenant = await liveTenant(live);
-  const call = api(live, tenant.key);
+  const call = nativeApi(live, tenant.key);
   const org = tenant.organizationId;
   const reader = await call('POST', '/api_keys', { name: 'reader', scopes: ['users:read'] });
   const readerApi = new admin.ProvisionAssetGroupApi(adminClient(live, reader.body.key));
@@ -309,13 +302,10 @@ test('the 12 Org Connect operations answer 501 not_supported with a reason, afte
   }
 });
 
-const SVG =
-  '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10" fill="#ff8800"/></svg>';
-
 test('cloneAssetGroupAccount copies settings, permission profiles, groups and brands (not people); clones read back', async (t) => {
   const live = await startApp(t);
   const tenant = await liveTenant(live);
-  const call = api(live, tenant.key);
+  const call = nativeApi(live, tenant.key);
   const org = tenant.organizationId;
   const src = tenant.accountId;
   // The source's configuration, made through /api.
@@ -452,7 +442,10 @@ test('cloneAssetGroupAccount: tenancy, bad input and scopes', async (t) => {
   const badSource = await sdkError(provision.cloneAssetGroupAccount({ sourceAccount: { id: '42' } }, m));
   assert.equal(badSource.statusCode, 400);
 
-  const reader = await api(live, me.key)('POST', '/api_keys', { name: 'reader', scopes: ['users:read'] });
+  const reader = await nativeApi(live, me.key)('POST', '/api_keys', {
+    name: 'reader',
+    scopes: ['users:read'],
+  });
   const readerApi = new admin.ProvisionAssetGroupApi(adminClient(live, reader.body.key));
   const denied = await sdkError(readerApi.cloneAssetGroupAccount({ sourceAccount: { id: me.accountId } }, m));
   assert.equal(denied.statusCode, 403);
@@ -468,18 +461,10 @@ test('Idempotency-Key: a retried createAssetGroupAccount or cloneAssetGroupAccou
   const live = await startApp(t);
   const tenant = await liveTenant(live);
   const org = tenant.organizationId;
-  const send = async (path: string, body: unknown, key: string) => {
-    const res = await fetch(`${live.base}/management/v2/organizations/${org}/assetGroups/${path}`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${tenant.key}`,
-        'content-type': 'application/json',
-        'idempotency-key': key,
-      },
-      body: JSON.stringify(body),
+  const send = (path: string, body: unknown, key: string) =>
+    api(live, tenant.key, 'POST', `/management/v2/organizations/${org}/assetGroups/${path}`, body, {
+      'idempotency-key': key,
     });
-    return { status: res.status, body: (await res.json()) as any };
-  };
   const create = { targetAccount: { name: 'Once', admin: { email: tenant.email } } };
   const createKey = unique('idem');
   const created = await send('accountCreate', create, createKey);
@@ -494,6 +479,6 @@ test('Idempotency-Key: a retried createAssetGroupAccount or cloneAssetGroupAccou
   assert.equal(cloned.body.assetGroupWorkType, 'AccountClone', 'the DocuSign shape');
   assert.deepEqual(await send('accountClone', clone, cloneKey), cloned);
 
-  const accounts = (await api(live, tenant.key)('GET', '/accounts?limit=100')).body.data;
+  const accounts = (await nativeApi(live, tenant.key)('GET', '/accounts?limit=100')).body.data;
   assert.deepEqual(accounts.map((a: { name: string }) => a.name).sort(), ['Main', 'Once', 'Once again']);
 });

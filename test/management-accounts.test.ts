@@ -2,29 +2,23 @@
 // domains, driven through the official docusign-admin SDK against the real server.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { admin, adminClient, type LiveApp, liveTenant, sdkError, startApp } from './docusign-helper.ts';
+import {
+  admin,
+  adminClient,
+  api,
+  type LiveApp,
+  liveTenant,
+  restrictedKey,
+  sdkError,
+  startApp,
+} from './docusign-helper.ts';
 import { unique } from './helper.ts';
 
 type Tenant = Awaited<ReturnType<typeof liveTenant>>;
 
-async function api(live: LiveApp, key: string, method: string, path: string, body?: unknown) {
-  const res = await fetch(`${live.base}/api${path}`, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: res.status, body: (await res.json()) as any };
-}
-
-async function restrictedKey(live: LiveApp, tenant: Tenant, scopes: string[]): Promise<string> {
-  const res = await api(live, tenant.key, 'POST', '/api_keys', { name: unique('key'), scopes });
-  assert.equal(res.status, 201);
-  return res.body.key;
-}
-
 async function claimDomain(live: LiveApp, tenant: Tenant): Promise<{ id: string; domain: string }> {
   const domain = `${unique('corp')}.example.com`;
-  const res = await api(live, tenant.key, 'POST', `/organizations/${tenant.organizationId}/domains`, {
+  const res = await api(live, tenant.key, 'POST', `/api/organizations/${tenant.organizationId}/domains`, {
     domain,
     auto_join: false,
     account_id: tenant.accountId,
@@ -36,7 +30,7 @@ async function claimDomain(live: LiveApp, tenant: Tenant): Promise<{ id: string;
 test('getPermissions lists the account’s permission profiles with the integer ids /api uses', async (t) => {
   const live = await startApp(t);
   const tenant = await liveTenant(live);
-  const made = await api(live, tenant.key, 'POST', `/accounts/${tenant.accountId}/permission_profiles`, {
+  const made = await api(live, tenant.key, 'POST', `/api/accounts/${tenant.accountId}/permission_profiles`, {
     name: 'Auditors',
     permissions: ['view_audit_log'],
   });
@@ -45,7 +39,7 @@ test('getPermissions lists the account’s permission profiles with the integer 
     tenant.organizationId,
     tenant.accountId,
   );
-  const native = await api(live, tenant.key, 'GET', `/accounts/${tenant.accountId}/permission_profiles`);
+  const native = await api(live, tenant.key, 'GET', `/api/accounts/${tenant.accountId}/permission_profiles`);
   assert.deepEqual(
     result.permissions.map((p: any) => ({ ...p })),
     native.body.data.map((p: any) => ({ id: Number(p.id), name: p.name })),
@@ -66,7 +60,7 @@ test('getGroups pages 25 groups by start/take with consistent paging, integer id
   assert.equal(empty.paging.total_set_size, 0);
   const ids: number[] = [];
   for (let i = 0; i < 25; i++) {
-    const res = await api(live, tenant.key, 'POST', `/accounts/${tenant.accountId}/groups`, {
+    const res = await api(live, tenant.key, 'POST', `/api/accounts/${tenant.accountId}/groups`, {
       name: `G${i}`,
     });
     assert.equal(res.status, 201);

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parse } from 'csv-parse/sync';
-import { admin, adminClient, type LiveApp, liveTenant, sdkError, startApp } from './docusign-helper.ts';
+import { admin, adminClient, api, liveTenant, sdkError, startApp } from './docusign-helper.ts';
 import { runWorker } from './imports-helper.ts';
 
 async function setup(t: any) {
@@ -20,19 +20,6 @@ async function setup(t: any) {
     exportsApi: new admin.BulkExportsApi(client),
     bulk: new admin.BulkImportsApi(client),
   };
-}
-
-async function api(live: LiveApp, key: string, method: string, url: string, body?: unknown) {
-  const res = await fetch(`${live.base}${url}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${key}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
 }
 
 async function poll(get: () => Promise<any>): Promise<any> {

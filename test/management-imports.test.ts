@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'csv-parse/sync';
-import { admin, adminClient, type LiveApp, liveTenant, sdkError, startApp } from './docusign-helper.ts';
+import { admin, adminClient, api, type LiveApp, liveTenant, sdkError, startApp } from './docusign-helper.ts';
 import { runWorker } from './imports-helper.ts';
 
 type Tenant = Awaited<ReturnType<typeof liveTenant>>;
@@ -43,19 +43,6 @@ function counters(imp: any) {
     none: imp.no_action_required_user_count,
     errors: imp.error_count,
   };
-}
-
-async function api(live: LiveApp, key: string, method: string, url: string, body?: unknown) {
-  const res = await fetch(`${live.base}${url}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${key}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null, headers: res.headers };
 }
 
 async function userByEmail(live: LiveApp, tenant: Tenant, email: string): Promise<any> {

@@ -4,29 +4,21 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { v5 } from 'uuid';
 import { ESIGN_PRODUCT_ID, ESIGN_PRODUCT_NAME, SIGNET_PLAN_ID } from '../src/faces/management/products.ts';
-import { admin, adminClient, type LiveApp, liveTenant, sdkError, startApp } from './docusign-helper.ts';
+import {
+  admin,
+  adminClient,
+  api,
+  GUID,
+  type LiveApp,
+  liveTenant,
+  nativeApi,
+  sdkError,
+  startApp,
+} from './docusign-helper.ts';
 import { unique } from './helper.ts';
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-/** /api through fetch, as the same tenant's key. */
-function api(live: LiveApp, key: string) {
-  return async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${live.base}/api${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${key}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : null };
-  };
-}
-
 async function profileIds(live: LiveApp, key: string, accountId: string): Promise<Record<string, number>> {
-  const res = await api(live, key)('GET', `/accounts/${accountId}/permission_profiles`);
+  const res = await nativeApi(live, key)('GET', `/accounts/${accountId}/permission_profiles`);
   assert.equal(res.status, 200);
   return Object.fromEntries(res.body.data.map((p: { name: string; id: number }) => [p.name, p.id]));
 }
@@ -57,7 +49,7 @@ test('DSGroupsApi: create, list with page/page_size, get, members add/list/remov
   await groups.addDSGroup({ group_name: 'Ops' }, org, acct);
 
   // The same group through /api (integer id = group_id) and the v2 Admin API (AccountsApi.getGroups).
-  const viaApi = await api(live, tenant.key)('GET', `/accounts/${acct}/groups`);
+  const viaApi = await nativeApi(live, tenant.key)('GET', `/accounts/${acct}/groups`);
   assert.equal(viaApi.status, 200);
   const apiGroup = viaApi.body.data.find((g: { id: number }) => g.id === Number(created.group_id));
   assert.equal(apiGroup?.name, 'Legal');
@@ -89,7 +81,7 @@ test('DSGroupsApi: create, list with page/page_size, get, members add/list/remov
   assert.equal(one.ds_group_id, created.ds_group_id);
 
   // Two users with memberships in the account, made through /api.
-  const call = api(live, tenant.key);
+  const call = nativeApi(live, tenant.key);
   const u1 = await call('POST', '/users', {
     email: `${unique('ana')}@example.test`,
     first_name: 'Ana',
@@ -197,7 +189,7 @@ test('ProductPermissionProfilesApi and addOrUpdateUser: one eSignature profile p
   const client = adminClient(live, tenant.key);
   const products = new admin.ProductPermissionProfilesApi(client);
   const users = new admin.UsersApi(client);
-  const call = api(live, tenant.key);
+  const call = nativeApi(live, tenant.key);
   const { organizationId: org, accountId: acct } = tenant;
   const ids = await profileIds(live, tenant.key, acct);
 
@@ -362,7 +354,7 @@ test('ProductPermissionProfilesApi and addOrUpdateUser: one eSignature profile p
 test('addOrUpdateUser gives a user made through /api a membership in a second account', async (t) => {
   const live = await startApp(t);
   const tenant = await liveTenant(live);
-  const call = api(live, tenant.key);
+  const call = nativeApi(live, tenant.key);
   const second = await call('POST', '/accounts', { name: 'Second' });
   assert.equal(second.status, 201);
   const made = await call('POST', '/users', {
@@ -614,7 +606,10 @@ test('tenancy: another organization’s org, account, DS group and user ids answ
 test('scopes: a key restricted to users:read gets 403 naming the scope on writes, and reads work', async (t) => {
   const live = await startApp(t);
   const tenant = await liveTenant(live);
-  const key = await api(live, tenant.key)('POST', '/api_keys', { name: 'reader', scopes: ['users:read'] });
+  const key = await nativeApi(live, tenant.key)('POST', '/api_keys', {
+    name: 'reader',
+    scopes: ['users:read'],
+  });
   assert.equal(key.status, 201);
   const client = adminClient(live, key.body.key);
   const { organizationId: org, accountId: acct } = tenant;
@@ -668,36 +663,28 @@ test('Idempotency-Key: a replayed addOrUpdateUser (several core calls) answers t
   const tenant = await liveTenant(live);
   const ids = await profileIds(live, tenant.key, tenant.accountId);
   const email = `${unique('idem')}@example.test`;
-  await api(live, tenant.key)('POST', '/users', { email, first_name: 'Ida', last_name: 'Em' });
-  const body = JSON.stringify({
+  await nativeApi(live, tenant.key)('POST', '/users', { email, first_name: 'Ida', last_name: 'Em' });
+  const body = {
     email,
     first_name: 'Idun',
     product_permission_profiles: [
       { product_id: ESIGN_PRODUCT_ID, permission_profile_id: String(ids['DS Admin']) },
     ],
-  });
+  };
   const send = () =>
-    fetch(
-      `${live.base}/management/v2.1/organizations/${tenant.organizationId}/accounts/${tenant.accountId}/users`,
-      {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${tenant.key}`,
-          'content-type': 'application/json',
-          'idempotency-key': 'add-or-update-1',
-        },
-        body,
-      },
+    api(
+      live,
+      tenant.key,
+      'POST',
+      `/management/v2.1/organizations/${tenant.organizationId}/accounts/${tenant.accountId}/users`,
+      body,
+      { 'idempotency-key': 'add-or-update-1' },
     );
   const first = await send();
   assert.equal(first.status, 200);
-  const firstBody = (await first.json()) as {
-    first_name: string;
-    accounts: { product_permission_profiles: object[] }[];
-  };
-  assert.equal(firstBody.first_name, 'Idun');
-  assert.equal(firstBody.accounts[0]!.product_permission_profiles.length, 1);
+  assert.equal(first.body.first_name, 'Idun');
+  assert.equal(first.body.accounts[0].product_permission_profiles.length, 1);
   const second = await send();
   assert.equal(second.status, 200);
-  assert.deepEqual(await second.json(), firstBody);
+  assert.deepEqual(second.body, first.body);
 });

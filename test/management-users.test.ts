@@ -2,47 +2,38 @@
 // real server, with the same users read back through /api (one core, many faces).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { admin, adminClient, type LiveApp, liveTenant, sdkError, startApp } from './docusign-helper.ts';
+import {
+  admin,
+  adminClient,
+  api,
+  email,
+  type LiveApp,
+  liveTenant,
+  restrictedKey,
+  sdkError,
+  startApp,
+} from './docusign-helper.ts';
 import { unique } from './helper.ts';
 
 type Tenant = Awaited<ReturnType<typeof liveTenant>>;
 
-/** A native /api call with a key (what a dashboard or a Signet script does). */
-async function api(live: LiveApp, key: string, method: string, path: string, body?: unknown) {
-  const res = await fetch(`${live.base}/api${path}`, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: res.status, body: (await res.json()) as any };
-}
-
 async function profiles(live: LiveApp, tenant: Tenant, accountId = tenant.accountId) {
-  const res = await api(live, tenant.key, 'GET', `/accounts/${accountId}/permission_profiles`);
+  const res = await api(live, tenant.key, 'GET', `/api/accounts/${accountId}/permission_profiles`);
   assert.equal(res.status, 200);
   return new Map<string, number>(res.body.data.map((p: any) => [p.name, Number(p.id)]));
 }
 
 async function group(live: LiveApp, tenant: Tenant, name: string, accountId = tenant.accountId) {
-  const res = await api(live, tenant.key, 'POST', `/accounts/${accountId}/groups`, { name });
+  const res = await api(live, tenant.key, 'POST', `/api/accounts/${accountId}/groups`, { name });
   assert.equal(res.status, 201);
   return Number(res.body.id);
 }
 
 async function account(live: LiveApp, tenant: Tenant, name: string): Promise<string> {
-  const res = await api(live, tenant.key, 'POST', '/accounts', { name });
+  const res = await api(live, tenant.key, 'POST', '/api/accounts', { name });
   assert.equal(res.status, 201);
   return res.body.id;
 }
-
-/** A key restricted to Signet scopes, made through /api as an administrator would. */
-async function restrictedKey(live: LiveApp, tenant: Tenant, scopes: string[]): Promise<string> {
-  const res = await api(live, tenant.key, 'POST', '/api_keys', { name: unique('key'), scopes });
-  assert.equal(res.status, 201);
-  return res.body.key;
-}
-
-const email = () => `${unique('user')}@example.test`;
 
 test('createUser makes a user that /api reads back the same, and /api users read back through the SDK', async (t) => {
   const live = await startApp(t);
@@ -84,7 +75,7 @@ test('createUser makes a user that /api reads back the same, and /api users read
   assert.equal(created.accounts[0].job_title, 'CFO');
 
   // The same user through /api.
-  const native = await api(live, tenant.key, 'GET', `/users/${created.id}`);
+  const native = await api(live, tenant.key, 'GET', `/api/users/${created.id}`);
   assert.equal(native.status, 200);
   assert.equal(native.body.email, address);
   assert.equal(native.body.first_name, 'Ada');
@@ -96,7 +87,7 @@ test('createUser makes a user that /api reads back the same, and /api users read
 
   // The reverse: a user made through /api, read through the SDK by email and in the account's list.
   const other = email();
-  const made = await api(live, tenant.key, 'POST', '/users', {
+  const made = await api(live, tenant.key, 'POST', '/api/users', {
     email: other,
     first_name: 'Grace',
     last_name: 'Hopper',
@@ -153,7 +144,7 @@ test('createUser: several accounts in one request; without auto-activation membe
     tenant.organizationId,
   );
   assert.deepEqual(created.accounts.map((a: any) => a.id).sort(), [tenant.accountId, second].sort());
-  const native = await api(live, tenant.key, 'GET', `/users/${created.id}`);
+  const native = await api(live, tenant.key, 'GET', `/api/users/${created.id}`);
   assert.deepEqual(
     native.body.memberships.map((m: any) => m.status),
     ['pending', 'pending'],
@@ -334,7 +325,7 @@ test('getUsers filters, and refuses a query without email, account_id or reserve
     org,
   );
   // A deactivated user is a closed one, with closed memberships.
-  assert.equal((await api(live, tenant.key, 'POST', `/users/${a.id}/deactivate`)).status, 200);
+  assert.equal((await api(live, tenant.key, 'POST', `/api/users/${a.id}/deactivate`)).status, 200);
   const closed = await users.getUsers(org, { accountId: tenant.accountId, status: 'closed' });
   assert.deepEqual(
     closed.users.map((u: any) => u.id),
@@ -394,7 +385,7 @@ test('addUsers: an existing user gets a membership in another account; a new ema
   assert.equal(added.accounts[0].id, second);
   assert.equal(added.accounts[0].permission_profile.id, admins);
   assert.equal(added.accounts[0].groups[0].id, team);
-  const native = await api(live, tenant.key, 'GET', `/users/${existing.id}`);
+  const native = await api(live, tenant.key, 'GET', `/api/users/${existing.id}`);
   assert.deepEqual(
     native.body.memberships.map((m: any) => m.account_id).sort(),
     [tenant.accountId, second].sort(),
@@ -405,7 +396,7 @@ test('addUsers: an existing user gets a membership in another account; a new ema
   assert.notEqual(made.id, existing.id);
   assert.equal(made.email, fresh);
   assert.equal(made.accounts[0].id, second);
-  assert.equal((await api(live, tenant.key, 'GET', `/users/${made.id}`)).body.first_name, 'New');
+  assert.equal((await api(live, tenant.key, 'GET', `/api/users/${made.id}`)).body.first_name, 'New');
 
   const again = await sdkError(users.addUsers({ email: fresh }, org, second));
   assert.equal(again.statusCode, 409);
@@ -484,15 +475,15 @@ test('updateUser changes names, job details, profile and groups per membership; 
     drill.memberships[0].groups.map((g: any) => g.id),
     [g2],
   );
-  const native = (await api(live, tenant.key, 'GET', `/users/${u.id}`)).body;
+  const native = (await api(live, tenant.key, 'GET', `/api/users/${u.id}`)).body;
   assert.equal(native.company, 'Acme');
   assert.equal(native.job_title, 'Engineer');
   // The other tenant's owner is untouched.
-  assert.notEqual((await api(live, other.key, 'GET', `/users/${other.ownerId}`)).body.first_name, 'Nope');
+  assert.notEqual((await api(live, other.key, 'GET', `/api/users/${other.ownerId}`)).body.first_name, 'Nope');
 
   const ok = await users.updateUser({ users: [{ id: u.id, site_id: 1, user_name: 'Full Name' }] }, org);
   assert.equal(ok.success, true);
-  assert.equal((await api(live, tenant.key, 'GET', `/users/${u.id}`)).body.last_name, 'Name');
+  assert.equal((await api(live, tenant.key, 'GET', `/api/users/${u.id}`)).body.last_name, 'Name');
 });
 
 test('updateEmailAddress changes the address everywhere; a taken address fails that user only', async (t) => {
@@ -516,9 +507,9 @@ test('updateEmailAddress changes the address everywhere; a taken address fails t
   assert.equal(result.users[0].email, renamed);
   assert.equal(result.users[0].error_details, undefined);
   assert.equal(result.users[1].error_details.error, 'email_taken');
-  assert.equal((await api(live, tenant.key, 'GET', `/users/${a.id}`)).body.email, renamed);
+  assert.equal((await api(live, tenant.key, 'GET', `/api/users/${a.id}`)).body.email, renamed);
   assert.equal((await users.getUsers(org, { email: renamed })).users[0].id, a.id);
-  assert.equal((await api(live, tenant.key, 'GET', `/users/${b.id}`)).body.email, b.email);
+  assert.equal((await api(live, tenant.key, 'GET', `/api/users/${b.id}`)).body.email, b.email);
   const bad = await sdkError(
     users.updateEmailAddress({ users: [{ id: a.id, site_id: 1, email: 'x' }] }, org),
   );
@@ -547,7 +538,7 @@ test('closeMemberships closes per account; activateMembership reopens; deleteIde
   const inSecond = drill.memberships.find((m: any) => m.account_id === second);
   assert.equal(inSecond.status, 'closed');
   assert.equal(drill.memberships.find((m: any) => m.account_id === tenant.accountId).status, 'active');
-  const native = (await api(live, tenant.key, 'GET', `/users/${u.id}`)).body;
+  const native = (await api(live, tenant.key, 'GET', `/api/users/${u.id}`)).body;
   assert.equal(native.memberships.find((m: any) => m.account_id === second).status, 'closed');
   const listed = await users.getUsers(org, { accountId: second, membershipStatus: 'closed' });
   assert.deepEqual(
@@ -557,7 +548,7 @@ test('closeMemberships closes per account; activateMembership reopens; deleteIde
 
   const reopened = await users.activateMembership({ site_id: 1 }, org, u.id, inSecond.id);
   assert.equal(reopened.status, 'active');
-  const after = (await api(live, tenant.key, 'GET', `/users/${u.id}`)).body;
+  const after = (await api(live, tenant.key, 'GET', `/api/users/${u.id}`)).body;
   assert.equal(after.memberships.find((m: any) => m.account_id === second).status, 'active');
   // A membership id of another user of the organization is not this user's.
   const someoneElse = await users.createUser({ email: email(), accounts: [{ id: tenant.accountId }] }, org);
@@ -600,7 +591,7 @@ test('data redaction erases a closed user’s personal data, refuses an open one
     done.membership_results.map((m: any) => ({ ...m })),
     [{ account_id: tenant.accountId, status: 'success' }],
   );
-  const native = (await api(live, tenant.key, 'GET', `/users/${u.id}`)).body;
+  const native = (await api(live, tenant.key, 'GET', `/api/users/${u.id}`)).body;
   assert.equal(native.email, `redacted-${u.id}@redacted.invalid`);
   assert.equal(native.first_name, '[redacted]');
   assert.equal(native.last_name, '[redacted]');
@@ -610,7 +601,12 @@ test('data redaction erases a closed user’s personal data, refuses an open one
   const again = await new admin.OrganizationsApi(client).redactIndividualUserData(request, org);
   assert.equal(again.status, 'already_redacted');
   // The audit log records the redaction, not the erased values.
-  const audit = await api(live, tenant.key, 'GET', `/audit_events?target_id=${u.id}&action=user.redacted`);
+  const audit = await api(
+    live,
+    tenant.key,
+    'GET',
+    `/api/audit_events?target_id=${u.id}&action=user.redacted`,
+  );
   assert.equal(audit.status, 200);
   const event = audit.body.data.find((e: any) => e.action === 'user.redacted');
   assert.ok(event, 'a user.redacted event');
@@ -618,13 +614,13 @@ test('data redaction erases a closed user’s personal data, refuses an open one
 
   // Account-level: a deactivated user's membership.
   const v = await users.createUser({ email: email(), accounts: [{ id: tenant.accountId }] }, org);
-  assert.equal((await api(live, tenant.key, 'POST', `/users/${v.id}/deactivate`)).status, 200);
+  assert.equal((await api(live, tenant.key, 'POST', `/api/users/${v.id}/deactivate`)).status, 200);
   const accounts = new admin.AccountsApi(client);
   const one = await accounts.redactIndividualMembershipData({ user_id: v.id }, tenant.accountId);
   assert.equal(one.status, 'success');
   assert.equal(one.membership_results[0].account_id, tenant.accountId);
   assert.equal(
-    (await api(live, tenant.key, 'GET', `/users/${v.id}`)).body.email,
+    (await api(live, tenant.key, 'GET', `/api/users/${v.id}`)).body.email,
     `redacted-${v.id}@redacted.invalid`,
   );
   // A user without a membership in the account named: 422 naming the field.
@@ -734,7 +730,7 @@ test('tenancy: another organization’s ids answer 404 on every users route, lik
   assert.equal(update.users[0].error_details.error, 'not_found');
   assert.deepEqual((await users.getUsers(org, { email: their.email })).users, []);
   assert.deepEqual((await users.getUserProfiles(org, { email: their.email })).users, []);
-  const theirView = await api(live, theirs.key, 'GET', `/users/${their.id}`);
+  const theirView = await api(live, theirs.key, 'GET', `/api/users/${their.id}`);
   assert.equal(theirView.body.memberships[0].status, 'active');
   assert.notEqual(theirView.body.first_name, 'X');
 });
@@ -783,18 +779,10 @@ test('Idempotency-Key: a retried createUser or updateUser replays the DocuSign-s
   const live = await startApp(t);
   const tenant = await liveTenant(live);
   const org = tenant.organizationId;
-  const send = async (method: string, path: string, body: unknown, key: string) => {
-    const res = await fetch(`${live.base}/management/v2/organizations/${org}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${tenant.key}`,
-        'content-type': 'application/json',
-        'idempotency-key': key,
-      },
-      body: JSON.stringify(body),
+  const send = (method: string, path: string, body: unknown, key: string) =>
+    api(live, tenant.key, method, `/management/v2/organizations/${org}${path}`, body, {
+      'idempotency-key': key,
     });
-    return { status: res.status, body: (await res.json()) as any };
-  };
   const address = email();
   const create = { email: address, first_name: 'Once', accounts: [{ id: tenant.accountId }] };
   const key = unique('idem');
@@ -819,5 +807,5 @@ test('Idempotency-Key: a retried createUser or updateUser replays the DocuSign-s
   assert.equal(updated.status, 200);
   assert.equal(updated.body.success, true, JSON.stringify(updated.body));
   assert.deepEqual(await send('POST', '/users/profiles', update, updateKey), updated);
-  assert.equal((await api(live, tenant.key, 'GET', `/users/${other.id}`)).body.first_name, 'B');
+  assert.equal((await api(live, tenant.key, 'GET', `/api/users/${other.id}`)).body.first_name, 'B');
 });

@@ -1,10 +1,9 @@
 // Sign-up, sessions with CSRF, login (no enumeration, throttling), logout, email verification, password
 // resets (self-service and admin-triggered), Signet-Account, and `signet mail list`.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { type AddressInfo, createServer } from 'node:net';
-import path from 'node:path';
 import { test } from 'node:test';
+import { runSignet } from './cli-helper.ts';
 import { as, buildApp, createTenant, testDb, testDbUrl, unique } from './helper.ts';
 import { browser, lastMail, PASSWORD } from './people-helper.ts';
 
@@ -401,25 +400,7 @@ test('signet mail list --json prints the outbox', async (t) => {
   const { app } = await buildApp(t, OPEN);
   const address = email('cli');
   await signup(browser(app), address);
-  const out = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(
-      process.execPath,
-      [path.resolve('bin/signet.js'), 'mail', 'list', '--to', address, '--json'],
-      {
-        env: { ...process.env, DATABASE_URL: testDbUrl(), LOG_LEVEL: 'silent' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => {
-      stdout += c;
-    });
-    child.stderr.on('data', (c) => {
-      stderr += c;
-    });
-    child.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-  });
+  const out = await runSignet(['mail', 'list', '--to', address, '--json'], { DATABASE_URL: testDbUrl() });
   assert.equal(out.code, 0, out.stderr);
   const mails = JSON.parse(out.stdout);
   assert.equal(mails.length, 1);

@@ -4,8 +4,8 @@
 // service checks the one the export needs.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
-import { MAX_ACCOUNT_IDS } from '../../core/exports/service.ts';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { type ExportDownload, MAX_ACCOUNT_IDS } from '../../core/exports/service.ts';
 import type { Permission } from '../../core/principal.ts';
 import { ctxOf } from './index.ts';
 import { errorResponses, IdParams, ListQuery, Nullable, Page, Strict, Timestamp, Uuid } from './schemas.ts';
@@ -38,6 +38,14 @@ export const Export = Type.Object(
 );
 
 const READ: readonly Permission[] = ['users:read', 'settings:read'];
+
+/** Streams an export's result as a file download (every face that serves one: /api, /management). */
+export function sendExportFile(reply: FastifyReply, file: ExportDownload): FastifyReply {
+  return reply
+    .header('content-type', file.mediaType)
+    .header('content-disposition', `attachment; filename="${file.fileName}"`)
+    .send(file.stream);
+}
 
 export async function exportRoutes(app: FastifyInstance): Promise<void> {
   const fastify = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -125,11 +133,7 @@ export async function exportRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request, reply) => {
-      const download = await exports.open(ctxOf(request), request.params.id);
-      return reply
-        .header('content-type', download.mediaType)
-        .header('content-disposition', `attachment; filename="${download.fileName}"`)
-        .send(download.stream);
+      return sendExportFile(reply, await exports.open(ctxOf(request), request.params.id));
     },
   );
 

@@ -5,7 +5,6 @@
 import type { FastifyInstance } from 'fastify';
 import { invalidField, notFound } from '../../core/errors.ts';
 import type { GroupView } from '../../core/groups/service.ts';
-import type { MembershipStatus } from '../../db/schema.ts';
 import { sentResponseCtx } from '../docusign/ctx.ts';
 import { perItem } from './errors.ts';
 import {
@@ -18,17 +17,12 @@ import {
   listOf,
   optString,
   pagingOf,
+  USER_STATUS,
   windowOf,
 } from './shared.ts';
 
 const READ = { docusignScope: 'signature', permission: 'groups:read' } as const;
 const WRITE = { docusignScope: 'signature', permission: 'groups:write' } as const;
-
-const USER_STATUS: Record<MembershipStatus, string> = {
-  active: 'Active',
-  pending: 'ActivationSent',
-  closed: 'Closed',
-};
 
 function group(g: GroupView): Json {
   return {

@@ -6,9 +6,17 @@ import type { FastifyRequest } from 'fastify';
 import type { Ctx } from '../../core/context.ts';
 import { type AppError, invalidField, notFound } from '../../core/errors.ts';
 import { isUuid } from '../../core/ids.ts';
+import type { MembershipStatus } from '../../db/schema.ts';
 import { sentResponseCtx } from '../docusign/ctx.ts';
 
 export type Json = Record<string, unknown>;
+
+/** eSignature's userStatus for a membership status (ActivationSent: invited, not yet active). */
+export const USER_STATUS: Record<MembershipStatus, string> = {
+  active: 'Active',
+  pending: 'ActivationSent',
+  closed: 'Closed',
+};
 
 /** The path parameters every route under /v2.1/accounts/{accountId} has. */
 export interface AccountParams {

@@ -21,15 +21,10 @@ import {
   listOf,
   optString,
   pagingOf,
+  USER_STATUS,
   windowOf,
 } from './shared.ts';
 
-/** eSignature's userStatus for a membership status (ActivationSent: invited, not yet active). */
-const USER_STATUS: Record<MembershipStatus, string> = {
-  active: 'Active',
-  pending: 'ActivationSent',
-  closed: 'Closed',
-};
 /** The `status` filter's values (case-insensitive, comma-separated) as membership statuses. */
 const STATUS_FILTER: Record<string, MembershipStatus> = {
   active: 'active',

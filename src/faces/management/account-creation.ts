@@ -14,13 +14,18 @@
 //    brands with their logos; not its people.
 // The models of these operations are camelCase (PascalCase for AssetGroupWorkResult), as the spec has them.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { Type } from '@sinclair/typebox';
+import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { AccountCreationsService, type AccountCreationView } from '../../core/accounts/creations.ts';
+import {
+  type AccountCreationInput,
+  AccountCreationsService,
+  type AccountCreationView,
+} from '../../core/accounts/creations.ts';
 import type { Ctx } from '../../core/context.ts';
 import { invalidField, notFound } from '../../core/errors.ts';
 import { sentResponseCtx, translatingCtx } from '../docusign/ctx.ts';
 import { requireOwnOrganization } from '../docusign/face.ts';
+import type { DocuSignScope } from '../docusign/scopes.ts';
 import {
   ESIGN_PLAN_ITEM,
   ESIGN_PRODUCT_ID,
@@ -103,6 +108,19 @@ interface StoredRequest {
 
 function put(target: Record<string, unknown>, key: string, value: unknown): void {
   if (value !== null && value !== undefined && value !== '') target[key] = value;
+}
+
+/** The request's admin (DocuSign's camelCase) as the core's AccountCreationInput.admin; none, nothing. */
+function adminOf(admin: Static<typeof Admin> | undefined): Pick<AccountCreationInput, 'admin'> {
+  if (!admin) return {};
+  return {
+    admin: {
+      email: admin.email,
+      first_name: admin.firstName,
+      last_name: admin.lastName,
+      language: admin.locale ?? null,
+    },
+  };
 }
 
 /** The target account of a recorded creation or clone (SubAccountCreateTargetAccount and its clone twin). */
@@ -230,6 +248,15 @@ export async function accountCreationRoutes(instance: FastifyInstance): Promise<
     }
   }
 
+  /** The caller's organization: Signet's one asset group and subscription. */
+  function organizationOf(ctx: Ctx) {
+    return services.db
+      .selectFrom('organizations')
+      .select(['id', 'name'])
+      .where('id', '=', ctx.principal.organizationId)
+      .executeTakeFirstOrThrow();
+  }
+
   async function allAccounts(ctx: Ctx) {
     const out = [];
     let cursor: string | undefined;
@@ -283,16 +310,7 @@ export async function accountCreationRoutes(instance: FastifyInstance): Promise<
       const ctx = translatingCtx<{ creation: AccountCreationView }>(request, (r) => workResult(r.creation));
       const { creation } = await creations.create(ctx, {
         name: target.name,
-        ...(admin
-          ? {
-              admin: {
-                email: admin.email,
-                first_name: admin.firstName,
-                last_name: admin.lastName,
-                language: admin.locale ?? null,
-              },
-            }
-          : {}),
+        ...adminOf(admin),
         request: {
           target_account: {
             name: target.name,
@@ -326,16 +344,7 @@ export async function accountCreationRoutes(instance: FastifyInstance): Promise<
         source.id,
         {
           name,
-          ...(admin
-            ? {
-                admin: {
-                  email: admin.email,
-                  first_name: admin.firstName,
-                  last_name: admin.lastName,
-                  language: admin.locale ?? null,
-                },
-              }
-            : {}),
+          ...adminOf(admin),
           request: {
             target_account: {
               name,
@@ -351,98 +360,79 @@ export async function accountCreationRoutes(instance: FastifyInstance): Promise<
     },
   );
 
-  fastify.get(
-    '/v2/organizations/:organizationId/assetGroups/accountClones',
+  // The recorded processes, listed and read one by one: clones (AssetGroupAccountClone) and creations
+  // (SubAccountCreateWorker), each under the scope and path the spec gives it.
+  const processes: {
+    kind: 'clone' | 'create';
+    scope: DocuSignScope;
+    list: string;
+    one: string;
+    view: (c: AccountCreationView) => Record<string, unknown>;
+  }[] = [
     {
-      schema: {
-        params: OrgPath,
-        querystring: Type.Object({
-          since_updated_date: Type.Optional(Type.String({ format: 'date-time' })),
-          include_details: Type.Optional(Type.Boolean()),
-        }),
+      kind: 'clone',
+      scope: 'asset_group_account_clone_read',
+      list: '/v2/organizations/:organizationId/assetGroups/accountClones',
+      one: '/v2/organizations/:organizationId/assetGroups/:assetGroupId/accountClones/:assetGroupWorkId',
+      view: cloneWork,
+    },
+    {
+      kind: 'create',
+      scope: 'organization_sub_account_read',
+      list: '/v2/organizations/:organizationId/subAccountsCreated',
+      one: '/v2/organizations/:organizationId/assetGroup/:assetGroupId/subAccountCreated/:assetGroupWorkId',
+      view: worker,
+    },
+  ];
+  for (const { kind, scope, list, one, view } of processes) {
+    fastify.get(
+      list,
+      {
+        schema: {
+          params: OrgPath,
+          querystring: Type.Object({
+            since_updated_date: Type.Optional(Type.String({ format: 'date-time' })),
+            include_details: Type.Optional(Type.Boolean()),
+          }),
+        },
+        config: { docusignScope: scope },
       },
-      config: { docusignScope: 'asset_group_account_clone_read' },
-    },
-    async (request) => {
-      const ctx = enter(request, request.params.organizationId);
-      const since = request.query.since_updated_date;
-      const rows = await creations.list(ctx, 'clone', since ? { since: new Date(since) } : {});
-      return { assetGroupWorks: rows.map(cloneWork) };
-    },
-  );
+      async (request) => {
+        const ctx = enter(request, request.params.organizationId);
+        const since = request.query.since_updated_date;
+        const rows = await creations.list(ctx, kind, since ? { since: new Date(since) } : {});
+        return { assetGroupWorks: rows.map(view) };
+      },
+    );
 
-  fastify.get(
-    '/v2/organizations/:organizationId/assetGroups/:assetGroupId/accountClones/:assetGroupWorkId',
-    {
-      schema: {
-        params: Type.Object({
-          organizationId: Type.String(),
-          assetGroupId: Type.String(),
-          assetGroupWorkId: Type.String({ format: 'uuid' }),
-        }),
-        querystring: Type.Object({ include_details: Type.Optional(Type.Boolean()) }),
+    fastify.get(
+      one,
+      {
+        schema: {
+          params: Type.Object({
+            organizationId: Type.String(),
+            assetGroupId: Type.String(),
+            assetGroupWorkId: Type.String({ format: 'uuid' }),
+          }),
+          querystring: Type.Object({ include_details: Type.Optional(Type.Boolean()) }),
+        },
+        config: { docusignScope: scope },
       },
-      config: { docusignScope: 'asset_group_account_clone_read' },
-    },
-    async (request) => {
-      const { organizationId, assetGroupId, assetGroupWorkId } = request.params;
-      const ctx = enter(request, organizationId);
-      requireAssetGroup(organizationId, assetGroupId);
-      return cloneWork(await creations.get(ctx, assetGroupWorkId.toLowerCase(), 'clone'));
-    },
-  );
-
-  fastify.get(
-    '/v2/organizations/:organizationId/subAccountsCreated',
-    {
-      schema: {
-        params: OrgPath,
-        querystring: Type.Object({
-          since_updated_date: Type.Optional(Type.String({ format: 'date-time' })),
-          include_details: Type.Optional(Type.Boolean()),
-        }),
+      async (request) => {
+        const { organizationId, assetGroupId, assetGroupWorkId } = request.params;
+        const ctx = enter(request, organizationId);
+        requireAssetGroup(organizationId, assetGroupId);
+        return view(await creations.get(ctx, assetGroupWorkId.toLowerCase(), kind));
       },
-      config: { docusignScope: 'organization_sub_account_read' },
-    },
-    async (request) => {
-      const ctx = enter(request, request.params.organizationId);
-      const since = request.query.since_updated_date;
-      const rows = await creations.list(ctx, 'create', since ? { since: new Date(since) } : {});
-      return { assetGroupWorks: rows.map(worker) };
-    },
-  );
-
-  fastify.get(
-    '/v2/organizations/:organizationId/assetGroup/:assetGroupId/subAccountCreated/:assetGroupWorkId',
-    {
-      schema: {
-        params: Type.Object({
-          organizationId: Type.String(),
-          assetGroupId: Type.String(),
-          assetGroupWorkId: Type.String({ format: 'uuid' }),
-        }),
-        querystring: Type.Object({ include_details: Type.Optional(Type.Boolean()) }),
-      },
-      config: { docusignScope: 'organization_sub_account_read' },
-    },
-    async (request) => {
-      const { organizationId, assetGroupId, assetGroupWorkId } = request.params;
-      const ctx = enter(request, organizationId);
-      requireAssetGroup(organizationId, assetGroupId);
-      return worker(await creations.get(ctx, assetGroupWorkId.toLowerCase(), 'create'));
-    },
-  );
+    );
+  }
 
   fastify.get(
     '/v2/organizations/:organizationId/planItems',
     { schema: { params: OrgPath }, config: { docusignScope: 'organization_sub_account_read' } },
     async (request) => {
       const ctx = enter(request, request.params.organizationId);
-      const org = await services.db
-        .selectFrom('organizations')
-        .select(['id', 'name'])
-        .where('id', '=', ctx.principal.organizationId)
-        .executeTakeFirstOrThrow();
+      const org = await organizationOf(ctx);
       const accounts = await allAccounts(ctx);
       return [
         {
@@ -470,11 +460,7 @@ export async function accountCreationRoutes(instance: FastifyInstance): Promise<
     },
     async (request) => {
       const ctx = enter(request, request.params.organizationId);
-      const org = await services.db
-        .selectFrom('organizations')
-        .select(['id', 'name'])
-        .where('id', '=', ctx.principal.organizationId)
-        .executeTakeFirstOrThrow();
+      const org = await organizationOf(ctx);
       // Every account is on the organization's one plan, so every account is compliant with it.
       if (request.query.compliant === false) return { assetGroupAccounts: [] };
       const accounts = await allAccounts(ctx);

@@ -12,6 +12,7 @@ import { isUuid } from '../../core/ids.ts';
 import { MAX_LIMIT } from '../../core/pagination.ts';
 import type { Db } from '../../db/connection.ts';
 import type { ExportKind } from '../../db/schema.ts';
+import { sendExportFile } from '../api/exports.ts';
 import { ctxOf } from '../api/index.ts';
 import { translatingCtx } from '../docusign/ctx.ts';
 import { compact, iso, originOf, pathIds, requestorOf } from './bulk-shared.ts';
@@ -198,10 +199,7 @@ export async function managementExportRoutes(app: FastifyInstance): Promise<void
     if (m![1]!.toLowerCase() !== id) throw notFound('export result', params.resultFile);
     const file = await exportsService.open(ctxOf(request), id);
     if (file.export.kind !== kind) throw notFound('export', params.exportId);
-    return reply
-      .header('content-type', file.mediaType)
-      .header('content-disposition', `attachment; filename="${file.fileName}"`)
-      .send(file.stream);
+    return sendExportFile(reply, file);
   };
 
   // --- user list exports (scope user_read, as the spec declares for all four) ---------------------------

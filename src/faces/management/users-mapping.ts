@@ -128,14 +128,16 @@ export function groupsOf(m: MembershipView, labels: MembershipLabels) {
   });
 }
 
+/** The fields every user response opens with. */
+function userHead(user: UserView) {
+  return { id: user.id, user_name: fullName(user), first_name: user.first_name, last_name: user.last_name };
+}
+
 /** OrganizationUserResponse: one row per user; membership fields from the membership in `accountId`. */
 export function organizationUser(user: UserView, accountId?: string) {
   const m = accountId ? user.memberships.find((x) => x.account_id === accountId) : user.memberships[0];
   const out = {
-    id: user.id,
-    user_name: fullName(user),
-    first_name: user.first_name,
-    last_name: user.last_name,
+    ...userHead(user),
     user_status: userStatus(user.status),
     email: user.email,
     created_on: iso(user.created_at),
@@ -159,10 +161,7 @@ export function newUserResponse(user: UserView, labels: MembershipLabels, accoun
     ? user.memberships.filter((m) => accounts.includes(m.account_id))
     : user.memberships;
   const out = {
-    id: user.id,
-    user_name: fullName(user),
-    first_name: user.first_name,
-    last_name: user.last_name,
+    ...userHead(user),
     email: user.email,
     accounts: memberships.map((m) => {
       const account = put(
@@ -182,10 +181,7 @@ export function newUserResponse(user: UserView, labels: MembershipLabels, accoun
 export function userDrilldown(user: UserView, labels: MembershipLabels) {
   const first = user.memberships[0];
   const out = {
-    id: user.id,
-    user_name: fullName(user),
-    first_name: user.first_name,
-    last_name: user.last_name,
+    ...userHead(user),
     user_status: userStatus(user.status),
     is_organization_admin: user.role !== 'member',
     created_on: iso(user.created_at),
@@ -219,6 +215,27 @@ export function userDrilldown(user: UserView, labels: MembershipLabels) {
 export function errorDetails(err: unknown): { error: string; error_description: string } {
   if (err instanceof AppError) return { error: err.code, error_description: err.message };
   throw err;
+}
+
+/**
+ * Runs `run` for each item of a request, one core transaction each (updateUser, closeMemberships…): an item
+ * that fails with an AppError is reported as `failed(item)` with its error_details, and the others go on.
+ * `success` is true when no item failed.
+ */
+export async function eachItem<T>(
+  items: readonly T[],
+  run: (item: T) => Promise<object>,
+  failed: (item: T) => object,
+): Promise<{ success: boolean; results: object[] }> {
+  const results: object[] = [];
+  for (const item of items) {
+    try {
+      results.push(await run(item));
+    } catch (err) {
+      results.push({ ...failed(item), error_details: errorDetails(err) });
+    }
+  }
+  return { success: results.every((r) => !('error_details' in r)), results };
 }
 
 /**

@@ -13,7 +13,7 @@ import { sentResponseCtx, translatingCtx } from '../docusign/ctx.ts';
 import { requireOwnOrganization } from '../docusign/face.ts';
 import {
   EmailAddress,
-  errorDetails,
+  eachItem,
   GroupRefs,
   Guid,
   MEMBERSHIP_STATUSES,
@@ -61,6 +61,9 @@ const MembershipUpdate = Type.Object(
 );
 
 const UserRef = { id: Guid, site_id: Optional(Type.Integer()) };
+const UserParams = Type.Object({ organizationId: Guid, userId: Guid });
+/** A request's list of ids ({id} objects: accounts to close, identities to delete). */
+const IdList = Type.Array(Type.Object({ id: Guid }, Open), { minItems: 1, maxItems: 50 });
 
 /** Without auto-activation a new membership awaits activation, as DocuSign's does (activation_required). */
 const openStatus = (autoActivate: boolean | undefined) => (autoActivate ? 'active' : 'pending');
@@ -316,35 +319,34 @@ export async function userRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request) => {
       const ctx = sentResponseCtx(request);
-      const results = [];
-      for (const u of request.body.users) {
-        const memberships = u.memberships ?? [];
-        const company = memberships.find((m) => m.company_name !== undefined)?.company_name;
-        const jobTitle = memberships.find((m) => m.job_title !== undefined)?.job_title;
-        const patch = {
-          ...namesOf(u),
-          ...(u.email !== undefined ? { email: u.email } : {}),
-          ...(u.language_culture !== undefined ? { language: u.language_culture } : {}),
-          ...(company !== undefined ? { company } : {}),
-          ...(jobTitle !== undefined ? { job_title: jobTitle } : {}),
-          memberships: memberships.map((m) => ({
-            account_id: m.account_id,
-            ...(m.permission_profile ? { permission_profile_id: m.permission_profile.id } : {}),
-            ...(m.groups ? { group_ids: m.groups.map((g) => g.id) } : {}),
-          })),
-        };
-        try {
+      const { success, results } = await eachItem(
+        request.body.users,
+        async (u) => {
+          const memberships = u.memberships ?? [];
+          const company = memberships.find((m) => m.company_name !== undefined)?.company_name;
+          const jobTitle = memberships.find((m) => m.job_title !== undefined)?.job_title;
+          const patch = {
+            ...namesOf(u),
+            ...(u.email !== undefined ? { email: u.email } : {}),
+            ...(u.language_culture !== undefined ? { language: u.language_culture } : {}),
+            ...(company !== undefined ? { company } : {}),
+            ...(jobTitle !== undefined ? { job_title: jobTitle } : {}),
+            memberships: memberships.map((m) => ({
+              account_id: m.account_id,
+              ...(m.permission_profile ? { permission_profile_id: m.permission_profile.id } : {}),
+              ...(m.groups ? { group_ids: m.groups.map((g) => g.id) } : {}),
+            })),
+          };
           const user = await withFieldNames(users.update(ctx, u.id, patch), {
             'memberships.account_id': 'memberships.account_id',
             permission_profile_id: 'memberships.permission_profile.id',
             group_ids: 'memberships.groups.id',
           });
-          results.push({ id: user.id, email: user.email });
-        } catch (err) {
-          results.push({ id: u.id, error_details: errorDetails(err) });
-        }
-      }
-      return { success: results.every((r) => !('error_details' in r)), users: results };
+          return { id: user.id, email: user.email };
+        },
+        (u) => ({ id: u.id }),
+      );
+      return { success, users: results };
     },
   );
 
@@ -368,16 +370,15 @@ export async function userRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request) => {
       const ctx = sentResponseCtx(request);
-      const results = [];
-      for (const u of request.body.users) {
-        try {
+      const { success, results } = await eachItem(
+        request.body.users,
+        async (u) => {
           const user = await users.update(ctx, u.id, { email: u.email });
-          results.push({ id: user.id, email: user.email });
-        } catch (err) {
-          results.push({ id: u.id, email: u.email, error_details: errorDetails(err) });
-        }
-      }
-      return { success: results.every((r) => !('error_details' in r)), users: results };
+          return { id: user.id, email: user.email };
+        },
+        (u) => ({ id: u.id, email: u.email }),
+      );
+      return { success, users: results };
     },
   );
 
@@ -387,31 +388,27 @@ export async function userRoutes(app: FastifyInstance): Promise<void> {
     {
       config: { docusignScope: 'user_write' },
       schema: {
-        params: Type.Object({ organizationId: Guid, userId: Guid }),
-        body: Type.Object(
-          { accounts: Type.Array(Type.Object({ id: Guid }, Open), { minItems: 1, maxItems: 50 }) },
-          Open,
-        ),
+        params: UserParams,
+        body: Type.Object({ accounts: IdList }, Open),
       },
     },
     async (request) => {
       const ctx = sentResponseCtx(request);
       const { userId } = request.params;
       const memberships = await users.memberships(ctx, userId); // another organization's user: 404
-      const results = [];
-      for (const { id } of request.body.accounts) {
-        const membership = memberships.find((m) => m.account_id === id);
-        try {
+      const { success, results } = await eachItem(
+        request.body.accounts,
+        async ({ id }) => {
+          const membership = memberships.find((m) => m.account_id === id);
           if (!membership) {
             throw new AppError('not_found', `user ${userId} has no membership in account ${id}`);
           }
           await users.updateMembership(ctx, userId, membership.id, { status: 'closed' });
-          results.push({ id });
-        } catch (err) {
-          results.push({ id, error_details: errorDetails(err) });
-        }
-      }
-      return { success: results.every((r) => !('error_details' in r)), accounts: results };
+          return { id };
+        },
+        ({ id }) => ({ id }),
+      );
+      return { success, accounts: results };
     },
   );
 
@@ -440,11 +437,8 @@ export async function userRoutes(app: FastifyInstance): Promise<void> {
     {
       config: { docusignScope: 'user_write' },
       schema: {
-        params: Type.Object({ organizationId: Guid, userId: Guid }),
-        body: Type.Object(
-          { identities: Type.Array(Type.Object({ id: Guid }, Open), { minItems: 1, maxItems: 50 }) },
-          Open,
-        ),
+        params: UserParams,
+        body: Type.Object({ identities: IdList }, Open),
       },
     },
     async (request) => {
