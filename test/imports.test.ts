@@ -507,3 +507,25 @@ test('HR mapping rules decide the profile and groups of rows that name no profil
   const ned = (await api('GET', `/api/users/${rows[2].user_id}`)).json();
   assert.notEqual(ned.memberships[0].permission_profile_id, viewer, 'a named profile wins');
 });
+
+test('a multipart body that cannot be read (no boundary) or has no CSV part is a 400, not a 500; nothing is queued', async (t) => {
+  const { app, api, tenant } = await setup(t);
+  for (const [contentType, payload] of [
+    ['multipart/form-data', 'not a form'],
+    [
+      'multipart/form-data; boundary=b',
+      '--b\r\nContent-Disposition: form-data; name="other"\r\n\r\nx\r\n--b--\r\n',
+    ],
+  ]) {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/api/imports?operation=add',
+      headers: { authorization: `Bearer ${tenant.key}`, 'content-type': contentType! },
+      payload,
+    });
+    assert.equal(res.statusCode, 400, `${contentType}: ${res.body}`);
+    assert.equal(res.json().error.code, 'validation_failed');
+    assert.match(res.json().error.message, /multipart/);
+  }
+  assert.deepEqual((await api('GET', '/api/imports')).json().data, []);
+});

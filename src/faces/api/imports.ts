@@ -1,7 +1,6 @@
 // Bulk CSV imports under /api/imports (docs/imports.md). The CSV arrives as the raw body (text/csv,
 // application/octet-stream: what DocuSign's SDK and curl examples send) or as a multipart part (a file, or
 // the field "file.csv" the SDK sends for a string); either way it is streamed to storage, never buffered.
-import { Readable } from 'node:stream';
 import multipart from '@fastify/multipart';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
@@ -9,6 +8,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { requestMeta } from '../../app.ts';
 import { AppError } from '../../core/errors.ts';
 import type { StagedUpload } from '../../core/imports/service.ts';
+import { withCsvUpload } from '../management/csv-body.ts';
 import { ctxOf } from './index.ts';
 import { errorResponses, IdParams, ListQuery, Nullable, Page, Strict, Timestamp, Uuid } from './schemas.ts';
 
@@ -62,12 +62,6 @@ const ImportRowResult = Type.Object({
 
 const RAW_TYPES = ['text/csv', 'application/csv', 'application/octet-stream', 'application/vnd.ms-excel'];
 
-function fileNameOf(request: FastifyRequest): string | null {
-  const cd = request.headers['content-disposition'];
-  const m = typeof cd === 'string' ? /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(cd) : null;
-  return m ? decodeURIComponent(m[1]!) : null;
-}
-
 export async function importRoutes(app: FastifyInstance): Promise<void> {
   const fastify = app.withTypeProvider<TypeBoxTypeProvider>();
   const tags = ['imports'];
@@ -82,32 +76,12 @@ export async function importRoutes(app: FastifyInstance): Promise<void> {
   fastify.addContentTypeParser(RAW_TYPES, (_request, payload, done) => done(null, payload));
 
   const uploads = new WeakMap<FastifyRequest, { upload: StagedUpload; queued: boolean }>();
-  const stageBody = async (request: FastifyRequest): Promise<StagedUpload> => {
-    const stage = (body: AsyncIterable<Buffer | string>, fileName: string | null) =>
-      imports.stage(request.principal!, requestMeta(request), body, fileName);
-    const fileName = fileNameOf(request);
-    if (request.isMultipart()) {
-      // The first file part, or the SDK's string variant: a field named file.csv (or file).
-      for await (const part of request.parts()) {
-        if (part.type === 'file') return stage(part.file, part.filename || fileName);
-        if (typeof part.value === 'string' && /^file(\.csv)?$/i.test(part.fieldname)) {
-          return stage(Readable.from([Buffer.from(part.value)]), fileName ?? part.fieldname);
-        }
-      }
-      throw new AppError(
-        'validation_failed',
-        'the multipart body has no CSV file part (a file, or a field "file.csv")',
-      );
-    }
-    const raw = request.body as unknown;
-    if (!raw || typeof (raw as AsyncIterable<Buffer>)[Symbol.asyncIterator] !== 'function') {
-      throw new AppError(
-        'unsupported_media_type',
-        'send the CSV as text/csv, application/octet-stream or multipart/form-data',
-      );
-    }
-    return stage(raw as AsyncIterable<Buffer>, fileName);
-  };
+  // The raw body, the first file part or the SDK's string variant (a field named file.csv), read as
+  // /management reads it: a multipart body that cannot be parsed (no boundary) or has no CSV is a 400.
+  const stageBody = (request: FastifyRequest): Promise<StagedUpload> =>
+    withCsvUpload(request, (body, fileName) =>
+      imports.stage(request.principal!, requestMeta(request), body, fileName),
+    );
 
   fastify.post(
     '/imports',
