@@ -51,7 +51,13 @@ function csv(accountId: string, prefix: string, n: number): string {
 }
 
 test('kill -9 mid-import: another worker resumes after the checkpoint; two workers share the queue', async (t) => {
-  const { app, services, config } = await buildApp(t, { importQueue: QUEUE });
+  // The same job settings as the worker processes (ENV): the job this app queues expires after 4 s too, so
+  // the job of a killed worker is retried within seconds, whichever slice it was in.
+  const { app, services, config } = await buildApp(t, {
+    importQueue: QUEUE,
+    jobExpireSeconds: Number(ENV.SIGNET_JOB_EXPIRE_SECONDS),
+    jobMaintenanceSeconds: Number(ENV.SIGNET_JOB_MAINTENANCE_SECONDS),
+  });
   await runWorker(t, config, 0); // installs pg-boss's schema and queue; does no work here
   const tenant = await createTenant(services, config);
   const api = as(app, tenant.key);
