@@ -3,7 +3,9 @@
 //   (a) a bare Fastify 5 server, one route returning a small JSON object (the ceiling on this machine);
 //   (b) GET /api/users/{id} on the real Signet server (`signet start`), authenticated with a Bearer API key;
 //   (c) GET /api/users?account_id=…&limit=100 on an account with 100,000 users: the first page, and a page
-//       90,000 rows deep.
+//       90,000 rows deep;
+//   (d) GET /api/me with the same key: the authenticated request path alone (verification from the key cache,
+//       rate limit, serialisation), issue 3's "API-key-authenticated read" target.
 // The database is the embedded PostgreSQL in a temp folder, or a scratch database on DATABASE_URL's server.
 // Environment: BENCH_SECONDS (per measurement, default 10), BENCH_WARMUP_SECONDS (default 3),
 // BENCH_CONNECTIONS (for (a)/(b), default 32; (c) always uses 32), BENCH_USERS (default 100000),
@@ -212,6 +214,19 @@ async function main(): Promise<number> {
         auth,
       ),
     );
+    // Issue 3's target: an API-key-authenticated read with verification off the database (the key cache).
+    const me = await getJson(`${signet.base}/api/me`, boot.api_key);
+    if (me.organization_id !== boot.organization_id) throw new Error('unexpected /api/me body');
+    rows.push(
+      await measure(
+        'd',
+        'Signet, GET /api/me (Bearer key; the authenticated path, no data read)',
+        `${signet.base}/api/me`,
+        CONNECTIONS,
+        signet.child,
+        auth,
+      ),
+    );
     rows.push(
       await measure(
         'c1',
@@ -304,8 +319,11 @@ async function main(): Promise<number> {
     ]),
   );
   const ratio = b.rps / a.rps;
+  const d = byId('d');
+  const ratioD = d.rps / a.rps;
   const checks: [string, boolean, string][] = [
     ['(b) req/s ≥ 40% of (a)', ratio >= 0.4, `${fmt(ratio * 100, 1)}%`],
+    ['(d) authenticated read ≥ 40% of (a) (issue 3)', ratioD >= 0.4, `${fmt(ratioD * 100, 1)}%`],
     ['(c) first page p99 ≤ 25 ms at 32 connections', c1.p99 <= 25, `${c1.p99} ms`],
     ['(c) deep page p99 ≤ 25 ms at 32 connections', c2.p99 <= 25, `${c2.p99} ms`],
     [

@@ -32,6 +32,8 @@ declare module 'fastify' {
      * the one the object needs.
      */
     anyPermission?: readonly Permission[];
+    /** Any authenticated caller, whatever its permissions (GET /api/me). */
+    authenticated?: boolean;
     public?: boolean;
   }
 }

@@ -16,6 +16,7 @@ import { exportRoutes } from './exports.ts';
 import { groupRoutes } from './groups.ts';
 import { importRoutes } from './imports.ts';
 import { mappingRuleRoutes } from './mapping-rules.ts';
+import { meRoutes } from './me.ts';
 import { organizationRoutes } from './organizations.ts';
 import { peopleApiRoutes } from './people.ts';
 import { permissionProfileRoutes } from './permission-profiles.ts';
@@ -69,9 +70,10 @@ export async function apiFace(fastify: FastifyInstance): Promise<void> {
     const config = (route.config ?? {}) as {
       permission?: string;
       anyPermission?: readonly string[];
+      authenticated?: boolean;
       public?: boolean;
     };
-    if (!config.permission && !config.anyPermission?.length && !config.public) {
+    if (!config.permission && !config.anyPermission?.length && !config.authenticated && !config.public) {
       throw new Error(`route ${route.method} ${route.url} declares no permission`);
     }
   });
@@ -90,6 +92,7 @@ export async function apiFace(fastify: FastifyInstance): Promise<void> {
   await fastify.register(accountRoutes);
   await fastify.register(userRoutes);
   await fastify.register(apiKeyRoutes);
+  await fastify.register(meRoutes);
   await fastify.register(auditRoutes);
   await fastify.register(permissionProfileRoutes);
   await fastify.register(groupRoutes);

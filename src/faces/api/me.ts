@@ -1,0 +1,60 @@
+// GET /api/me: who the caller is and what it may do — the key (or session) resolved to its principal. Scripts
+// use it to check a key before a run ("is this the live key of the right organization, with users:write?"),
+// as DocuSign's clients use /oauth/userinfo. It reads nothing but the principal, which API-key verification
+// already holds in its cache: no database round trip.
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { PERMISSIONS } from '../../core/principal.ts';
+import { errorResponses, Nullable, Role, Uuid } from './schemas.ts';
+
+const Me = Type.Object(
+  {
+    type: Type.Union([Type.Literal('api_key'), Type.Literal('user'), Type.Literal('system')]),
+    id: Type.String({ description: "the key's id, or the person's user id for a dashboard session" }),
+    label: Type.String(),
+    organization_id: Uuid,
+    account_id: Nullable(Uuid),
+    user_id: Nullable(Uuid),
+    role: Role,
+    environment: Type.Union([Type.Literal('test'), Type.Literal('live')]),
+    key_kind: Nullable(Type.Union([Type.Literal('profile'), Type.Literal('platform')])),
+    /** A restricted key's scopes; null for an unrestricted key or a session. */
+    scopes: Nullable(Type.Array(Type.String())),
+    permissions: Type.Array(Type.String(), { description: 'every route permission the caller holds' }),
+  },
+  { $id: 'Me' },
+);
+
+export async function meRoutes(app: FastifyInstance): Promise<void> {
+  const fastify = app.withTypeProvider<TypeBoxTypeProvider>();
+  fastify.get(
+    '/me',
+    {
+      // Any authenticated caller may ask who it is, whatever its scopes.
+      config: { authenticated: true },
+      schema: {
+        tags: ['api keys'],
+        summary: 'The calling key or session: organization, role, environment, scopes and permissions',
+        response: { 200: Me, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const p = request.principal!;
+      return {
+        type: p.kind,
+        id: p.id,
+        label: p.label,
+        organization_id: p.organizationId,
+        account_id: p.accountId,
+        user_id: p.userId,
+        role: p.role,
+        environment: p.environment,
+        key_kind: p.keyKind ?? null,
+        scopes: p.scopes ? [...p.scopes] : null,
+        // In the catalogue's order, so the answer is stable.
+        permissions: PERMISSIONS.filter((perm) => p.permissions.has(perm)),
+      };
+    },
+  );
+}
