@@ -15,7 +15,16 @@
 // per route configurable; expired rows are ignored when claiming and deleted by startIdempotencySweep().
 import { createHash, type Hash, randomUUID } from 'node:crypto';
 import { pipeline, Transform } from 'node:stream';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type {
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  onRequestAsyncHookHandler,
+  onResponseAsyncHookHandler,
+  onSendAsyncHookHandler,
+  preHandlerAsyncHookHandler,
+  preParsingAsyncHookHandler,
+} from 'fastify';
 import type { Ctx } from '../core/context.ts';
 import { AppError } from '../core/errors.ts';
 import {
@@ -194,8 +203,10 @@ function fingerprintOf(request: FastifyRequest, state: State): string {
 /** Adds the idempotency hooks to a face. Register it after the face's authentication hook. */
 export function installIdempotency(fastify: FastifyInstance, opts: { db: Db }): void {
   const { db } = opts;
-
-  fastify.addHook('onRequest', async (request, reply) => {
+  // The hooks go on the routes that can take a key (POST, PUT, PATCH, DELETE), not on the whole face: reads
+  // are most of the traffic and have nothing to do here. Route-level hooks run after the face's own, so
+  // authentication has run before onRequest below.
+  const onRequest: onRequestAsyncHookHandler = async (request, reply) => {
     if (!IDEMPOTENT_METHODS.has(request.method)) return;
     const key = parseIdempotencyKey(request.headers[IDEMPOTENCY_HEADER]);
     if (key === null || !request.routeOptions.url) return;
@@ -212,10 +223,10 @@ export function installIdempotency(fastify: FastifyInstance, opts: { db: Db }): 
       digested: false,
       phase: 'pending',
     });
-  });
+  };
 
   // Hash the body bytes exactly as received, whatever the content type, without keeping them.
-  fastify.addHook('preParsing', async (request, _reply, payload) => {
+  const preParsing: preParsingAsyncHookHandler = async (request, _reply, payload) => {
     const state = states.get(request);
     // Fastify reads a body only when the request announces one; then so do we.
     const headers = request.headers;
@@ -236,9 +247,9 @@ export function installIdempotency(fastify: FastifyInstance, opts: { db: Db }): 
     });
     pipeline(payload, tee, () => {});
     return tee;
-  });
+  };
 
-  fastify.addHook('preHandler', async (request, reply) => {
+  const preHandler: preHandlerAsyncHookHandler = async (request, reply) => {
     const state = states.get(request);
     if (!state) return;
     const principal = request.principal!;
@@ -281,9 +292,9 @@ export function installIdempotency(fastify: FastifyInstance, opts: { db: Db }): 
           'a request with this Idempotency-Key is still being processed; retry after it completes',
         );
     }
-  });
+  };
 
-  fastify.addHook('onSend', async (request, reply, payload) => {
+  const onSend: onSendAsyncHookHandler = async (request, reply, payload) => {
     const state = states.get(request);
     if (state?.phase !== 'owned') return payload;
     state.phase = 'finished';
@@ -294,16 +305,26 @@ export function installIdempotency(fastify: FastifyInstance, opts: { db: Db }): 
       request.log.error({ err }, 'idempotency: could not record the response');
     }
     return payload;
-  });
+  };
 
   // A response that never reached onSend (the connection went away): let the key go.
-  fastify.addHook('onResponse', async (request) => {
+  const onResponse: onResponseAsyncHookHandler = async (request) => {
     const state = states.get(request);
     if (state?.phase !== 'owned') return;
     state.phase = 'finished';
     await releaseKey(db, state.scope!, state.token!).catch((err) =>
       request.log.error({ err }, 'idempotency: could not release the key'),
     );
+  };
+
+  const hooks = { onRequest, preParsing, preHandler, onSend, onResponse };
+  fastify.addHook('onRoute', (route) => {
+    if (![route.method].flat().some((m) => IDEMPOTENT_METHODS.has(m))) return;
+    const r = route as unknown as Record<string, unknown>;
+    for (const [name, fn] of Object.entries(hooks)) {
+      const existing = r[name];
+      r[name] = existing === undefined ? [fn] : [...(Array.isArray(existing) ? existing : [existing]), fn];
+    }
   });
 }
 
