@@ -4,19 +4,11 @@
 // emails in one batch, adds mixed with errors, one user updated by several rows, emails passed between users,
 // reopened memberships; counters, seats, row results and the audit chain checked exactly.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
-import { as, buildApp, createTenant, type Tenant, testDb } from './helper.ts';
-import { allRows, importCsv, runWorker } from './imports-helper.ts';
+import { type TestContext, test } from 'node:test';
+import { type Tenant, testDb } from './helper.ts';
+import { allRows, importCsv, importSetup } from './imports-helper.ts';
 
-async function setup(t: any) {
-  const built = await buildApp(t, { importBatchSize: 100 });
-  await runWorker(t, built.config);
-  const tenant = await createTenant(built.services, built.config);
-  const api = as(built.app, tenant.key);
-  const group = await api('POST', `/api/accounts/${tenant.accountId}/groups`, { name: 'Sales' });
-  assert.equal(group.statusCode, 201, group.body);
-  return { ...built, tenant, api, groupId: group.json().id as number };
-}
+const setup = (t: TestContext) => importSetup(t, { importBatchSize: 100 });
 
 async function auditOf(tenant: Tenant) {
   return testDb()

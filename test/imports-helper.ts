@@ -2,13 +2,23 @@
 import type { TestContext } from 'node:test';
 import type { Config } from '../src/config.ts';
 import { startJobRunner } from '../src/jobs/queue.ts';
-import type { Caller } from './helper.ts';
-import { testDb, testDbUrl } from './helper.ts';
+import { as, buildApp, type Caller, createTenant, testDb, testDbUrl } from './helper.ts';
 
 export async function runWorker(t: TestContext, config: Config, concurrency = 1) {
   const runner = await startJobRunner({ url: testDbUrl(), db: testDb().db, config, concurrency });
   t.after(() => runner.stop());
   return runner;
+}
+
+/** An app with an in-process worker, a tenant, its API caller and a group "Sales" (batch size per test). */
+export async function importSetup(t: TestContext, overrides: Partial<Config> = {}) {
+  const built = await buildApp(t, { importBatchSize: 3, ...overrides });
+  await runWorker(t, built.config);
+  const tenant = await createTenant(built.services, built.config);
+  const api = as(built.app, tenant.key);
+  const group = await api('POST', `/api/accounts/${tenant.accountId}/groups`, { name: 'Sales' });
+  if (group.statusCode !== 201) throw new Error(`POST group: ${group.statusCode} ${group.body}`);
+  return { ...built, tenant, api, groupId: group.json().id as number };
 }
 
 const TERMINAL = new Set(['completed', 'failed', 'canceled']);

@@ -4,18 +4,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parse } from 'csv-parse/sync';
-import { as, buildApp, type Caller, createTenant, type Tenant, testDb } from './helper.ts';
-import { allRows, importCsv, runWorker, waitFor } from './imports-helper.ts';
-
-async function setup(t: any, overrides = {}) {
-  const built = await buildApp(t, { importBatchSize: 3, ...overrides });
-  await runWorker(t, built.config);
-  const tenant = await createTenant(built.services, built.config);
-  const api = as(built.app, tenant.key);
-  const group = await api('POST', `/api/accounts/${tenant.accountId}/groups`, { name: 'Sales' });
-  assert.equal(group.statusCode, 201, group.body);
-  return { ...built, tenant, api, groupId: group.json().id as number };
-}
+import { as, type Caller, createTenant, type Tenant, testDb } from './helper.ts';
+import { allRows, importCsv, importSetup, waitFor } from './imports-helper.ts';
 
 async function usersOf(tenant: Tenant) {
   return testDb()
@@ -33,7 +23,7 @@ async function resultsCsv(api: Caller, id: string): Promise<string[][]> {
 }
 
 test('add: header aliases, BOM, CRLF, quoted fields; exact counters, rows, audit and results.csv', async (t) => {
-  const { api, tenant, groupId } = await setup(t);
+  const { api, tenant, groupId } = await importSetup(t);
   const csv =
     '\ufeffaccountid,UserName,USEREMAIL,eSignPermissionProfile,Group,Group,Job Title,CompanyName,Language,AutoActivate\r\n' +
     `${tenant.accountId},Ada Lovelace,ada@example.test,DS Admin,Sales,,"Analyst, Engines","Babbage ""&"" Co",fr,true\r\n` +
@@ -117,7 +107,7 @@ test('add: header aliases, BOM, CRLF, quoted fields; exact counters, rows, audit
 });
 
 test('add: every row error_type has a case', async (t) => {
-  const { api, tenant, services, config } = await setup(t);
+  const { api, tenant, services, config } = await importSetup(t);
   const other = await createTenant(services, config);
   const acc = tenant.accountId;
   await api('PATCH', `/api/accounts/${acc}`, { seat_limit: 3 }); // owner + 2 more
@@ -195,7 +185,7 @@ test('add: every row error_type has a case', async (t) => {
 });
 
 test('update and close: happy paths, their error types, exact counters, seats freed', async (t) => {
-  const { api, tenant, groupId } = await setup(t);
+  const { api, tenant, groupId } = await importSetup(t);
   const add = await importCsv(
     api,
     `operation=add&account_id=${tenant.accountId}`,
@@ -285,7 +275,7 @@ test('update and close: happy paths, their error types, exact counters, seats fr
 });
 
 test('dry-run writes no user and reports the plan, with the seats a close would free', async (t) => {
-  const { api, tenant } = await setup(t);
+  const { api, tenant } = await importSetup(t);
   await importCsv(
     api,
     `operation=add&account_id=${tenant.accountId}`,
@@ -352,7 +342,7 @@ test('dry-run writes no user and reports the plan, with the seats a close would 
 });
 
 test('file-level errors fail the import before any row is applied', async (t) => {
-  const { api, tenant } = await setup(t, { importMaxBytes: 12 * 1024 * 1024 });
+  const { api, tenant } = await importSetup(t, { importMaxBytes: 12 * 1024 * 1024 });
   const acc = `account_id=${tenant.accountId}`;
   const good = 'FirstName,LastName,UserEmail,PermissionSet\nAda,Lovelace,ada@example.test,DS Sender\n';
   const cases: [string, string, string | Buffer][] = [
@@ -403,7 +393,7 @@ test('file-level errors fail the import before any row is applied', async (t) =>
 });
 
 test('wire encodings: octet-stream with Content-Disposition, multipart file, multipart field "file.csv"', async (t) => {
-  const { app, api, tenant } = await setup(t);
+  const { app, api, tenant } = await importSetup(t);
   const csv = (e: string) =>
     `AccountID,FirstName,LastName,UserEmail,PermissionSet\n${tenant.accountId},A,B,${e},DS Sender\n`;
   const sdk = await api('POST', '/api/imports?operation=add', csv('one@example.test'), {
@@ -443,7 +433,7 @@ test('wire encodings: octet-stream with Content-Disposition, multipart file, mul
 });
 
 test('tenancy and permissions: foreign import is 404, cancel, idempotency key replays', async (t) => {
-  const { api, tenant, services, config, app } = await setup(t);
+  const { api, tenant, services, config, app } = await importSetup(t);
   const other = await createTenant(services, config);
   const otherApi = as(app, other.key);
   const done = await importCsv(
@@ -478,7 +468,7 @@ test('tenancy and permissions: foreign import is 404, cancel, idempotency key re
 });
 
 test('HR mapping rules decide the profile and groups of rows that name no profile', async (t) => {
-  const { api, tenant, groupId } = await setup(t);
+  const { api, tenant, groupId } = await importSetup(t);
   const profiles = (await api('GET', `/api/accounts/${tenant.accountId}/permission_profiles`)).json().data;
   const viewer = profiles.find((p: any) => p.name === 'DS Viewer').id;
   const rule = await api('POST', `/api/accounts/${tenant.accountId}/mapping_rules`, {
@@ -509,7 +499,7 @@ test('HR mapping rules decide the profile and groups of rows that name no profil
 });
 
 test('a multipart body that cannot be read (no boundary) or has no CSV part is a 400, not a 500; nothing is queued', async (t) => {
-  const { app, api, tenant } = await setup(t);
+  const { app, api, tenant } = await importSetup(t);
   for (const [contentType, payload] of [
     ['multipart/form-data', 'not a form'],
     [
