@@ -848,80 +848,77 @@ export async function executeBatch(trx: Db, planned: Planned): Promise<AuditInpu
     of('addGroups').flatMap((o) => o.groupIds.map((group_id) => ({ group_id, user_id: o.userId }))),
   );
 
+  // The same events the API records for each change, marked as the import's.
   const events: AuditInput[] = [];
+  const record = (event: Omit<AuditInput, 'extra'>): void => {
+    events.push({ ...event, extra: { via: 'import' } });
+  };
   for (const op of all) {
     switch (op.kind) {
       case 'createUser':
-        events.push({
+        record({
           action: 'user.created',
           targetType: 'user',
           targetId: op.row.id,
           after: op.row,
-          extra: { via: 'import' },
         });
         break;
       case 'createMembership':
-        events.push({
+        record({
           action: 'membership.created',
           targetType: 'membership',
           targetId: op.row.id,
           accountId: op.row.account_id,
           after: op.row,
-          extra: { via: 'import' },
         });
         break;
       case 'reopenMembership':
-        events.push({
+        record({
           action: 'membership.reopened',
           targetType: 'membership',
           targetId: op.before.id,
           accountId: op.before.account_id,
           before: op.before,
           after: after.get(op) ?? null,
-          extra: { via: 'import' },
         });
         break;
       case 'addGroups':
         for (const g of op.groupIds) {
-          events.push({
+          record({
             action: 'group.member_added',
             targetType: 'group',
             targetId: String(g),
             accountId: op.accountId,
             after: { user_id: op.userId },
-            extra: { via: 'import' },
           });
         }
         break;
       case 'updateUser':
-        events.push({
+        record({
           action: 'user.updated',
           targetType: 'user',
           targetId: op.before.id,
           before: op.before,
           after: after.get(op) ?? null,
-          extra: { via: 'import' },
         });
         break;
       case 'updateMembership':
-        events.push({
+        record({
           action: 'membership.updated',
           targetType: 'membership',
           targetId: op.before.id,
           accountId: op.before.account_id,
           before: op.before,
           after: after.get(op) ?? null,
-          extra: { via: 'import' },
         });
         break;
       case 'closeMembership':
-        events.push({
+        record({
           action: 'membership.closed',
           targetType: 'membership',
           targetId: op.id,
           accountId: op.accountId,
           after: { user_id: op.userId, status: 'closed' },
-          extra: { via: 'import' },
         });
         break;
     }
