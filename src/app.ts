@@ -48,8 +48,11 @@ export async function app(fastify: FastifyInstance, opts: AppOptions): Promise<v
   fastify.decorate('services', opts.services);
   fastify.decorate('config', opts.config);
   fastify.decorateRequest('principal', null);
-  fastify.addHook('onSend', async (request, reply) => {
+  // Set first thing, so every answer carries it (errors and 404s too). A synchronous hook: this runs on every
+  // request, and an async one costs a promise and a microtask turn each time.
+  fastify.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    done();
   });
   // Before any route: routes that declare `config.rateLimit.perIp` get their per-IP hook (faces/rate-limit.ts).
   installRateLimits(fastify, opts.config);

@@ -243,7 +243,8 @@ export async function enforceRateLimit(
 ): Promise<void> {
   const result = await request.server.rateLimiter.check(policy, partition);
   if (!result) return;
-  const results = [...(applied.get(request) ?? []), result];
+  const earlier = applied.get(request);
+  const results = earlier ? [...earlier, result] : [result];
   applied.set(request, results);
   const now = Date.now();
   setHeaders(reply, results, now);

@@ -22,7 +22,7 @@ import {
   requireAccountAccess,
   roleAtLeast,
 } from '../principal.ts';
-import { type Environment, generateKey, hashKey, parseKey } from './format.ts';
+import { type Environment, generateKey, hashKey, hashKeyBase64, parseKey } from './format.ts';
 import { isScope, SCOPE_NAMES, scopeGrants } from './scopes.ts';
 
 export type ApiKeyView = Omit<ApiKeyRow, 'secret_hash'> & { prefix: string };
@@ -488,12 +488,11 @@ export class ApiKeysService {
         `this is a ${parsed.environment} key, but this server runs in the ${this.environment} environment; use a sk_${this.environment}_ key`,
       );
     }
-    const hash = hashKey(key);
-    const cacheKey = hash.toString('base64');
+    const cacheKey = hashKeyBase64(key);
     const now = Date.now();
     let entry = this.cache.get(cacheKey);
     if (!entry || now - entry.at >= this.cacheTtlMs) {
-      const resolved = await this.resolve(hash);
+      const resolved = await this.resolve(Buffer.from(cacheKey, 'base64'));
       entry = { at: now, ...resolved };
       this.cache.delete(cacheKey);
       if (this.cache.size >= CACHE_MAX) this.cache.delete(this.cache.keys().next().value as string);

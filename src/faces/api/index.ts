@@ -77,15 +77,16 @@ export async function apiFace(fastify: FastifyInstance): Promise<void> {
       throw new Error(`route ${route.method} ${route.url} declares no permission`);
     }
   });
-  fastify.addHook('onRequest', async (request) => {
+  // Authentication, then the principal's rate limit, in one hook (each hook is a turn of Fastify's hook
+  // runner on every request); then Idempotency-Key handling (faces/idempotency.ts) on the write routes.
+  fastify.addHook('onRequest', async (request, reply) => {
     const config = request.routeOptions.config;
     if (config.public) return;
     await authenticate(request);
     if (config.permission) requirePermission(request.principal!, config.permission);
     else if (config.anyPermission) requireAnyPermission(request.principal!, config.anyPermission);
+    await rateLimitByPrincipal(request, reply);
   });
-  // After authentication: the principal's rate limit, then Idempotency-Key handling (faces/idempotency.ts).
-  fastify.addHook('onRequest', rateLimitByPrincipal);
   installIdempotency(fastify, { db: fastify.services.db });
 
   await fastify.register(organizationRoutes);

@@ -76,13 +76,14 @@ export function installDocuSignFace(fastify: FastifyInstance, render: ErrorRende
     // These operations are documented by DocuSign's own OpenAPI files (shared/specs), not Signet's.
     route.schema = { ...route.schema, hide: true };
   });
-  fastify.addHook('onRequest', async (request) => {
+  // Authentication, scope, then the principal's rate limit: one hook, as on /api.
+  fastify.addHook('onRequest', async (request, reply) => {
     await authenticateBearer(request);
     const reason = request.routeOptions.config.notSupported;
     if (reason !== undefined) throw new AppError('not_supported', reason);
     requireScope(request);
+    await rateLimitByPrincipal(request, reply);
   });
-  fastify.addHook('onRequest', rateLimitByPrincipal);
   installIdempotency(fastify, { db: fastify.services.db });
 }
 
