@@ -1,5 +1,6 @@
 // Configuration is read from the environment once, validated, and then passed down explicitly:
 // nothing below this module reads process.env, so tests build apps with whatever config they need.
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
@@ -7,6 +8,10 @@ import { Value } from '@sinclair/typebox/value';
 const ConfigSchema = Type.Object({
   port: Type.Integer({ minimum: 0, maximum: 65535 }),
   host: Type.String({ minLength: 1 }),
+  // Which proxies' X-Forwarded-For / -Proto / -Host to believe (Fastify's trustProxy): false, true (any), or
+  // addresses and CIDR ranges. It decides request.ip (per-IP limits, audit) and request.protocol (the session
+  // cookie's Secure flag).
+  trustProxy: Type.Union([Type.Boolean(), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })]),
   dataDir: Type.String({ minLength: 1 }),
   databaseUrl: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   environment: Type.Union([Type.Literal('test'), Type.Literal('live')]),
@@ -55,6 +60,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   const config = {
     port: int('PORT', 8080),
     host: env.HOST || '127.0.0.1',
+    trustProxy: trustProxyOf(env.SIGNET_TRUST_PROXY),
     dataDir: path.resolve(env.SIGNET_DATA_DIR || './data'),
     databaseUrl: env.DATABASE_URL || undefined,
     environment: env.SIGNET_ENV || 'test',
@@ -95,6 +101,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     const names: Record<string, string> = {
       '/port': 'PORT',
       '/host': 'HOST',
+      '/trustProxy': 'SIGNET_TRUST_PROXY',
       '/dataDir': 'SIGNET_DATA_DIR',
       '/databaseUrl': 'DATABASE_URL',
       '/environment': 'SIGNET_ENV (test | live)',
@@ -123,4 +130,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     throw new ConfigError(`invalid ${names[first.path] ?? first.path}: ${first.message}`);
   }
   return config as Config;
+}
+
+/**
+ * SIGNET_TRUST_PROXY: unset or "false" trusts nobody (clients reach Signet directly); "true" trusts any
+ * sender (only when nothing but the proxy can reach Signet); otherwise a comma-separated list of addresses
+ * and CIDR ranges, and the names proxy-addr knows ("loopback", "linklocal", "uniquelocal"). No hop counts:
+ * Fastify 5 treats a count as trusting nobody, since it cannot tell a proxy from a client sending the header.
+ */
+function trustProxyOf(raw: string | undefined): boolean | string[] {
+  const value = raw?.trim() ?? '';
+  if (value === '' || value === 'false') return false;
+  if (value === 'true') return true;
+  const entries = value.split(',').map((e) => e.trim());
+  for (const entry of entries) {
+    if (['loopback', 'linklocal', 'uniquelocal'].includes(entry)) continue;
+    const [addr, bits, extra] = entry.split('/');
+    const family = isIP(addr ?? '');
+    const maxBits = family === 6 ? 128 : 32;
+    const bitsOk = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= maxBits);
+    if (family === 0 || extra !== undefined || !bitsOk) {
+      throw new ConfigError(
+        `SIGNET_TRUST_PROXY: "${entry}" is not an IP address, a CIDR range or one of loopback, linklocal, uniquelocal (or use true or false)`,
+      );
+    }
+  }
+  return entries;
 }

@@ -21,6 +21,7 @@ export async function buildServer(
   const fastify = Fastify({
     logger: opts.logger === false ? false : { level: config.logLevel },
     bodyLimit: config.bodyLimitBytes,
+    trustProxy: config.trustProxy,
     // A caller's X-Request-Id is kept when it is sane, so their logs and ours join up.
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
