@@ -5,6 +5,11 @@
 // reopened memberships; counters, seats, row results and the audit chain checked exactly.
 import assert from 'node:assert/strict';
 import { type TestContext, test } from 'node:test';
+import { canonicalJson } from '../src/core/audit/chain.ts';
+import { changesJson, diffChanges } from '../src/core/audit/changes.ts';
+import { newId } from '../src/core/ids.ts';
+import { insertUsers } from '../src/core/imports/bulk.ts';
+import type { User } from '../src/db/schema.ts';
 import { type Tenant, testDb } from './helper.ts';
 import { allRows, importCsv, importSetup } from './imports-helper.ts';
 
@@ -197,4 +202,86 @@ test('one batch of updates: a user changed by several rows, an email passed on, 
   assert.equal(reopened.length, 2);
   assert.deepEqual((reopened[0]!.changes as any).status, { before: 'closed', after: 'active' });
   assert.equal((await services.audit.verify(tenant.organizationId)).ok, true);
+});
+
+test('changesJson gives the bytes of canonicalJson over diffChanges and _meta', () => {
+  const at = new Date('2026-01-02T03:04:05.006Z');
+  const cases: [Record<string, unknown> | null, Record<string, unknown> | null, Record<string, unknown>?][] =
+    [
+      [
+        null,
+        { id: 'u1', email: 'a@b.c', first_name: 'A', password_hash: null, created_at: at, n: 3 },
+        { via: 'import' },
+      ],
+      [
+        { id: 'u1', email: 'a@b.c', password_hash: 'x', token: 'old' },
+        { id: 'u1', email: 'b@b.c', password_hash: 'y', token: null },
+      ],
+      [
+        { a: 1, b: { z: 1, y: [2, { d: 1, c: 2 }] }, c: at },
+        { a: 1, b: { y: [2, { c: 2, d: 1 }], z: 1 }, c: new Date(0) },
+        { rule: 'r', x: { b: 1, a: 2 } },
+      ],
+      [
+        { A: 'x', _z: 1, Zed: null, é: 'ü', NaN: Number.NaN },
+        { A: 'y', _z: 2, Zed: undefined, é: 'v\n"\\', NaN: null },
+        { via: 'import' },
+      ],
+      [{ _meta: 'old', x: 1 }, { _meta: 'new', x: 2 }, { via: 'import' }],
+      [
+        { content: Buffer.from('x'), s: 'same' },
+        { content: Buffer.from('y'), s: 'same' },
+      ],
+      [null, null, { via: 'import' }],
+      [null, null],
+    ];
+  for (const [before, after, extra] of cases) {
+    const expected = canonicalJson({ ...diffChanges(before, after), ...(extra ? { _meta: extra } : {}) });
+    assert.equal(changesJson(before, after, extra), expected);
+    assert.equal(changesJson(before, after, extra), expected, 'again, from the cached key order');
+  }
+});
+
+test('COPY: values with backslashes, tabs and newlines arrive intact; a failing COPY rejects', async (t) => {
+  const { api, tenant, services } = await setup(t);
+  const title = 'R&D \\ Ops\tnight\nshift \\N';
+  const csv = `FirstName,LastName,UserEmail,PermissionSet,UserTitle\nAda,Lovelace,ada@example.test,DS Sender,"${title}"\n`;
+  const done = await importCsv(api, `operation=add&account_id=${tenant.accountId}`, csv);
+  assert.equal(done.added_user_count, 1, JSON.stringify(done));
+  const [row] = await allRows(api, done.id);
+  assert.equal((await api('GET', `/api/users/${row.user_id}`)).json().job_title, title);
+  const created = (await auditOf(tenant)).find(
+    (e) => e.action === 'user.created' && e.target_id === row.user_id,
+  )!;
+  assert.deepEqual((created.changes as any).job_title, { before: null, after: title });
+  assert.equal((await services.audit.verify(tenant.organizationId)).ok, true);
+
+  // Two users with one email in one COPY: the unique index refuses it, and the error reaches the caller.
+  const user = (email: string) =>
+    ({
+      id: newId(),
+      organization_id: tenant.organizationId,
+      email,
+      first_name: 'X',
+      last_name: 'Y',
+      job_title: null,
+      department: null,
+      company: null,
+      language: null,
+      role: 'member',
+      status: 'active',
+    }) as unknown as User;
+  await assert.rejects(
+    testDb()
+      .db.transaction()
+      .execute((trx) => insertUsers(trx, [user('dup@example.test'), user('DUP@example.test')])),
+    (err: { code?: string }) => err.code === '23505',
+  );
+  const left = await testDb()
+    .db.selectFrom('users')
+    .select('id')
+    .where('organization_id', '=', tenant.organizationId)
+    .where('email', 'ilike', 'dup@example.test')
+    .execute();
+  assert.equal(left.length, 0, 'the transaction rolled back');
 });
