@@ -52,6 +52,16 @@ async function signupCookie(
   return res.cookies.find((c) => c.name === 'signet_session')!;
 }
 
+/** A login that fails (unknown email), sent by client `ip` through the proxy. */
+function failedLogin(app: App, ip: string) {
+  return app.inject({
+    method: 'POST',
+    url: '/login',
+    headers: { 'x-forwarded-for': ip },
+    payload: { email: 'nobody@example.test', password: 'not the password' },
+  });
+}
+
 test('a trusted proxy: X-Forwarded-Proto https makes the session cookie Secure; X-Forwarded-For is the client', async (t) => {
   // inject() connects from 127.0.0.1, the proxy here.
   const { app } = await buildApp(t, { trustProxy: ['loopback'], authRateLimitPerMinute: 2 });
@@ -62,18 +72,11 @@ test('a trusted proxy: X-Forwarded-Proto https makes the session cookie Secure; 
 
   // Per-IP budgets follow the forwarded client address: 203.0.113.1 has used one of its two, so one more
   // passes and the next is refused, while another client behind the same proxy still has its own.
-  const login = (ip: string) =>
-    app.inject({
-      method: 'POST',
-      url: '/login',
-      headers: { 'x-forwarded-for': ip },
-      payload: { email: 'nobody@example.test', password: 'not the password' },
-    });
-  assert.equal((await login('203.0.113.1')).statusCode, 401);
-  const limited = await login('203.0.113.1');
+  assert.equal((await failedLogin(app, '203.0.113.1')).statusCode, 401);
+  const limited = await failedLogin(app, '203.0.113.1');
   assert.equal(limited.statusCode, 429);
   assert.equal(limited.json().error.code, 'rate_limited');
-  assert.equal((await login('198.51.100.7')).statusCode, 401);
+  assert.equal((await failedLogin(app, '198.51.100.7')).statusCode, 401);
 });
 
 test('no trusted proxy: forwarded headers are ignored', async (t) => {
@@ -81,16 +84,9 @@ test('no trusted proxy: forwarded headers are ignored', async (t) => {
   const cookie = await signupCookie(app, { 'x-forwarded-proto': 'https', 'x-forwarded-for': '203.0.113.1' });
   assert.notEqual(cookie.secure, true, 'a client cannot claim HTTPS');
   // Every "client" is 127.0.0.1: the signup used one of its two, one more passes, then the shared budget is spent.
-  const login = (ip: string) =>
-    app.inject({
-      method: 'POST',
-      url: '/login',
-      headers: { 'x-forwarded-for': ip },
-      payload: { email: 'nobody@example.test', password: 'not the password' },
-    });
-  assert.equal((await login('198.51.100.1')).statusCode, 401);
+  assert.equal((await failedLogin(app, '198.51.100.1')).statusCode, 401);
   assert.equal(
-    (await login('198.51.100.2')).statusCode,
+    (await failedLogin(app, '198.51.100.2')).statusCode,
     429,
     'a forged X-Forwarded-For gets no fresh budget',
   );
