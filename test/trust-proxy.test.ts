@@ -32,10 +32,9 @@ test('SIGNET_TRUST_PROXY: false by default; true, false, addresses, CIDR ranges 
   }
 });
 
-async function signupCookie(
-  app: Awaited<ReturnType<typeof buildApp>>['app'],
-  headers: Record<string, string>,
-) {
+type App = Awaited<ReturnType<typeof buildApp>>['app'];
+
+async function signupCookie(app: App, headers: Record<string, string>) {
   const b = browser(app);
   const res = await b.call(
     'POST',
