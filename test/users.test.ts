@@ -214,3 +214,45 @@ test('roles: the last owner cannot be demoted or deactivated; admins cannot touc
   const makeOwner = await adminApi('POST', '/api/users', { email: 'new-owner@example.test', role: 'owner' });
   assert.equal(makeOwner.statusCode, 403);
 });
+
+test('GET /users/{id} (one joined query) shows what the list shows: every membership, its groups, in order', async (t) => {
+  const { app, services, config } = await buildApp(t);
+  const tenant = await createTenant(services, config);
+  const api = as(app, tenant.key);
+  const second = (await api('POST', '/api/accounts', { name: 'Second' })).json();
+  const user = (
+    await api('POST', '/api/users', { email: 'two.accounts@example.test', account_id: tenant.accountId })
+  ).json();
+  const joined = await api('POST', `/api/users/${user.id}/memberships`, { account_id: second.id });
+  assert.equal(joined.statusCode, 201, joined.body);
+  const groups = [];
+  for (const [account, name] of [
+    [second.id, 'Beta'],
+    [tenant.accountId, 'Alpha'],
+    [tenant.accountId, 'Gamma'],
+  ]) {
+    const group = (await api('POST', `/api/accounts/${account}/groups`, { name })).json();
+    const added = await api('POST', `/api/accounts/${account}/groups/${group.id}/members`, {
+      user_ids: [user.id],
+    });
+    assert.equal(added.statusCode, 200, added.body);
+    groups.push(group);
+  }
+  // A user with no groups and one membership, beside them.
+  const plain = (await api('POST', '/api/users', { email: 'plain@example.test' })).json();
+
+  const got = (await api('GET', `/api/users/${user.id}`)).json();
+  const listed = (await api('GET', '/api/users?email=two.accounts@example.test')).json().data[0];
+  assert.deepEqual(got, listed);
+  assert.deepEqual(
+    got.memberships.map((m: any) => [m.account_id, m.group_ids]),
+    [
+      [tenant.accountId, [groups[1].id, groups[2].id].sort((a, b) => a - b)],
+      [second.id, [groups[0].id]],
+    ],
+  );
+  assert.deepEqual(
+    (await api('GET', `/api/users/${plain.id}`)).json(),
+    (await api('GET', '/api/users?email=plain@example.test')).json().data[0],
+  );
+});

@@ -37,6 +37,73 @@ export async function findUser(db: Db, orgId: string, id: string): Promise<User 
     .executeTakeFirst();
 }
 
+/**
+ * A user and all their memberships (each with its group ids) in one statement, for GET /users/{id}, the
+ * hottest read: one round trip instead of two (measured +15% requests/s, docs/benchmarks.md). The memberships'
+ * columns come prefixed `m_` from a LEFT JOIN, one row per membership, in creation order as membershipsOf gives.
+ */
+export async function findUserWithMemberships(
+  db: Db,
+  orgId: string,
+  id: string,
+): Promise<{ user: User; memberships: MembershipView[] } | undefined> {
+  const rows = await db
+    .selectFrom('users as u')
+    .leftJoin('memberships as m', 'm.user_id', 'u.id')
+    .selectAll('u')
+    .select([
+      'm.id as m_id',
+      'm.organization_id as m_organization_id',
+      'm.account_id as m_account_id',
+      'm.status as m_status',
+      'm.permission_profile_id as m_permission_profile_id',
+      'm.created_at as m_created_at',
+      'm.updated_at as m_updated_at',
+      'm.closed_at as m_closed_at',
+      'm.closed_by_deactivation as m_closed_by_deactivation',
+      sql<number[]>`array(
+        SELECT gm.group_id FROM group_members gm JOIN groups g ON g.id = gm.group_id
+        WHERE gm.user_id = m.user_id AND g.account_id = m.account_id ORDER BY gm.group_id)`.as('m_group_ids'),
+    ])
+    .where('u.organization_id', '=', orgId)
+    .where('u.id', '=', id)
+    .orderBy('m.created_at')
+    .execute();
+  const first = rows[0];
+  if (!first) return undefined;
+  const {
+    m_id: _id,
+    m_organization_id: _org,
+    m_account_id: _account,
+    m_status: _status,
+    m_permission_profile_id: _profile,
+    m_created_at: _created,
+    m_updated_at: _updated,
+    m_closed_at: _closed,
+    m_closed_by_deactivation: _byDeactivation,
+    m_group_ids: _groups,
+    ...user
+  } = first;
+  const memberships: MembershipView[] = [];
+  for (const r of rows) {
+    if (r.m_id === null) continue; // the LEFT JOIN's row for a user without memberships
+    memberships.push({
+      id: r.m_id,
+      organization_id: r.m_organization_id!,
+      account_id: r.m_account_id!,
+      user_id: user.id,
+      status: r.m_status!,
+      permission_profile_id: r.m_permission_profile_id,
+      created_at: r.m_created_at!,
+      updated_at: r.m_updated_at!,
+      closed_at: r.m_closed_at,
+      closed_by_deactivation: r.m_closed_by_deactivation!,
+      group_ids: r.m_group_ids,
+    });
+  }
+  return { user, memberships };
+}
+
 export async function findUserByEmail(db: Db, orgId: string, email: string): Promise<User | undefined> {
   return db
     .selectFrom('users')

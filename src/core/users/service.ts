@@ -16,6 +16,7 @@ import {
   countUsers,
   findUser,
   findUserByEmail,
+  findUserWithMemberships,
   listUsers,
   listUsersAt,
   type MembershipLabels,
@@ -107,8 +108,18 @@ export class UsersService {
   constructor(private readonly db: Db) {}
 
   async get(ctx: Ctx, id: string, db: Db = this.db): Promise<UserView> {
-    const user = await this.load(ctx, id, db);
-    return view(user, (await membershipsOf(db, [id])).get(id) ?? []);
+    const found = await findUserWithMemberships(db, ctx.principal.organizationId, id);
+    if (!found) throw notFound('user', id);
+    // As load(): a member sees only the people of their own account.
+    const { principal } = ctx;
+    if (
+      principal.role === 'member' &&
+      principal.accountId &&
+      !found.memberships.some((m) => m.account_id === principal.accountId)
+    ) {
+      throw notFound('user', id);
+    }
+    return view(found.user, found.memberships);
   }
 
   async list(ctx: Ctx, q: UserFilter & { limit?: number; cursor?: string }): Promise<Page<UserView>> {
