@@ -66,19 +66,40 @@ export class AppError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly details: ErrorDetail[];
+  /**
+   * The kind of object a not_found or name_taken is about ("user", "group", "brand logo"), for faces whose
+   * dialect has a code per kind (eSignature's INVALID_USERID, GROUP_NAME_ALREADY_EXISTS): they read this,
+   * never the message, which is for people and may be reworded.
+   */
+  readonly resource: string | undefined;
 
-  constructor(code: ErrorCode, message: string, details: ErrorDetail[] = []) {
+  constructor(code: ErrorCode, message: string, details: ErrorDetail[] = [], resource?: string) {
     super(message);
     this.name = 'AppError';
     this.code = code;
     this.status = ERROR_STATUS[code];
     this.details = details;
+    this.resource = resource;
   }
 }
 
-/** A missing row and a row of another tenant answer the same: tenancy must not be observable. */
-export function notFound(what: string, id?: string | number): AppError {
-  return new AppError('not_found', id === undefined ? `${what} not found` : `${what} ${id} not found`);
+/**
+ * A missing row and a row of another tenant answer the same: tenancy must not be observable. `what` starts
+ * the message; `resource` is the kind of object when `what` says more ("primary logo of brand").
+ */
+export function notFound(what: string, id?: string | number, resource: string = what): AppError {
+  const message = id === undefined ? `${what} not found` : `${what} ${id} not found`;
+  return new AppError('not_found', message, [], resource);
+}
+
+/** Another object of the account already has this name (names are unique per account, case-insensitively). */
+export function nameTaken(resource: string, name: string): AppError {
+  return new AppError(
+    'name_taken',
+    `a ${resource} named "${name}" already exists in this account`,
+    [{ field: 'name', message: 'already in use' }],
+    resource,
+  );
 }
 
 export function invalidField(

@@ -6,7 +6,7 @@ import type { Db } from '../../db/connection.ts';
 import type { Brand } from '../../db/schema.ts';
 import type { AuditBuffer } from '../audit/writer.ts';
 import { type Ctx, mutate } from '../context.ts';
-import { AppError, invalidField, notFound } from '../errors.ts';
+import { AppError, invalidField, nameTaken, notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { DEFAULT_LIMIT, decodeCursor, type Page, toPage } from '../pagination.ts';
 import { accountInPath } from '../refs.ts';
@@ -57,11 +57,6 @@ export interface LogoFile {
   content_type: LogoType;
   content: Buffer;
 }
-
-const NAME_TAKEN = (name: string) =>
-  new AppError('name_taken', `a brand named "${name}" already exists in this account`, [
-    { field: 'name', message: 'already in use' },
-  ]);
 
 // Two requests making different brands the default at once: the second trips the partial unique index.
 const DEFAULT_RACE = new AppError(
@@ -256,7 +251,7 @@ export class BrandsService {
       .where('brand_id', '=', id)
       .where('kind', '=', kind)
       .executeTakeFirst();
-    if (!logo) throw notFound(`${kind} logo of brand`, id);
+    if (!logo) throw notFound(`${kind} logo of brand`, id, 'brand logo');
     return { content_type: logo.content_type as LogoType, content: logo.content };
   }
 
@@ -270,7 +265,7 @@ export class BrandsService {
         .where('kind', '=', kind)
         .returning(['content_type', 'size_bytes', 'sha256'])
         .executeTakeFirst();
-      if (!removed) throw notFound(`${kind} logo of brand`, id);
+      if (!removed) throw notFound(`${kind} logo of brand`, id, 'brand logo');
       await trx.updateTable('brands').set({ updated_at: new Date() }).where('id', '=', id).execute();
       audit.record({
         action: 'brand.logo_deleted',
@@ -287,7 +282,7 @@ export class BrandsService {
 
   private hints(name: string): Record<string, AppError> {
     return {
-      brands_name_key: NAME_TAKEN(name),
+      brands_name_key: nameTaken('brand', name),
       brands_sending_default_key: DEFAULT_RACE,
       brands_signing_default_key: DEFAULT_RACE,
     };

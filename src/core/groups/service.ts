@@ -5,7 +5,7 @@ import { sql } from 'kysely';
 import type { Db } from '../../db/connection.ts';
 import type { Group, MembershipStatus } from '../../db/schema.ts';
 import { type Ctx, mutate } from '../context.ts';
-import { AppError, invalidField, notFound } from '../errors.ts';
+import { AppError, invalidField, nameTaken, notFound } from '../errors.ts';
 import { DEFAULT_LIMIT, decodeCursor, decodeIntCursor, type Page, toPage } from '../pagination.ts';
 import { accountInPath } from '../refs.ts';
 
@@ -48,11 +48,6 @@ export interface MembersRemoved {
   removed: string[];
   not_members: string[];
 }
-
-const NAME_TAKEN = (name: string) =>
-  new AppError('name_taken', `a group named "${name}" already exists in this account`, [
-    { field: 'name', message: 'already in use' },
-  ]);
 
 function cleanName(name: string): string {
   const trimmed = name.trim();
@@ -176,7 +171,7 @@ export class GroupsService {
         });
         return this.get(ctx, accountId, row.id, trx);
       },
-      { groups_name_key: NAME_TAKEN(name) },
+      { groups_name_key: nameTaken('group', name) },
     );
   }
 
@@ -206,7 +201,7 @@ export class GroupsService {
         });
         return this.get(ctx, accountId, id, trx);
       },
-      { groups_name_key: NAME_TAKEN(set.name ?? '') },
+      { groups_name_key: nameTaken('group', set.name ?? '') },
     );
   }
 

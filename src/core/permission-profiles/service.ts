@@ -5,7 +5,7 @@ import { sql } from 'kysely';
 import type { Db } from '../../db/connection.ts';
 import type { PermissionProfile } from '../../db/schema.ts';
 import { type Ctx, mutate } from '../context.ts';
-import { AppError, invalidField, notFound } from '../errors.ts';
+import { AppError, invalidField, nameTaken, notFound } from '../errors.ts';
 import { DEFAULT_LIMIT, decodeIntCursor, type Page, toPage } from '../pagination.ts';
 import { PROFILE_PERMISSIONS } from '../principal.ts';
 import { accountInPath, profileInAccount } from '../refs.ts';
@@ -22,11 +22,6 @@ export interface PermissionProfileInput {
 }
 
 export type PermissionProfilePatch = Partial<PermissionProfileInput>;
-
-const NAME_TAKEN = (name: string) =>
-  new AppError('name_taken', `a permission profile named "${name}" already exists in this account`, [
-    { field: 'name', message: 'already in use' },
-  ]);
 
 function cleanName(name: string): string {
   const trimmed = name.trim();
@@ -100,7 +95,7 @@ export class PermissionProfilesService {
         });
         return this.get(ctx, accountId, row.id, trx);
       },
-      { permission_profiles_name_key: NAME_TAKEN(name) },
+      { permission_profiles_name_key: nameTaken('permission profile', name) },
     );
   }
 
@@ -136,7 +131,7 @@ export class PermissionProfilesService {
         });
         return this.get(ctx, accountId, id, trx);
       },
-      { permission_profiles_name_key: NAME_TAKEN(set.name ?? '') },
+      { permission_profiles_name_key: nameTaken('permission profile', set.name ?? '') },
     );
   }
 

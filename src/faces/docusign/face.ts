@@ -4,7 +4,7 @@
 // face's own dialect. The routes themselves only translate between DocuSign's wire shapes and the core
 // services that /api uses (DESIGN.md: one core, many faces).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError } from '../../core/errors.ts';
+import { AppError, notFound } from '../../core/errors.ts';
 import { can, type Permission } from '../../core/principal.ts';
 import { toAppError } from '../http-errors.ts';
 import { installIdempotency } from '../idempotency.ts';
@@ -90,6 +90,6 @@ export function installDocuSignFace(fastify: FastifyInstance, render: ErrorRende
 /** A path's organization id: another organization's id answers exactly like a missing one. */
 export function requireOwnOrganization(request: FastifyRequest, organizationId: string): void {
   if (request.principal?.organizationId !== organizationId) {
-    throw new AppError('not_found', `organization ${organizationId} not found`);
+    throw notFound('organization', organizationId);
   }
 }

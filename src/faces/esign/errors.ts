@@ -28,25 +28,22 @@ const ERROR_CODES: Partial<Record<ErrorCode, string>> = {
   seat_limit_reached: 'ACCOUNT_LACKS_SEATS',
 };
 
-/**
- * A not_found names its resource first (core/errors.ts notFound(): "<what> <id> not found"); eSignature has a
- * code per resource. A missing account and another organization's answer the same.
- */
-const NOT_FOUND_CODES: [RegExp, string][] = [
-  [/^account /, 'ACCOUNT_NOT_FOUND'],
-  [/^user /, 'INVALID_USERID'],
-  [/^group /, 'INVALID_GROUP_ID'],
-  [/^permission profile /, 'INVALID_PERMISSION_PROFILE_ID'],
-  [/^brand /, 'INVALID_BRAND_ID'],
-  [/^(primary|secondary|email) logo /, 'BRAND_LOGO_NOT_FOUND'],
-];
+/** eSignature has a not-found code per kind of object (AppError.resource). Another organization's: the same. */
+const NOT_FOUND_CODES: Record<string, string> = {
+  account: 'ACCOUNT_NOT_FOUND',
+  user: 'INVALID_USERID',
+  group: 'INVALID_GROUP_ID',
+  'permission profile': 'INVALID_PERMISSION_PROFILE_ID',
+  brand: 'INVALID_BRAND_ID',
+  'brand logo': 'BRAND_LOGO_NOT_FOUND',
+};
 
-/** A name_taken says which kind of thing holds the name ("a group named …"). */
-const NAME_TAKEN_CODES: [RegExp, string][] = [
-  [/^a group named/, 'GROUP_NAME_ALREADY_EXISTS'],
-  [/^a brand named/, 'BRAND_NAME_ALREADY_EXISTS'],
-  [/^a permission profile named/, 'PERMISSION_PROFILE_NAME_ALREADY_EXISTS'],
-];
+/** And a name-taken code per kind. */
+const NAME_TAKEN_CODES: Record<string, string> = {
+  group: 'GROUP_NAME_ALREADY_EXISTS',
+  brand: 'BRAND_NAME_ALREADY_EXISTS',
+  'permission profile': 'PERMISSION_PROFILE_NAME_ALREADY_EXISTS',
+};
 
 /** A reference to a missing object in a body names its field. */
 const REFERENCE_CODES: Record<string, string> = {
@@ -57,9 +54,9 @@ const REFERENCE_CODES: Record<string, string> = {
 };
 
 export function esignErrorCode(err: AppError): string {
-  const pick = (rules: [RegExp, string][]) => rules.find(([re]) => re.test(err.message))?.[1];
-  if (err.code === 'not_found') return pick(NOT_FOUND_CODES) ?? 'RESOURCE_NOT_FOUND';
-  if (err.code === 'name_taken') return pick(NAME_TAKEN_CODES) ?? 'NAME_ALREADY_EXISTS';
+  const byKind = (codes: Record<string, string>) => (err.resource ? codes[err.resource] : undefined);
+  if (err.code === 'not_found') return byKind(NOT_FOUND_CODES) ?? 'RESOURCE_NOT_FOUND';
+  if (err.code === 'name_taken') return byKind(NAME_TAKEN_CODES) ?? 'NAME_ALREADY_EXISTS';
   if (err.code === 'invalid_reference') {
     const field = err.details[0]?.field?.split('.').pop();
     return (field && REFERENCE_CODES[field]) ?? 'INVALID_REQUEST_PARAMETER';

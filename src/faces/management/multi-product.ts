@@ -135,7 +135,7 @@ export async function managementMultiProductRoutes(instance: FastifyInstance): P
 
   async function userByEmail(ctx: Ctx, email: string): Promise<UserView> {
     const user = await services.users.getByEmail(ctx, email);
-    if (!user) throw notFound(`user with email ${email}`);
+    if (!user) throw notFound(`user with email ${email}`, undefined, 'user');
     return user;
   }
 

@@ -401,7 +401,12 @@ export async function userRoutes(app: FastifyInstance): Promise<void> {
         async ({ id }) => {
           const membership = memberships.find((m) => m.account_id === id);
           if (!membership) {
-            throw new AppError('not_found', `user ${userId} has no membership in account ${id}`);
+            throw new AppError(
+              'not_found',
+              `user ${userId} has no membership in account ${id}`,
+              [],
+              'membership',
+            );
           }
           await users.updateMembership(ctx, userId, membership.id, { status: 'closed' });
           return { id };
