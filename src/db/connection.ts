@@ -1,6 +1,7 @@
 // One connection pool per process: postgres.js under Kysely. postgres.js was chosen by measuring
 // (bench/drivers.ts, docs/benchmarks.md): it serves a one-row read faster than `pg` on this machine, provided
 // its statements are prepared, which the dialect in dialect.ts does (kysely-postgres-js does not).
+import net from 'node:net';
 import { Kysely } from 'kysely';
 import postgres from 'postgres';
 import { PostgresJsPreparedDialect } from './dialect.ts';
@@ -32,6 +33,24 @@ function socketOptions(url: string): postgres.Options<Record<string, postgres.Po
   };
 }
 
+/**
+ * Opens postgres.js's connections with TCP_NODELAY, which postgres.js leaves off: with Nagle's algorithm a small
+ * message written while earlier bytes are unacknowledged waits for the server's delayed ACK, and the statement
+ * after each COPY … FROM STDIN of an import batch took ~40 ms longer (docs/benchmarks.md, "Imports").
+ */
+function noDelaySocket(o: { host: string[]; port: number[]; path?: string | false }): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = o.path
+      ? net.connect({ path: o.path })
+      : net.connect({ host: o.host[0], port: o.port[0] ?? 5432, noDelay: true });
+    s.once('error', reject);
+    s.once('connect', () => {
+      s.off('error', reject);
+      resolve(s);
+    });
+  });
+}
+
 export function connect(url: string, poolSize = 10): DbHandle {
   const socket = socketOptions(url);
   const options: postgres.Options<Record<string, postgres.PostgresType>> = {
@@ -43,6 +62,7 @@ export function connect(url: string, poolSize = 10): DbHandle {
       bigint: { to: 20, from: [20], serialize: (x: number) => String(x), parse: (x: string) => Number(x) },
     },
     connection: { application_name: 'signet' },
+    ...({ socket: noDelaySocket } as object),
   };
   // With an options object as the first argument postgres.js ignores the second, so merge into one.
   const sql = socket ? postgres(options) : postgres(url, options);
