@@ -112,13 +112,23 @@ export async function startJobRunner(opts: RunnerOptions): Promise<JobRunner> {
   });
   boss.on('error', (err: Error) => log(`job queue error: ${err.message}`));
   await boss.start();
-  for (const queue of [config.importQueue, config.exportQueue]) {
-    try {
-      await boss.createQueue(queue, { name: queue, ...jobOptions(config) });
-    } catch (err) {
-      // Two processes starting at once both create it; the loser finds it there.
-      if (!(await boss.getQueue(queue))) throw err;
+  try {
+    for (const queue of [config.importQueue, config.exportQueue]) {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await boss.createQueue(queue, { name: queue, ...jobOptions(config) });
+          break;
+        } catch (err) {
+          // Two processes starting at once both create it; the loser finds it there, or (PostgreSQL reports a
+          // deadlock between the two creations) finds it on a second try.
+          if (await boss.getQueue(queue)) break;
+          if (attempt >= 3) throw err;
+        }
+      }
     }
+  } catch (err) {
+    await boss.stop({ graceful: false }).catch(() => {}); // a failed start leaves no timers running
+    throw err;
   }
   let stopping = false;
   const sliceMs = (config.jobExpireSeconds * 1000) / 2;
