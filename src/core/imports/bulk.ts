@@ -8,6 +8,7 @@
 // one parameter per column; postgres.js escapes those arrays exactly (NULL elements stay NULL).
 
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { sql } from 'kysely';
 import type postgres from 'postgres';
@@ -40,22 +41,21 @@ export function copyValue(v: string | number | null | undefined): string {
   return SPECIAL.test(s) ? s.replace(SPECIALS, escapeChar) : s;
 }
 
-/** Builds COPY text in pieces of ~64 KB (the lines of a batch are never one multi-megabyte string). */
-class CopyText {
-  readonly pieces: string[] = [];
-  private cur = '';
-  line(text: string): void {
-    this.cur += text;
-    if (this.cur.length >= 65_536) {
-      this.pieces.push(this.cur);
-      this.cur = '';
+/**
+ * COPY text of `rows`, one line each, in pieces of ~64 KB, made as the COPY consumes them: PostgreSQL applies
+ * the first pieces while Node makes the next ones, and a batch's text (megabytes for its audit events) is
+ * never held whole in memory.
+ */
+function* inPieces<T>(rows: Iterable<T>, line: (r: T) => string): Generator<string> {
+  let cur = '';
+  for (const r of rows) {
+    cur += line(r);
+    if (cur.length >= 65_536) {
+      yield cur;
+      cur = '';
     }
   }
-  done(): string[] {
-    if (this.cur) this.pieces.push(this.cur);
-    this.cur = '';
-    return this.pieces;
-  }
+  if (cur) yield cur;
 }
 
 interface CopyQuery {
@@ -79,15 +79,26 @@ async function connectionOf(trx: Db): Promise<postgres.ReservedSql> {
  * and, once the data has been sent, reports a failure of the COPY (a unique violation, the seat trigger's
  * SN001…) only by rejecting that already-resolved query: awaiting the stream would then wait forever. So the
  * query's resolve/reject are observed directly: the second resolve is the COPY's completion, a reject its error.
+ * The pieces are taken one at a time, each once the previous one has been handed to the socket.
  */
-async function copyIn(trx: Db, statement: string, pieces: readonly string[]): Promise<void> {
-  if (pieces.length === 0) return;
+async function copyIn(trx: Db, statement: string, pieces: Iterable<string>): Promise<void> {
   const conn = await connectionOf(trx);
   await new Promise<void>((resolve, reject) => {
     const q = conn.unsafe(statement) as unknown as CopyQuery;
     const resolveQuery = q.resolve;
     const rejectQuery = q.reject;
     let stream: Writable | null = null;
+    const pump = async (w: Writable) => {
+      try {
+        for (const piece of pieces) {
+          if (!w.write(piece)) await once(w, 'drain');
+        }
+        w.end();
+      } catch (err) {
+        w.destroy(err as Error); // CopyFail: PostgreSQL abandons the COPY
+        reject(err);
+      }
+    };
     q.resolve = (x) => {
       resolveQuery(x);
       if (stream) {
@@ -96,8 +107,7 @@ async function copyIn(trx: Db, statement: string, pieces: readonly string[]): Pr
       }
       stream = x as Writable;
       stream.on('error', reject);
-      for (const piece of pieces) stream.write(piece);
-      stream.end();
+      void pump(stream);
     };
     q.reject = (err) => {
       rejectQuery(err);
@@ -109,35 +119,51 @@ async function copyIn(trx: Db, statement: string, pieces: readonly string[]): Pr
 
 /** New users (created_at / updated_at: the transaction's now(), as the column defaults give). */
 export async function insertUsers(trx: Db, rows: readonly User[]): Promise<void> {
-  const text = new CopyText();
-  for (const r of rows) {
-    text.line(
+  if (rows.length === 0) return;
+  const lines = inPieces(
+    rows,
+    (r) =>
       `${copyValue(r.id)}\t${copyValue(r.organization_id)}\t${copyValue(r.email)}\t${copyValue(r.first_name)}\t` +
-        `${copyValue(r.last_name)}\t${copyValue(r.job_title)}\t${copyValue(r.department)}\t` +
-        `${copyValue(r.company)}\t${copyValue(r.language)}\t${copyValue(r.role)}\t${copyValue(r.status)}\n`,
-    );
-  }
+      `${copyValue(r.last_name)}\t${copyValue(r.job_title)}\t${copyValue(r.department)}\t` +
+      `${copyValue(r.company)}\t${copyValue(r.language)}\t${copyValue(r.role)}\t${copyValue(r.status)}\n`,
+  );
   await copyIn(
     trx,
     `COPY users (id, organization_id, email, first_name, last_name, job_title, department, company, language,
                  role, status) FROM STDIN`,
-    text.done(),
+    lines,
   );
 }
 
 /** New memberships. The seat trigger counts them per statement (0008_import_perf.sql). */
 export async function insertMemberships(trx: Db, rows: readonly Membership[]): Promise<void> {
-  const text = new CopyText();
-  for (const r of rows) {
-    text.line(
+  if (rows.length === 0) return;
+  const lines = inPieces(
+    rows,
+    (r) =>
       `${copyValue(r.id)}\t${copyValue(r.organization_id)}\t${copyValue(r.account_id)}\t${copyValue(r.user_id)}\t` +
-        `${copyValue(r.status)}\t${copyValue(r.permission_profile_id)}\n`,
-    );
-  }
+      `${copyValue(r.status)}\t${copyValue(r.permission_profile_id)}\n`,
+  );
   await copyIn(
     trx,
     'COPY memberships (id, organization_id, account_id, user_id, status, permission_profile_id) FROM STDIN',
-    text.done(),
+    lines,
+  );
+}
+
+/**
+ * Group members of users this batch creates: no row can exist for them yet (the batch plans each user's
+ * groups once), so COPY needs no ON CONFLICT. insertGroupMembers below is for users that already existed.
+ */
+export async function copyGroupMembers(
+  trx: Db,
+  rows: readonly { group_id: number; user_id: string }[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  await copyIn(
+    trx,
+    'COPY group_members (group_id, user_id) FROM STDIN',
+    inPieces(rows, (r) => `${r.group_id}\t${copyValue(r.user_id)}\n`),
   );
 }
 
@@ -221,20 +247,20 @@ export async function updateUsers(
 
 /** The batch's row results, in one statement. */
 export async function insertRowResults(trx: Db, importId: string, rows: readonly RowResult[]): Promise<void> {
-  const text = new CopyText();
+  if (rows.length === 0) return;
   const id = copyValue(importId);
-  for (const r of rows) {
-    text.line(
+  const lines = inPieces(
+    rows,
+    (r) =>
       `${id}\t${r.row_number}\t${copyValue(r.status)}\t${copyValue(r.action)}\t${copyValue(r.result)}\t` +
-        `${copyValue(r.error_type)}\t${copyValue(r.message)}\t${copyValue(r.email)}\t${copyValue(r.account_id)}\t` +
-        `${copyValue(r.user_id)}\t${copyValue(r.membership_id)}\n`,
-    );
-  }
+      `${copyValue(r.error_type)}\t${copyValue(r.message)}\t${copyValue(r.email)}\t${copyValue(r.account_id)}\t` +
+      `${copyValue(r.user_id)}\t${copyValue(r.membership_id)}\n`,
+  );
   await copyIn(
     trx,
     `COPY import_rows (import_id, row_number, status, action, result, error_type, message, email, account_id,
                        user_id, membership_id) FROM STDIN`,
-    text.done(),
+    lines,
   );
 }
 
@@ -277,8 +303,8 @@ export async function appendAuditBulk(
     `${copyValue(orgId)}\t${copyValue(occurredAt)}\t${copyValue(principal.kind)}\t${copyValue(principal.id)}\t` +
     `${copyValue(principal.label)}`;
   const sharedTail = `${copyValue(ip)}\t${copyValue(userAgent)}\t${copyValue(requestId)}`;
-  const text = new CopyText();
-  for (const input of inputs) {
+  // Made as the COPY consumes them (inPieces): seq and prev are final once the COPY has run.
+  const lines = inPieces(inputs, (input) => {
     seq += 1;
     const id = newId();
     const accountId = input.accountId ?? null;
@@ -288,18 +314,18 @@ export async function appendAuditBulk(
       `"id":${q(id)},${middle},"seq":"${seq}","target_id":${q(input.targetId)},` +
       `"target_type":${q(input.targetType)},${tail}`;
     const hash = createHash('sha256').update(prev).update('\n').update(json).digest('hex');
-    text.line(
+    const line =
       `${id}\t${seq}\t${shared}\t${copyValue(input.action)}\t${copyValue(input.targetType)}\t` +
-        `${copyValue(input.targetId)}\t${copyValue(accountId)}\t${copyValue(change)}\t${sharedTail}\t${prev}\t${hash}\n`,
-    );
+      `${copyValue(input.targetId)}\t${copyValue(accountId)}\t${copyValue(change)}\t${sharedTail}\t${prev}\t${hash}\n`;
     prev = hash;
-  }
+    return line;
+  });
   await copyIn(
     trx,
     `COPY audit_events (id, seq, organization_id, occurred_at, actor_type, actor_id, actor_label, action,
                         target_type, target_id, account_id, changes, ip, user_agent, request_id, prev_hash, hash)
      FROM STDIN`,
-    text.done(),
+    lines,
   );
   await trx
     .updateTable('audit_heads')

@@ -16,6 +16,7 @@ import { isUuid, newId } from '../ids.ts';
 import { type MappingResult, mappingMatcher, type PersonAttributes } from '../mapping-rules/match.ts';
 import type { Principal } from '../principal.ts';
 import {
+  copyGroupMembers,
   insertGroupMembers,
   insertMemberships,
   insertUsers,
@@ -843,9 +844,17 @@ export async function executeBatch(trx: Db, planned: Planned): Promise<AuditInpu
       .where((eb) => eb('id', '=', eb.fn.any(eb.val(closes.map((c) => c.id)))))
       .execute();
   }
+  const created = new Set(of('createUser').map((o) => o.row.id));
+  const members = of('addGroups').flatMap((o) =>
+    o.groupIds.map((group_id) => ({ group_id, user_id: o.userId })),
+  );
+  await copyGroupMembers(
+    trx,
+    members.filter((m) => created.has(m.user_id)),
+  );
   await insertGroupMembers(
     trx,
-    of('addGroups').flatMap((o) => o.groupIds.map((group_id) => ({ group_id, user_id: o.userId }))),
+    members.filter((m) => !created.has(m.user_id)),
   );
 
   // The same events the API records for each change, marked as the import's.
