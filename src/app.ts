@@ -1,5 +1,4 @@
 // The whole application as one Fastify plugin: production (server.ts) and tests register the same thing.
-import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
@@ -84,7 +83,6 @@ export async function app(fastify: FastifyInstance, opts: AppOptions): Promise<v
   fastify.get('/openapi.json', { schema: { hide: true } }, async () => fastify.swagger());
 
   await fastify.register(healthRoutes, { ready: opts.ready ?? (async () => true) });
-  await fastify.register(cookie);
   await fastify.register(peopleFace);
   await fastify.register(apiFace, { prefix: '/api' });
   await fastify.register(managementFace, { prefix: '/management' });

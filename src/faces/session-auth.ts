@@ -2,6 +2,10 @@
 // CSRF token on writes. A cookie rides along on any request the browser makes, so every cookie-authenticated
 // POST/PATCH/PUT/DELETE must also carry `X-CSRF-Token` (from /login, /signup or GET /session), which a
 // cross-site page cannot read. Bearer-key requests need none: nothing sends a key implicitly.
+// Cookies are read and written here with the `cookie` library, not through the @fastify/cookie plugin: its
+// per-request parse hook and onSend hook ran on every request of every face (a measurable share of the
+// API-key hot path), while only these functions ever touch a cookie.
+import { parseCookie, stringifySetCookie } from 'cookie';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type ResolvedSession, SESSION_COOKIE } from '../core/auth/sessions.ts';
 import { safeEqual } from '../core/auth/tokens.ts';
@@ -10,7 +14,9 @@ import { AppError } from '../core/errors.ts';
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export function sessionCookie(request: FastifyRequest): string | null {
-  const value = request.cookies?.[SESSION_COOKIE];
+  const header = request.headers.cookie;
+  if (!header) return null;
+  const value = parseCookie(header)[SESSION_COOKIE];
   return typeof value === 'string' && value !== '' ? value : null;
 }
 
@@ -51,20 +57,32 @@ export function setSessionCookie(
   token: string,
   expiresAt: Date,
 ): void {
-  reply.setCookie(SESSION_COOKIE, token, {
-    httpOnly: true,
-    sameSite: 'lax',
-    path: '/',
-    secure: request.protocol === 'https',
-    expires: expiresAt,
-  });
+  reply.header(
+    'set-cookie',
+    stringifySetCookie({
+      name: SESSION_COOKIE,
+      value: token,
+      httpOnly: true,
+      sameSite: 'lax',
+      path: '/',
+      secure: request.protocol === 'https',
+      expires: expiresAt,
+    }),
+  );
 }
 
+/** Tells the browser to drop the cookie: the same attributes, an empty value, expired long ago. */
 export function clearSessionCookie(request: FastifyRequest, reply: FastifyReply): void {
-  reply.clearCookie(SESSION_COOKIE, {
-    httpOnly: true,
-    sameSite: 'lax',
-    path: '/',
-    secure: request.protocol === 'https',
-  });
+  reply.header(
+    'set-cookie',
+    stringifySetCookie({
+      name: SESSION_COOKIE,
+      value: '',
+      httpOnly: true,
+      sameSite: 'lax',
+      path: '/',
+      secure: request.protocol === 'https',
+      expires: new Date(1),
+    }),
+  );
 }
