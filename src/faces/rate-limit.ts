@@ -43,7 +43,8 @@ export interface Hit {
 }
 
 export interface RateLimitStore {
-  hit(key: string, windowMs: number): Promise<Hit>;
+  /** The in-memory store answers synchronously: the hot path then allocates no promise for it. */
+  hit(key: string, windowMs: number): Hit | Promise<Hit>;
   close(): Promise<void>;
 }
 
@@ -64,7 +65,7 @@ export class MemoryStore implements RateLimitStore {
     this.timer.unref();
   }
 
-  async hit(key: string, windowMs: number): Promise<Hit> {
+  hit(key: string, windowMs: number): Hit {
     return this.hitSync(key, windowMs, Date.now());
   }
 
@@ -176,6 +177,15 @@ export interface LimitResult {
   limited: boolean;
 }
 
+function limitResult(policy: RateLimitPolicy, hit: Hit): LimitResult {
+  return {
+    policy,
+    remaining: Math.max(0, policy.limit - hit.count),
+    resetAt: hit.resetAt,
+    limited: hit.count > policy.limit,
+  };
+}
+
 export class RateLimiter {
   constructor(
     readonly policies: Record<RateLimitPolicyName, RateLimitPolicy>,
@@ -183,16 +193,11 @@ export class RateLimiter {
   ) {}
 
   /** Counts one request of `partition` under the policy; null when the policy is off. */
-  async check(name: RateLimitPolicyName, partition: string): Promise<LimitResult | null> {
+  check(name: RateLimitPolicyName, partition: string): LimitResult | null | Promise<LimitResult | null> {
     const policy = this.policies[name];
     if (policy.limit <= 0) return null;
-    const hit = await this.store.hit(`${name}:${partition}`, policy.windowSeconds * 1000);
-    return {
-      policy,
-      remaining: Math.max(0, policy.limit - hit.count),
-      resetAt: hit.resetAt,
-      limited: hit.count > policy.limit,
-    };
+    const hit = this.store.hit(`${name}:${partition}`, policy.windowSeconds * 1000);
+    return hit instanceof Promise ? hit.then((h) => limitResult(policy, h)) : limitResult(policy, hit);
   }
 
   close(): Promise<void> {
@@ -241,7 +246,8 @@ export async function enforceRateLimit(
   policy: RateLimitPolicyName,
   partition: string,
 ): Promise<void> {
-  const result = await request.server.rateLimiter.check(policy, partition);
+  const checked = request.server.rateLimiter.check(policy, partition);
+  const result = checked instanceof Promise ? await checked : checked;
   if (!result) return;
   const earlier = applied.get(request);
   const results = earlier ? [...earlier, result] : [result];
