@@ -45,18 +45,21 @@ function infoOf(key: string): { quoted: string; secret: boolean } {
   return info;
 }
 
-const sortedKeys = new Map<string, string[]>();
-/** The union of two records' keys, sorted; cached per pair of key lists (bulk writers see a few shapes). */
+// Sorted key unions seen so far, with the key lists they came from (bulk writers see a few shapes).
+const shapes: { b: string[]; a: string[]; sorted: string[] }[] = [];
+const sameKeys = (x: string[], y: string[]): boolean => {
+  if (x.length !== y.length) return false;
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
+};
+/** The union of two records' keys, sorted. */
 function keysOf(before: Record<string, unknown> | null, after: Record<string, unknown> | null): string[] {
   const b = before ? Object.keys(before) : [];
   const a = after ? Object.keys(after) : [];
-  const shape = `${b.join(',')}|${a.join(',')}`;
-  let keys = sortedKeys.get(shape);
-  if (!keys) {
-    keys = [...new Set([...b, ...a])].sort();
-    if (sortedKeys.size < 1_000) sortedKeys.set(shape, keys);
-  }
-  return keys;
+  for (const s of shapes) if (sameKeys(s.b, b) && sameKeys(s.a, a)) return s.sorted;
+  const sorted = [...new Set([...b, ...a])].sort();
+  if (shapes.length < 32) shapes.push({ b, a, sorted });
+  return sorted;
 }
 
 /** canonicalJson (./chain.ts) of a value as diffChanges leaves it (Dates already ISO strings). */

@@ -7,7 +7,7 @@
 // tables). Updates and group members (ON CONFLICT DO NOTHING) stay `… FROM unnest($1::text[], …)` statements,
 // one parameter per column; postgres.js escapes those arrays exactly (NULL elements stay NULL).
 
-import { createHash } from 'node:crypto';
+import { hash as digest } from 'node:crypto';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { sql } from 'kysely';
@@ -313,7 +313,7 @@ export async function appendAuditBulk(
       `{"account_id":${q(accountId)},"action":${q(input.action)},${actor},"changes":${change},` +
       `"id":${q(id)},${middle},"seq":"${seq}","target_id":${q(input.targetId)},` +
       `"target_type":${q(input.targetType)},${tail}`;
-    const hash = createHash('sha256').update(prev).update('\n').update(json).digest('hex');
+    const hash = digest('sha256', `${prev}\n${json}`, 'hex');
     const line =
       `${id}\t${seq}\t${shared}\t${copyValue(input.action)}\t${copyValue(input.targetType)}\t` +
       `${copyValue(input.targetId)}\t${copyValue(accountId)}\t${copyValue(change)}\t${sharedTail}\t${prev}\t${hash}\n`;

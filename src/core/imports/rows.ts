@@ -787,6 +787,9 @@ function rounds<T>(ops: readonly T[], key: (op: T) => string, solo: (op: T) => b
   return out;
 }
 
+/** The `_meta` of every event an import records (one object for all of them; never modified). */
+const IMPORT_META: Readonly<Record<string, unknown>> = Object.freeze({ via: 'import' });
+
 /**
  * Carries out a planned batch with set-based statements (src/core/imports/bulk.ts: one statement per kind of
  * write, whatever the batch size); returns the audit events, in row order. Rows created here are audited as
@@ -860,7 +863,8 @@ export async function executeBatch(trx: Db, planned: Planned): Promise<AuditInpu
   // The same events the API records for each change, marked as the import's.
   const events: AuditInput[] = [];
   const record = (event: Omit<AuditInput, 'extra'>): void => {
-    events.push({ ...event, extra: { via: 'import' } });
+    (event as AuditInput).extra = IMPORT_META;
+    events.push(event);
   };
   for (const op of all) {
     switch (op.kind) {
