@@ -560,11 +560,16 @@ const fullGc: (() => void) | null = (() => {
 })();
 const heapUsed = (): number => v8.getHeapStatistics().used_heap_size;
 
-/** Collects once the heap exceeds the ceiling; returns the next ceiling (what is live now + HEAP_SLACK). */
+/**
+ * Collects once the heap exceeds the ceiling; returns the next ceiling: what is live now plus HEAP_SLACK, or
+ * plus half the live heap when that is more (a dry-run keeps its plan of every row in memory, and a full
+ * collection costs in proportion to what is live, so the slack grows with it).
+ */
 function keepHeapDown(ceiling: number): number {
   if (!fullGc || heapUsed() <= ceiling) return ceiling;
   fullGc();
-  return heapUsed() + HEAP_SLACK;
+  const live = heapUsed();
+  return live + Math.max(HEAP_SLACK, live / 2);
 }
 
 /** Processes an import until it is done or asked to yield. Safe to run again at any point (see the top). */
