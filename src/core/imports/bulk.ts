@@ -4,8 +4,9 @@
 // casts, it inserts in multi-row batches, and Node builds the text itself instead of postgres.js serialising one
 // escaped array per column (~10% of an import's CPU). COPY runs every constraint, index and trigger an INSERT
 // does (the seat trigger included: statement-level AFTER INSERT triggers fire for COPY, with their transition
-// tables). Updates and group members (ON CONFLICT DO NOTHING) stay `… FROM unnest($1::text[], …)` statements,
-// one parameter per column; postgres.js escapes those arrays exactly (NULL elements stay NULL).
+// tables); group members of the users a batch creates are copied too. Updates, and group members of existing
+// users (ON CONFLICT DO NOTHING), stay `… FROM unnest($1::text[], …)` statements, one parameter per column;
+// postgres.js escapes those arrays exactly (NULL elements stay NULL).
 
 import { hash as digest } from 'node:crypto';
 import { once } from 'node:events';
