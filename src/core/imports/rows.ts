@@ -671,6 +671,7 @@ async function planUpdate(
   const setName = cell(env, fields, 'permission_set');
   const wantsGroups = env.columns.groups.some((i) => (fields[i] ?? '').trim() !== '');
   let membershipOp: Op | null = null;
+  let profileChange: { m: WMembership; id: number } | null = null;
   let groupsOp: Op | null = null;
   if (setName || wantsGroups || cell(env, fields, 'account_id') || env.accountParam) {
     const accountId = resolveAccount(env, fields);
@@ -695,7 +696,8 @@ async function planUpdate(
         if (id !== m.permission_profile_id) {
           const before = m.row ?? ({ id: m.id, account_id: accountId } as Membership);
           membershipOp = { kind: 'updateMembership', before, profileId: id };
-          m.permission_profile_id = id;
+          // Applied to the world below, once no check of the row can fail any more (an invalid group).
+          profileChange = { m, id };
         }
       }
       const groups = (await groupIds(env, fields, accountId)).filter((g) => !target.groups.has(g));
@@ -719,6 +721,7 @@ async function planUpdate(
     world.put(target);
   }
   if (membershipOp) ops.push(membershipOp);
+  if (profileChange) profileChange.m.permission_profile_id = profileChange.id;
   if (groupsOp) ops.push(groupsOp);
   res.action = 'update';
   res.result = 'user_updated';
