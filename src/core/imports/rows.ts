@@ -1,7 +1,8 @@
 // The row engine of CSV imports. A batch of rows is first PLANNED against a snapshot of the world (the users,
 // memberships and seats it touches, read in a few queries), row by row, each row seeing what the rows before
-// it would do; the plan is then EXECUTED with bulk statements. Dry-run plans only: it reads, writes no user,
-// and keeps its snapshot from batch to batch, so row 900 sees the user row 5 would have added.
+// it would do; the plan is then EXECUTED with bulk statements. Dry-run plans only: it writes no user; the
+// users its plan changed are kept from batch to batch in its spill (src/core/imports/spill.ts) and read before
+// the real tables, so row 900 sees the user row 5 would have added.
 //
 // Rules shared with the API (src/core/users/service.ts) are kept the same here: emails are unique per
 // organization, case-insensitively; the seat trigger's limit is checked before writing (so one row over the
@@ -25,6 +26,7 @@ import {
   updateUsers,
 } from './bulk.ts';
 import type { ColumnMap, Field } from './csv.ts';
+import { loadSpilled } from './spill.ts';
 
 export const LANGUAGES = [
   'zh_CN',
@@ -68,14 +70,14 @@ class RowError extends Error {
   }
 }
 
-interface WMembership {
+export interface WMembership {
   id: string;
   status: MembershipStatus;
   permission_profile_id: number | null;
   row: Membership | null; // null when planned by this import (dry-run)
 }
 
-interface WUser {
+export interface WUser {
   id: string;
   planned: boolean; // created by this import's plan (dry-run: not in the database)
   row: User;
@@ -149,11 +151,22 @@ export class Catalog {
   }
 }
 
-/** The users, memberships and seats a batch touches, as the batch's rows change them. */
+/**
+ * The users, memberships and seats a batch touches, as the batch's rows change them. A dry-run's world also
+ * holds what its earlier batches planned: `seats`, carried from batch to batch by the caller, and the users
+ * they changed, spilled to the table import_dry_users of `spillOf` (src/core/imports/spill.ts) and read back
+ * here before the real tables.
+ */
 export class World {
   readonly byEmail = new Map<string, WUser>();
   readonly byId = new Map<string, WUser>();
-  readonly seats = new Map<string, { used: number; limit: number | null }>();
+  /** Users the plan created or changed (a dry-run writes them back to its spill). */
+  readonly changed = new Set<WUser>();
+
+  constructor(
+    readonly seats = new Map<string, { used: number; limit: number | null }>(),
+    private readonly spillOf: string | null = null,
+  ) {}
 
   /** Loads what `rows` refer to and is not known yet. `lock`: lock the seat counters (a real run). */
   async load(
@@ -164,8 +177,16 @@ export class World {
     accounts: string[],
     lock: boolean,
   ) {
-    const newEmails = [...new Set(emails)].filter((e) => !this.byEmail.has(e));
-    const newIds = [...new Set(ids)].filter((i) => !this.byId.has(i));
+    let newEmails = [...new Set(emails)].filter((e) => !this.byEmail.has(e));
+    let newIds = [...new Set(ids)].filter((i) => !this.byId.has(i));
+    const spillOf = this.spillOf;
+    if (spillOf !== null && (newEmails.length > 0 || newIds.length > 0)) {
+      for (const u of await loadSpilled(db, spillOf, newEmails, newIds)) {
+        if (!this.byId.has(u.id)) this.put(u);
+      }
+      newEmails = newEmails.filter((e) => !this.byEmail.has(e));
+      newIds = newIds.filter((i) => !this.byId.has(i));
+    }
     if (newEmails.length > 0 || newIds.length > 0) {
       // Two index look-ups (by lower(email), by id) rather than one query OR-ing them, which PostgreSQL
       // would answer by scanning the organization's users on every batch.
@@ -177,6 +198,13 @@ export class World {
               .selectAll()
               .where('organization_id', '=', organizationId)
               .where((eb) => eb(sql`lower(email)`, '=', eb.fn.any(eb.val(newEmails))))
+              // A user with a spilled entry is as the entry says: not found by the email it had before.
+              .$if(spillOf !== null, (q) =>
+                q.where(
+                  sql<boolean>`NOT EXISTS (SELECT 1 FROM import_dry_users d
+                    WHERE d.import_id = ${spillOf} AND d.user_id = users.id)`,
+                ),
+              )
               .execute(),
         newIds.length === 0
           ? []
@@ -542,6 +570,7 @@ async function planAdd(
       return;
     }
     if (status === 'active') takeSeat(world, accountId);
+    world.changed.add(existing);
     if (m) {
       const before = m.row ?? ({ id: m.id, account_id: accountId } as Membership);
       ops.push({ kind: 'reopenMembership', before, status, profileId });
@@ -590,7 +619,7 @@ async function planAdd(
   const membership = membershipRow(user, accountId, status, profileId);
   ops.push({ kind: 'createUser', row: user }, { kind: 'createMembership', row: membership });
   if (groups.length > 0) ops.push({ kind: 'addGroups', userId: user.id, accountId, groupIds: groups });
-  world.put({
+  const planned: WUser = {
     id: user.id,
     planned: true,
     row: user,
@@ -598,7 +627,9 @@ async function planAdd(
       [accountId, { id: membership.id, status, permission_profile_id: profileId, row: null }],
     ]),
     groups: new Set(groups),
-  });
+  };
+  world.put(planned);
+  world.changed.add(planned);
   res.action = 'add';
   res.result = 'user_added';
   res.user_id = shown(env, true, user.id);
@@ -723,6 +754,7 @@ async function planUpdate(
   if (membershipOp) ops.push(membershipOp);
   if (profileChange) profileChange.m.permission_profile_id = profileChange.id;
   if (groupsOp) ops.push(groupsOp);
+  world.changed.add(target);
   res.action = 'update';
   res.result = 'user_updated';
 }
@@ -764,6 +796,7 @@ async function planClose(
   ops.push({ kind: 'closeMembership', id: m.id, accountId, userId: target.id });
   if (m.status === 'active') freeSeat(world, accountId);
   m.status = 'closed';
+  world.changed.add(target);
   res.action = 'close';
   res.result = 'membership_closed';
 }

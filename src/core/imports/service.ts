@@ -25,6 +25,7 @@ import { type Principal, permissionsFor, requireAccountAccess } from '../princip
 import { appendAuditBulk, insertRowResults } from './bulk.ts';
 import { CHUNK_BYTES, FileError, mapColumns, readCsv, storedFile } from './csv.ts';
 import { Catalog, executeBatch, planBatch, type RowResult, World } from './rows.ts';
+import { clearSpilled, loadDryState, saveDryState, saveSpilled } from './spill.ts';
 
 export interface ImportView {
   id: string;
@@ -369,6 +370,7 @@ export class ImportsService {
         .where('id', '=', id)
         .returningAll()
         .executeTakeFirstOrThrow();
+      await clearSpilled(trx, id); // a dry-run's simulated users
       audit.record({
         action: 'import.canceled',
         targetType: 'import',
@@ -500,6 +502,7 @@ async function release(db: Db, id: string, workerId: string): Promise<void> {
 }
 
 async function failImport(db: Db, id: string, code: string, message: string): Promise<void> {
+  await clearSpilled(db, id); // a dry-run's simulated users
   await db
     .updateTable('imports')
     .set({
@@ -534,8 +537,10 @@ export async function giveUpImport(db: Db, id: string, err: unknown): Promise<vo
  * at a third of the speed of 30,000). ANALYZE samples a bounded number of rows, takes a lock that does not
  * block writers, and invalidates the cached plans; doubling keeps it to about log2(rows / batch) runs.
  */
-async function refreshStatistics(db: Db): Promise<void> {
-  await sql`ANALYZE users, memberships, group_members`.execute(db);
+async function refreshStatistics(db: Db, dryRun: boolean): Promise<void> {
+  // A dry-run writes no user; the table that grows is its spill (src/core/imports/spill.ts).
+  if (dryRun) await sql`ANALYZE import_dry_users`.execute(db);
+  else await sql`ANALYZE users, memberships, group_members`.execute(db);
 }
 
 /**
@@ -568,8 +573,8 @@ const heapUsed = (): number => {
 
 /**
  * Collects once the heap exceeds the ceiling; returns the next ceiling: what is live now plus HEAP_SLACK, or
- * plus half the live heap when that is more (a dry-run keeps its plan of every row in memory, and a full
- * collection costs in proportion to what is live, so the slack grows with it).
+ * plus half the live heap when that is more (a full collection costs in proportion to what is live, so the
+ * slack grows with it).
  */
 function keepHeapDown(ceiling: number): number {
   if (!fullGc || heapUsed() <= ceiling) return ceiling;
@@ -583,6 +588,10 @@ export async function processImport(db: Db, id: string, opts: ProcessOptions): P
   let imp = await lease(db, id, opts);
   if (!imp) return 'done';
   const operation = imp.operation;
+
+  // A dry-run's seat counters, as its committed batches left them; the users they changed are in its spill
+  // (src/core/imports/spill.ts), so what it holds in memory is one batch, whatever the file's size.
+  let drySeats: World['seats'] = new Map();
 
   // Validation pass: the whole file, parse only.
   let header: string[] = [];
@@ -621,32 +630,39 @@ export async function processImport(db: Db, id: string, opts: ProcessOptions): P
         .executeTakeFirst()) ?? null;
     if (!imp) return 'done'; // canceled meanwhile
   } else if (imp.dry_run && imp.last_row > 0) {
-    // A dry-run keeps its plan in memory; resumed, it starts over (it wrote no user, so this is safe).
-    await db.transaction().execute(async (trx) => {
-      await trx.deleteFrom('import_rows').where('import_id', '=', id).execute();
-      imp = await trx
-        .updateTable('imports')
-        .set({
-          last_row: 0,
-          processed_user_count: 0,
-          added_user_count: 0,
-          updated_user_count: 0,
-          closed_user_count: 0,
-          no_action_required_user_count: 0,
-          error_count: 0,
-          warning_count: 0,
-          error_rollups: {},
-        })
-        .where('id', '=', id)
-        .returningAll()
-        .executeTakeFirstOrThrow();
-    });
+    // A dry-run resumes after its checkpoint with the seat counters and simulated users committed with it; if
+    // PostgreSQL lost them (a crash empties UNLOGGED tables), it starts over (it wrote no user: this is safe).
+    const seats = await loadDryState(db, id, imp.last_row);
+    if (seats) {
+      drySeats = seats;
+    } else {
+      await db.transaction().execute(async (trx) => {
+        await trx.deleteFrom('import_rows').where('import_id', '=', id).execute();
+        await clearSpilled(trx, id);
+        imp = await trx
+          .updateTable('imports')
+          .set({
+            last_row: 0,
+            processed_user_count: 0,
+            added_user_count: 0,
+            updated_user_count: 0,
+            closed_user_count: 0,
+            no_action_required_user_count: 0,
+            error_count: 0,
+            warning_count: 0,
+            error_rollups: {},
+          })
+          .where('id', '=', id)
+          .returningAll()
+          .executeTakeFirstOrThrow();
+      });
+    }
   }
 
   const principal = principalOf(imp);
+  const dryRun = imp.dry_run;
   const meta = imp.request_meta as Ctx['meta'];
   const catalog = await Catalog.load(db, imp.organization_id);
-  const dryWorld = new World();
   let checkpoint = imp.last_row;
   let env: Parameters<typeof planBatch>[1] | null = null;
   let batch: { row: number; fields: string[] }[] = [];
@@ -654,6 +670,7 @@ export async function processImport(db: Db, id: string, opts: ProcessOptions): P
   const apply = async (rows: { row: number; fields: string[] }[]) => {
     const last = rows[rows.length - 1]!.row;
     for (let attempt = 0; ; attempt++) {
+      let seatsAfter: World['seats'] | null = null;
       try {
         await db.transaction().execute(async (trx) => {
           const cur = await trx
@@ -664,9 +681,16 @@ export async function processImport(db: Db, id: string, opts: ProcessOptions): P
             .executeTakeFirstOrThrow();
           if (cur.status !== 'in_process') throw new Canceled();
           if (cur.last_row !== checkpoint) throw new CheckpointMoved();
-          const world = imp!.dry_run ? dryWorld : new World();
+          // A dry-run's batch works on a copy of the seat counters, kept only if the batch commits.
+          const world = imp!.dry_run
+            ? new World(new Map([...drySeats].map(([a, s]) => [a, { ...s }])), id)
+            : new World();
           const planned = await planBatch(trx, env!, world, rows, !imp!.dry_run);
-          if (!imp!.dry_run) {
+          if (imp!.dry_run) {
+            await saveSpilled(trx, id, world.changed);
+            await saveDryState(trx, id, last, world.seats);
+            seatsAfter = world.seats;
+          } else {
             const events = await executeBatch(trx, planned);
             await appendAuditBulk(trx, principal, meta, events);
           }
@@ -701,6 +725,7 @@ export async function processImport(db: Db, id: string, opts: ProcessOptions): P
             .execute();
         });
         checkpoint = last;
+        if (seatsAfter) drySeats = seatsAfter;
         return;
       } catch (err) {
         if (err instanceof Canceled || err instanceof CheckpointMoved) throw err;
@@ -734,8 +759,8 @@ export async function processImport(db: Db, id: string, opts: ProcessOptions): P
       if (batch.length >= opts.batchSize) {
         await apply(batch);
         applied += batch.length;
-        if (!imp.dry_run && applied >= analyzeAt) {
-          await refreshStatistics(db);
+        if (applied >= analyzeAt) {
+          await refreshStatistics(db, dryRun);
           analyzeAt = applied * 2;
         }
         batch = [];
@@ -748,25 +773,31 @@ export async function processImport(db: Db, id: string, opts: ProcessOptions): P
     }
     if (batch.length > 0) await apply(batch);
   } catch (err) {
-    if (err instanceof Canceled) return 'done';
+    if (err instanceof Canceled) {
+      await clearSpilled(db, id);
+      return 'done';
+    }
     if (err instanceof CheckpointMoved) {
       // Another worker advanced this import (its lease had lapsed): leave it to them.
       return 'done';
     }
     throw err;
   }
-  await db
-    .updateTable('imports')
-    .set({
-      status: 'completed',
-      completed_at: new Date(),
-      updated_at: new Date(),
-      lease_owner: null,
-      lease_until: null,
-    })
-    .where('id', '=', id)
-    .where('status', '=', 'in_process')
-    .execute();
+  await db.transaction().execute(async (trx) => {
+    await trx
+      .updateTable('imports')
+      .set({
+        status: 'completed',
+        completed_at: new Date(),
+        updated_at: new Date(),
+        lease_owner: null,
+        lease_until: null,
+      })
+      .where('id', '=', id)
+      .where('status', '=', 'in_process')
+      .execute();
+    if (dryRun) await clearSpilled(trx, id);
+  });
   opts.log?.(`import ${id} completed`);
   return 'done';
 }
