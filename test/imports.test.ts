@@ -4,8 +4,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parse } from 'csv-parse/sync';
-import { as, type Caller, createTenant, type Tenant, testDb } from './helper.ts';
-import { allRows, importCsv, importSetup, waitFor } from './imports-helper.ts';
+import { sql } from 'kysely';
+import { processImport } from '../src/core/imports/service.ts';
+import { as, buildApp, type Caller, createTenant, type Tenant, testDb } from './helper.ts';
+import { allRows, importCsv, importSetup, runWorker, waitFor } from './imports-helper.ts';
 
 async function usersOf(tenant: Tenant) {
   return testDb()
@@ -339,6 +341,226 @@ test('dry-run writes no user and reports the plan, with the seats a close would 
   assert.equal(r.user_id, ada.id);
   assert.equal(r.membership_id, membership, 'the seat that would be freed');
   assert.equal((await api('GET', `/api/users/${ada.id}`)).json().memberships[0].status, 'active');
+});
+
+/**
+ * Runs `csv` as a dry-run, then for real on the same state, and checks the dry-run's row results and counters
+ * are the real import's (ids of users and memberships the real one created are null in the dry-run), and that
+ * the dry-run's spill (import_dry_users) is empty once it completed. Returns the real import's rows.
+ */
+async function dryThenReal(api: Caller, tenant: Tenant, query: string, csv: string): Promise<any[]> {
+  const db = testDb().db;
+  const dry = await importCsv(api, `${query}&dry_run=true`, csv);
+  assert.equal(dry.status, 'completed', JSON.stringify(dry));
+  const userIds = new Set((await usersOf(tenant)).map((u) => u.id));
+  const membershipIds = new Set(
+    (
+      await db
+        .selectFrom('memberships')
+        .select('id')
+        .where('organization_id', '=', tenant.organizationId)
+        .execute()
+    ).map((m) => m.id),
+  );
+  const real = await importCsv(api, query, csv);
+  assert.equal(real.status, 'completed', JSON.stringify(real));
+  const counters = (i: any) => [
+    i.processed_user_count,
+    i.added_user_count,
+    i.updated_user_count,
+    i.closed_user_count,
+    i.no_action_required_user_count,
+    i.error_count,
+    i.error_rollups,
+  ];
+  assert.deepEqual(counters(dry), counters(real));
+  const realRows = await allRows(api, real.id);
+  assert.deepEqual(
+    await allRows(api, dry.id),
+    realRows.map((r) => ({
+      ...r,
+      user_id: r.user_id && userIds.has(r.user_id) ? r.user_id : null,
+      membership_id: r.membership_id && membershipIds.has(r.membership_id) ? r.membership_id : null,
+    })),
+    'the dry-run plans exactly what the import does',
+  );
+  const spilled = await sql<{ n: string }>`
+    SELECT (SELECT count(*) FROM import_dry_users WHERE import_id = ${dry.id})
+         + (SELECT count(*) FROM import_dry_state WHERE import_id = ${dry.id}) AS n`.execute(db);
+  assert.equal(Number(spilled.rows[0]!.n), 0, 'the spill is emptied when the dry-run completes');
+  return realRows;
+}
+
+test('dry-run across batches: later rows see what earlier batches planned, exactly as the real import', async (t) => {
+  // Two rows a batch: every dependency below crosses a batch, so it is carried by the dry-run's spill
+  // (and its seat counters), never by a world kept in memory.
+  const { api, tenant } = await importSetup(t, { importBatchSize: 2 });
+  const results = (rows: any[]) => rows.map((r) => r.error_type ?? r.result);
+  await importCsv(
+    api,
+    `operation=add&account_id=${tenant.accountId}`,
+    'FirstName,LastName,UserEmail,PermissionSet\n' +
+      'Ada,Lovelace,ada@example.test,DS Sender\n' +
+      'Alan,Turing,alan@example.test,DS Sender\n' +
+      'Kurt,Godel,kurt@example.test,DS Sender\n' +
+      'Grace,Hopper,grace@example.test,DS Sender\n',
+  );
+  await api('PATCH', `/api/accounts/${tenant.accountId}`, { seat_limit: 7 }); // owner + 4 + 2 more
+  const id = async (email: string) => (await usersOf(tenant)).find((u) => u.email === email)!.id;
+  const [ada, alan, kurt, grace] = [
+    await id('ada@example.test'),
+    await id('alan@example.test'),
+    await id('kurt@example.test'),
+    await id('grace@example.test'),
+  ];
+
+  const add = await dryThenReal(
+    api,
+    tenant,
+    `operation=add&account_id=${tenant.accountId}`,
+    'FirstName,LastName,UserEmail,PermissionSet,AutoActivate\n' +
+      'New,One,new1@example.test,DS Sender,\n' +
+      'Ada,Lovelace,ada@example.test,DS Sender,\n' +
+      'New,One,NEW1@example.test,DS Viewer,\n' + // batch 2: the user row 1 adds
+      'New,Two,new2@example.test,DS Sender,\n' + // the last seat
+      'New,Three,new3@example.test,DS Sender,\n' + // batch 3: the seats counted in batches 1-2
+      'Other,Name,new2@example.test,DS Sender,\n' +
+      'New,Four,new4@example.test,DS Sender,false\n' + // batch 4: pending, no seat
+      'New,Four,new4@example.test,DS Sender,\n',
+  );
+  assert.deepEqual(results(add), [
+    'user_added',
+    'no_action_taken_user_exists',
+    'no_action_taken_user_exists',
+    'user_added',
+    'maximum_users_exceeded',
+    'new_name_with_existing_useremail_not_allowed',
+    'user_added',
+    'no_action_taken_user_exists',
+  ]);
+
+  const update = await dryThenReal(
+    api,
+    tenant,
+    `operation=update&account_id=${tenant.accountId}`,
+    'APIUserName,UserEmail,LastName,PermissionSet,Group\n' +
+      `${ada},ada.k@example.test,,,\n` +
+      `${alan},,T,,\n` +
+      `${kurt},ada@example.test,,,\n` + // batch 2: the email row 1 freed (Ada herself is not in this batch)
+      `${grace},,H,,\n` +
+      `${ada},,,DS Admin,Nope\n` + // batch 3: fails, changes nothing
+      `${ada},,,DS Admin,\n` +
+      `${ada},,,DS Admin,\n` + // batch 4: already DS Admin
+      `${alan},ADA.K@example.test,,,\n` +
+      `${kurt},kurt@example.test,,,\n` + // batch 5: its own old email, free since row 3
+      `${grace},,,,Sales\n` +
+      `${grace},,,,sales\n` + // batch 6: already in Sales
+      `${grace},ada.k@example.test,,,\n`, // the email row 1 took
+  );
+  assert.deepEqual(results(update), [
+    'user_updated',
+    'user_updated',
+    'user_updated',
+    'user_updated',
+    'invalid_group',
+    'user_updated',
+    'no_action_taken',
+    'useremail_username_combination_exists',
+    'user_updated',
+    'user_updated',
+    'no_action_taken',
+    'useremail_username_combination_exists',
+  ]);
+
+  const close = await dryThenReal(
+    api,
+    tenant,
+    `operation=close&account_id=${tenant.accountId}`,
+    'UserEmail\nalan@example.test\nada.k@example.test\nALAN@example.test\nnobody@example.test\nnew4@example.test\n',
+  );
+  assert.deepEqual(results(close), [
+    'membership_closed',
+    'membership_closed',
+    'no_action_taken', // batch 2: closed in batch 1
+    'membership_not_in_account',
+    'membership_closed',
+  ]);
+
+  // Closed memberships reopened, the seats they freed taken again, a repeat of a reopened one.
+  await api('PATCH', `/api/accounts/${tenant.accountId}`, { seat_limit: 8 }); // 5 used: 3 free
+  const reopen = await dryThenReal(
+    api,
+    tenant,
+    `operation=add&account_id=${tenant.accountId}`,
+    'FirstName,LastName,UserEmail,PermissionSet\n' +
+      'Alan,T,alan@example.test,DS Sender\n' +
+      'Ada,Lovelace,ada.k@example.test,DS Sender\n' +
+      'Alan,T,alan@example.test,DS Sender\n' + // batch 2: reopened in batch 1
+      'New,Five,new5@example.test,DS Sender\n' +
+      'New,Six,new6@example.test,DS Sender\n', // batch 3: no seat left
+  );
+  assert.deepEqual(results(reopen), [
+    'user_added',
+    'user_added',
+    'no_action_taken_user_exists',
+    'user_added',
+    'maximum_users_exceeded',
+  ]);
+});
+
+test('a dry-run handed from slice to slice resumes after its checkpoint, with its simulated users and seats', async (t) => {
+  // No worker takes this queue's jobs: the slices are run here, one batch each.
+  const { app, services, config } = await buildApp(t, {
+    importQueue: `dry-slices-${process.pid}`,
+    importBatchSize: 2,
+  });
+  await runWorker(t, config, 0); // installs the queue
+  const tenant = await createTenant(services, config);
+  const api = as(app, tenant.key);
+  await api('PATCH', `/api/accounts/${tenant.accountId}`, { seat_limit: 3 }); // owner + 2
+  const res = await api(
+    'POST',
+    `/api/imports?operation=add&account_id=${tenant.accountId}&dry_run=true`,
+    'FirstName,LastName,UserEmail,PermissionSet\n' +
+      'New,One,new1@example.test,DS Sender\n' +
+      'New,Two,new2@example.test,DS Sender\n' +
+      'New,One,NEW1@example.test,DS Sender\n' + // slice 2: planned in slice 1
+      'New,Three,new3@example.test,DS Sender\n' + // no seat left since slice 1
+      'Other,Name,new2@example.test,DS Sender\n', // slice 3
+    { 'content-type': 'text/csv' },
+  );
+  assert.equal(res.statusCode, 202, res.body);
+  const id = res.json().id;
+  const db = testDb().db;
+  let slices = 0;
+  for (;;) {
+    slices += 1;
+    const outcome = await processImport(db, id, {
+      workerId: 'test',
+      batchSize: 2,
+      leaseSeconds: 60,
+      shouldYield: () => true,
+    });
+    if (outcome === 'done') break;
+  }
+  assert.equal(slices, 3, 'one batch a slice, none started over');
+  const done = await waitFor(api, id);
+  assert.equal(done.status, 'completed', JSON.stringify(done));
+  assert.equal(done.processed_user_count, 5);
+  assert.deepEqual(
+    (await allRows(api, id)).map((r) => r.error_type ?? r.result),
+    [
+      'user_added',
+      'user_added',
+      'no_action_taken_user_exists',
+      'maximum_users_exceeded',
+      'new_name_with_existing_useremail_not_allowed',
+    ],
+  );
+  const left = await sql<{ n: string }>`
+    SELECT (SELECT count(*) FROM import_dry_users WHERE import_id = ${id})
+         + (SELECT count(*) FROM import_dry_state WHERE import_id = ${id}) AS n`.execute(db);
+  assert.equal(Number(left.rows[0]!.n), 0, 'nothing kept once completed');
 });
 
 test('file-level errors fail the import before any row is applied', async (t) => {
