@@ -76,21 +76,21 @@ export async function loadSpilled(
   return [...out.values()];
 }
 
-/** Writes the entries of `users` (as they are now) for `importId`, one statement. */
+/**
+ * Writes the entries of `users` (as they are now) for `importId`, one statement. They go as ONE text parameter
+ * (a JSON array of {email, state}), which postgres.js sends as it is, rather than text[] parameters it would
+ * escape element by element.
+ */
 export async function saveSpilled(db: Db, importId: string, users: Iterable<WUser>): Promise<void> {
-  const ids: string[] = [];
-  const emails: string[] = [];
-  const states: string[] = [];
+  const items: string[] = [];
   for (const u of users) {
-    ids.push(u.id);
-    emails.push(u.row.email.toLowerCase());
-    states.push(encodeUser(u));
+    items.push(`{"e":${JSON.stringify(u.row.email.toLowerCase())},"s":${encodeUser(u)}}`);
   }
-  if (ids.length === 0) return;
+  if (items.length === 0) return;
   await sql`
     INSERT INTO import_dry_users (import_id, user_id, email, state)
-    SELECT ${importId}::uuid, t.user_id::uuid, t.email, t.state::jsonb
-    FROM unnest(${ids}::text[], ${emails}::text[], ${states}::text[]) AS t(user_id, email, state)
+    SELECT ${importId}::uuid, (i->'s'->'row'->>'id')::uuid, i->>'e', i->'s'
+    FROM jsonb_array_elements(${`[${items.join(',')}]`}::text::jsonb) AS i
     ON CONFLICT (import_id, user_id) DO UPDATE SET email = excluded.email, state = excluded.state`.execute(
     db,
   );
