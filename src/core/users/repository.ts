@@ -24,6 +24,11 @@ export interface UserFilter {
   modifiedSince?: Date;
 }
 
+/** A membership's groups (those of its account), in id order; `m` is the memberships row in scope. */
+const membershipGroupIds = sql<number[]>`array(
+  SELECT gm.group_id FROM group_members gm JOIN groups g ON g.id = gm.group_id
+  WHERE gm.user_id = m.user_id AND g.account_id = m.account_id ORDER BY gm.group_id)`;
+
 function likePattern(q: string): string {
   return `%${q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
@@ -61,9 +66,7 @@ export async function findUserWithMemberships(
       'm.updated_at as m_updated_at',
       'm.closed_at as m_closed_at',
       'm.closed_by_deactivation as m_closed_by_deactivation',
-      sql<number[]>`array(
-        SELECT gm.group_id FROM group_members gm JOIN groups g ON g.id = gm.group_id
-        WHERE gm.user_id = m.user_id AND g.account_id = m.account_id ORDER BY gm.group_id)`.as('m_group_ids'),
+      membershipGroupIds.as('m_group_ids'),
     ])
     .where('u.organization_id', '=', orgId)
     .where('u.id', '=', id)
@@ -217,11 +220,7 @@ export async function membershipsOf(db: Db, userIds: string[]): Promise<Map<stri
   const rows = await db
     .selectFrom('memberships as m')
     .selectAll('m')
-    .select(
-      sql<number[]>`array(
-        SELECT gm.group_id FROM group_members gm JOIN groups g ON g.id = gm.group_id
-        WHERE gm.user_id = m.user_id AND g.account_id = m.account_id ORDER BY gm.group_id)`.as('group_ids'),
-    )
+    .select(membershipGroupIds.as('group_ids'))
     // Statements are prepared (db/dialect.ts), so keep their number bounded: = $1 for one user (PostgreSQL
     // soon switches it to a cached generic plan), one array parameter for many, never IN ($1, …, $n).
     .where((eb) =>
