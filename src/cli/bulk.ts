@@ -10,37 +10,37 @@ import path from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
+import type { ExportView as CoreExportView } from '../core/exports/service.ts';
+import type { ImportView as CoreImportView } from '../core/imports/service.ts';
 import { apiError, CliError, call, remoteFromEnv, send, sleep } from './client.ts';
 import { Progress } from './progress.ts';
 
 export const ROWS_FAILED = 3;
 const POLL_MS = 500;
 
-interface ImportView {
-  id: string;
-  status: string;
-  dry_run: boolean;
-  user_count: number;
-  processed_user_count: number;
-  added_user_count: number;
-  updated_user_count: number;
-  closed_user_count: number;
-  no_action_required_user_count: number;
-  error_count: number;
-  warning_count: number;
-  error: { code: string; message: string } | null;
-  error_rollups: { error_type: string; count: number }[];
-  invalid_column_headers: string[];
-}
-
-interface ExportView {
-  id: string;
-  status: string;
-  row_count: number;
-  size_bytes: number;
-  percent_completed: number;
-  error: { code: string; message: string } | null;
-}
+// The fields of the API's import and export resources the CLI reads (all JSON-safe: no dates), taken from the
+// services' views so that a renamed field fails to compile here rather than at a user's terminal.
+type ImportView = Pick<
+  CoreImportView,
+  | 'id'
+  | 'status'
+  | 'dry_run'
+  | 'user_count'
+  | 'processed_user_count'
+  | 'added_user_count'
+  | 'updated_user_count'
+  | 'closed_user_count'
+  | 'no_action_required_user_count'
+  | 'error_count'
+  | 'warning_count'
+  | 'error'
+  | 'error_rollups'
+  | 'invalid_column_headers'
+>;
+type ExportView = Pick<
+  CoreExportView,
+  'id' | 'status' | 'row_count' | 'size_bytes' | 'percent_completed' | 'error'
+>;
 
 const OPERATIONS = ['add', 'update', 'close'];
 
