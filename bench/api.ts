@@ -20,11 +20,9 @@
 import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import autocannon from 'autocannon';
-import { ApiKeysService } from '../src/core/api-keys/service.ts';
-import { bootstrap } from '../src/core/bootstrap.ts';
 import { encodeCursor } from '../src/core/pagination.ts';
-import { connect } from '../src/db/connection.ts';
 import {
+  benchTenant,
   type CpuSplit,
   childOutput,
   cleanupAll,
@@ -168,13 +166,7 @@ async function main(): Promise<number> {
   postmasterPid = db.postmasterPid;
 
   // --- data: organization, account, owner and key through bootstrap; then the members by SQL -----------
-  const handle = connect(db.url, 2);
-  const keys = new ApiKeysService(handle.db, 'test', 5000);
-  const boot = await bootstrap(handle.db, keys, 'test', {
-    email: 'owner@example.test',
-    organizationName: 'Bench Org',
-    accountName: 'Main',
-  });
+  const { handle, boot } = await benchTenant(db.url);
   log(`seeding ${USERS} users with memberships in account ${boot.account_id}`);
   const t0 = Date.now();
   await seed(handle.sql, boot.organization_id, boot.account_id, USERS);

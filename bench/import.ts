@@ -25,11 +25,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ApiKeysService } from '../src/core/api-keys/service.ts';
 import { AuditService } from '../src/core/audit/service.ts';
-import { bootstrap } from '../src/core/bootstrap.ts';
-import { connect } from '../src/db/connection.ts';
 import {
+  benchTenant,
   type CpuSplit,
   childOutput,
   cleanupAll,
@@ -199,13 +197,7 @@ async function main(): Promise<number> {
   const db = await openScratchDb();
   postmasterPid = db.postmasterPid;
 
-  const handle = connect(db.url, 2);
-  const keys = new ApiKeysService(handle.db, 'test', 5000);
-  const boot = await bootstrap(handle.db, keys, 'test', {
-    email: 'owner@example.test',
-    organizationName: 'Bench Org',
-    accountName: 'Main',
-  });
+  const { handle, boot } = await benchTenant(db.url);
   const sql = handle.sql;
   await sql`
     INSERT INTO groups (organization_id, account_id, name)

@@ -10,7 +10,9 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import exitHook from 'async-exit-hook';
 import postgres from 'postgres';
-import { connect } from '../src/db/connection.ts';
+import { ApiKeysService } from '../src/core/api-keys/service.ts';
+import { bootstrap } from '../src/core/bootstrap.ts';
+import { connect, type DbHandle } from '../src/db/connection.ts';
 import { startEmbedded } from '../src/db/embedded.ts';
 import { migrate } from '../src/db/migrate.ts';
 
@@ -349,4 +351,21 @@ export function table(rows: string[][]): string {
   return [line(rows[0]!), `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`, ...rows.slice(1).map(line)]
     .join('\n')
     .concat('\n');
+}
+
+/**
+ * The benchmarks' tenant, made as `signet bootstrap` makes one: organization "Bench Org", account "Main", an
+ * owner and a test API key. Returns the connection too, for the script's own seeding; close it when done.
+ */
+export async function benchTenant(
+  url: string,
+): Promise<{ handle: DbHandle; boot: Awaited<ReturnType<typeof bootstrap>> }> {
+  const handle = connect(url, 2);
+  const keys = new ApiKeysService(handle.db, 'test', 5000);
+  const boot = await bootstrap(handle.db, keys, 'test', {
+    email: 'owner@example.test',
+    organizationName: 'Bench Org',
+    accountName: 'Main',
+  });
+  return { handle, boot };
 }
