@@ -242,7 +242,7 @@ test('rotation: the old and new keys both work during the window; the old one fa
   assert.equal(again.json().error.code, 'conflict');
   assert.match(again.json().error.message, /expired/);
 
-  const events = (await owner('GET', `/api/audit_events?target_id=${old.id}`)).json().data;
+  const events = (await owner('GET', `/api/audit_events?target_id=${old.id}&order=asc`)).json().data;
   assert.deepEqual(
     events.map((e: any) => e.action),
     ['api_key.created', 'api_key.rotated'],

@@ -51,7 +51,7 @@ test('api keys: shown once, stored hashed, listed without secret, revoked at onc
   assert.equal(after.statusCode, 401);
   assert.equal(after.json().error.code, 'api_key_revoked');
 
-  const events = await api('GET', `/api/audit_events?target_id=${key.id}`);
+  const events = await api('GET', `/api/audit_events?target_id=${key.id}&order=asc`);
   assert.deepEqual(
     events.json().data.map((e: any) => e.action),
     ['api_key.created', 'api_key.revoked'],

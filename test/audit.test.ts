@@ -16,7 +16,7 @@ test('every mutation is audited in the same transaction, with before/after, acto
   ).json();
   await api('PATCH', `/api/users/${created.id}`, { first_name: 'B' }, { 'x-request-id': 'req-patch-1' });
 
-  const page = (await api('GET', `/api/audit_events?target_id=${created.id}`)).json();
+  const page = (await api('GET', `/api/audit_events?target_id=${created.id}&order=asc`)).json();
   const actions = page.data.map((e: any) => e.action);
   assert.deepEqual(actions, ['user.created', 'user.updated']);
   const [create, update] = page.data;
@@ -91,4 +91,54 @@ test('the hash chain verifies, and names the first event edited or deleted by ha
   assert.equal(edited.broken?.seq, 5);
   assert.equal(edited.broken?.event_id, target.id);
   assert.match(edited.broken!.reason, /edited/);
+});
+
+test('audit events list newest first by default, oldest first with order=asc; cursors page both ways', async (t) => {
+  const { app, services, config } = await buildApp(t);
+  const tenant = await createTenant(services, config);
+  const api = as(app, tenant.key);
+  for (let i = 0; i < 5; i++) await api('POST', '/api/users', { email: `order${i}@example.test` });
+
+  const walk = async (order: '' | 'asc' | 'desc') => {
+    const seqs: number[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const qs = `limit=2${order ? `&order=${order}` : ''}${cursor ? `&cursor=${cursor}` : ''}`;
+      const res = await api('GET', `/api/audit_events?${qs}`);
+      assert.equal(res.statusCode, 200, res.body);
+      const page = res.json();
+      seqs.push(...page.data.map((e: any) => Number(e.seq)));
+      cursor = page.next_cursor;
+      // An event written while a client pages does not shift the pages: the cursor is a keyset.
+      if (pages++ === 0)
+        await api('POST', '/api/users', { email: `during-${order || 'default'}@example.test` });
+    } while (cursor);
+    return seqs;
+  };
+
+  // Newest first: from the newest event at the first page down to event 1, each once, none skipped; events
+  // written meanwhile are newer than the first page and so are not on later pages.
+  const newest = await walk('');
+  assert.ok(newest.length >= 6, 'the owner and five users at least');
+  assert.deepEqual(
+    newest,
+    Array.from({ length: newest.length }, (_, i) => newest.length - i),
+  );
+  const desc = await walk('desc');
+  assert.ok(desc.length > newest.length, 'sees what the first walk wrote');
+  assert.deepEqual(
+    desc,
+    Array.from({ length: desc.length }, (_, i) => desc.length - i),
+  );
+  // Oldest first: the chain order, complete, including what was written while paging.
+  const oldest = await walk('asc');
+  assert.ok(oldest.length > desc.length, 'sees what the earlier walks wrote, the one it wrote itself too');
+  assert.deepEqual(
+    oldest,
+    Array.from({ length: oldest.length }, (_, i) => i + 1),
+  );
+
+  const bad = await api('GET', '/api/audit_events?order=sideways');
+  assert.equal(bad.statusCode, 400);
 });

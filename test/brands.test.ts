@@ -10,7 +10,7 @@ const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('he
 const brandsUrl = (accountId: string) => `/api/accounts/${accountId}/brands`;
 
 async function auditOf(api: Caller, targetId: string): Promise<any[]> {
-  const res = await api('GET', `/api/audit_events?target_id=${targetId}&limit=500`);
+  const res = await api('GET', `/api/audit_events?target_id=${targetId}&limit=500&order=asc`);
   assert.equal(res.statusCode, 200, res.body);
   return res.json().data;
 }

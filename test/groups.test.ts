@@ -219,7 +219,7 @@ test('groups: bulk add and remove members; the user filter by group agrees', asy
   // One event per user added or removed, on the group.
   const gid = String(group.id);
   const addedEvents = (
-    await call('GET', `/api/audit_events?action=group.member_added&target_id=${gid}`)
+    await call('GET', `/api/audit_events?action=group.member_added&target_id=${gid}&order=asc`)
   ).json().data;
   assert.deepEqual(
     addedEvents.map((e: any) => e.changes.user_id.after),

@@ -152,7 +152,8 @@ test('mapping rules: create, read, list, update and delete round trip, each audi
   assert.equal(r3.position, 2);
 
   const events = async (action: string, target = r1.id) =>
-    (await call('GET', `/api/audit_events?action=${action}&target_id=${target}`)).json().data as any[];
+    (await call('GET', `/api/audit_events?action=${action}&target_id=${target}&order=asc`)).json()
+      .data as any[];
   const [c] = await events('mapping_rule.created');
   assert.equal(c.target_type, 'mapping_rule');
   assert.equal(c.account_id, tenant.accountId);

@@ -16,7 +16,7 @@ async function createUser(call: Caller, accountId: string, profileId: number, ex
 }
 
 async function auditActions(call: Caller, action: string, targetId: string) {
-  const res = await call('GET', `/api/audit_events?action=${action}&target_id=${targetId}`);
+  const res = await call('GET', `/api/audit_events?action=${action}&target_id=${targetId}&order=asc`);
   assert.equal(res.statusCode, 200, res.body);
   return res.json().data as any[];
 }

@@ -38,7 +38,10 @@ async function storedValues({ services }: TestApp, accountId: string): Promise<u
 }
 
 async function settingsEvents(api: Caller, accountId: string): Promise<any[]> {
-  const res = await api('GET', `/api/audit_events?action=account_settings.updated&target_id=${accountId}`);
+  const res = await api(
+    'GET',
+    `/api/audit_events?action=account_settings.updated&target_id=${accountId}&order=asc`,
+  );
   assert.equal(res.statusCode, 200, res.body);
   return res.json().data;
 }

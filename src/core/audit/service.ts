@@ -14,6 +14,9 @@ export interface AuditFilter {
   until?: string;
 }
 
+/** Newest first (`desc`, the default of the list) or in chain order (`asc`, the export's order). */
+export type AuditOrder = 'asc' | 'desc';
+
 export type AuditEventView = AuditEventRow;
 const view = (row: AuditEventRow): AuditEventView => row;
 
@@ -27,9 +30,15 @@ export interface VerifyResult {
 export class AuditService {
   constructor(private readonly db: Db) {}
 
-  private query(orgId: string, f: AuditFilter, after: string | undefined) {
-    let q = this.db.selectFrom('audit_events').selectAll().where('organization_id', '=', orgId).orderBy('id');
-    if (after) q = q.where('id', '>', after);
+  // Ids are time-ordered (UUIDv7), so the id is the keyset: `after` is the last id of the previous page, and
+  // the next page continues past it in the list's own direction.
+  private query(orgId: string, f: AuditFilter, after: string | undefined, order: AuditOrder = 'asc') {
+    let q = this.db
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('organization_id', '=', orgId)
+      .orderBy('id', order);
+    if (after) q = q.where('id', order === 'asc' ? '>' : '<', after);
     if (f.actor_id) q = q.where('actor_id', '=', f.actor_id);
     if (f.action)
       q = f.action.endsWith('.*')
@@ -42,9 +51,13 @@ export class AuditService {
     return q;
   }
 
-  async list(ctx: Ctx, f: AuditFilter & { limit?: number; cursor?: string }): Promise<Page<AuditEventView>> {
+  /** A page of events, newest first unless `order` is `asc`; a cursor continues in the order it was made in. */
+  async list(
+    ctx: Ctx,
+    f: AuditFilter & { limit?: number; cursor?: string; order?: AuditOrder },
+  ): Promise<Page<AuditEventView>> {
     const limit = f.limit ?? DEFAULT_LIMIT;
-    const rows = await this.query(ctx.principal.organizationId, f, decodeCursor(f.cursor))
+    const rows = await this.query(ctx.principal.organizationId, f, decodeCursor(f.cursor), f.order ?? 'desc')
       .limit(limit + 1)
       .execute();
     const page = toPage(rows, limit, (r) => r.id);

@@ -70,8 +70,21 @@ export async function auditRoutes(app: FastifyInstance): Promise<void> {
       config: { permission: 'audit:read' },
       schema: {
         tags,
-        summary: "The organization's audit events, oldest first",
-        querystring: Type.Object({ ...ListQuery, ...Filters }, Strict),
+        summary: "The organization's audit events, newest first (order=asc: oldest first)",
+        querystring: Type.Object(
+          {
+            ...ListQuery,
+            ...Filters,
+            order: Type.Optional(
+              Type.Union([Type.Literal('desc'), Type.Literal('asc')], {
+                default: 'desc',
+                description:
+                  'desc (default): newest first; asc: oldest first, the order of the hash chain. Pass the same order with each next_cursor.',
+              }),
+            ),
+          },
+          Strict,
+        ),
         response: { 200: Page(AuditEvent), ...errorResponses },
       },
     },
