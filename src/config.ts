@@ -127,7 +127,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       '/exportQueue': 'SIGNET_EXPORT_QUEUE',
       '/exportRetentionHours': 'SIGNET_EXPORT_RETENTION_HOURS',
     };
-    throw new ConfigError(`invalid ${names[first.path] ?? first.path}: ${first.message}`);
+    const got = typeof first.value === 'string' ? `, got "${first.value}"` : '';
+    throw new ConfigError(`invalid ${names[first.path] ?? first.path}: ${first.message}${got}`);
   }
   return config as Config;
 }

@@ -6,8 +6,9 @@ export class CliError extends Error {
   constructor(
     message: string,
     readonly code = 1,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
 }
 

@@ -9,34 +9,111 @@ import { CliError } from './client.ts';
 import { startServer } from './start.ts';
 import { startWorker } from './worker.ts';
 
-const USAGE = `Usage: signet <command> [options]
+// Each command's usage: `signet --help` lists the first lines, `signet help CMD` and `signet CMD --help` print
+// the whole entry. The synopsis is the command's first line; what follows explains it.
+const COMMANDS: Record<string, { synopsis: string; summary: string; details?: string }> = {
+  start: {
+    synopsis: 'start',
+    summary: 'run the server (PORT, HOST, SIGNET_DATA_DIR, DATABASE_URL, SIGNET_ENV)',
+    details:
+      'Opens the database (the embedded one in SIGNET_DATA_DIR unless DATABASE_URL is set), applies pending\n' +
+      'migrations, runs the job workers (SIGNET_WORKERS) and listens on HOST:PORT until SIGINT or SIGTERM.',
+  },
+  worker: {
+    synopsis: 'worker [--concurrency N]',
+    summary: 'run job workers only (imports, exports), no HTTP; run several to scale out',
+    details: '  --concurrency N   jobs run at once, 1 to 64 (default SIGNET_WORKERS, at least 1)',
+  },
+  migrate: { synopsis: 'migrate', summary: 'apply pending database migrations, then exit' },
+  bootstrap: {
+    synopsis: 'bootstrap --email E --org NAME --account NAME [--password P] [--json]',
+    summary: 'create (idempotently) an organization, its first account, an owner and an API key',
+    details:
+      "  --email E            the owner's email address\n" +
+      '  --org NAME           the organization; run again with the same email and name, it is found, not made\n' +
+      '  --account NAME       its first account\n' +
+      "  --password P         the owner's password for the dashboard (12 characters or more)\n" +
+      '  --json               print {"organization_id","account_id","user_id","api_key"} on one line',
+  },
+  audit: {
+    synopsis: 'audit verify [--org ID]',
+    summary: 'recompute the audit hash chains; exits 1 at the first broken event',
+  },
+  mail: {
+    synopsis: 'mail list [--to EMAIL] [--limit N] [--json]',
+    summary: 'the mail Signet sent or queued (newest first; without SMTP_URL, the outbox)',
+  },
+  import: {
+    synopsis: 'import FILE.csv [--account ID] [--operation add|update|close] [--dry-run]',
+    summary:
+      'upload a CSV import, show its progress, print the summary; exits 0 when every\n' +
+      'row succeeded, 3 when rows failed, 1 when the import or the connection failed',
+    details: 'Talks to the server at SIGNET_URL (default http://127.0.0.1:8080) with SIGNET_API_KEY.',
+  },
+  export: {
+    synopsis: 'export users|settings [--account ID …] [--format csv|jsonl] [-o FILE]',
+    summary: 'export users (one row per membership) or account settings to stdout (or FILE)',
+    details: 'Talks to the server at SIGNET_URL (default http://127.0.0.1:8080) with SIGNET_API_KEY.',
+  },
+};
+
+const indent = (text: string) => text.replace(/^/gm, '                            ').trimStart();
+const line = (name: string) => {
+  const { synopsis, summary } = COMMANDS[name]!;
+  return synopsis.length < 26
+    ? `  ${synopsis.padEnd(26)}${indent(summary)}`
+    : `  ${synopsis}\n                            ${indent(summary)}`;
+};
+
+const USAGE = `Usage: signet <command> [options]     (signet help <command>, signet <command> --help)
 
 Commands:
-  start                     run the server (PORT, HOST, SIGNET_DATA_DIR, DATABASE_URL, SIGNET_ENV)
-  worker [--concurrency N]  run job workers only (imports, exports), no HTTP; run several to scale out
-  migrate                   apply pending database migrations, then exit
-  bootstrap --email E --org NAME --account NAME [--password P] [--json]
-                            create (idempotently) an organization, its first account, an owner and an API key
-  audit verify [--org ID]   recompute the audit hash chains; exits 1 at the first broken event
-  mail list [--to EMAIL] [--limit N] [--json]
-                            the mail Signet sent or queued (newest first; without SMTP_URL, the outbox)
+${['start', 'worker', 'migrate', 'bootstrap', 'audit', 'mail'].map(line).join('\n')}
 
 Over the API of a running Signet (SIGNET_URL, default http://127.0.0.1:8080; SIGNET_API_KEY):
-  import FILE.csv [--account ID] [--operation add|update|close] [--dry-run]
-                            upload a CSV import, show its progress, print the summary; exits 0 when every
-                            row succeeded, 3 when rows failed, 1 when the import or the connection failed
-  export users|settings [--account ID …] [--format csv|jsonl] [-o FILE]
-                            export users (one row per membership) or account settings to stdout (or FILE)
+${['import', 'export'].map(line).join('\n')}
 
-See README.md and docs/ for more.`;
+Errors are one line; --verbose (or LOG_LEVEL=debug) shows their details. See README.md and docs/ for more.`;
+
+function usageOf(name: string): string {
+  const c = COMMANDS[name]!;
+  return `Usage: signet ${c.synopsis}\n\n${c.summary.replace(/\n/g, ' ')}${c.details ? `\n\n${c.details}` : ''}`;
+}
 
 function fail(message: string): number {
   process.stderr.write(`signet: ${message}\n`);
   return 2;
 }
 
-export async function main(argv: string[]): Promise<number> {
+function describe(err: unknown): string {
+  return err instanceof Error ? (err.stack ?? err.message) : String(err);
+}
+
+/** The first line of an error, for the one-line report (details only with --verbose or LOG_LEVEL=debug). */
+function oneLine(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.split('\n').find((l) => l.trim() !== '') ?? String(err);
+}
+
+export async function main(args: string[]): Promise<number> {
+  const verbose = args.includes('--verbose') || process.env.LOG_LEVEL === 'debug';
+  const argv = args.filter((a) => a !== '--verbose');
   const [command, ...rest] = argv;
+  // Help needs no configuration: it works with any environment, and before any database exists.
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    const topic = command === 'help' ? rest[0] : undefined;
+    if (topic === undefined) {
+      process.stdout.write(`${USAGE}\n`);
+      return command === undefined ? 2 : 0;
+    }
+    if (!Object.hasOwn(COMMANDS, topic)) return fail(`unknown command "${topic}"; try: signet --help`);
+    process.stdout.write(`${usageOf(topic)}\n`);
+    return 0;
+  }
+  if (Object.hasOwn(COMMANDS, command) && (rest.includes('--help') || rest.includes('-h'))) {
+    process.stdout.write(`${usageOf(command)}\n`);
+    return 0;
+  }
   try {
     // These talk to a server over HTTP: no database, so no server configuration.
     if (command === 'import') return await runImport(rest);
@@ -164,24 +241,25 @@ export async function main(argv: string[]): Promise<number> {
           await db.close();
         }
       }
-      case undefined:
-      case 'help':
-      case '--help':
-      case '-h':
-        process.stdout.write(`${USAGE}\n`);
-        return command === undefined ? 2 : 0;
       default:
-        return fail(`unknown command "${command}"\n\n${USAGE}`);
+        return fail(`unknown command "${command}"; try: signet --help`);
     }
   } catch (err) {
     if (err instanceof ConfigError) return fail(err.message);
     if (err instanceof CliError) {
       process.stderr.write(`signet: ${err.message}\n`);
+      if (verbose && err.cause) process.stderr.write(`${describe(err.cause)}\n`);
       return err.code;
     }
     if (err instanceof TypeError && (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
-      return fail(err.message);
+      return fail(`${err.message}; try: signet ${command} --help`);
     }
-    throw err;
+    // Anything else is unexpected: one line for the person at the terminal, the whole story on request.
+    process.stderr.write(
+      verbose
+        ? `signet: ${command} failed: ${describe(err)}\n`
+        : `signet: ${command} failed: ${oneLine(err)} (--verbose shows details)\n`,
+    );
+    return 1;
   }
 }

@@ -1,13 +1,44 @@
 // `signet start`: open the database (embedded unless DATABASE_URL), migrate, listen; close cleanly on signals.
+import net from 'node:net';
 import exitHook from 'async-exit-hook';
 import type { Config } from '../config.ts';
 import { openDatabase } from '../db/index.ts';
 import { startJobRunner } from '../jobs/queue.ts';
 import { buildServer } from '../server.ts';
 import { createServices } from '../services.ts';
+import { CliError } from './client.ts';
+
+/** A listen failure as the one line a person can act on (the port, the host), or null if it is not one. */
+export function listenError(err: unknown, config: Config): CliError | null {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  const where = `${config.host}:${config.port}`;
+  const messages: Record<string, string> = {
+    EADDRINUSE: `port ${config.port} is already in use on ${config.host} (another Signet, or another program); stop it or set PORT to a free port`,
+    EACCES: `not allowed to listen on ${where} (ports below 1024 need privileges); set PORT to 1024 or above`,
+    EADDRNOTAVAIL: `cannot listen on ${where}: HOST is not an address of this machine; set HOST (e.g. 127.0.0.1 or 0.0.0.0)`,
+    ENOTFOUND: `cannot listen on ${where}: HOST "${config.host}" does not resolve; set HOST (e.g. 127.0.0.1 or 0.0.0.0)`,
+    EAI_AGAIN: `cannot listen on ${where}: HOST "${config.host}" does not resolve; set HOST (e.g. 127.0.0.1 or 0.0.0.0)`,
+  };
+  return code && messages[code] ? new CliError(messages[code], 1, { cause: err }) : null;
+}
+
+/**
+ * Fails fast when the port cannot be had, before the database is opened (or, on a first start, created):
+ * a taken port should cost a second, not an initdb. The real listen below still reports a port taken since.
+ */
+async function checkPortFree(config: Config): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', (err) => reject(listenError(err, config) ?? err));
+    probe.listen({ port: config.port, host: config.host, exclusive: true }, () =>
+      probe.close(() => resolve()),
+    );
+  });
+}
 
 export async function startServer(config: Config): Promise<number> {
   const log = (m: string) => process.stderr.write(`${m}\n`);
+  if (config.port !== 0) await checkPortFree(config);
   const db = await openDatabase(config, { log: (m) => config.logLevel === 'debug' && log(m) });
   const services = createServices(db.db, config);
   const server = await buildServer(config, services, {
@@ -42,7 +73,15 @@ export async function startServer(config: Config): Promise<number> {
         done();
       });
   });
-  await server.listen({ port: config.port, host: config.host });
+  try {
+    await server.listen({ port: config.port, host: config.host });
+  } catch (err) {
+    // Taken since the check: stop what was started (workers, the embedded database) before reporting it.
+    await server.close().catch(() => {});
+    await jobs.stop().catch(() => {});
+    await db.close().catch(() => {});
+    throw listenError(err, config) ?? err;
+  }
   server.log.info(
     {
       database: db.embedded ? `embedded (${config.dataDir})` : 'DATABASE_URL',
