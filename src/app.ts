@@ -12,6 +12,7 @@ import { startIdempotencySweep } from './faces/idempotency.ts';
 import { managementFace } from './faces/management/index.ts';
 import { peopleFace } from './faces/people/index.ts';
 import { installRateLimits } from './faces/rate-limit.ts';
+import { installRequestGuards } from './faces/request-guards.ts';
 import type { Services } from './services.ts';
 
 declare module 'fastify' {
@@ -55,6 +56,8 @@ export async function app(fastify: FastifyInstance, opts: AppOptions): Promise<v
   });
   // Before any route: routes that declare `config.rateLimit.perIp` get their per-IP hook (faces/rate-limit.ts).
   installRateLimits(fastify, opts.config);
+  // Before the faces, which inherit them: charsets, strict UTF-8 JSON, no NUL in any text (faces/request-guards.ts).
+  installRequestGuards(fastify);
   startIdempotencySweep(fastify, opts.services.db);
   // API keys record their last use in memory; write what is pending before the database goes away.
   fastify.addHook('onClose', async () => {

@@ -8,7 +8,10 @@ import addFormats from 'ajv-formats';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { app } from './app.ts';
 import type { Config } from './config.ts';
-import { canonicalManagementPrefix } from './faces/management/index.ts';
+import { renderNative } from './faces/api/index.ts';
+import { renderEsignError } from './faces/esign/index.ts';
+import { toAppError } from './faces/http-errors.ts';
+import { canonicalManagementPrefix, renderManagementError } from './faces/management/index.ts';
 import type { Services } from './services.ts';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;
@@ -29,6 +32,15 @@ export async function buildServer(
     },
     requestTimeout: 120_000,
     rewriteUrl: (req) => canonicalManagementPrefix(req.url ?? '/'),
+    // Errors before routing (a path that does not decode, e.g. %FF): no face has the request yet, so the
+    // face its path names renders it, in its dialect, rather than Fastify's default body.
+    frameworkErrors: (err, request, reply) => {
+      const appErr = toAppError(err);
+      const path = request.url;
+      if (/^\/management(?=\/|\?|$)/i.test(path)) return renderManagementError(appErr, request, reply);
+      if (/^\/restapi(?=\/|\?|$)/.test(path)) return renderEsignError(appErr, request, reply);
+      return renderNative(appErr, request, reply);
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
   // Two validators. Query strings, params and headers arrive as text, so they are coerced to the schema's
   // types; JSON bodies are typed already and are not (coercion would turn null into "" and 5 into "5").

@@ -38,6 +38,8 @@ export const ERROR_STATUS = {
   // 413, 415, 422
   body_too_large: 413,
   unsupported_media_type: 415,
+  // Text Signet cannot store or decode: a NUL character (U+0000) or bytes that are not UTF-8.
+  invalid_text: 422,
   unknown_setting: 422,
   invalid_setting: 422,
   user_not_in_account: 422,

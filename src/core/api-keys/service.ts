@@ -445,7 +445,9 @@ export class ApiKeysService {
     }
     const trimmed = reason.trim();
     if (trimmed.length === 0) throw invalidField('reason', 'required: say why every key is being revoked');
-    const count = await mutate(this.db, ctx, async (trx, audit) => {
+    // The transaction's result is the response itself: an Idempotency-Key stores it as it commits (a bare
+    // count could not be serialised as the response and failed the request).
+    const result = await mutate(this.db, ctx, async (trx, audit) => {
       const now = new Date();
       const rows = await trx
         .updateTable('api_keys')
@@ -472,10 +474,10 @@ export class ApiKeysService {
         targetId: principal.organizationId,
         extra: { reason: trimmed, revoked_count: rows.length },
       });
-      return rows.length;
+      return { revoked_count: rows.length };
     });
     this.forgetOrganization(principal.organizationId);
-    return { revoked_count: count };
+    return result;
   }
 
   /** Resolves a bearer key to its principal, or throws a 401 that says what is wrong. */

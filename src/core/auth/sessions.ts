@@ -6,7 +6,7 @@ import { sql } from 'kysely';
 import type { Db } from '../../db/connection.ts';
 import type { User } from '../../db/schema.ts';
 import { AppError } from '../errors.ts';
-import { newId } from '../ids.ts';
+import { isUuid, newId } from '../ids.ts';
 import { type Principal, permissionsFor } from '../principal.ts';
 import { CATALOGUE } from '../settings/catalogue.ts';
 import { csrfTokenFor, hashToken, newToken } from './tokens.ts';
@@ -116,7 +116,13 @@ export class SessionsService {
     const named =
       typeof accountHeader === 'string' && accountHeader.trim() !== '' ? accountHeader.trim() : null;
     if (named) {
-      if (!/^[0-9a-f-]{36}$/i.test(named)) throw this.notYourAccount(named);
+      // A malformed header is the caller's mistake (400), not a refusal (403); and it must not reach the
+      // database as a uuid (a 500).
+      if (!isUuid(named)) {
+        throw new AppError('validation_failed', 'Signet-Account: must be an account id (a UUID)', [
+          { field: 'Signet-Account', location: 'header', message: 'not an account id' },
+        ]);
+      }
       memberships = memberships.where('m.account_id', '=', named);
     }
     const membership = await memberships.executeTakeFirst();

@@ -20,7 +20,7 @@ import { enqueueImport } from '../../jobs/queue.ts';
 import { type Ctx, mutate } from '../context.ts';
 import { AppError, invalidField, notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
-import { DEFAULT_LIMIT, decodeCursor, type Page, toPage } from '../pagination.ts';
+import { DEFAULT_LIMIT, decodeCursor, decodeIntCursor, type Page, toPage } from '../pagination.ts';
 import { type Principal, permissionsFor, requireAccountAccess } from '../principal.ts';
 import { appendAuditBulk, insertRowResults } from './bulk.ts';
 import { CHUNK_BYTES, FileError, mapColumns, readCsv, storedFile } from './csv.ts';
@@ -281,7 +281,7 @@ export class ImportsService {
   async rows(ctx: Ctx, id: string, q: RowQuery): Promise<Page<RowResult>> {
     await this.load(ctx, id);
     const limit = q.limit ?? DEFAULT_LIMIT;
-    const after = decodeCursor(q.cursor);
+    const after = decodeIntCursor(q.cursor);
     let query = this.db
       .selectFrom('import_rows')
       .select([
@@ -300,11 +300,7 @@ export class ImportsService {
       .orderBy('row_number')
       .limit(limit + 1);
     if (q.status === 'ok' || q.status === 'error') query = query.where('status', '=', q.status);
-    if (after) {
-      const n = Number(after);
-      if (!Number.isSafeInteger(n)) decodeCursor('!');
-      query = query.where('row_number', '>', n);
-    }
+    if (after) query = query.where('row_number', '>', after);
     return toPage(await query.execute(), limit, (r) => String(r.row_number));
   }
 

@@ -3,7 +3,7 @@
 // {"errorCode", "message"} (eSignature's ErrorDetails). Every operation is under DocuSign's `signature`
 // scope; each route narrows it to the Signet permission it needs.
 import type { FastifyInstance } from 'fastify';
-import { installDocuSignFace } from '../docusign/face.ts';
+import { type ErrorRenderer, installDocuSignFace } from '../docusign/face.ts';
 import { accountRoutes } from './accounts.ts';
 import { brandRoutes } from './brands.ts';
 import { esignErrorCode, esignStatus } from './errors.ts';
@@ -14,10 +14,12 @@ import { userRoutes } from './users.ts';
 
 export { esignErrorCode } from './errors.ts';
 
+/** The face's error dialect: eSignature's ErrorDetails, {"errorCode", "message"}. */
+export const renderEsignError: ErrorRenderer = (err, _request, reply) =>
+  reply.code(esignStatus(err)).send({ errorCode: esignErrorCode(err), message: err.message });
+
 export async function esignFace(fastify: FastifyInstance): Promise<void> {
-  installDocuSignFace(fastify, (err, _request, reply) =>
-    reply.code(esignStatus(err)).send({ errorCode: esignErrorCode(err), message: err.message }),
-  );
+  installDocuSignFace(fastify, renderEsignError);
   await fastify.register(accountRoutes);
   await fastify.register(userRoutes);
   await fastify.register(groupRoutes);

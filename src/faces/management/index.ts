@@ -3,7 +3,7 @@
 // error model, ErrorDetails), Bearer tokens, one declared scope per operation. Routes translate; the rules
 // live in the core services /api uses.
 import type { FastifyInstance } from 'fastify';
-import { installDocuSignFace } from '../docusign/face.ts';
+import { type ErrorRenderer, installDocuSignFace } from '../docusign/face.ts';
 import { accountCreationRoutes } from './account-creation.ts';
 import { accountRoutes } from './accounts.ts';
 import { managementExportRoutes } from './exports.ts';
@@ -16,10 +16,12 @@ import { redactionRoutes } from './redaction.ts';
 import { managementSettingsImportRoutes } from './settings-imports.ts';
 import { userRoutes } from './users.ts';
 
+/** The face's error dialect: the spec's ErrorDetails, {"error", "error_description"}. */
+export const renderManagementError: ErrorRenderer = (err, _request, reply) =>
+  reply.code(err.status).send({ error: err.code, error_description: err.message });
+
 export async function managementFace(fastify: FastifyInstance): Promise<void> {
-  installDocuSignFace(fastify, (err, _request, reply) =>
-    reply.code(err.status).send({ error: err.code, error_description: err.message }),
-  );
+  installDocuSignFace(fastify, renderManagementError);
   await fastify.register(organizationRoutes);
   // v2.1 multi-product user management (DS groups, product permission profiles, addOrUpdateUser, DS profiles),
   // account creation, and the operations Signet answers with 501 not_supported.
