@@ -3,7 +3,6 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
-import type { RequestMeta } from './core/context.ts';
 import type { Permission, Principal } from './core/principal.ts';
 import { apiFace } from './faces/api/index.ts';
 import { esignFace } from './faces/esign/index.ts';
@@ -90,18 +89,4 @@ export async function app(fastify: FastifyInstance, opts: AppOptions): Promise<v
   await fastify.register(apiFace, { prefix: '/api' });
   await fastify.register(managementFace, { prefix: '/management' });
   await fastify.register(esignFace, { prefix: '/restapi' });
-}
-
-/** The request facts an audit event records. */
-export function requestMeta(request: {
-  ip: string;
-  id: string;
-  headers: Record<string, unknown>;
-}): RequestMeta {
-  const ua = request.headers['user-agent'];
-  return {
-    ip: request.ip,
-    userAgent: typeof ua === 'string' ? ua.slice(0, 500) : null,
-    requestId: request.id,
-  };
 }

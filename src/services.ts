@@ -19,6 +19,7 @@ import { PermissionProfilesService } from './core/permission-profiles/service.ts
 import { SettingsService } from './core/settings/service.ts';
 import { UsersService } from './core/users/service.ts';
 import type { Db } from './db/connection.ts';
+import { enqueueExport, enqueueImport } from './jobs/queue.ts';
 
 export function createServices(db: Db, config: Config) {
   // People: sessions, mail, sign-up/login/resets, invites, claimed domains (docs/people-and-sessions.md).
@@ -52,8 +53,8 @@ export function createServices(db: Db, config: Config) {
     mappingRules: new MappingRulesService(db),
     brands: new BrandsService(db),
     settings: new SettingsService(db),
-    imports: new ImportsService(db, config),
-    exports: new ExportsService(db, config),
+    imports: new ImportsService(db, config, (trx, id) => enqueueImport(trx, id, config)),
+    exports: new ExportsService(db, config, (trx, id) => enqueueExport(trx, id, config)),
   };
 }
 

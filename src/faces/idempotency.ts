@@ -35,7 +35,7 @@ import {
   type StoredResponse,
   sweepIdempotencyKeys,
 } from '../core/idempotency/store.ts';
-import type { Db } from '../db/connection.ts';
+import type { Db } from '../core/types.ts';
 
 export interface IdempotencyRouteOptions {
   /** How long a completed key is kept and replayed (default 24 h; bulk-import creation uses 72 h). */

@@ -11,7 +11,6 @@ import { Readable } from 'node:stream';
 import type { Config } from '../../config.ts';
 import type { Db } from '../../db/connection.ts';
 import type { ExportFormat, ExportKind, ExportRow } from '../../db/schema.ts';
-import { enqueueExport } from '../../jobs/queue.ts';
 import { type Ctx, mutate } from '../context.ts';
 import { AppError, invalidField, notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
@@ -115,10 +114,15 @@ export interface ExportDownload {
   stream: Readable;
 }
 
+/** Queues the job that processes export `id`, inside the caller's transaction (src/jobs/queue.ts). */
+export type EnqueueExport = (trx: Db, id: string) => Promise<void>;
+
 export class ExportsService {
+  // The queue is injected (src/services.ts): core does not import src/jobs, which imports core.
   constructor(
     private readonly db: Db,
     private readonly config: Config,
+    private readonly enqueue: EnqueueExport,
   ) {}
 
   /** Queues an export, with its job, in one audited transaction. Needs users:read or settings:read by kind. */
@@ -151,7 +155,7 @@ export class ExportsService {
         })
         .returningAll()
         .executeTakeFirstOrThrow();
-      await enqueueExport(trx, id, this.config);
+      await this.enqueue(trx, id);
       audit.record({
         action: 'export.created',
         targetType: 'export',

@@ -16,7 +16,6 @@ import { sql } from 'kysely';
 import type { Config } from '../../config.ts';
 import type { Db } from '../../db/connection.ts';
 import type { ImportOperation, ImportRow } from '../../db/schema.ts';
-import { enqueueImport } from '../../jobs/queue.ts';
 import { type Ctx, mutate } from '../context.ts';
 import { AppError, invalidField, notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
@@ -111,10 +110,15 @@ export interface RowQuery {
   cursor?: string;
 }
 
+/** Queues the job that processes import `id`, inside the caller's transaction (src/jobs/queue.ts). */
+export type EnqueueImport = (trx: Db, id: string) => Promise<void>;
+
 export class ImportsService {
+  // The queue is injected (src/services.ts): core does not import src/jobs, which imports core.
   constructor(
     private readonly db: Db,
     private readonly config: Config,
+    private readonly enqueue: EnqueueImport,
   ) {}
 
   /**
@@ -241,7 +245,7 @@ export class ImportsService {
         .where('status', '=', 'receiving')
         .returningAll()
         .executeTakeFirstOrThrow();
-      if (!upload.tooLarge) await enqueueImport(trx, upload.id, this.config);
+      if (!upload.tooLarge) await this.enqueue(trx, upload.id);
       audit.record({
         action: 'import.created',
         targetType: 'import',

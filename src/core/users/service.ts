@@ -26,6 +26,9 @@ import {
   type UserFilter,
 } from './repository.ts';
 
+// The repository's views are part of this service's interface (faces import services, never repositories).
+export type { MembershipLabels, MembershipView, UserFilter } from './repository.ts';
+
 export interface UserView extends Omit<User, 'password_hash'> {
   memberships: MembershipView[];
 }
@@ -180,8 +183,12 @@ export class UsersService {
   }
 
   /** Names of the accounts, permission profiles and groups the memberships point at. */
-  async labels(ctx: Ctx, memberships: readonly MembershipView[]): Promise<MembershipLabels> {
-    return membershipLabels(this.db, ctx.principal.organizationId, memberships);
+  async labels(
+    ctx: Ctx,
+    memberships: readonly MembershipView[],
+    db: Db = this.db,
+  ): Promise<MembershipLabels> {
+    return membershipLabels(db, ctx.principal.organizationId, memberships);
   }
 
   async create(ctx: Ctx, input: CreateUserInput): Promise<UserView> {

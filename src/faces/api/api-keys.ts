@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { SCOPE_NAMES } from '../../core/api-keys/scopes.ts';
 import { ROTATE_DEFAULT_SECONDS, ROTATE_MAX_SECONDS } from '../../core/api-keys/service.ts';
-import { ctxOf } from './index.ts';
+import { ctxOf } from '../ctx.ts';
 import {
   DateTime,
   errorResponses,

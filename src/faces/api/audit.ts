@@ -5,7 +5,7 @@ import { stringify } from 'csv-stringify';
 import type { FastifyInstance } from 'fastify';
 import type { AuditEventView } from '../../core/audit/service.ts';
 import { neutralizeFormula } from '../../core/csv-safe.ts';
-import { ctxOf } from './index.ts';
+import { ctxOf } from '../ctx.ts';
 import { DateTime, errorResponses, ListQuery, Nullable, Page, Strict, Timestamp, Uuid } from './schemas.ts';
 
 export const AuditEvent = Type.Object(

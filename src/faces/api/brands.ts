@@ -4,7 +4,8 @@ import type { FastifyInstance } from 'fastify';
 import { LOGO_KINDS, LOGO_TYPES, type LogoKind } from '../../core/brands/logos.ts';
 import { COLOR_KEYS, type ColorKey } from '../../core/brands/service.ts';
 import { AppError } from '../../core/errors.ts';
-import { ctxOf, renderNative } from './index.ts';
+import { ctxOf } from '../ctx.ts';
+import { renderNative } from './index.ts';
 import {
   AccountParams,
   Email,

@@ -7,7 +7,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { type ExportDownload, MAX_ACCOUNT_IDS } from '../../core/exports/service.ts';
 import type { Permission } from '../../core/principal.ts';
-import { ctxOf } from './index.ts';
+import { ctxOf } from '../ctx.ts';
 import { errorResponses, IdParams, ListQuery, Nullable, Page, Strict, Timestamp, Uuid } from './schemas.ts';
 
 const Kind = Type.Union([Type.Literal('users'), Type.Literal('account_settings')], {

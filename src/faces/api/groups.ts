@@ -1,7 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { ctxOf } from './index.ts';
+import { ctxOf } from '../ctx.ts';
 import {
   AccountParams,
   errorResponses,

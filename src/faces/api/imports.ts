@@ -5,11 +5,10 @@ import multipart from '@fastify/multipart';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { requestMeta } from '../../app.ts';
 import { AppError } from '../../core/errors.ts';
 import type { StagedUpload } from '../../core/imports/service.ts';
+import { ctxOf, requestMeta } from '../ctx.ts';
 import { withCsvUpload } from '../management/csv-body.ts';
-import { ctxOf } from './index.ts';
 import { errorResponses, IdParams, ListQuery, Nullable, Page, Strict, Timestamp, Uuid } from './schemas.ts';
 
 const Operation = Type.Union([Type.Literal('add'), Type.Literal('update'), Type.Literal('close')]);

@@ -1,11 +1,9 @@
 // The native API under /api: snake_case JSON, Bearer API keys, errors as {"error": {code, message, details}}.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { requestMeta } from '../../app.ts';
-import type { Ctx } from '../../core/context.ts';
 import { AppError } from '../../core/errors.ts';
 import { requireAnyPermission, requirePermission } from '../../core/principal.ts';
 import { toAppError } from '../http-errors.ts';
-import { idempotencyCommitHook, installIdempotency } from '../idempotency.ts';
+import { installIdempotency } from '../idempotency.ts';
 import { rateLimitByPrincipal } from '../rate-limit.ts';
 import { authenticateSession, sessionCookie } from '../session-auth.ts';
 import { accountRoutes } from './accounts.ts';
@@ -22,15 +20,6 @@ import { peopleApiRoutes } from './people.ts';
 import { permissionProfileRoutes } from './permission-profiles.ts';
 import { settingRoutes } from './settings.ts';
 import { userRoutes } from './users.ts';
-
-export function ctxOf(request: FastifyRequest): Ctx {
-  if (!request.principal) throw new AppError('missing_credentials', 'this endpoint needs an API key');
-  return {
-    principal: request.principal,
-    meta: requestMeta(request),
-    beforeCommit: idempotencyCommitHook(request),
-  };
-}
 
 export function renderNative(err: unknown, request: FastifyRequest, reply: FastifyReply) {
   const appErr = toAppError(err);

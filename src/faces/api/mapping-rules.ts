@@ -2,7 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { MAX_RULES_PER_ACCOUNT } from '../../core/mapping-rules/service.ts';
-import { ctxOf } from './index.ts';
+import { ctxOf } from '../ctx.ts';
 import {
   AccountParams,
   errorResponses,

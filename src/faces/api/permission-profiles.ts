@@ -2,7 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { PROFILE_PERMISSIONS } from '../../core/principal.ts';
-import { ctxOf } from './index.ts';
+import { ctxOf } from '../ctx.ts';
 import {
   AccountParams,
   errorResponses,

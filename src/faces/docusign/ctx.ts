@@ -17,7 +17,7 @@
 // Reads may use either, or ctxOf(request): without a mutation no hook runs.
 import type { FastifyRequest } from 'fastify';
 import type { Ctx } from '../../core/context.ts';
-import { ctxOf } from '../api/index.ts';
+import { ctxOf } from '../ctx.ts';
 
 /** The transaction a Ctx hook runs in. */
 export type Trx = Parameters<NonNullable<Ctx['beforeCommit']>>[0];

@@ -6,7 +6,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Ctx } from '../../core/context.ts';
 import { type AppError, invalidField, notFound } from '../../core/errors.ts';
 import { isUuid } from '../../core/ids.ts';
-import type { MembershipStatus } from '../../db/schema.ts';
+import type { MembershipStatus } from '../../core/types.ts';
 import { sentResponseCtx } from '../docusign/ctx.ts';
 
 export type Json = Record<string, unknown>;

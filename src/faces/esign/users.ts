@@ -5,9 +5,13 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Ctx } from '../../core/context.ts';
 import { invalidField, notFound } from '../../core/errors.ts';
-import { type MembershipLabels, type MembershipView, membershipLabels } from '../../core/users/repository.ts';
-import type { CreateUserInput, UserView } from '../../core/users/service.ts';
-import type { MembershipStatus } from '../../db/schema.ts';
+import type { MembershipStatus } from '../../core/types.ts';
+import type {
+  CreateUserInput,
+  MembershipLabels,
+  MembershipView,
+  UserView,
+} from '../../core/users/service.ts';
 import { sentResponseCtx, translatingCtx } from '../docusign/ctx.ts';
 import { perItem } from './errors.ts';
 import {
@@ -231,12 +235,7 @@ export async function userRoutes(fastify: FastifyInstance): Promise<void> {
     }
     const profileId = profileIdOf(body);
     const write = translatingCtx<UserView>(request, async (updated, trx) =>
-      userInformation(
-        updated,
-        accountId,
-        await membershipLabels(trx, updated.organization_id, updated.memberships),
-        true,
-      ),
+      userInformation(updated, accountId, await users.labels(ctx, updated.memberships, trx), true),
     );
     const updated = await users.update(write, user.id, {
       ...names(body),

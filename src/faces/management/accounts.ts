@@ -5,7 +5,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { MAX_LIMIT } from '../../core/pagination.ts';
-import { ctxOf } from '../api/index.ts';
+import { ctxOf } from '../ctx.ts';
 import { requireOwnOrganization } from '../docusign/face.ts';
 import { Guid, Open, PagingQuery, paging, window } from './users-mapping.ts';
 

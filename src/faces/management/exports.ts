@@ -10,10 +10,9 @@ import { AppError, invalidField, notFound } from '../../core/errors.ts';
 import type { ExportView } from '../../core/exports/service.ts';
 import { isUuid } from '../../core/ids.ts';
 import { MAX_LIMIT } from '../../core/pagination.ts';
-import type { Db } from '../../db/connection.ts';
-import type { ExportKind } from '../../db/schema.ts';
+import type { Db, ExportKind } from '../../core/types.ts';
 import { sendExportFile } from '../api/exports.ts';
-import { ctxOf } from '../api/index.ts';
+import { ctxOf } from '../ctx.ts';
 import { translatingCtx } from '../docusign/ctx.ts';
 import { compact, iso, originOf, pathIds, requestorOf } from './bulk-shared.ts';
 

@@ -6,13 +6,11 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { requestMeta } from '../../app.ts';
 import { AppError } from '../../core/errors.ts';
 import type { ImportView, StagedUpload } from '../../core/imports/service.ts';
 import { MAX_LIMIT } from '../../core/pagination.ts';
-import { accountInPath } from '../../core/refs.ts';
-import type { ImportOperation } from '../../db/schema.ts';
-import { ctxOf } from '../api/index.ts';
+import type { ImportOperation } from '../../core/types.ts';
+import { ctxOf, requestMeta } from '../ctx.ts';
 import { translatingCtx } from '../docusign/ctx.ts';
 import { compact, iso, originOf, pathIds, requestorOf } from './bulk-shared.ts';
 import { acceptCsvBodies, withCsvUpload } from './csv-body.ts';
@@ -88,7 +86,7 @@ export async function managementImportRoutes(app: FastifyInstance): Promise<void
   const uploads = new WeakMap<FastifyRequest, { upload: StagedUpload; queued: boolean }>();
   const stage = async (request: FastifyRequest, organizationId: string, accountId?: string) => {
     pathIds(request, organizationId, { account: accountId });
-    if (accountId) await accountInPath(ctxOf(request), fastify.services.db, accountId.toLowerCase());
+    if (accountId) await fastify.services.accounts.get(ctxOf(request), accountId.toLowerCase());
     const upload = await withCsvUpload(request, (body, fileName) =>
       imports.stage(request.principal!, requestMeta(request), body, fileName),
     );

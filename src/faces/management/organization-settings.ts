@@ -4,8 +4,8 @@
 // identity provider list is empty (an empty list, not an error).
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
-import type { OrganizationDomain } from '../../db/schema.ts';
-import { ctxOf } from '../api/index.ts';
+import type { OrganizationDomain } from '../../core/types.ts';
+import { ctxOf } from '../ctx.ts';
 import { requireOwnOrganization } from '../docusign/face.ts';
 import { OrgParams } from './users-mapping.ts';
 

@@ -1,6 +1,6 @@
 // Organization: GET /v2/organizations (AccountsApi.getOrganizations) → OrganizationsResponse.
 import type { FastifyInstance } from 'fastify';
-import { ctxOf } from '../api/index.ts';
+import { ctxOf } from '../ctx.ts';
 import { reservedDomain } from './organization-settings.ts';
 
 export async function organizationRoutes(fastify: FastifyInstance): Promise<void> {

@@ -10,7 +10,7 @@ import {
   type SettingsImportRecord,
   SettingsImportsService,
 } from '../../core/settings/imports.ts';
-import { ctxOf } from '../api/index.ts';
+import { ctxOf } from '../ctx.ts';
 import { translatingCtx } from '../docusign/ctx.ts';
 import { compact, iso, pathIds, requestorOf } from './bulk-shared.ts';
 import { acceptCsvBodies, readCsvUpload } from './csv-body.ts';

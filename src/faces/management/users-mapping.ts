@@ -4,9 +4,8 @@
 import { type TSchema, Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import { AppError } from '../../core/errors.ts';
-import type { MembershipLabels, MembershipView } from '../../core/users/repository.ts';
-import type { UserView } from '../../core/users/service.ts';
-import type { MembershipStatus, UserStatus } from '../../db/schema.ts';
+import type { MembershipStatus, UserStatus } from '../../core/types.ts';
+import type { MembershipLabels, MembershipView, UserView } from '../../core/users/service.ts';
 
 // --- request schemas ------------------------------------------------------------------------------------
 

@@ -4,12 +4,11 @@
 // are the service's.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../../core/errors.ts';
-import { type MembershipLabels, membershipLabels, type UserFilter } from '../../core/users/repository.ts';
-import type { Enrolment, UserView } from '../../core/users/service.ts';
-import { ctxOf } from '../api/index.ts';
-import { sentResponseCtx, translatingCtx } from '../docusign/ctx.ts';
+import type { Enrolment, MembershipLabels, UserFilter, UserView } from '../../core/users/service.ts';
+import { ctxOf } from '../ctx.ts';
+import { sentResponseCtx, type Trx, translatingCtx } from '../docusign/ctx.ts';
 import { requireOwnOrganization } from '../docusign/face.ts';
 import {
   EmailAddress,
@@ -79,8 +78,8 @@ export async function userRoutes(app: FastifyInstance): Promise<void> {
   const describe = async (request: Parameters<typeof ctxOf>[0], user: UserView) =>
     users.labels(ctxOf(request), user.memberships);
   /** The labels read inside the effect's transaction (for the response stored with it). */
-  const labelsIn = (trx: Parameters<typeof membershipLabels>[0], user: UserView): Promise<MembershipLabels> =>
-    membershipLabels(trx, user.organization_id, user.memberships);
+  const labelsIn = (request: FastifyRequest, trx: Trx, user: UserView): Promise<MembershipLabels> =>
+    users.labels(ctxOf(request), user.memberships, trx);
 
   // UsersApi.getUsers
   fastify.get(
@@ -198,7 +197,7 @@ export async function userRoutes(app: FastifyInstance): Promise<void> {
       const [first, ...others] = accounts;
       const status = openStatus(body.auto_activate_memberships);
       const ctx = translatingCtx<UserView>(request, async (user, trx) =>
-        newUserResponse(user, await labelsIn(trx, user)),
+        newUserResponse(user, await labelsIn(request, trx, user)),
       );
       const user = await withFieldNames(
         users.create(ctx, {
@@ -250,7 +249,7 @@ export async function userRoutes(app: FastifyInstance): Promise<void> {
     async (request) => {
       const { body, params } = request;
       const ctx = translatingCtx<Enrolment>(request, async ({ user }, trx) =>
-        newUserResponse(user, await labelsIn(trx, user), [params.accountId]),
+        newUserResponse(user, await labelsIn(request, trx, user), [params.accountId]),
       );
       // The account is the path's: one of another organization is a 404, like a missing one.
       await fastify.services.accounts.get(ctx, params.accountId);

@@ -4,7 +4,6 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { requestMeta } from '../../app.ts';
 import type { NewSession } from '../../core/auth/sessions.ts';
 import { AppError } from '../../core/errors.ts';
 import { Account } from '../api/accounts.ts';
@@ -12,6 +11,7 @@ import { renderNative } from '../api/index.ts';
 import { Organization } from '../api/organizations.ts';
 import { Email, ErrorBody, Nullable, Strict, Timestamp, Uuid } from '../api/schemas.ts';
 import { User } from '../api/users.ts';
+import { requestMeta } from '../ctx.ts';
 import { toAppError } from '../http-errors.ts';
 import { authenticateSession, clearSessionCookie, sessionCookie, setSessionCookie } from '../session-auth.ts';
 
