@@ -25,6 +25,8 @@ const ConfigSchema = Type.Object({
   // Rate limits (docs/idempotency-and-rate-limits.md): requests per minute; 0 turns a limit off.
   rateLimitPerMinute: Type.Integer({ minimum: 0 }),
   authRateLimitPerMinute: Type.Integer({ minimum: 0 }),
+  // Failed API key verifications per minute per client IP; over it, 429 before any database query.
+  keyFailuresPerMinute: Type.Integer({ minimum: 0 }),
   redisUrl: Type.Optional(Type.String({ pattern: '^rediss?://' })),
   rateLimitRedisPrefix: Type.String({ minLength: 1, maxLength: 100 }),
   // People and mail (docs/people-and-sessions.md).
@@ -72,6 +74,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     keyCacheTtlMs: int('SIGNET_KEY_CACHE_TTL_MS', 5000),
     rateLimitPerMinute: int('SIGNET_RATE_LIMIT_PER_MINUTE', 600),
     authRateLimitPerMinute: int('SIGNET_AUTH_RATE_LIMIT_PER_MINUTE', 10),
+    keyFailuresPerMinute: int('SIGNET_KEY_FAILURES_PER_MINUTE', 20),
     redisUrl: env.REDIS_URL || undefined,
     rateLimitRedisPrefix: env.SIGNET_RATE_LIMIT_REDIS_PREFIX || 'signet:rl:',
     smtpUrl: env.SMTP_URL || undefined,
@@ -112,6 +115,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       '/keyCacheTtlMs': 'SIGNET_KEY_CACHE_TTL_MS',
       '/rateLimitPerMinute': 'SIGNET_RATE_LIMIT_PER_MINUTE',
       '/authRateLimitPerMinute': 'SIGNET_AUTH_RATE_LIMIT_PER_MINUTE',
+      '/keyFailuresPerMinute': 'SIGNET_KEY_FAILURES_PER_MINUTE',
       '/redisUrl': 'REDIS_URL (redis:// or rediss://)',
       '/rateLimitRedisPrefix': 'SIGNET_RATE_LIMIT_REDIS_PREFIX',
       '/smtpUrl': 'SMTP_URL (smtp:// or smtps://)',

@@ -209,6 +209,32 @@ test('login throttling: 5 failures lock the email (429 + Retry-After), alike for
   assert.equal(again.statusCode, 200, again.body);
 });
 
+test('login throttling is atomic: 30 parallel wrong passwords let exactly 5 reach the password check', async (t) => {
+  const { app } = await buildApp(t, OPEN);
+  const address = email('burst');
+  await signup(browser(app), address);
+  const results = await Promise.all(
+    Array.from({ length: 30 }, (_, i) =>
+      app.inject({ method: 'POST', url: '/login', payload: { email: address, password: `wrong ${i}` } }),
+    ),
+  );
+  const codes = results.map((r) => r.statusCode);
+  assert.equal(codes.filter((c) => c === 401).length, 5, `statuses: ${codes.join(',')}`);
+  assert.equal(codes.filter((c) => c === 429).length, 25);
+  const counted = await testDb()
+    .db.selectFrom('login_failures')
+    .select('id')
+    .where('email', '=', address.toLowerCase())
+    .execute();
+  assert.equal(counted.length, 5, 'refused attempts are not counted');
+  const locked = await app.inject({
+    method: 'POST',
+    url: '/login',
+    payload: { email: address, password: PASSWORD },
+  });
+  assert.equal(locked.statusCode, 429, 'the right password is refused while locked');
+});
+
 test('email verification: token from the outbox, single use, expires', async (t) => {
   const { app } = await buildApp(t, OPEN);
   const b = browser(app);

@@ -170,3 +170,35 @@ test('rate limits: two instances sharing REDIS_URL share one budget', async (t) 
     redis.disconnect();
   }
 });
+
+test('failed API key verifications are limited per IP: over the budget, 429 before the key is looked at', async (t) => {
+  const { app, services, config } = await buildApp(t, { keyFailuresPerMinute: 3 });
+  const tenant = await createTenant(services, config);
+  const { generateKey } = await import('../src/core/api-keys/format.ts');
+  const fromIp = (ip: string, key: string, url = '/api/users') =>
+    app.inject({ method: 'GET', url, remoteAddress: ip, headers: { authorization: `Bearer ${key}` } });
+
+  // A bad checksum (cheap to forge) and a well-formed unknown key both count as failures.
+  const forged = `${tenant.key.slice(0, -1)}${tenant.key.endsWith('A') ? 'B' : 'A'}`;
+  assert.equal((await fromIp('10.0.0.7', forged)).statusCode, 401);
+  assert.equal((await fromIp('10.0.0.7', generateKey('test'))).statusCode, 401);
+  assert.equal(
+    (await fromIp('10.0.0.7', generateKey('test'), '/management/v2/organizations')).statusCode,
+    401,
+  );
+  // Successful verifications count nothing.
+  assert.equal((await fromIp('10.0.0.8', tenant.key)).statusCode, 200);
+
+  // Over the budget even the right key is refused: nothing was verified, no query ran.
+  const limited = await fromIp('10.0.0.7', tenant.key);
+  assert.equal(limited.statusCode, 429, limited.body);
+  assert.equal(limited.json().error.code, 'rate_limited');
+  assert.equal(limited.json().error.details[0].policy, 'key_failures');
+  const retryAfter = Number(limited.headers['retry-after']);
+  assert.ok(retryAfter >= 1 && retryAfter <= 60, `Retry-After ${retryAfter}`);
+  const management = await fromIp('10.0.0.7', tenant.key, '/management/v2/organizations');
+  assert.equal(management.statusCode, 429, management.body);
+  assert.ok(Number(management.headers['retry-after']) >= 1);
+  // Another address keeps its own budget.
+  assert.equal((await fromIp('10.0.0.9', tenant.key)).statusCode, 200);
+});

@@ -17,7 +17,7 @@ import { Redis } from 'ioredis';
 import type { Config } from '../config.ts';
 import { AppError } from '../core/errors.ts';
 
-export type RateLimitPolicyName = 'default' | 'auth';
+export type RateLimitPolicyName = 'default' | 'auth' | 'key_failures';
 
 export interface RateLimitPolicy {
   name: RateLimitPolicyName;
@@ -45,6 +45,8 @@ export interface Hit {
 export interface RateLimitStore {
   /** The in-memory store answers synchronously: the hot path then allocates no promise for it. */
   hit(key: string, windowMs: number): Hit | Promise<Hit>;
+  /** The live window of `key` without counting a request; null when it has none. */
+  peek(key: string): Hit | null | Promise<Hit | null>;
   close(): Promise<void>;
 }
 
@@ -89,6 +91,11 @@ export class MemoryStore implements RateLimitStore {
     return { count: bucket.count, resetAt: bucket.resetAt };
   }
 
+  peek(key: string): Hit | null {
+    const bucket = this.buckets.get(key);
+    return bucket && bucket.resetAt > Date.now() ? { count: bucket.count, resetAt: bucket.resetAt } : null;
+  }
+
   get size(): number {
     return this.buckets.size;
   }
@@ -119,7 +126,16 @@ if ttl < 0 then
 end
 return {count, ttl}`;
 
-type RedisWithHit = Redis & { signetRateHit(key: string, windowMs: number): Promise<[number, number]> };
+// The count and the time left of a window, or {0, -2} when it has none. Read-only.
+const PEEK_SCRIPT = `
+local count = redis.call('GET', KEYS[1])
+if not count then return {0, -2} end
+return {tonumber(count), redis.call('PTTL', KEYS[1])}`;
+
+type RedisWithHit = Redis & {
+  signetRateHit(key: string, windowMs: number): Promise<[number, number]>;
+  signetRatePeek(key: string): Promise<[number, number]>;
+};
 
 /**
  * Shared across processes through Redis. If Redis fails, the request is counted in this process's memory
@@ -142,6 +158,7 @@ export class RedisStore implements RateLimitStore {
       retryStrategy: (times) => Math.min(times * 200, 5000),
     });
     redis.defineCommand('signetRateHit', { numberOfKeys: 1, lua: HIT_SCRIPT });
+    redis.defineCommand('signetRatePeek', { numberOfKeys: 1, lua: PEEK_SCRIPT });
     redis.on('error', (err) => this.warn(err));
     this.redis = redis as RedisWithHit;
   }
@@ -153,6 +170,16 @@ export class RedisStore implements RateLimitStore {
     } catch (err) {
       this.warn(err);
       return this.fallback.hit(key, windowMs);
+    }
+  }
+
+  async peek(key: string): Promise<Hit | null> {
+    try {
+      const [count, ttl] = await this.redis.signetRatePeek(this.prefix + key);
+      return Number(ttl) < 0 ? null : { count: Number(count), resetAt: Date.now() + Number(ttl) };
+    } catch (err) {
+      this.warn(err);
+      return this.fallback.peek(key);
     }
   }
 
@@ -200,6 +227,21 @@ export class RateLimiter {
     return hit instanceof Promise ? hit.then((h) => limitResult(policy, h)) : limitResult(policy, hit);
   }
 
+  /** Whether `partition` is over the policy now, without counting anything; null when the policy is off. */
+  peek(name: RateLimitPolicyName, partition: string): LimitResult | null | Promise<LimitResult | null> {
+    const policy = this.policies[name];
+    if (policy.limit <= 0) return null;
+    const toResult = (hit: Hit | null): LimitResult | null =>
+      hit && {
+        policy,
+        remaining: Math.max(0, policy.limit - hit.count),
+        resetAt: hit.resetAt,
+        limited: hit.count >= policy.limit,
+      };
+    const hit = this.store.peek(`${name}:${partition}`);
+    return hit instanceof Promise ? hit.then(toResult) : toResult(hit);
+  }
+
   close(): Promise<void> {
     return this.store.close();
   }
@@ -209,6 +251,7 @@ export function createRateLimiter(config: Config, log: FastifyBaseLogger): RateL
   const policies: Record<RateLimitPolicyName, RateLimitPolicy> = {
     default: { name: 'default', limit: config.rateLimitPerMinute, windowSeconds: 60 },
     auth: { name: 'auth', limit: config.authRateLimitPerMinute, windowSeconds: 60 },
+    key_failures: { name: 'key_failures', limit: config.keyFailuresPerMinute, windowSeconds: 60 },
   };
   const store = config.redisUrl
     ? new RedisStore(config.redisUrl, config.rateLimitRedisPrefix, log)
@@ -269,6 +312,45 @@ export async function enforceRateLimit(
       retry_after_seconds: retryAfter,
     })),
   );
+}
+
+/**
+ * Verifies a bearer API key under the per-IP budget of failed verifications (`key_failures`,
+ * SIGNET_KEY_FAILURES_PER_MINUTE). A client over its budget gets 429 rate_limited with Retry-After before
+ * the key is even parsed, so guessing costs no query and no cache slot; every 401 from verification (a bad
+ * checksum included: it is cheap to forge) counts one failure. Successful verifications count nothing.
+ */
+export async function verifyApiKeyLimited(request: FastifyRequest, reply: FastifyReply, key: string) {
+  const limiter = request.server.rateLimiter;
+  const partition = `ip:${request.ip}`;
+  const peeked = limiter.peek('key_failures', partition);
+  const state = peeked instanceof Promise ? await peeked : peeked;
+  if (state?.limited) {
+    const retryAfter = Math.max(1, secondsUntil(state.resetAt, Date.now()));
+    reply.header('retry-after', String(retryAfter));
+    throw new AppError(
+      'rate_limited',
+      `too many failed API key verifications from this address: ${state.policy.limit} per ${state.policy.windowSeconds} s; retry after ${retryAfter} s`,
+      [
+        {
+          message: 'quota exceeded',
+          policy: state.policy.name,
+          limit: state.policy.limit,
+          window_seconds: state.policy.windowSeconds,
+          retry_after_seconds: retryAfter,
+        },
+      ],
+    );
+  }
+  try {
+    return await request.server.services.apiKeys.verify(key, request.ip);
+  } catch (err) {
+    if (err instanceof AppError && err.status === 401) {
+      const counted = limiter.check('key_failures', partition);
+      if (counted instanceof Promise) await counted;
+    }
+    throw err;
+  }
 }
 
 /** An onRequest hook for a face: counts each authenticated request against its principal's budget. Add it after the auth hook. */

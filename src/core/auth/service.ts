@@ -190,7 +190,7 @@ export class PeopleService {
     input: { email: string; password: string; organization_id?: string },
     meta: RequestMeta,
   ): Promise<NewSession> {
-    await this.throttle.check(input.email);
+    await this.throttle.attempt(input.email, meta.ip ?? null);
     let query = this.db
       .selectFrom('users')
       .selectAll()
@@ -213,7 +213,7 @@ export class PeopleService {
       }
     }
     if (!user) {
-      await this.throttle.fail(input.email, meta.ip ?? null);
+      // The attempt was counted as a failure already (throttle.attempt); only success clears it.
       const known = candidates[0];
       if (known) {
         // Recorded after the answer, so a known email does not answer slower than an unknown one.

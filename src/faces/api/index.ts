@@ -4,7 +4,7 @@ import { AppError } from '../../core/errors.ts';
 import { requireAnyPermission, requirePermission } from '../../core/principal.ts';
 import { toAppError } from '../http-errors.ts';
 import { installIdempotency } from '../idempotency.ts';
-import { rateLimitByPrincipal } from '../rate-limit.ts';
+import { rateLimitByPrincipal, verifyApiKeyLimited } from '../rate-limit.ts';
 import { authenticateSession, sessionCookie } from '../session-auth.ts';
 import { accountRoutes } from './accounts.ts';
 import { apiKeyRoutes } from './api-keys.ts';
@@ -29,7 +29,7 @@ export function renderNative(err: unknown, request: FastifyRequest, reply: Fasti
   });
 }
 
-async function authenticate(request: FastifyRequest): Promise<void> {
+async function authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const header = request.headers.authorization;
   // No key: a dashboard session cookie (with its CSRF token on writes) stands in for one.
   if (!header && sessionCookie(request)) {
@@ -42,7 +42,7 @@ async function authenticate(request: FastifyRequest): Promise<void> {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (!match)
     throw new AppError('missing_credentials', 'the Authorization header must be "Bearer <API key>"');
-  request.principal = await request.server.services.apiKeys.verify(match[1]!, request.ip);
+  request.principal = await verifyApiKeyLimited(request, reply, match[1]!);
 }
 
 export async function apiFace(fastify: FastifyInstance): Promise<void> {
@@ -71,7 +71,7 @@ export async function apiFace(fastify: FastifyInstance): Promise<void> {
   fastify.addHook('onRequest', async (request, reply) => {
     const config = request.routeOptions.config;
     if (config.public) return;
-    await authenticate(request);
+    await authenticate(request, reply);
     if (config.permission) requirePermission(request.principal!, config.permission);
     else if (config.anyPermission) requireAnyPermission(request.principal!, config.anyPermission);
     await rateLimitByPrincipal(request, reply);

@@ -8,7 +8,7 @@ import { AppError, notFound } from '../../core/errors.ts';
 import { can, type Permission } from '../../core/principal.ts';
 import { toAppError } from '../http-errors.ts';
 import { installIdempotency } from '../idempotency.ts';
-import { rateLimitByPrincipal } from '../rate-limit.ts';
+import { rateLimitByPrincipal, verifyApiKeyLimited } from '../rate-limit.ts';
 import { type DocuSignScope, SCOPE_PERMISSION } from './scopes.ts';
 
 declare module 'fastify' {
@@ -23,14 +23,14 @@ declare module 'fastify' {
 export type ErrorRenderer = (err: AppError, request: FastifyRequest, reply: FastifyReply) => FastifyReply;
 
 /** A Bearer token from the Authorization header: Signet API keys today, OAuth access tokens later. */
-async function authenticateBearer(request: FastifyRequest): Promise<void> {
+async function authenticateBearer(request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const header = request.headers.authorization;
   if (!header) {
     throw new AppError('missing_credentials', 'send a token as "Authorization: Bearer <token>"');
   }
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (!match) throw new AppError('missing_credentials', 'the Authorization header must be "Bearer <token>"');
-  request.principal = await request.server.services.apiKeys.verify(match[1]!, request.ip);
+  request.principal = await verifyApiKeyLimited(request, reply, match[1]!);
 }
 
 function requireScope(request: FastifyRequest): void {
@@ -78,7 +78,7 @@ export function installDocuSignFace(fastify: FastifyInstance, render: ErrorRende
   });
   // Authentication, scope, then the principal's rate limit: one hook, as on /api.
   fastify.addHook('onRequest', async (request, reply) => {
-    await authenticateBearer(request);
+    await authenticateBearer(request, reply);
     const reason = request.routeOptions.config.notSupported;
     if (reason !== undefined) throw new AppError('not_supported', reason);
     requireScope(request);
