@@ -33,6 +33,8 @@ const ConfigSchema = Type.Object({
   smtpUrl: Type.Optional(Type.String({ pattern: '^smtps?://' })),
   mailFrom: Type.String({ minLength: 3 }),
   publicUrl: Type.String({ pattern: '^https?://' }),
+  // DNS servers for domain-claim proofs, as Node's Resolver.setServers takes them; empty = the system's.
+  dnsServers: Type.Array(Type.String({ minLength: 1 })),
   sessionMaxHours: Type.Integer({ minimum: 1, maximum: 24 * 30 }),
   // Bulk imports and the job workers (docs/imports.md).
   importMaxBytes: Type.Integer({ minimum: 1024 }),
@@ -81,6 +83,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     mailFrom: env.SIGNET_MAIL_FROM || 'Signet <no-reply@localhost>',
     publicUrl: (env.SIGNET_PUBLIC_URL || 'http://localhost:8080').replace(/\/+$/, ''),
     sessionMaxHours: int('SIGNET_SESSION_MAX_HOURS', 12),
+    dnsServers: dnsServersOf(env.SIGNET_DNS_SERVERS),
     importMaxBytes: int('SIGNET_IMPORT_MAX_BYTES', 200 * 1024 * 1024),
     importBatchSize: int('SIGNET_IMPORT_BATCH_SIZE', 2000),
     // Job workers inside `signet start` (0 = none: run `signet worker` processes instead).
@@ -121,6 +124,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       '/smtpUrl': 'SMTP_URL (smtp:// or smtps://)',
       '/mailFrom': 'SIGNET_MAIL_FROM',
       '/publicUrl': 'SIGNET_PUBLIC_URL',
+      '/dnsServers': 'SIGNET_DNS_SERVERS',
       '/sessionMaxHours': 'SIGNET_SESSION_MAX_HOURS',
       '/importMaxBytes': 'SIGNET_IMPORT_MAX_BYTES',
       '/importBatchSize': 'SIGNET_IMPORT_BATCH_SIZE',
@@ -135,6 +139,39 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     throw new ConfigError(`invalid ${names[first.path] ?? first.path}: ${first.message}${got}`);
   }
   return config as Config;
+}
+
+/**
+ * SIGNET_DNS_SERVERS: comma-separated `host[:port]`, where host is an IP address (IPv6 in brackets when a port
+ * follows: `[::1]:53`). Unset or empty: the system's resolvers (/etc/resolv.conf). Names are refused: the
+ * resolver needs addresses, and resolving the resolver would need a resolver.
+ */
+function dnsServersOf(raw: string | undefined): string[] {
+  const value = raw?.trim() ?? '';
+  if (value === '') return [];
+  return value.split(',').map((e) => {
+    const entry = e.trim();
+    const bracketed = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(entry);
+    const v4 = /^([^:]+)(?::(\d{1,5}))?$/.exec(entry);
+    const [host, port] = bracketed
+      ? [bracketed[1]!, bracketed[2]]
+      : v4
+        ? [v4[1]!, v4[2]]
+        : [entry, undefined]; // a bare IPv6 address, no port
+    const family = isIP(host);
+    const portOk = port === undefined || (Number(port) >= 1 && Number(port) <= 65535);
+    if (
+      family === 0 ||
+      (bracketed && family !== 6) ||
+      (!bracketed && port !== undefined && family !== 4) ||
+      !portOk
+    ) {
+      throw new ConfigError(
+        `SIGNET_DNS_SERVERS: "${entry}" is not an IP address with an optional port (such as 192.0.2.53, 192.0.2.53:5353 or [2001:db8::53]:53)`,
+      );
+    }
+    return entry;
+  });
 }
 
 /**

@@ -1,4 +1,5 @@
 // The per-process dependency container: every service, built once over one database handle.
+import { promises as dns } from 'node:dns';
 import type { Config } from './config.ts';
 import { AccountsService } from './core/accounts/service.ts';
 import { ApiKeysService } from './core/api-keys/service.ts';
@@ -41,7 +42,7 @@ export function createServices(db: Db, config: Config) {
     sessions,
     people,
     invites,
-    domains: new DomainsService(db),
+    domains: new DomainsService(db, txtLookup(config.dnsServers)),
     db,
     organizations: new OrganizationsService(db),
     accounts: new AccountsService(db),
@@ -59,3 +60,11 @@ export function createServices(db: Db, config: Config) {
 }
 
 export type Services = ReturnType<typeof createServices>;
+
+/** TXT lookups for domain-claim proofs, through SIGNET_DNS_SERVERS (or the system's resolvers). */
+function txtLookup(servers: string[]): (name: string) => Promise<string[][]> {
+  // A few seconds at most: the lookup runs inside an HTTP request.
+  const resolver = new dns.Resolver({ timeout: 2000, tries: 2 });
+  if (servers.length > 0) resolver.setServers(servers);
+  return (name) => resolver.resolveTxt(name);
+}

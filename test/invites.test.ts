@@ -1,6 +1,7 @@
 // Invites (create, accept, single use, resend, revoke, role ceiling) and claimed email domains (auto-join).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { startDnsServer } from './dns-server.ts';
 import { as, buildApp, createTenant, testDb, unique } from './helper.ts';
 import { browser, lastMail, PASSWORD } from './people-helper.ts';
 
@@ -195,8 +196,10 @@ test('an inviter cannot invite above their own role; an existing user accepts wi
   );
 });
 
-test('claimed domains: auto-join sign-up joins the organization once the address is verified', async (t) => {
-  const { app, services, config } = await buildApp(t, OPEN);
+test('claimed domains: a claim counts once its DNS TXT record is found; unproven claims block and admit nobody', async (t) => {
+  const dns = await startDnsServer();
+  t.after(() => dns.close());
+  const { app, services, config } = await buildApp(t, { ...OPEN, dnsServers: [dns.address] });
   const tenant = await createTenant(services, config);
   const api = as(app, tenant.key);
   const domain = `${unique('acme')}.test`;
@@ -213,16 +216,86 @@ test('claimed domains: auto-join sign-up joins the organization once the address
   });
   assert.equal(claim.statusCode, 201, claim.body);
   assert.equal(claim.json().domain, domain);
-  const other = await createTenant(services, config);
-  const taken = await as(app, other.key)('POST', `/api/organizations/${other.organizationId}/domains`, {
+  assert.equal(claim.json().verified_at, null);
+  const token = claim.json().verification_token;
+  assert.match(token, /^[0-9a-f]{32}$/);
+  assert.deepEqual(claim.json().verification, {
+    type: 'TXT',
+    name: `_signet-challenge.${domain}`,
+    value: `signet-domain-verification=${token}`,
+  });
+  const again = await api('POST', `/api/organizations/${tenant.organizationId}/domains`, {
     domain,
     auto_join: false,
+    account_id: tenant.accountId,
+  });
+  assert.equal(again.statusCode, 409, 'one claim per domain per organization');
+
+  // An unproven claim blocks nobody: another organization claims the same domain.
+  const other = await createTenant(services, config);
+  const rival = await as(app, other.key)('POST', `/api/organizations/${other.organizationId}/domains`, {
+    domain,
+    auto_join: true,
     account_id: other.accountId,
+  });
+  assert.equal(rival.statusCode, 201, rival.body);
+  const foreign = await as(app, other.key)('GET', `/api/organizations/${tenant.organizationId}/domains`);
+  assert.equal(foreign.statusCode, 404);
+
+  // ... and admits nobody: a sign-up at the domain makes its own organization.
+  const early = await browser(app).call('POST', '/signup', {
+    email: `early@${domain}`,
+    password: PASSWORD,
+    name: 'Early Bird',
+    organization_name: unique('Early'),
+  });
+  assert.equal(early.statusCode, 201, early.body);
+  assert.equal(early.json().joined_existing_organization, false, 'an unproven claim auto-joins nobody');
+
+  // Verification asks the configured DNS server, now.
+  const verifyUrl = `/api/organizations/${tenant.organizationId}/domains/${claim.json().id}/verify`;
+  const missing = await api('POST', verifyUrl);
+  assert.equal(missing.statusCode, 422, missing.body);
+  assert.equal(missing.json().error.code, 'domain_not_verified');
+  assert.ok(missing.json().error.message.includes(`_signet-challenge.${domain}`));
+  assert.ok(dns.queries.includes(`_signet-challenge.${domain}`), 'the loopback server was asked');
+  dns.records.set(`_signet-challenge.${domain}`, 'servfail');
+  const failing = await api('POST', verifyUrl);
+  assert.equal(failing.statusCode, 502, failing.body);
+  assert.equal(failing.json().error.code, 'dns_lookup_failed');
+  // The wrong token (the rival's) does not prove this claim; the right one, among other records, does.
+  dns.records.set(`_signet-challenge.${domain}`, [
+    [`signet-domain-verification=${rival.json().verification_token}`],
+  ]);
+  assert.equal((await api('POST', verifyUrl)).statusCode, 422);
+  dns.records.set(`_signet-challenge.${domain}`, [
+    ['v=spf1 -all'],
+    // Split across character-strings, as long TXT records are: one value.
+    ['signet-domain-verification=', token],
+  ]);
+  const verified = await api('POST', verifyUrl);
+  assert.equal(verified.statusCode, 200, verified.body);
+  assert.ok(verified.json().verified_at);
+
+  // A verified claim is unique: the rival cannot prove its claim, and nobody can claim the domain anew.
+  dns.records.set(`_signet-challenge.${domain}`, [
+    [`signet-domain-verification=${token}`],
+    [`signet-domain-verification=${rival.json().verification_token}`],
+  ]);
+  const lost = await as(app, other.key)(
+    'POST',
+    `/api/organizations/${other.organizationId}/domains/${rival.json().id}/verify`,
+  );
+  assert.equal(lost.statusCode, 409, lost.body);
+  assert.equal(lost.json().error.code, 'domain_taken');
+  const third = await createTenant(services, config);
+  const taken = await as(app, third.key)('POST', `/api/organizations/${third.organizationId}/domains`, {
+    domain,
+    auto_join: false,
+    account_id: third.accountId,
   });
   assert.equal(taken.statusCode, 409);
   assert.equal(taken.json().error.code, 'domain_taken');
-  const foreign = await as(app, other.key)('GET', `/api/organizations/${tenant.organizationId}/domains`);
-  assert.equal(foreign.statusCode, 404);
   assert.equal(
     (await api('GET', `/api/organizations/${tenant.organizationId}/domains`)).json().data.length,
     1,
@@ -281,5 +354,32 @@ test('claimed domains: auto-join sign-up joins the organization once the address
     .where('organization_id', '=', tenant.organizationId)
     .where('action', 'like', 'domain.%')
     .execute();
-  assert.deepEqual(domainEvents.map((e) => e.action).sort(), ['domain.created', 'domain.deleted']);
+  assert.deepEqual(domainEvents.map((e) => e.action).sort(), [
+    'domain.created',
+    'domain.deleted',
+    'domain.verified',
+  ]);
+});
+
+test('SIGNET_DNS_SERVERS: comma-separated IP addresses with optional ports; anything else is refused by name', async () => {
+  const { loadConfig, ConfigError } = await import('../src/config.ts');
+  assert.deepEqual(loadConfig({}).dnsServers, []);
+  assert.deepEqual(
+    loadConfig({ SIGNET_DNS_SERVERS: ' 192.0.2.53, 127.0.0.1:5353 ,[::1]:53,2001:db8::53 ' }).dnsServers,
+    ['192.0.2.53', '127.0.0.1:5353', '[::1]:53', '2001:db8::53'],
+  );
+  for (const bad of [
+    'dns.example.com',
+    '127.0.0.1:99999',
+    '127.0.0.1:',
+    '[127.0.0.1]:53',
+    '1.2.3.4,',
+    'udp://1.1.1.1',
+  ]) {
+    assert.throws(
+      () => loadConfig({ SIGNET_DNS_SERVERS: bad }),
+      (err: unknown) => err instanceof ConfigError && err.message.startsWith('SIGNET_DNS_SERVERS'),
+      bad,
+    );
+  }
 });

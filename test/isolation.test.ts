@@ -282,6 +282,8 @@ function matrix(a: World, b: World): { path: Row[]; body: Row[] } {
         `/api/organizations/${b.organizationId}/domains`,
         { domain: 'pwned.test', auto_join: true, account_id: a.accountId },
       ],
+      ['POST', `/api/organizations/${b.organizationId}/domains/${b.domainId}/verify`],
+      ['POST', `/api/organizations/${a.organizationId}/domains/${b.domainId}/verify`],
       ['DELETE', `/api/organizations/${b.organizationId}/domains/${b.domainId}`],
       ['DELETE', `/api/organizations/${a.organizationId}/domains/${b.domainId}`],
       ['POST', `/api/users/${b.userId}/password_reset`],

@@ -46,11 +46,15 @@ export const ERROR_STATUS = {
   invalid_reference: 422,
   invalid_logo: 422,
   last_owner: 422,
+  // A domain claim whose DNS TXT record was not found (src/core/organizations/domains.ts).
+  domain_not_verified: 422,
   idempotency_key_reused: 422,
   // 429, 500, 501, 503
   rate_limited: 429,
   too_many_attempts: 429,
   internal_error: 500,
+  // The DNS servers Signet asks (SIGNET_DNS_SERVERS) failed or timed out: try again later.
+  dns_lookup_failed: 502,
   // An operation of a compatibility face (DocuSign's APIs) that Signet deliberately does not implement.
   not_supported: 501,
   not_ready: 503,

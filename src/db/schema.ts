@@ -43,6 +43,8 @@ export interface UsersTable {
   created_at: CreatedAt;
   updated_at: Timestamp;
   email_verified_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  /** An address the user is moving to, until the link mailed there is followed (0015). */
+  pending_email: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface PermissionProfilesTable {
@@ -183,7 +185,7 @@ export interface SessionsTable {
   user_agent: string | null;
 }
 
-export type UserTokenPurpose = 'email_verification' | 'password_reset';
+export type UserTokenPurpose = 'email_verification' | 'password_reset' | 'email_change';
 
 export interface UserTokensTable {
   id: string;
@@ -194,6 +196,8 @@ export interface UserTokensTable {
   created_at: CreatedAt;
   expires_at: Date;
   used_at: Date | null;
+  /** email_change: the address this token confirms. */
+  email: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface LoginFailuresTable {
@@ -212,6 +216,10 @@ export interface OutboxMailTable {
   html: string;
   created_at: CreatedAt;
   sent_at: Date | null;
+  /** The link token while it can be used; NULL once scrubbed (0015). */
+  secret: ColumnType<string | null, string | null | undefined, string | null>;
+  secret_hash: ColumnType<Buffer | null, Buffer | null | undefined, Buffer | null>;
+  secret_expires_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export interface InvitesTable {
@@ -239,6 +247,10 @@ export interface OrganizationDomainsTable {
   auto_join: boolean;
   account_id: string;
   permission_profile_id: number | null;
+  /** The value a TXT record `signet-domain-verification=<token>` must carry (0015). */
+  verification_token: string;
+  /** When the TXT record was found; a claim counts only from then on. */
+  verified_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
   created_at: CreatedAt;
   updated_at: Timestamp;
 }

@@ -89,6 +89,8 @@ export class PeopleService {
       .selectAll()
       .where('domain', '=', emailDomain(input.email))
       .where('auto_join', '=', true)
+      // Only a claim proven by DNS lets anyone in (src/core/organizations/domains.ts).
+      .where('verified_at', 'is not', null)
       .executeTakeFirst();
     const { first_name, last_name } = splitName(input.name);
     const userId = newId();
@@ -319,7 +321,10 @@ export class PeopleService {
     const pending = await this.db
       .selectFrom('memberships as m')
       .innerJoin('organization_domains as d', (j) =>
-        j.onRef('d.account_id', '=', 'm.account_id').on('d.auto_join', '=', true),
+        j
+          .onRef('d.account_id', '=', 'm.account_id')
+          .on('d.auto_join', '=', true)
+          .on('d.verified_at', 'is not', null),
       )
       .select(['m.id', 'm.account_id'])
       .where('m.user_id', '=', user.id)

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { ctxOf } from '../ctx.ts';
 import {
   Email,
+  ErrorBody,
   errorResponses,
   IdParams,
   IntId,
@@ -54,6 +55,13 @@ export const OrganizationDomain = Type.Object(
     auto_join: Type.Boolean(),
     account_id: Uuid,
     permission_profile_id: Nullable(OutInt),
+    verification_token: Type.String(),
+    verified_at: Nullable(Timestamp),
+    verification: Type.Object({
+      type: Type.Literal('TXT'),
+      name: Type.String({ description: 'where to publish the TXT record: _signet-challenge.<domain>' }),
+      value: Type.String({ description: 'the record: signet-domain-verification=<verification_token>' }),
+    }),
     created_at: Timestamp,
     updated_at: Timestamp,
   },
@@ -171,7 +179,8 @@ export async function peopleApiRoutes(app: FastifyInstance): Promise<void> {
       config: { permission: 'org:write' },
       schema: {
         tags: ['organizations'],
-        summary: 'Claim an email domain; with auto_join, sign-ups at the domain join this organization',
+        summary:
+          'Claim an email domain (unverified until its DNS TXT record is found); verified and with auto_join, sign-ups at the domain join this organization',
         params: IdParams,
         body: Type.Object(
           {
@@ -187,6 +196,21 @@ export async function peopleApiRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request, reply) =>
       reply.code(201).send(await domains.create(ctxOf(request), request.params.id, request.body)),
+  );
+
+  fastify.post(
+    '/organizations/:id/domains/:domain_id/verify',
+    {
+      config: { permission: 'org:write' },
+      schema: {
+        tags: ['organizations'],
+        summary:
+          'Look up the TXT record `signet-domain-verification=<token>` at _signet-challenge.<domain> now; found, the claim is verified',
+        params: DomainParams,
+        response: { 200: OrganizationDomain, ...errorResponses, 502: ErrorBody },
+      },
+    },
+    async (request) => domains.verify(ctxOf(request), request.params.id, request.params.domain_id),
   );
 
   fastify.delete(

@@ -10,15 +10,16 @@ import { requireOwnOrganization } from '../docusign/face.ts';
 import { OrgParams } from './users-mapping.ts';
 
 /**
- * DomainResponse for a claimed domain. Signet claims a domain for one organization without DNS proof, so a
- * claimed domain is `active` and has no txt_token; with auto_join on, sign-ups at the domain join the
- * organization (a DocuSign setting-like fact, shown as a setting).
+ * DomainResponse for a claimed domain: `pending` with its txt_token until the DNS TXT record proves it
+ * (POST /api/organizations/{id}/domains/{id}/verify), then `active`. With auto_join on, sign-ups at a
+ * verified domain join the organization (a DocuSign setting-like fact, shown as a setting).
  */
 export function reservedDomain(d: OrganizationDomain) {
   return {
     id: d.id,
-    status: 'active',
+    status: d.verified_at ? 'active' : 'pending',
     host_name: d.domain,
+    txt_token: d.verification_token,
     settings: [{ key: 'auto_join', value: String(d.auto_join), type: 'boolean' }],
     links: [],
   };
