@@ -8,6 +8,7 @@ import addFormats from 'ajv-formats';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { app } from './app.ts';
 import type { Config } from './config.ts';
+import { isEmail } from './core/email.ts';
 import { renderNative } from './faces/api/index.ts';
 import { renderEsignError } from './faces/esign/index.ts';
 import { toAppError } from './faces/http-errors.ts';
@@ -54,6 +55,8 @@ export async function buildServer(
   };
   const body = addFormats.default(new Ajv({ ...options, coerceTypes: false }));
   const text = addFormats.default(new Ajv({ ...options, coerceTypes: 'array' }));
+  // `format: "email"` is Signet's one email rule (core/email.ts: length first, linear time) on every face.
+  for (const ajv of [body, text]) ajv.addFormat('email', isEmail);
   fastify.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? body : text).compile(schema));
   await fastify.register(app, { config, services, ready: opts.ready });
   return fastify;

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config.ts';
 import { bootstrap } from '../core/bootstrap.ts';
+import { isEmail } from '../core/email.ts';
 import { openDatabase } from '../db/index.ts';
 import { createServices } from '../services.ts';
 import { runExport, runImport } from './bulk.ts';
@@ -147,7 +148,7 @@ export async function main(args: string[]): Promise<number> {
             json: { type: 'boolean', default: false },
           },
         });
-        if (!values.email || !/^[^@\s]+@[^@\s]+$/.test(values.email))
+        if (!values.email || !isEmail(values.email))
           return fail('bootstrap needs --email with an email address');
         if (!values.org) return fail('bootstrap needs --org NAME');
         if (!values.account) return fail('bootstrap needs --account NAME');

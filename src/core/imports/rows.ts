@@ -13,6 +13,7 @@ import { sql } from 'kysely';
 import type { Db } from '../../db/connection.ts';
 import type { ImportOperation, Membership, MembershipStatus, User } from '../../db/schema.ts';
 import type { AuditInput } from '../audit/writer.ts';
+import { isEmail } from '../email.ts';
 import { isUuid, newId } from '../ids.ts';
 import { type MappingResult, mappingMatcher, type PersonAttributes } from '../mapping-rules/match.ts';
 import type { Principal } from '../principal.ts';
@@ -44,7 +45,6 @@ export const LANGUAGES = [
   'es',
 ];
 const LANGUAGE_BY_KEY = new Map(LANGUAGES.map((l) => [l.toLowerCase().replace('-', '_'), l]));
-const EMAIL = /^[^@\s<>,;"()[\]]+@[^@\s<>,;"()[\]]+\.[^@\s<>,;"()[\]]+$/;
 const BAD_NAME = /[<>\p{Cc}]/u;
 const BAD_TEXT = /[<>]/;
 
@@ -434,7 +434,7 @@ function profileFields(env: PlanEnv, fields: string[]): Profile {
 
 function checkEmail(email: string): void {
   if (!email) throw new RowError('invalid_useremail_address', 'UserEmail is blank');
-  if (email.length > 320 || !EMAIL.test(email)) {
+  if (!isEmail(email)) {
     throw new RowError('invalid_useremail_address', `"${email}" is not an email address`);
   }
 }

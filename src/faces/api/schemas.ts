@@ -1,5 +1,6 @@
 // Schemas shared by the native API's routes. One TypeBox schema gives validation, types and OpenAPI.
 import { type TSchema, Type } from '@sinclair/typebox';
+import { EMAIL_MAX_LENGTH } from '../../core/email.ts';
 import { DEFAULT_LIMIT, MAX_LIMIT } from '../../core/pagination.ts';
 
 export const Uuid = Type.String({ format: 'uuid', description: 'UUID' });
@@ -11,7 +12,7 @@ export const DateTime = Type.String({ format: 'date-time' });
 export const Timestamp = Type.Unsafe<string | Date>({ type: 'string', format: 'date-time' });
 /** An integer id in a response: bigint columns arrive as strings and are written as JSON integers. */
 export const OutInt = Type.Unsafe<number | string>({ type: 'integer' });
-export const Email = Type.String({ format: 'email', minLength: 3, maxLength: 320 });
+export const Email = Type.String({ format: 'email', minLength: 3, maxLength: EMAIL_MAX_LENGTH });
 
 export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 

@@ -4,6 +4,7 @@
 // in that account; its userStatus is that membership's status. The rules are the users service's (/api).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Ctx } from '../../core/context.ts';
+import { EMAIL_MAX_LENGTH, isEmail } from '../../core/email.ts';
 import { invalidField, notFound } from '../../core/errors.ts';
 import type { MembershipStatus } from '../../core/types.ts';
 import type {
@@ -135,9 +136,7 @@ export async function userRoutes(fastify: FastifyInstance): Promise<void> {
     for (const item of items) {
       const email = typeof item.email === 'string' ? item.email.trim() : undefined;
       const result = await perItem(async () => {
-        if (!email || !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email) || email.length > 320) {
-          throw invalidField('email', 'a valid email address is required');
-        }
+        if (!email || !isEmail(email)) throw invalidField('email', 'a valid email address is required');
         const input: CreateUserInput & { account_id: string } = {
           email,
           account_id: accountId,
@@ -229,8 +228,8 @@ export async function userRoutes(fastify: FastifyInstance): Promise<void> {
     const { ctx, accountId } = await accountOf(request);
     const user = await userInAccount(request, ctx, accountId, (request.params as Json).userId as string);
     const body = bodyOf(request);
-    const email = optString(body, 'email', 320)?.trim();
-    if (email !== undefined && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) {
+    const email = optString(body, 'email', EMAIL_MAX_LENGTH)?.trim();
+    if (email !== undefined && !isEmail(email)) {
       throw invalidField('email', 'must be an email address');
     }
     const profileId = profileIdOf(body);

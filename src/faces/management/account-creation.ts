@@ -22,6 +22,7 @@ import {
   type AccountCreationView,
 } from '../../core/accounts/creations.ts';
 import type { Ctx } from '../../core/context.ts';
+import { EMAIL_MAX_LENGTH } from '../../core/email.ts';
 import { invalidField, notFound } from '../../core/errors.ts';
 import { sentResponseCtx, translatingCtx } from '../docusign/ctx.ts';
 import { requireOwnOrganization } from '../docusign/face.ts';
@@ -43,7 +44,7 @@ const Open = { additionalProperties: true } as const;
 const Address = Type.Object({}, Open);
 const Admin = Type.Object(
   {
-    email: Type.String({ format: 'email', minLength: 3, maxLength: 320 }),
+    email: Type.String({ format: 'email', minLength: 3, maxLength: EMAIL_MAX_LENGTH }),
     firstName: Type.Optional(Type.String({ maxLength: 100 })),
     lastName: Type.Optional(Type.String({ maxLength: 100 })),
     locale: Type.Optional(Type.String({ maxLength: 20 })),

@@ -11,6 +11,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Ctx } from '../../core/context.ts';
+import { EMAIL_MAX_LENGTH } from '../../core/email.ts';
 import { invalidField, notFound } from '../../core/errors.ts';
 import type { GroupView } from '../../core/groups/service.ts';
 import type { Account } from '../../core/types.ts';
@@ -23,7 +24,7 @@ import { fullName, membershipStatus, namesOf, userDrilldown } from './users-mapp
 const Guid = Type.String({ format: 'uuid' });
 /** A product id as a client sends it: any string, so an unknown or malformed one gets our own 422. */
 const ProductId = Type.String({ minLength: 1, maxLength: 100 });
-const Email = Type.String({ format: 'email', minLength: 3, maxLength: 320 });
+const Email = Type.String({ format: 'email', minLength: 3, maxLength: EMAIL_MAX_LENGTH });
 
 const AccountPath = Type.Object({ organizationId: Type.String(), accountId: Guid });
 const GroupPath = Type.Object({ organizationId: Type.String(), accountId: Guid, dsGroupId: Guid });

@@ -3,6 +3,7 @@
 // always arrays: the SDK crashes on a null array and turns a null string into "null").
 import { type TSchema, Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
+import { EMAIL_MAX_LENGTH } from '../../core/email.ts';
 import { AppError } from '../../core/errors.ts';
 import type { MembershipStatus, UserStatus } from '../../core/types.ts';
 import type { MembershipLabels, MembershipView, UserView } from '../../core/users/service.ts';
@@ -15,7 +16,7 @@ export const Int64 = Type.Union([
   Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
   Type.String({ pattern: '^[1-9][0-9]{0,15}$' }),
 ]);
-export const EmailAddress = Type.String({ format: 'email', minLength: 3, maxLength: 320 });
+export const EmailAddress = Type.String({ format: 'email', minLength: 3, maxLength: EMAIL_MAX_LENGTH });
 const Name = Type.String({ maxLength: 100 });
 export const Text = Type.String({ maxLength: 200 });
 /** DocuSign sends fields Signet has no use for (site_id, federated_status, access_code…): they are accepted. */
