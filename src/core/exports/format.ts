@@ -6,11 +6,10 @@
 // user with its memberships nested. An account-settings export is one row (object) per account, every setting
 // of the catalogue in it. CSV cells are escaped against formula injection; JSONL is for programs and carries
 // values as they are.
-import { stringify } from 'csv-stringify/sync';
 import { sql } from 'kysely';
 import type { Db } from '../../db/connection.ts';
 import type { ExportRow, User } from '../../db/schema.ts';
-import { neutralizeFormula } from '../csv-safe.ts';
+import { type CsvRow, csvText } from '../csv-safe.ts';
 import { systemPrincipal } from '../principal.ts';
 import { CATALOGUE, objectSchema, type SettingDef } from '../settings/catalogue.ts';
 import { SettingsService } from '../settings/service.ts';
@@ -58,7 +57,7 @@ export function usersCsvHeader(groupColumns: number): string[] {
   ];
 }
 
-function usersCsvRows(u: User, memberships: MembershipOut[], groupColumns: number): string[][] {
+function usersCsvRows(u: User, memberships: MembershipOut[], groupColumns: number): CsvRow[] {
   const person = [u.job_title, u.company, u.department, u.language];
   const groupCells = (names: string[]): (string | null)[] => {
     const cells: (string | null)[] = names.slice(0, groupColumns);
@@ -69,21 +68,19 @@ function usersCsvRows(u: User, memberships: MembershipOut[], groupColumns: numbe
     return cells;
   };
   const list: (MembershipOut | null)[] = memberships.length > 0 ? memberships : [null];
-  return list.map((m) =>
-    [
-      m?.account_id,
-      m?.account_name,
-      u.id,
-      u.first_name,
-      u.last_name,
-      u.email,
-      m?.permission_profile_name,
-      ...groupCells(m ? m.groups.map((g) => g.name) : []),
-      ...person,
-      m?.status,
-      u.status,
-    ].map(neutralizeFormula),
-  );
+  return list.map((m) => [
+    m?.account_id,
+    m?.account_name,
+    u.id,
+    u.first_name,
+    u.last_name,
+    u.email,
+    m?.permission_profile_name,
+    ...groupCells(m ? m.groups.map((g) => g.name) : []),
+    ...person,
+    m?.status,
+    u.status,
+  ]);
 }
 
 function userJson(u: User, memberships: MembershipOut[]): Record<string, unknown> {
@@ -187,7 +184,7 @@ async function* userUnits(db: Db, exp: ExportRow): AsyncGenerator<Unit> {
       const ms = memberships.get(u.id) ?? [];
       if (exp.format === 'csv') {
         const rows = usersCsvRows(u, ms, exp.group_columns);
-        yield { key: u.id, text: stringify(rows), rows: rows.length };
+        yield { key: u.id, text: csvText(rows), rows: rows.length };
       } else {
         yield { key: u.id, text: `${JSON.stringify(userJson(u, ms))}\n`, rows: 1 };
       }
@@ -236,14 +233,14 @@ async function* settingsUnits(db: Db, exp: ExportRow): AsyncGenerator<Unit> {
       const values = (await settings.get(ctx, account.id, db)) as Record<string, unknown>;
       const text =
         exp.format === 'csv'
-          ? stringify([
+          ? csvText([
               [
                 account.id,
                 account.name,
                 ...columns.map((c) =>
                   c.prop ? (values[c.key] as Record<string, unknown>)[c.prop] : values[c.key],
                 ),
-              ].map(neutralizeFormula),
+              ],
             ])
           : `${JSON.stringify({ account_id: account.id, account_name: account.name, settings: values })}\n`;
       yield { key: account.id, text, rows: 1 };
@@ -300,7 +297,7 @@ export async function planExport(
 export function preamble(exp: ExportRow): string {
   if (exp.format === 'jsonl') return '';
   const header = exp.kind === 'users' ? usersCsvHeader(exp.group_columns) : settingsCsvHeader();
-  return `\ufeff${stringify([header])}`;
+  return `\ufeff${csvText([header])}`;
 }
 
 /** The export's rows from its checkpoint on, one unit per user (or account). */

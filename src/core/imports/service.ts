@@ -8,15 +8,15 @@
 // checkpoint is still where this worker read it. A worker killed mid-batch loses the batch's transaction, and
 // whoever runs the import next resumes after the checkpoint: every row is applied exactly once.
 import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { stringify } from 'csv-stringify';
 import { sql } from 'kysely';
 import type { Config } from '../../config.ts';
 import type { Db } from '../../db/connection.ts';
 import type { ImportOperation, ImportRow } from '../../db/schema.ts';
 import { type Ctx, mutate } from '../context.ts';
+import { csvStream } from '../csv-safe.ts';
 import { AppError, invalidField, notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { DEFAULT_LIMIT, decodeCursor, decodeIntCursor, type Page, toPage } from '../pagination.ts';
@@ -345,7 +345,8 @@ export class ImportsService {
         yield [...item.fields, text];
       }
     }
-    return Readable.from(lines()).pipe(stringify({ bom: true }));
+    // The file's own cells are echoed: they get the same formula defence as every CSV Signet writes.
+    return csvStream(lines(), { bom: true });
   }
 
   async cancel(ctx: Ctx, id: string): Promise<ImportView> {

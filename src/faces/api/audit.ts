@@ -1,10 +1,9 @@
 import { Readable } from 'node:stream';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { stringify } from 'csv-stringify';
 import type { FastifyInstance } from 'fastify';
 import type { AuditEventView } from '../../core/audit/service.ts';
-import { neutralizeFormula } from '../../core/csv-safe.ts';
+import { csvStream } from '../../core/csv-safe.ts';
 import { ctxOf } from '../ctx.ts';
 import { DateTime, errorResponses, ListQuery, Nullable, Page, Strict, Timestamp, Uuid } from './schemas.ts';
 
@@ -125,16 +124,14 @@ export async function auditRoutes(app: FastifyInstance): Promise<void> {
         );
       }
       reply.type('text/csv; charset=utf-8');
-      const csv = stringify({ header: true, columns: [...CSV_COLUMNS] });
-      const rows = Readable.from(
-        (async function* () {
-          for await (const e of events) {
-            yield CSV_COLUMNS.map((c) => neutralizeFormula((e as AuditEventView)[c]));
-          }
-        })(),
+      return reply.send(
+        csvStream(
+          (async function* () {
+            yield CSV_COLUMNS;
+            for await (const e of events) yield CSV_COLUMNS.map((c) => (e as AuditEventView)[c]);
+          })(),
+        ),
       );
-      rows.on('error', (err) => csv.destroy(err));
-      return reply.send(rows.pipe(csv));
     },
   );
 }
