@@ -5,13 +5,15 @@ import { randomUUID } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { app } from './app.ts';
 import type { Config } from './config.ts';
 import { isEmail } from './core/email.ts';
+import { AppError } from './core/errors.ts';
 import { renderNative } from './faces/api/index.ts';
 import { renderEsignError } from './faces/esign/index.ts';
 import { toAppError } from './faces/http-errors.ts';
+import { serializeRequest } from './faces/log-redact.ts';
 import { canonicalManagementPrefix, renderManagementError } from './faces/management/index.ts';
 import type { Services } from './services.ts';
 
@@ -20,10 +22,24 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;
 export async function buildServer(
   config: Config,
   services: Services,
-  opts: { logger?: boolean; ready?: () => Promise<boolean> } = {},
+  opts: {
+    logger?: boolean;
+    ready?: () => Promise<boolean>;
+    /** Where log lines go instead of stdout (tests read them). */
+    logStream?: { write(line: string): void };
+  } = {},
 ): Promise<FastifyInstance> {
+  // Logged URLs have their secret-looking query parameters redacted (faces/log-redact.ts).
+  const logger: FastifyServerOptions['logger'] =
+    opts.logger === false
+      ? false
+      : {
+          level: config.logLevel,
+          serializers: { req: serializeRequest as never },
+          ...(opts.logStream ? { stream: opts.logStream } : {}),
+        };
   const fastify = Fastify({
-    logger: opts.logger === false ? false : { level: config.logLevel },
+    logger,
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
     // A caller's X-Request-Id is kept when it is sane, so their logs and ours join up.
@@ -58,6 +74,14 @@ export async function buildServer(
   // `format: "email"` is Signet's one email rule (core/email.ts: length first, linear time) on every face.
   for (const ajv of [body, text]) ajv.addFormat('email', isEmail);
   fastify.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? body : text).compile(schema));
+  // Outside every face: Fastify's own 404 would log and echo the whole URL, query string included.
+  fastify.setNotFoundHandler((request, reply) =>
+    renderNative(
+      new AppError('route_not_found', `no route ${request.method} ${request.url.split('?')[0]}`),
+      request,
+      reply,
+    ),
+  );
   await fastify.register(app, { config, services, ready: opts.ready });
   return fastify;
 }

@@ -496,6 +496,8 @@ test('with SMTP_URL, mail goes to the SMTP server and the outbox row records sen
     .where('to', '=', address)
     .executeTakeFirstOrThrow();
   assert.ok(row.sent_at, 'sent_at is set once the server accepted the message');
+  assert.equal(row.secret, null, 'once SMTP has the mail, the outbox keeps no copy of its link token');
+  assert.ok(!received.includes('signet-link-token'), 'the mail went out with its token put in');
   assert.ok(received.includes(`RCPT TO:<${address}>`), received);
   assert.ok(received.includes('Confirm your email'));
 });

@@ -8,7 +8,7 @@ import type { Account, Organization, User } from '../../db/schema.ts';
 import { type Ctx, mutate, type RequestMeta } from '../context.ts';
 import { AppError, notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
-import type { Mailer } from '../mail/mailer.ts';
+import { LINK_TOKEN, type Mailer, scrubMailSecrets } from '../mail/mailer.ts';
 import { passwordResetMail, sendingBrand, verifyEmailMail } from '../mail/templates.ts';
 import { createOrganizationWithOwner } from '../organizations/create.ts';
 import { hashPassword, verifyPassword } from '../passwords.ts';
@@ -301,6 +301,7 @@ export class PeopleService {
         .returning('id')
         .executeTakeFirst();
       if (!used) throw INVALID_TOKEN('verification');
+      await scrubMailSecrets(trx, [hashToken(token)]);
       const after = await trx
         .updateTable('users')
         .set({ email_verified_at: sql`coalesce(email_verified_at, now())`, updated_at: new Date() })
@@ -435,14 +436,16 @@ export class PeopleService {
         .returning('id')
         .executeTakeFirst();
       if (!used) throw INVALID_TOKEN('password reset');
-      // Every other outstanding reset link of this user dies too.
-      await trx
+      // Every other outstanding reset link of this user dies too, and no mail keeps any of them.
+      const others = await trx
         .updateTable('user_tokens')
         .set({ used_at: new Date() })
         .where('user_id', '=', user.id)
         .where('purpose', '=', 'password_reset')
         .where('used_at', 'is', null)
+        .returning('token_hash')
         .execute();
+      await scrubMailSecrets(trx, [row.token_hash, ...others.map((o) => o.token_hash)]);
       await trx
         .updateTable('users')
         .set({
@@ -468,6 +471,7 @@ export class PeopleService {
 
   private async issueReset(ctx: Ctx, user: User, byAdmin: boolean): Promise<void> {
     const token = newToken();
+    const expiresAt = new Date(Date.now() + RESET_TTL_MS);
     const mailIds: string[] = [];
     await mutate(this.db, ctx, async (trx, audit) => {
       const t = await trx
@@ -478,18 +482,20 @@ export class PeopleService {
           organization_id: user.organization_id,
           purpose: 'password_reset',
           token_hash: hashToken(token),
-          expires_at: new Date(Date.now() + RESET_TTL_MS),
+          expires_at: expiresAt,
         })
         .returning('id')
         .executeTakeFirstOrThrow();
       const brand = await sendingBrand(trx, await this.firstAccount(trx, user.id));
-      const link = `${this.publicUrl}/reset_password?token=${encodeURIComponent(token)}`;
+      // The token rides in the fragment: a browser never sends it to a server (or a log).
+      const link = `${this.publicUrl}/reset_password#token=${LINK_TOKEN}`;
       mailIds.push(
         await this.mailer.queue(
           trx,
           user.organization_id,
           user.email,
           passwordResetMail({ brand, link, byAdmin }),
+          { token, expiresAt },
         ),
       );
       audit.record({
@@ -503,6 +509,7 @@ export class PeopleService {
   }
 
   private async queueVerification(trx: Db, user: User, token: string, accountId: string): Promise<string> {
+    const expiresAt = new Date(Date.now() + VERIFY_TTL_MS);
     await trx
       .insertInto('user_tokens')
       .values({
@@ -511,16 +518,17 @@ export class PeopleService {
         organization_id: user.organization_id,
         purpose: 'email_verification',
         token_hash: hashToken(token),
-        expires_at: new Date(Date.now() + VERIFY_TTL_MS),
+        expires_at: expiresAt,
       })
       .execute();
     const brand = await sendingBrand(trx, accountId);
-    const link = `${this.publicUrl}/verify_email?token=${encodeURIComponent(token)}`;
+    const link = `${this.publicUrl}/verify_email#token=${LINK_TOKEN}`;
     return this.mailer.queue(
       trx,
       user.organization_id,
       user.email,
       verifyEmailMail({ brand, name: user.first_name, link }),
+      { token, expiresAt },
     );
   }
 

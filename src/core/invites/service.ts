@@ -13,7 +13,7 @@ import { hashToken, newToken } from '../auth/tokens.ts';
 import { type Ctx, mutate, type RequestMeta } from '../context.ts';
 import { AppError, invalidField, notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
-import type { Mailer } from '../mail/mailer.ts';
+import { LINK_TOKEN, type Mailer, scrubMailSecrets } from '../mail/mailer.ts';
 import { inviteMail, sendingBrand } from '../mail/templates.ts';
 import { DEFAULT_LIMIT, decodeCursor, type Page, toPage } from '../pagination.ts';
 import { hashPassword, verifyPassword } from '../passwords.ts';
@@ -224,6 +224,7 @@ export class InvitesService {
         .where('id', '=', id)
         .returningAll()
         .executeTakeFirstOrThrow();
+      await scrubMailSecrets(trx, [before.token_hash]);
       audit.record({
         action: 'invite.resent',
         targetType: 'invite',
@@ -251,6 +252,7 @@ export class InvitesService {
         .where('id', '=', id)
         .returningAll()
         .executeTakeFirstOrThrow();
+      await scrubMailSecrets(trx, [before.token_hash]);
       audit.record({
         action: 'invite.revoked',
         targetType: 'invite',
@@ -321,6 +323,7 @@ export class InvitesService {
         .returningAll()
         .executeTakeFirst();
       if (!claimed) throw INVALID_INVITE();
+      await scrubMailSecrets(trx, [claimed.token_hash]);
       let user: User;
       if (existing) {
         user = existing;
@@ -499,7 +502,8 @@ export class InvitesService {
       ? `${inviter.first_name} ${inviter.last_name}`.trim() || inviter.email
       : ctx.principal.label;
     const brand = await sendingBrand(trx, invite.account_id);
-    const link = `${this.publicUrl}/invites/accept?token=${encodeURIComponent(token)}`;
+    // The token rides in the fragment: a browser never sends it to a server (or a log).
+    const link = `${this.publicUrl}/invites/accept#token=${LINK_TOKEN}`;
     return this.mailer.queue(
       trx,
       invite.organization_id,
@@ -512,6 +516,7 @@ export class InvitesService {
         role: invite.role,
         link,
       }),
+      { token, expiresAt: invite.expires_at },
     );
   }
 }
