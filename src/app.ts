@@ -4,7 +4,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
 import type { Permission, Principal } from './core/principal.ts';
-import { apiFace } from './faces/api/index.ts';
+import { apiFace, renderNative } from './faces/api/index.ts';
 import { esignFace } from './faces/esign/index.ts';
 import { healthRoutes } from './faces/health.ts';
 import { startIdempotencySweep } from './faces/idempotency.ts';
@@ -57,6 +57,8 @@ export async function app(fastify: FastifyInstance, opts: AppOptions): Promise<v
   installRateLimits(fastify, opts.config);
   // Before the faces, which inherit them: charsets, strict UTF-8 JSON, no NUL in any text (faces/request-guards.ts).
   installRequestGuards(fastify);
+  // Routes outside the faces (health, the OpenAPI document) answer errors in the native dialect too.
+  fastify.setErrorHandler(renderNative);
   startIdempotencySweep(fastify, opts.services.db);
   // API keys record their last use in memory; write what is pending before the database goes away.
   fastify.addHook('onClose', async () => {

@@ -262,3 +262,29 @@ test('a replayed POST /api/api_keys/revoke_all answers exactly what the first re
   assert.equal(replay.headers['idempotent-replayed'], 'true');
   assert.equal(replay.body, first.body);
 });
+
+test('an Idempotency-Key on a route whose service yields no result (admin password reset) is replayed, not a 500', async (t) => {
+  const { app, services, config } = await buildApp(t);
+  const tenant = await createTenant(services, config);
+  const call = as(app, tenant.key);
+  const user = await call('POST', '/api/users', {
+    email: `${unique('reset')}@example.test`,
+    account_id: tenant.accountId,
+  });
+  assert.equal(user.statusCode, 201, user.body);
+  const headers = { 'idempotency-key': unique('reset') };
+  const first = await call('POST', `/api/users/${user.json().id}/password_reset`, undefined, headers);
+  assert.equal(first.statusCode, 202, first.body);
+  const replay = await call('POST', `/api/users/${user.json().id}/password_reset`, undefined, headers);
+  assert.equal(replay.statusCode, 202, replay.body);
+  assert.equal(replay.headers['idempotent-replayed'], 'true');
+  assert.equal(replay.body, first.body);
+});
+
+test('routes outside the faces (health) answer a NUL in the query in the native dialect', async (t) => {
+  const { app } = await buildApp(t);
+  const res = await app.inject({ method: 'GET', url: '/healthz?probe=%00' });
+  assert.equal(res.statusCode, 422, res.body);
+  assert.equal(res.json().error.code, 'invalid_text');
+  assert.equal(res.json().error.details[0].field, 'probe');
+});

@@ -128,7 +128,19 @@ export function idempotencyCommitHook(request: FastifyRequest): Ctx['beforeCommi
   return async (trx, result) => {
     const status = successStatus(request, state.reply);
     const empty = status === 204 || status === 304;
-    const body = empty ? Buffer.alloc(0) : Buffer.from(serialize(state.reply, status, result));
+    // A service whose transaction yields nothing (the route answers a fixed body of its own, as the admin
+    // password reset does) has no response to store here: the one sent is stored after it (finish), as for
+    // a handler without an effect transaction. Serialising `undefined` against the response schema threw,
+    // failing the whole request with a 500.
+    if (result === undefined && !empty) return;
+    let body: Buffer;
+    try {
+      body = empty ? Buffer.alloc(0) : Buffer.from(serialize(state.reply, status, result));
+    } catch (err) {
+      // The transaction's result is not the route's response: store the one sent instead (finish).
+      request.log.warn({ err }, 'idempotency: the effect result does not serialise as the response');
+      return;
+    }
     const headers: Record<string, string> = empty
       ? {}
       : { 'content-type': 'application/json; charset=utf-8' };
