@@ -9,7 +9,7 @@ import { type Ctx, mutate, type RequestMeta } from '../context.ts';
 import { AppError, notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { LINK_TOKEN, type Mailer, scrubMailSecrets } from '../mail/mailer.ts';
-import { passwordResetMail, sendingBrand, verifyEmailMail } from '../mail/templates.ts';
+import { accountExistsMail, passwordResetMail, sendingBrand, verifyEmailMail } from '../mail/templates.ts';
 import { createOrganizationWithOwner } from '../organizations/create.ts';
 import { hashPassword, verifyPassword } from '../passwords.ts';
 import type { Principal } from '../principal.ts';
@@ -38,11 +38,11 @@ export interface SessionInfo {
   expires_at: Date;
 }
 
-export interface SignupResult {
-  session: NewSession;
-  joined_existing_organization: boolean;
-  membership_status: 'active' | 'pending';
-}
+/**
+ * A new organization answers with its owner's session. Joining an organization by a verified domain claim
+ * answers "check your mail" whether or not the address had a user there (see signup()).
+ */
+export type SignupResult = { kind: 'session'; session: NewSession } | { kind: 'check_mail' };
 
 export function splitName(name: string): { first_name: string; last_name: string } {
   const parts = name.trim().split(/\s+/).filter(Boolean);
@@ -98,17 +98,29 @@ export class PeopleService {
     const mailIds: string[] = [];
 
     if (domain) {
-      // Joining an organization that claims this domain. The membership stays pending until the address is
-      // verified: otherwise anyone could type a colleague's address and be let in.
+      // Joining an organization that proved this domain. The answer is the same whether or not the address
+      // has a user there already (so sign-up cannot tell which addresses exist): 202, "check your mail". A
+      // new person gets a user whose membership stays pending until the address is verified (otherwise
+      // anyone could type a colleague's address and be let in), and signs in once verified; an existing
+      // person gets a mail saying so, and nothing else changes. Both paths hash a password and write one
+      // transaction with a mail, so they take about the same time.
       const actor = personActor(
         { id: userId, email: input.email, organization_id: domain.organization_id, role: 'member' },
         this.environment,
         domain.account_id,
       );
-      const session = await mutate(
+      const ctx: Ctx = { principal: actor, meta };
+      const created = await mutate(
         this.db,
-        { principal: actor, meta },
+        ctx,
         async (trx, audit) => {
+          const existing = await trx
+            .selectFrom('users')
+            .select('id')
+            .where('organization_id', '=', domain.organization_id)
+            .where(sql`lower(email)`, '=', input.email.toLowerCase())
+            .executeTakeFirst();
+          if (existing) return false;
           const user = await trx
             .insertInto('users')
             .values({
@@ -151,18 +163,17 @@ export class PeopleService {
             after: membership,
           });
           mailIds.push(await this.queueVerification(trx, user, token, domain.account_id));
-          return this.sessions.create(trx, user, meta);
+          return true;
         },
-        {
-          users_org_email_key: new AppError(
-            'email_taken',
-            'this email address already has a user in the organization that claims its domain; log in or reset the password',
-            [{ field: 'email', message: 'already in use' }],
-          ),
-        },
-      );
+        // Two sign-ups with one address at once: the loser is the "existing" case.
+        { users_org_email_key: new AppError('email_taken', 'raced') },
+      ).catch((err: unknown) => {
+        if (err instanceof AppError && err.code === 'email_taken') return false;
+        throw err;
+      });
+      if (!created) await this.mailAccountExists(ctx, domain.organization_id, domain.account_id, input.email);
       this.mailer.dispatch(mailIds);
-      return { session, joined_existing_organization: true, membership_status: 'pending' };
+      return { kind: 'check_mail' };
     }
 
     const orgId = newId();
@@ -183,7 +194,42 @@ export class PeopleService {
       return this.sessions.create(trx, user, meta);
     });
     this.mailer.dispatch(mailIds);
-    return { session, joined_existing_organization: false, membership_status: 'active' };
+    return { kind: 'session', session };
+  }
+
+  /** Tells the person at `email` that they have an account in the organization already. */
+  private async mailAccountExists(ctx: Ctx, orgId: string, accountId: string, email: string): Promise<void> {
+    const mailIds: string[] = [];
+    await mutate(this.db, ctx, async (trx, audit) => {
+      // To the address as the user has it, not as typed.
+      const user = await trx
+        .selectFrom('users')
+        .select(['id', 'email'])
+        .where('organization_id', '=', orgId)
+        .where(sql`lower(email)`, '=', email.toLowerCase())
+        .executeTakeFirst();
+      const org = await trx
+        .selectFrom('organizations')
+        .select('name')
+        .where('id', '=', orgId)
+        .executeTakeFirstOrThrow();
+      const brand = await sendingBrand(trx, accountId);
+      mailIds.push(
+        await this.mailer.queue(
+          trx,
+          orgId,
+          user?.email ?? email,
+          accountExistsMail({ brand, organization: org.name, link: `${this.publicUrl}/login` }),
+        ),
+      );
+      audit.record({
+        action: 'signup.existing_email',
+        targetType: user ? 'user' : 'organization',
+        targetId: user?.id ?? orgId,
+        accountId,
+      });
+    });
+    this.mailer.dispatch(mailIds);
   }
 
   // --- login / logout --------------------------------------------------------------------------------

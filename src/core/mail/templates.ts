@@ -124,3 +124,64 @@ export function inviteMail(o: {
     'The invitation works once and expires in 7 days.',
   );
 }
+
+/** To a person who signed up with an address that already has a user: no new account, a way back in. */
+export function accountExistsMail(o: {
+  brand: MailBrand | null;
+  organization: string;
+  link: string;
+}): RenderedMail {
+  return layout(
+    o.brand,
+    `You already have an account at ${o.organization}`,
+    [
+      'Hello,',
+      `Someone (hopefully you) tried to sign up with this email address, which already has an account at ${o.organization}. No new account was made.`,
+      'Sign in with your password, or reset it if you have forgotten it.',
+    ],
+    { label: 'Sign in or reset your password', url: o.link },
+    'If you did not try to sign up, ignore this mail: nothing has changed.',
+  );
+}
+
+/** To the new address of an email change: following the link makes it the sign-in address. */
+export function confirmEmailChangeMail(o: {
+  brand: MailBrand | null;
+  name: string;
+  oldEmail: string;
+  newEmail: string;
+  link: string;
+}): RenderedMail {
+  const who = o.brand?.company || o.brand?.name || 'Signet';
+  return layout(
+    o.brand,
+    `Confirm your new email address for ${who}`,
+    [
+      `Hello${o.name ? ` ${o.name}` : ''},`,
+      `The email address of your account is to change from ${o.oldEmail} to ${o.newEmail}. Until you confirm, you keep signing in as ${o.oldEmail}.`,
+    ],
+    { label: 'Confirm the new address', url: o.link },
+    'The link works once and expires in 24 hours. If you did not expect this, ignore this mail: nothing changes.',
+  );
+}
+
+/** To the old address of an email change: told, with no link to act on. */
+export function emailChangeNoticeMail(o: {
+  brand: MailBrand | null;
+  name: string;
+  oldEmail: string;
+  newEmail: string;
+  signInUrl: string;
+}): RenderedMail {
+  return layout(
+    o.brand,
+    'A change of your email address was requested',
+    [
+      `Hello${o.name ? ` ${o.name}` : ''},`,
+      `A change of the email address of your account from ${o.oldEmail} to ${o.newEmail} was requested. It takes effect only once the link sent to ${o.newEmail} is followed; until then you sign in as ${o.oldEmail}.`,
+      'If this was not you or your administrator, sign in and change your password, and tell your administrator.',
+    ],
+    { label: 'Sign in', url: o.signInUrl },
+    'You receive this mail because it is the current address of your account.',
+  );
+}

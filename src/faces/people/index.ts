@@ -33,6 +33,7 @@ const SignupBody = Type.Object({
   joined_existing_organization: Type.Boolean(),
   membership_status: Type.Union([Type.Literal('active'), Type.Literal('pending')]),
 });
+const CheckMail = Type.Object({ status: Type.Literal('check_your_mail'), message: Type.String() });
 const AcceptBody = Type.Object({ ...SessionBody, created_user: Type.Boolean() });
 const Status = Type.Object({ status: Type.String() });
 
@@ -92,7 +93,7 @@ export async function peopleFace(app: FastifyInstance): Promise<void> {
       schema: {
         tags,
         summary:
-          'Create an organization, its first account and you as its owner (or join the organization that claims your email domain); logs you in',
+          'Create an organization, its first account and you as its owner, and log in (201); or, when an organization has proven your email domain, 202 and a mail to the address (a verification link for a new person, a sign-in reminder for an existing one: the answers are alike)',
         body: Type.Object(
           {
             email: Email,
@@ -102,16 +103,24 @@ export async function peopleFace(app: FastifyInstance): Promise<void> {
           },
           Strict,
         ),
-        response: { 201: SignupBody, ...errors },
+        response: { 201: SignupBody, 202: CheckMail, ...errors },
       },
     },
     async (request, reply) => {
       const result = await people.signup(request.body, requestMeta(request));
+      if (result.kind === 'check_mail') {
+        // The same answer whether or not the address has a user in the organization (no enumeration).
+        return reply.code(202).send({
+          status: 'check_your_mail',
+          message:
+            'your email domain belongs to an organization: we sent a mail to this address; follow it to continue',
+        });
+      }
       const info = await startSession(request, reply, result.session);
       return reply.code(201).send({
         ...info,
-        joined_existing_organization: result.joined_existing_organization,
-        membership_status: result.membership_status,
+        joined_existing_organization: false,
+        membership_status: 'active',
       });
     },
   );
