@@ -86,6 +86,8 @@ export interface GroupsTable {
 export interface GroupMembersTable {
   group_id: number;
   user_id: string;
+  /** The group's account (0014); filled in from the group by a trigger when an insert leaves it out. */
+  account_id: ColumnType<string, string | undefined, string>;
   created_at: CreatedAt;
 }
 
@@ -295,6 +297,8 @@ export interface MappingRulesTable {
 export interface MappingRuleGroupsTable {
   rule_id: string;
   group_id: number;
+  /** The rule's (and so the group's) account: both are referenced by (account_id, id). */
+  account_id: string;
 }
 
 export interface Database {

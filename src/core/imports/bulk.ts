@@ -158,26 +158,26 @@ export async function insertMemberships(trx: Db, rows: readonly Membership[]): P
  */
 export async function copyGroupMembers(
   trx: Db,
-  rows: readonly { group_id: number; user_id: string }[],
+  rows: readonly { account_id: string; group_id: number; user_id: string }[],
 ): Promise<void> {
   if (rows.length === 0) return;
   await copyIn(
     trx,
-    'COPY group_members (group_id, user_id) FROM STDIN',
-    inPieces(rows, (r) => `${r.group_id}\t${copyValue(r.user_id)}\n`),
+    'COPY group_members (account_id, group_id, user_id) FROM STDIN',
+    inPieces(rows, (r) => `${copyValue(r.account_id)}\t${r.group_id}\t${copyValue(r.user_id)}\n`),
   );
 }
 
 export async function insertGroupMembers(
   trx: Db,
-  rows: readonly { group_id: number; user_id: string }[],
+  rows: readonly { account_id: string; group_id: number; user_id: string }[],
 ): Promise<void> {
   if (rows.length === 0) return;
   await sql`
-    INSERT INTO group_members (group_id, user_id)
-    SELECT t.group_id::bigint, t.user_id::uuid
-    FROM unnest(${col(rows, (r) => r.group_id)}::text[], ${col(rows, (r) => r.user_id)}::text[])
-      AS t(group_id, user_id)
+    INSERT INTO group_members (account_id, group_id, user_id)
+    SELECT t.account_id::uuid, t.group_id::bigint, t.user_id::uuid
+    FROM unnest(${col(rows, (r) => r.account_id)}::text[], ${col(rows, (r) => r.group_id)}::text[],
+                ${col(rows, (r) => r.user_id)}::text[]) AS t(account_id, group_id, user_id)
     ON CONFLICT DO NOTHING`.execute(trx);
 }
 

@@ -885,7 +885,7 @@ export async function executeBatch(trx: Db, planned: Planned): Promise<AuditInpu
   }
   const created = new Set(of('createUser').map((o) => o.row.id));
   const members = of('addGroups').flatMap((o) =>
-    o.groupIds.map((group_id) => ({ group_id, user_id: o.userId })),
+    o.groupIds.map((group_id) => ({ account_id: o.accountId, group_id, user_id: o.userId })),
   );
   await copyGroupMembers(
     trx,

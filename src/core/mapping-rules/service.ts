@@ -157,7 +157,7 @@ export class MappingRulesService {
             enabled: input.enabled ?? true,
           })
           .execute();
-        await setGroups(trx, id, groupIds);
+        await setGroups(trx, accountId, id, groupIds);
         const after = await this.get(ctx, accountId, id, trx);
         audit.record({
           action: 'mapping_rule.created',
@@ -196,7 +196,7 @@ export class MappingRulesService {
           .set({ ...set, updated_at: new Date() })
           .where('id', '=', id)
           .execute();
-        if (groupIds !== undefined) await setGroups(trx, id, groupIds);
+        if (groupIds !== undefined) await setGroups(trx, accountId, id, groupIds);
         const after = await this.get(ctx, accountId, id, trx);
         audit.record({
           action: 'mapping_rule.updated',
@@ -378,12 +378,12 @@ async function lockRules(trx: Db, accountId: string): Promise<void> {
   await sql`SELECT pg_advisory_xact_lock(hashtextextended(${`mapping_rules:${accountId}`}, 0))`.execute(trx);
 }
 
-async function setGroups(trx: Db, ruleId: string, groupIds: number[]): Promise<void> {
+async function setGroups(trx: Db, accountId: string, ruleId: string, groupIds: number[]): Promise<void> {
   await trx.deleteFrom('mapping_rule_groups').where('rule_id', '=', ruleId).execute();
   if (groupIds.length > 0) {
     await trx
       .insertInto('mapping_rule_groups')
-      .values(groupIds.map((group_id) => ({ rule_id: ruleId, group_id })))
+      .values(groupIds.map((group_id) => ({ account_id: accountId, rule_id: ruleId, group_id })))
       .execute();
   }
 }
