@@ -197,8 +197,8 @@ test('the schema refuses a row that crosses organizations or accounts, table by 
 
   await t.test('organization_domains', async () => {
     const row = (acct: string, profileId: number | null) =>
-      sql`INSERT INTO organization_domains (id, organization_id, domain, account_id, permission_profile_id)
-          VALUES (${newId()}, ${A.organizationId}, ${`d${randomBytes(6).toString('hex')}.test`}, ${acct}, ${profileId})`;
+      sql`INSERT INTO organization_domains (id, organization_id, domain, account_id, permission_profile_id, verification_token)
+          VALUES (${newId()}, ${A.organizationId}, ${`d${randomBytes(6).toString('hex')}.test`}, ${acct}, ${profileId}, 'token')`;
     await accepted('domain', row(a2, pA2));
     await refused('domain of org A joining B’s account', row(B.accountId, null));
     await refused('domain joining A2 with A1’s profile', row(a2, pA1));
