@@ -288,3 +288,26 @@ test('routes outside the faces (health) answer a NUL in the query in the native 
   assert.equal(res.json().error.code, 'invalid_text');
   assert.equal(res.json().error.details[0].field, 'probe');
 });
+
+test('a NUL in an upload file name or the User-Agent is dropped, not a 500', async (t) => {
+  const { app, services, config } = await buildApp(t);
+  const tenant = await createTenant(services, config);
+  const call = as(app, tenant.key);
+  const csv = { 'content-type': 'text/csv', 'content-disposition': "attachment; filename*=UTF-8''a%00b.csv" };
+  const native = await call(
+    'POST',
+    `/api/imports?account_id=${tenant.accountId}&operation=add&dry_run=true`,
+    'UserEmail\n',
+    csv,
+  );
+  assert.ok(native.statusCode < 500, native.body);
+  const mgmt = await call(
+    'POST',
+    `/management/v2/organizations/${tenant.organizationId}/imports/bulk_users/add`,
+    'UserEmail\n',
+    csv,
+  );
+  assert.ok(mgmt.statusCode < 500, mgmt.body);
+  const ua = await call('POST', '/api/accounts', { name: unique('UA') }, { 'user-agent': 'agent\u0000x' });
+  assert.equal(ua.statusCode, 201, ua.body);
+});

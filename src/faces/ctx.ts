@@ -15,7 +15,8 @@ export function requestMeta(request: {
   const ua = request.headers['user-agent'];
   return {
     ip: request.ip,
-    userAgent: typeof ua === 'string' ? ua.slice(0, 500) : null,
+    // Control characters dropped: a NUL cannot be stored (the HTTP parser refuses one, a proxy may not).
+    userAgent: typeof ua === 'string' ? ua.replace(/\p{Cc}/gu, '').slice(0, 500) : null,
     requestId: request.id,
   };
 }

@@ -41,10 +41,19 @@ export function fileNameOf(request: FastifyRequest): string | null {
   const m = typeof cd === 'string' ? /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(cd) : null;
   if (!m) return null;
   try {
-    return decodeURIComponent(m[1]!);
+    return cleanFileName(decodeURIComponent(m[1]!));
   } catch {
-    return m[1]!;
+    return cleanFileName(m[1]!);
   }
+}
+
+/**
+ * A file name as the client sent it, without control characters (`%00` decodes to a NUL, which PostgreSQL
+ * cannot store: a 500) and at most 255 characters; null when nothing is left.
+ */
+function cleanFileName(name: string | null | undefined): string | null {
+  const clean = (name ?? '').replace(/\p{Cc}/gu, '').slice(0, 255);
+  return clean === '' ? null : clean;
 }
 
 /**
@@ -78,7 +87,7 @@ export async function withCsvUpload<T>(
       for (let step = await next(); !step.done; step = await next()) {
         const part = step.value;
         // The ReadStream variant (or any browser form): a file part.
-        if (part.type === 'file') return await consume(part.file, part.filename || headerName);
+        if (part.type === 'file') return await consume(part.file, cleanFileName(part.filename) ?? headerName);
         // The string variant: a plain field named "file.csv" (or "file").
         if (typeof part.value === 'string' && /^file(\.csv)?$/i.test(part.fieldname)) {
           return await consume(Readable.from([Buffer.from(part.value)]), headerName ?? part.fieldname);
