@@ -1,10 +1,9 @@
 // `signet <command>`: start, migrate, bootstrap, audit verify, mail list; import and export (over the API).
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config.ts';
-import { bootstrap } from '../core/bootstrap.ts';
-import { isEmail } from '../core/email.ts';
 import { openDatabase } from '../db/index.ts';
 import { createServices } from '../services.ts';
+import { runBootstrap } from './bootstrap.ts';
 import { runExport, runImport } from './bulk.ts';
 import { CliError } from './client.ts';
 import { startServer } from './start.ts';
@@ -27,13 +26,14 @@ const COMMANDS: Record<string, { synopsis: string; summary: string; details?: st
   },
   migrate: { synopsis: 'migrate', summary: 'apply pending database migrations, then exit' },
   bootstrap: {
-    synopsis: 'bootstrap --email E --org NAME --account NAME [--password P] [--json]',
+    synopsis: 'bootstrap --email E --org NAME --account NAME [--password P] [--new-organization] [--json]',
     summary: 'create (idempotently) an organization, its first account, an owner and an API key',
     details:
       "  --email E            the owner's email address\n" +
       '  --org NAME           the organization; run again with the same email and name, it is found, not made\n' +
       '  --account NAME       its first account\n' +
       "  --password P         the owner's password for the dashboard (12 characters or more)\n" +
+      '  --new-organization   make a new organization even though one of that name exists with another owner\n' +
       '  --json               print {"organization_id","account_id","user_id","api_key"} on one line',
   },
   audit: {
@@ -137,53 +137,8 @@ export async function main(args: string[]): Promise<number> {
         log('migrations are up to date');
         return 0;
       }
-      case 'bootstrap': {
-        const { values } = parseArgs({
-          args: rest,
-          options: {
-            email: { type: 'string' },
-            org: { type: 'string' },
-            account: { type: 'string' },
-            password: { type: 'string' },
-            json: { type: 'boolean', default: false },
-          },
-        });
-        if (!values.email || !isEmail(values.email))
-          return fail('bootstrap needs --email with an email address');
-        if (!values.org) return fail('bootstrap needs --org NAME');
-        if (!values.account) return fail('bootstrap needs --account NAME');
-        if (values.password !== undefined && values.password.length < 12) {
-          return fail('--password must be at least 12 characters');
-        }
-        const db = await openDatabase(config, { log: () => {} });
-        try {
-          const services = createServices(db.db, config);
-          const { hashPassword } = await import('../core/passwords.ts');
-          const result = await bootstrap(db.db, services.apiKeys, config.environment, {
-            email: values.email,
-            organizationName: values.org,
-            accountName: values.account,
-            passwordHash: values.password ? await hashPassword(values.password) : null,
-          });
-          const out = {
-            organization_id: result.organization_id,
-            account_id: result.account_id,
-            user_id: result.user_id,
-            api_key: result.api_key,
-          };
-          if (values.json) process.stdout.write(`${JSON.stringify(out)}\n`);
-          else {
-            process.stdout.write(
-              `${result.created ? 'Created' : 'Found'} organization ${out.organization_id}\n` +
-                `  account ${out.account_id}\n  owner   ${out.user_id} (${values.email})\n` +
-                `New API key (shown once): ${out.api_key}\n`,
-            );
-          }
-          return 0;
-        } finally {
-          await db.close();
-        }
-      }
+      case 'bootstrap':
+        return await runBootstrap(rest, config);
       case 'audit': {
         if (rest[0] !== 'verify')
           return fail(`unknown audit command "${rest[0] ?? ''}"; try: signet audit verify`);

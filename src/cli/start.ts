@@ -2,6 +2,8 @@
 import net from 'node:net';
 import exitHook from 'async-exit-hook';
 import type { Config } from '../config.ts';
+import { recordServerEnvironment } from '../core/instance.ts';
+import { removeServerState, writeServerState } from '../db/embedded.ts';
 import { openDatabase } from '../db/index.ts';
 import { startJobRunner } from '../jobs/queue.ts';
 import { buildServer } from '../server.ts';
@@ -39,7 +41,24 @@ async function checkPortFree(config: Config): Promise<void> {
 export async function startServer(config: Config): Promise<number> {
   const log = (m: string) => process.stderr.write(`${m}\n`);
   if (config.port !== 0) await checkPortFree(config);
-  const db = await openDatabase(config, { log: (m) => config.logLevel === 'debug' && log(m) });
+  // Tells other processes on this data folder that a server uses it: `signet bootstrap` reads its environment,
+  // and a command that started the embedded database while this process waited hands it over on exit.
+  const embedded = config.databaseUrl === undefined;
+  if (embedded) {
+    await writeServerState(config.dataDir, {
+      pid: process.pid,
+      port: config.port,
+      host: config.host,
+      environment: config.environment,
+    });
+  }
+  const db = await openDatabase(config, {
+    log: (m) => config.logLevel === 'debug' && log(m),
+    notice: (m) => config.logLevel !== 'silent' && log(m),
+  }).catch(async (err: unknown) => {
+    if (embedded) await removeServerState(config.dataDir);
+    throw err;
+  });
   const services = createServices(db.db, config);
   const server = await buildServer(config, services, {
     ready: async () => {
@@ -47,6 +66,13 @@ export async function startServer(config: Config): Promise<number> {
       return true;
     },
   });
+  // The environment this database is served in, for `signet bootstrap` to compare with its own.
+  const before = await recordServerEnvironment(db.db, config.environment);
+  if (before !== null && before !== config.environment) {
+    server.log.warn(
+      `SIGNET_ENV is ${config.environment}; this database was served with ${before} until now: its sk_${before}_ keys are refused from now on`,
+    );
+  }
   // Job workers run in this process by default (SIGNET_WORKERS=0: none, run `signet worker` instead). Even
   // then pg-boss is started, so its schema exists before the first import is queued.
   const jobs = await startJobRunner({
@@ -67,6 +93,7 @@ export async function startServer(config: Config): Promise<number> {
       .then(() => jobs.stop())
       .catch((err: unknown) => server.log.error({ err }, 'stopping job workers failed'))
       .then(() => db.close())
+      .then(() => (embedded ? removeServerState(config.dataDir) : undefined))
       .then(() => process.exit(0)) // a graceful stop is a success, whatever signal asked for it
       .catch((err: unknown) => {
         server.log.error({ err }, 'database close failed');
@@ -80,6 +107,7 @@ export async function startServer(config: Config): Promise<number> {
     await server.close().catch(() => {});
     await jobs.stop().catch(() => {});
     await db.close().catch(() => {});
+    if (embedded) await removeServerState(config.dataDir);
     throw listenError(err, config) ?? err;
   }
   server.log.info(

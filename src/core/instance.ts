@@ -1,0 +1,44 @@
+// What this database is, as a whole: its id (a random id made by migration 0019, shown on /healthz) and the
+// environment (test | live) of the server that uses it. `signet start` records the environment; `signet
+// bootstrap` reads both so that it never prints a key the running server would refuse (docs/operations.md).
+// Raw SQL on purpose: signet_meta is a key/value table read at start and by the CLI, not by any request.
+import { sql } from 'kysely';
+import type { Db } from '../db/connection.ts';
+
+export type Environment = 'test' | 'live';
+
+export interface InstanceFacts {
+  databaseId: string | null;
+  environment: Environment | null;
+}
+
+export async function readInstance(db: Db): Promise<InstanceFacts> {
+  const { rows } = await sql<{ key: string; value: string }>`
+    SELECT key, value FROM signet_meta WHERE key IN ('database_id', 'environment')`.execute(db);
+  const value = (k: string) => rows.find((r) => r.key === k)?.value ?? null;
+  const environment = value('environment');
+  return {
+    databaseId: value('database_id'),
+    environment: environment === 'test' || environment === 'live' ? environment : null,
+  };
+}
+
+/**
+ * Records the environment of the server now using this database, and returns the one recorded before (null
+ * on a first start). The server's word is final: an operator may move a database from test to live, and then
+ * keys of the other environment are refused (`environment_mismatch`), which `signet start` warns about.
+ */
+export async function recordServerEnvironment(db: Db, environment: Environment): Promise<Environment | null> {
+  const before = (await readInstance(db)).environment;
+  await sql`
+    INSERT INTO signet_meta (key, value) VALUES ('environment', ${environment})
+    ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = now()`.execute(db);
+  return before;
+}
+
+/** Records the environment only if none is yet (a bootstrap before the first start): the server's is kept. */
+export async function recordEnvironmentIfNone(db: Db, environment: Environment): Promise<void> {
+  await sql`
+    INSERT INTO signet_meta (key, value) VALUES ('environment', ${environment})
+    ON CONFLICT (key) DO NOTHING`.execute(db);
+}
