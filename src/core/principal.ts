@@ -94,6 +94,11 @@ export interface Principal {
   scopes?: readonly string[] | null;
   /** An API key's kind: `profile` (acts as its creator in one account) or `platform` (platform mode). */
   keyKind?: 'profile' | 'platform';
+  /**
+   * A member's profile permissions in `accountId` (what `permissions` was derived from). Owners and admins
+   * hold every profile permission and need none; absent for a member, they are derived from `permissions`.
+   */
+  profilePermissions?: readonly string[];
 }
 
 export function can(principal: Principal, permission: Permission): boolean {
@@ -146,6 +151,58 @@ export function requireAccountAccess(principal: Principal, accountId: string): v
   throw new AppError(
     'permission_denied',
     `a member's key acts only in its own account (${principal.accountId})`,
+  );
+}
+
+/**
+ * The profile permissions a principal HOLDS in its account: owners and admins all of them; a member those of
+ * its profile there; a restricted key only those whose route permissions its scopes grant. This is the
+ * ceiling of what the principal may hand out (a profile assigned, created or edited, an invite's profile).
+ */
+export function heldProfilePermissions(principal: Principal): Set<ProfilePermission> {
+  let held: ProfilePermission[];
+  if (principal.role !== 'member') held = [...PROFILE_PERMISSIONS];
+  else if (principal.profilePermissions)
+    held = PROFILE_PERMISSIONS.filter((p) => principal.profilePermissions!.includes(p));
+  // No profile recorded: what the route permissions show (a permission that grants no route is not shown).
+  else
+    held = PROFILE_PERMISSIONS.filter((p) => GRANTS[p].length > 0 && grantsWithin(p, principal.permissions));
+  if (principal.scopes) {
+    const granted = scopeGrants(principal.scopes);
+    held = held.filter((p) => grantsWithin(p, granted));
+  }
+  return new Set(held);
+}
+
+function grantsWithin(p: ProfilePermission, set: ReadonlySet<Permission>): boolean {
+  return GRANTS[p].every((g) => set.has(g));
+}
+
+/**
+ * The profile permissions among `wanted` that give power over the account (they grant a route permission)
+ * and that `held` lacks. `send_envelopes` gives none (it is what the default profile, DS Sender, carries), so
+ * whoever may manage users may hand it out.
+ */
+export function beyondHeld(held: ReadonlySet<string>, wanted: readonly string[]): ProfilePermission[] {
+  return PROFILE_PERMISSIONS.filter((p) => wanted.includes(p) && GRANTS[p].length > 0 && !held.has(p));
+}
+
+/**
+ * Nobody grants more than they hold: throws permission_denied when `wanted` (a profile's permissions) holds
+ * an administrative permission the principal does not hold. `what` names the object in the message.
+ */
+export function requireHolds(
+  principal: Principal,
+  wanted: readonly string[],
+  what: string,
+  field?: string,
+): void {
+  const missing = beyondHeld(heldProfilePermissions(principal), wanted);
+  if (missing.length === 0) return;
+  throw new AppError(
+    'permission_denied',
+    `${what} grants ${missing.join(', ')}, which this ${principal.kind === 'api_key' ? 'API key' : 'principal'} does not hold; nobody grants more than they hold`,
+    [{ ...(field ? { field } : {}), message: 'beyond your own permissions', missing }],
   );
 }
 

@@ -642,6 +642,7 @@ export class ApiKeysService {
         permissions,
         scopes: row.scopes,
         keyKind: row.kind,
+        profilePermissions: row.permissions ?? [],
       },
       expiresAt: row.expires_at ? row.expires_at.getTime() : null,
     };

@@ -5,6 +5,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../../db/connection.ts';
 import type { Account, Organization, User } from '../../db/schema.ts';
+import { requireReach } from '../authz/reach.ts';
 import { type Ctx, mutate, type RequestMeta } from '../context.ts';
 import { AppError, notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
@@ -455,6 +456,8 @@ export class PeopleService {
       throw new AppError('permission_denied', `a member cannot reset the password of the admin ${user.id}`);
     if (user.status !== 'active')
       throw new AppError('conflict', `user ${user.id} is deactivated; reactivate the user first`);
+    // A new password opens every account the user belongs to: the caller needs manage_users in each.
+    await requireReach(this.db, principal, user.id, 'manage_users', 'a password reset');
     await this.issueReset(ctx, user, true);
   }
 

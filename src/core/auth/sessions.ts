@@ -154,6 +154,7 @@ export class SessionsService {
         role: row.role,
         environment: this.environment,
         permissions: permissionsFor(row.role, membership?.permissions ?? []),
+        profilePermissions: membership?.permissions ?? [],
       },
     };
   }

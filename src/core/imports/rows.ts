@@ -13,10 +13,11 @@ import { sql } from 'kysely';
 import type { Db } from '../../db/connection.ts';
 import type { ImportOperation, Membership, MembershipStatus, User } from '../../db/schema.ts';
 import type { AuditInput } from '../audit/writer.ts';
+import type { Reach } from '../authz/reach.ts';
 import { isEmail } from '../email.ts';
 import { isUuid, newId } from '../ids.ts';
 import { type MappingResult, mappingMatcher, type PersonAttributes } from '../mapping-rules/match.ts';
-import type { Principal } from '../principal.ts';
+import { beyondHeld, type Principal } from '../principal.ts';
 import {
   copyGroupMembers,
   insertGroupMembers,
@@ -101,6 +102,8 @@ type UserSet = Partial<
 interface AccountInfo {
   name: string;
   profiles: Map<string, number>;
+  /** Profile id → its permissions (nobody assigns a profile beyond what they hold). */
+  profilePermissions: Map<number, string[]>;
   groups: Map<string, number>;
   matcher: (p: PersonAttributes) => MappingResult | null;
 }
@@ -133,7 +136,7 @@ export class Catalog {
       const [profiles, groups, matcher] = await Promise.all([
         this.db
           .selectFrom('permission_profiles')
-          .select(['id', 'name'])
+          .select(['id', 'name', 'permissions'])
           .where('account_id', '=', accountId)
           .execute(),
         this.db.selectFrom('groups').select(['id', 'name']).where('account_id', '=', accountId).execute(),
@@ -142,6 +145,7 @@ export class Catalog {
       info = {
         name: this.accounts.get(accountId)!.name,
         profiles: new Map(profiles.map((p) => [p.name.toLowerCase(), Number(p.id)])),
+        profilePermissions: new Map(profiles.map((p) => [Number(p.id), p.permissions])),
         groups: new Map(groups.map((g) => [g.name.toLowerCase(), Number(g.id)])),
         matcher,
       };
@@ -274,6 +278,8 @@ export interface PlanEnv {
   catalog: Catalog;
   /** Dry-run: plan only; ids of users and memberships that would be created are not shown. */
   dryRun: boolean;
+  /** What the requestor holds in which account (src/core/authz/reach.ts). */
+  reach: Reach;
 }
 
 const shown = (env: PlanEnv, planned: boolean, id: string): string | null =>
@@ -464,6 +470,29 @@ function mayManage(p: Principal, target: User): void {
   }
 }
 
+/** Nobody assigns a profile granting more than they hold (named by the row or chosen by a mapping rule). */
+function mayAssign(env: PlanEnv, info: AccountInfo, accountId: string, profileId: number): void {
+  const wanted = info.profilePermissions.get(profileId) ?? [];
+  const missing = beyondHeld(new Set(wanted.filter((p) => env.reach.holds(accountId, p))), wanted);
+  if (missing.length > 0) {
+    throw new RowError(
+      'account_admin_access_denied',
+      `the permission profile grants ${missing.join(', ')}, which the importer does not hold`,
+    );
+  }
+}
+
+/**
+ * Members are account-scoped: they see only users with a membership in their account (one that exists, not
+ * one a dry run merely planned). Others see every user of the organization.
+ */
+function visible(env: PlanEnv, u: WUser): boolean {
+  const p = env.principal;
+  if (p.role !== 'member' || u.planned) return true;
+  const m = p.accountId === null ? undefined : u.memberships.get(p.accountId);
+  return m !== undefined && m.row !== null;
+}
+
 function takeSeat(world: World, accountId: string): void {
   const s = world.seats.get(accountId);
   if (!s) return;
@@ -549,19 +578,28 @@ async function planAdd(
     profileId = mapped.permission_profile_id;
     groups = [...new Set([...groups, ...mapped.group_ids])];
   }
+  mayAssign(env, info, accountId, profileId);
 
   const existing = world.byEmail.get(email.toLowerCase());
   if (existing) {
-    res.user_id = shown(env, existing.planned, existing.id);
+    // A user the importer cannot see (a member's import; the user is in none of its account's memberships)
+    // is not revealed: a dry run plans the row exactly as for a new user (no id, no check of their name or
+    // status, which only the real run can meet), and the real run's errors name nothing of theirs.
+    const hidden = !visible(env, existing);
+    res.user_id = hidden && env.dryRun ? null : shown(env, existing.planned, existing.id);
     const u = existing.row;
-    if ((first && first !== u.first_name) || (last && last !== u.last_name)) {
-      throw new RowError(
-        'new_name_with_existing_useremail_not_allowed',
-        `${email} already belongs to ${u.first_name} ${u.last_name}; the name cannot change here (use update)`,
-      );
+    if (!(hidden && env.dryRun)) {
+      if ((first && first !== u.first_name) || (last && last !== u.last_name)) {
+        throw new RowError(
+          'new_name_with_existing_useremail_not_allowed',
+          hidden
+            ? `${email} belongs to an existing user with another name; the name cannot change here`
+            : `${email} already belongs to ${u.first_name} ${u.last_name}; the name cannot change here (use update)`,
+        );
+      }
+      if (u.status === 'deactivated')
+        throw new RowError('invalid_row_data', `user ${email} is deactivated; reactivate the user first`);
     }
-    if (u.status === 'deactivated')
-      throw new RowError('invalid_row_data', `user ${email} is deactivated; reactivate the user first`);
     const m = existing.memberships.get(accountId);
     if (m && m.status !== 'closed') {
       res.result = 'no_action_taken_user_exists';
@@ -667,10 +705,24 @@ async function planUpdate(
   const apiName = cell(env, fields, 'api_user_name').toLowerCase();
   if (!isUuid(apiName))
     throw new RowError('invalid_apiusername', `APIUserName "${apiName}" is not a user id`);
+  // The account the row acts in: the row's or the import's, else a member's own. The user must belong to it:
+  // an update never touches a user outside the import's account (and, for a member, does not tell whether
+  // such a user exists).
+  const scope =
+    cell(env, fields, 'account_id') || env.accountParam
+      ? resolveAccount(env, fields)
+      : env.principal.role === 'member'
+        ? env.principal.accountId
+        : null;
   const target = world.byId.get(apiName);
-  if (!target || (target.planned && env.dryRun)) {
+  const missing = !target || (target.planned && env.dryRun);
+  const notInAccount = () => new RowError('user_not_in_account', `no user ${apiName} in account ${scope}`);
+  if (missing || !target) {
+    // A member sees no user outside its account: a missing one answers alike.
+    if (scope && env.principal.role === 'member') throw notInAccount();
     throw new RowError('invalid_apiusername', `no user ${apiName} in this organization`);
   }
+  if (scope && !target.memberships.has(scope)) throw notInAccount();
   res.user_id = target.id;
   if (cell(env, fields, 'auto_activate')) {
     throw new RowError('autoactivate_not_allowed', 'AutoActivate applies only when adding users');
@@ -698,6 +750,17 @@ async function planUpdate(
   if (prof.company && prof.company !== u.company) set.company = prof.company;
   if (prof.department && prof.department !== u.department) set.department = prof.department;
   if (prof.language && prof.language !== u.language) set.language = prof.language;
+  if (Object.keys(set).length > 0) {
+    // The user row is one person in every account: changing it reaches each account they are open in.
+    const open = [...target.memberships].filter(([, m]) => m.status !== 'closed').map(([a]) => a);
+    const denial = env.reach.denial(
+      u.id,
+      open,
+      'manage_users',
+      `changing ${Object.keys(set).sort().join(', ')}`,
+    );
+    if (denial) throw new RowError('account_admin_access_denied', denial.message);
+  }
 
   const setName = cell(env, fields, 'permission_set');
   const wantsGroups = env.columns.groups.some((i) => (fields[i] ?? '').trim() !== '');
@@ -725,6 +788,7 @@ async function planUpdate(
             `no permission profile "${setName}" in account ${info.name}`,
           );
         if (id !== m.permission_profile_id) {
+          mayAssign(env, info, accountId, id);
           const before = m.row ?? ({ id: m.id, account_id: accountId } as Membership);
           membershipOp = { kind: 'updateMembership', before, profileId: id };
           // Applied to the world below, once no check of the row can fail any more (an invalid group).
@@ -771,11 +835,11 @@ async function planClose(
   const accountId = resolveAccount(env, fields);
   res.account_id = accountId;
   const target = world.byEmail.get(email.toLowerCase());
-  if (!target) throw new RowError('membership_not_in_account', `no user ${email} in this organization`);
+  const m = target?.memberships.get(accountId);
+  // No user, or none in the account: the same answer, so a close does not tell who exists elsewhere.
+  if (!target || !m)
+    throw new RowError('membership_not_in_account', `no user ${email} in account ${accountId}`);
   res.user_id = shown(env, target.planned, target.id);
-  const m = target.memberships.get(accountId);
-  if (!m)
-    throw new RowError('membership_not_in_account', `${email} has no membership in account ${accountId}`);
   const given = has(env, 'membership_id') ? cell(env, fields, 'membership_id').toLowerCase() : '';
   if (given && given !== m.id) {
     throw new RowError(

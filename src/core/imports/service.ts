@@ -15,6 +15,8 @@ import { sql } from 'kysely';
 import type { Config } from '../../config.ts';
 import type { Db } from '../../db/connection.ts';
 import type { ImportOperation, ImportRow } from '../../db/schema.ts';
+import { scopeGrants } from '../api-keys/scopes.ts';
+import { Reach } from '../authz/reach.ts';
 import { type Ctx, mutate } from '../context.ts';
 import { csvStream } from '../csv-safe.ts';
 import { AppError, invalidField, notFound } from '../errors.ts';
@@ -149,6 +151,9 @@ export class ImportsService {
           account_id: principal.accountId,
           user_id: principal.userId,
           environment: principal.environment,
+          // What the rows may assign and reach is judged by the requestor's rights (src/core/authz/reach.ts).
+          scopes: principal.scopes ?? null,
+          profile_permissions: principal.profilePermissions ?? null,
         },
         request_meta: { ...meta },
         file_name: fileName?.slice(0, 255) ?? null,
@@ -454,6 +459,16 @@ export interface ProcessOptions {
 
 function principalOf(imp: ImportRow): Principal {
   const r = imp.requestor as Record<string, string | null>;
+  const list = (v: unknown): string[] | undefined =>
+    Array.isArray(v) && v.every((x) => typeof x === 'string') ? v : undefined;
+  const scopes = list(r.scopes);
+  const profilePermissions = list(r.profile_permissions);
+  const role = (r.role ?? 'member') as Principal['role'];
+  let permissions = permissionsFor(role, profilePermissions ?? []);
+  if (scopes) {
+    const granted = scopeGrants(scopes);
+    permissions = new Set([...permissions].filter((p) => granted.has(p)));
+  }
   return {
     kind: r.kind as Principal['kind'],
     id: r.id!,
@@ -463,7 +478,9 @@ function principalOf(imp: ImportRow): Principal {
     userId: r.user_id ?? null,
     role: (r.role ?? 'member') as Principal['role'],
     environment: (r.environment ?? 'test') as Principal['environment'],
-    permissions: permissionsFor((r.role ?? 'member') as Principal['role'], []),
+    permissions,
+    ...(scopes ? { scopes } : {}),
+    ...(profilePermissions ? { profilePermissions } : {}),
   };
 }
 
@@ -664,6 +681,7 @@ export async function processImport(db: Db, id: string, opts: ProcessOptions): P
   const dryRun = imp.dry_run;
   const meta = imp.request_meta as Ctx['meta'];
   const catalog = await Catalog.load(db, imp.organization_id);
+  const reach = await Reach.of(db, principal);
   let checkpoint = imp.last_row;
   let env: Parameters<typeof planBatch>[1] | null = null;
   let batch: { row: number; fields: string[] }[] = [];
@@ -752,6 +770,7 @@ export async function processImport(db: Db, id: string, opts: ProcessOptions): P
           columns: mapColumns(item.header, operation, imp.account_id !== null),
           catalog,
           dryRun: imp.dry_run,
+          reach,
         };
         continue;
       }

@@ -17,7 +17,7 @@ import { LINK_TOKEN, type Mailer, scrubMailSecrets } from '../mail/mailer.ts';
 import { inviteMail, sendingBrand } from '../mail/templates.ts';
 import { DEFAULT_LIMIT, decodeCursor, type Page, toPage } from '../pagination.ts';
 import { hashPassword, verifyPassword } from '../passwords.ts';
-import { requireAccountAccess, roleAtLeast } from '../principal.ts';
+import { requireAccountAccess, requireHolds, roleAtLeast } from '../principal.ts';
 import { defaultProfileId, groupsInAccount, profileInAccount } from '../refs.ts';
 
 export const INVITE_TTL_MS = 7 * 24 * 3600_000;
@@ -93,10 +93,19 @@ export class InvitesService {
           'invalid_reference',
         );
       requireAccountAccess(principal, account.id);
-      const profileId =
+      const profile =
         input.permission_profile_id == null
           ? null
-          : (await profileInAccount(trx, account.id, input.permission_profile_id)).id;
+          : await profileInAccount(trx, account.id, input.permission_profile_id);
+      // An invite assigns its profile when accepted: never one granting more than the inviter holds.
+      if (profile)
+        requireHolds(
+          principal,
+          profile.permissions,
+          `permission profile "${profile.name}"`,
+          'permission_profile_id',
+        );
+      const profileId = profile?.id ?? null;
       const groupIds = await groupsInAccount(trx, account.id, input.group_ids ?? []);
       const member = await trx
         .selectFrom('memberships as m')

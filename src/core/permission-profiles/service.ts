@@ -7,7 +7,7 @@ import type { PermissionProfile } from '../../db/schema.ts';
 import { type Ctx, mutate } from '../context.ts';
 import { AppError, invalidField, nameTaken, notFound } from '../errors.ts';
 import { DEFAULT_LIMIT, decodeIntCursor, type Page, toPage } from '../pagination.ts';
-import { PROFILE_PERMISSIONS } from '../principal.ts';
+import { PROFILE_PERMISSIONS, requireHolds } from '../principal.ts';
 import { accountInPath, profileInAccount } from '../refs.ts';
 
 export interface PermissionProfileView extends PermissionProfile {
@@ -70,6 +70,8 @@ export class PermissionProfilesService {
   async create(ctx: Ctx, accountId: string, input: PermissionProfileInput): Promise<PermissionProfileView> {
     const name = cleanName(input.name);
     const permissions = cleanPermissions(input.permissions ?? []);
+    // Nobody grants more than they hold: a profile is a grant waiting to be assigned.
+    requireHolds(ctx.principal, permissions, `permission profile "${name}"`, 'permissions');
     return mutate(
       this.db,
       ctx,
@@ -108,12 +110,17 @@ export class PermissionProfilesService {
     const set: Partial<Pick<PermissionProfile, 'name' | 'description' | 'permissions'>> = {};
     if (patch.name !== undefined) set.name = cleanName(patch.name);
     if (patch.description !== undefined) set.description = patch.description;
-    if (patch.permissions !== undefined) set.permissions = cleanPermissions(patch.permissions);
+    if (patch.permissions !== undefined) {
+      set.permissions = cleanPermissions(patch.permissions);
+      requireHolds(ctx.principal, set.permissions, 'the edited permission profile', 'permissions');
+    }
     return mutate(
       this.db,
       ctx,
       async (trx, audit) => {
         const before = await this.load(ctx, trx, accountId, id, true);
+        // A profile above the caller is out of its reach: editing it (even renaming) acts on those it grants.
+        requireHolds(ctx.principal, before.permissions, `permission profile ${id}`);
         if (Object.keys(set).length === 0) return this.get(ctx, accountId, id, trx);
         const after = await trx
           .updateTable('permission_profiles')
@@ -143,6 +150,7 @@ export class PermissionProfilesService {
     await mutate(this.db, ctx, async (trx, audit) => {
       // The row lock keeps concurrent requests from pointing new memberships at the profile meanwhile.
       const before = await this.load(ctx, trx, accountId, id, true);
+      requireHolds(ctx.principal, before.permissions, `permission profile ${id}`);
       let target: PermissionProfile | undefined;
       if (moveUsersTo !== undefined) {
         if (moveUsersTo === id) {
@@ -153,6 +161,8 @@ export class PermissionProfilesService {
           );
         }
         target = await profileInAccount(trx, accountId, moveUsersTo, 'move_users_to');
+        // Moving memberships to a profile assigns it.
+        requireHolds(ctx.principal, target.permissions, `permission profile ${target.id}`, 'move_users_to');
       }
       // HR mapping rules that assign the profile keep it: they must be pointed elsewhere (or deleted) first.
       // (A rule being created meanwhile waits on the row lock above, then fails its foreign key.)

@@ -4,12 +4,13 @@ import { sql } from 'kysely';
 import type { Db } from '../../db/connection.ts';
 import type { Membership, MembershipStatus, OrgRole, User, UserStatus } from '../../db/schema.ts';
 import type { AuditBuffer } from '../audit/writer.ts';
+import { requireReach } from '../authz/reach.ts';
 import { type Ctx, mutate } from '../context.ts';
 import { AppError, invalidField, notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { resolveMapping } from '../mapping-rules/match.ts';
 import { DEFAULT_LIMIT, decodeCursor, type Page, toPage } from '../pagination.ts';
-import { requireAccountAccess, roleAtLeast } from '../principal.ts';
+import { requireAccountAccess, requireHolds, roleAtLeast } from '../principal.ts';
 import { accountInBody, defaultProfileId, groupsInAccount, profileInAccount } from '../refs.ts';
 import {
   countActiveOwners,
@@ -263,6 +264,7 @@ export class UsersService {
       ...why,
     });
     await this.addMembership(
+      ctx,
       trx,
       audit,
       user,
@@ -298,6 +300,16 @@ export class UsersService {
         if (patch.role !== undefined && patch.role !== before.role) {
           this.assertMayGrant(ctx, patch.role);
           if (before.role === 'owner') await this.assertNotLastOwner(trx, before);
+        }
+        if (Object.keys(patch).length > 0) {
+          // The user row is one person in every account they belong to: changing it reaches all of them.
+          await requireReach(
+            trx,
+            ctx.principal,
+            id,
+            'manage_users',
+            `changing ${Object.keys(patch).sort().join(', ')}`,
+          );
         }
         if (Object.keys(patch).length > 0 || membershipPatches === undefined) {
           const after = await trx
@@ -337,6 +349,15 @@ export class UsersService {
       const before = await this.load(ctx, id, trx, true);
       await this.assertMayManage(ctx, trx, before);
       if (before.status === status) return this.get(ctx, id, trx);
+      // Deactivation closes every membership, reactivation reopens them: both reach every such account.
+      await requireReach(
+        trx,
+        ctx.principal,
+        id,
+        'manage_users',
+        status === 'deactivated' ? 'deactivating' : 'reactivating',
+        { reopening: status === 'active' },
+      );
       if (status === 'deactivated' && before.role === 'owner') await this.assertNotLastOwner(trx, before);
       const after = await trx
         .updateTable('users')
@@ -572,6 +593,26 @@ export class UsersService {
     }
   }
 
+  /**
+   * Nobody assigns a profile granting more than they hold (whether the request, a mapping rule or the
+   * account's default chose it).
+   */
+  private async assertMayAssign(
+    ctx: Ctx,
+    trx: Db,
+    accountId: string,
+    profileId: number | null,
+  ): Promise<void> {
+    if (profileId === null || (ctx.principal.role !== 'member' && !ctx.principal.scopes)) return;
+    const profile = await profileInAccount(trx, accountId, profileId);
+    requireHolds(
+      ctx.principal,
+      profile.permissions,
+      `permission profile "${profile.name}"`,
+      'permission_profile_id',
+    );
+  }
+
   private async assertNotLastOwner(db: Db, owner: User): Promise<void> {
     if (owner.status === 'active' && (await countActiveOwners(db, owner.organization_id)) <= 1) {
       throw new AppError(
@@ -582,6 +623,7 @@ export class UsersService {
   }
 
   private async addMembership(
+    ctx: Ctx,
     trx: Db,
     audit: AuditBuffer,
     user: User,
@@ -594,6 +636,7 @@ export class UsersService {
         : input.permission_profile_id === null
           ? null
           : (await profileInAccount(trx, input.account_id, input.permission_profile_id)).id;
+    await this.assertMayAssign(ctx, trx, input.account_id, profileId);
     const existing = await trx
       .selectFrom('memberships')
       .selectAll()
@@ -651,14 +694,14 @@ export class UsersService {
 
   /** A membership for an existing user in an account already checked, with the groups it names. */
   private async membershipIn(
-    _ctx: Ctx,
+    ctx: Ctx,
     trx: Db,
     audit: AuditBuffer,
     userId: string,
     input: MembershipInput,
   ): Promise<string> {
     const user = await trx.selectFrom('users').selectAll().where('id', '=', userId).executeTakeFirstOrThrow();
-    const id = await this.addMembership(trx, audit, user, input);
+    const id = await this.addMembership(ctx, trx, audit, user, input);
     const groupIds = await groupsInAccount(trx, input.account_id, input.group_ids ?? []);
     await this.addToGroups(trx, audit, input.account_id, userId, groupIds);
     return id;
@@ -709,6 +752,8 @@ export class UsersService {
         patch.permission_profile_id === null
           ? null
           : (await profileInAccount(trx, before.account_id, patch.permission_profile_id)).id;
+      if (set.permission_profile_id !== before.permission_profile_id)
+        await this.assertMayAssign(ctx, trx, before.account_id, set.permission_profile_id as number | null);
     }
     if (patch.status !== undefined && patch.status !== before.status) {
       set.status = patch.status;
