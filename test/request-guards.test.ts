@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { encodeCursor } from '../src/core/pagination.ts';
 import { as, buildApp, createTenant, unique } from './helper.ts';
+import { runWorker } from './imports-helper.ts';
 import { browser, PASSWORD } from './people-helper.ts';
 
 const JSON_TYPE = { 'content-type': 'application/json' };
@@ -291,6 +292,7 @@ test('routes outside the faces (health) answer a NUL in the query in the native 
 
 test('a NUL in an upload file name or the User-Agent is dropped, not a 500', async (t) => {
   const { app, services, config } = await buildApp(t);
+  await runWorker(t, config); // an import is queued
   const tenant = await createTenant(services, config);
   const call = as(app, tenant.key);
   const csv = { 'content-type': 'text/csv', 'content-disposition': "attachment; filename*=UTF-8''a%00b.csv" };
