@@ -415,6 +415,43 @@ const PROFILE_ALL = [
   'view_audit_log',
 ];
 
+test('finding 3: a member reads the audit events of its own account only', async (t) => {
+  const w = await setup(t);
+  const seen: any[] = [];
+  let cursor: string | null = null;
+  do {
+    const res = await api(
+      w.live,
+      w.keys.Q,
+      'GET',
+      `/api/audit_events?limit=200${cursor ? `&cursor=${cursor}` : ''}`,
+    );
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    seen.push(...res.body.data);
+    cursor = res.body.next_cursor;
+  } while (cursor);
+  assert.ok(seen.length > 0, 'Q sees its account’s events');
+  assert.deepEqual([...new Set(seen.map((e) => e.account_id))], [w.a1]);
+  assert.ok(!JSON.stringify(seen).includes(w.users.W.email), 'nothing of W, who is only in A2');
+
+  // The export is scoped the same way.
+  const exported = await fetch(`${w.live.base}/api/audit_events/export?format=jsonl`, {
+    headers: { authorization: `Bearer ${w.keys.Q}` },
+  });
+  const text = await exported.text();
+  assert.equal(exported.status, 200, text);
+  const lines = text
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.deepEqual([...new Set(lines.map((e) => e.account_id))], [w.a1]);
+
+  // The owner still reads everything, organization-level events included.
+  const all = (await api(w.live, w.owner, 'GET', '/api/audit_events?limit=500')).body.data as any[];
+  assert.ok(all.some((e) => e.account_id === w.a2));
+  assert.ok(all.some((e) => e.account_id === null));
+});
+
 test('finding 4: a member cannot deactivate a user who belongs to other accounts', async (t) => {
   const w = await setup(t);
   const { V, U } = w.users;

@@ -3,6 +3,7 @@ import type { Db } from '../../db/connection.ts';
 import type { AuditEventRow } from '../../db/schema.ts';
 import type { Ctx } from '../context.ts';
 import { DEFAULT_LIMIT, decodeCursor, type Page, toPage } from '../pagination.ts';
+import type { Principal } from '../principal.ts';
 import { chainedFields, eventHash, GENESIS_HASH } from './chain.ts';
 
 export interface AuditFilter {
@@ -18,6 +19,8 @@ export interface AuditFilter {
 export type AuditOrder = 'asc' | 'desc';
 
 export type AuditEventView = AuditEventRow;
+/** Matches no account: a member without one reads nothing. */
+const NO_ACCOUNT = '00000000-0000-0000-0000-000000000000';
 const view = (row: AuditEventRow): AuditEventView => row;
 
 export interface VerifyResult {
@@ -32,12 +35,15 @@ export class AuditService {
 
   // Ids are time-ordered (UUIDv7), so the id is the keyset: `after` is the last id of the previous page, and
   // the next page continues past it in the list's own direction.
-  private query(orgId: string, f: AuditFilter, after: string | undefined, order: AuditOrder = 'asc') {
+  private query(principal: Principal, f: AuditFilter, after: string | undefined, order: AuditOrder = 'asc') {
     let q = this.db
       .selectFrom('audit_events')
       .selectAll()
-      .where('organization_id', '=', orgId)
+      .where('organization_id', '=', principal.organizationId)
       .orderBy('id', order);
+    // Reads are scoped like writes: a member reads the events of its own account only; events of the
+    // organization itself (no account: users' identities, keys revoked org-wide…) are for owners and admins.
+    if (principal.role === 'member') q = q.where('account_id', '=', principal.accountId ?? NO_ACCOUNT);
     if (after) q = q.where('id', order === 'asc' ? '>' : '<', after);
     if (f.actor_id) q = q.where('actor_id', '=', f.actor_id);
     if (f.action)
@@ -57,7 +63,7 @@ export class AuditService {
     f: AuditFilter & { limit?: number; cursor?: string; order?: AuditOrder },
   ): Promise<Page<AuditEventView>> {
     const limit = f.limit ?? DEFAULT_LIMIT;
-    const rows = await this.query(ctx.principal.organizationId, f, decodeCursor(f.cursor), f.order ?? 'desc')
+    const rows = await this.query(ctx.principal, f, decodeCursor(f.cursor), f.order ?? 'desc')
       .limit(limit + 1)
       .execute();
     const page = toPage(rows, limit, (r) => r.id);
@@ -68,7 +74,7 @@ export class AuditService {
   async *export(ctx: Ctx, f: AuditFilter): AsyncGenerator<AuditEventView> {
     let after: string | undefined;
     for (;;) {
-      const rows = await this.query(ctx.principal.organizationId, f, after).limit(1000).execute();
+      const rows = await this.query(ctx.principal, f, after).limit(1000).execute();
       for (const row of rows) yield view(row);
       if (rows.length < 1000) return;
       after = rows[rows.length - 1]!.id;
