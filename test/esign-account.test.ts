@@ -28,7 +28,7 @@ test('permission profiles: create/list/get/update/delete with move_users_to, fla
       permissionProfileName: 'HR Admin',
       settings: {
         allowEnvelopeSending: 'true',
-        allowBulkSending: 'true', // no Signet permission: ignored
+        allowBulkSending: 'true', // no Signet permission: kept, not enforced
         accountManagementGranular: { allowManageUsers: 'true', allowManageGroupsButNotUsers: 'false' },
       },
     },
@@ -40,7 +40,7 @@ test('permission profiles: create/list/get/update/delete with move_users_to, fla
   assert.equal(created.settings.allowAccountManagement, 'true');
   assert.equal(created.settings.accountManagementGranular.allowManageUsers, 'true');
   assert.equal(created.settings.accountManagementGranular.allowManageAccountSettings, 'false');
-  assert.equal(created.settings.allowBulkSending, undefined);
+  assert.equal(created.settings.allowBulkSending, 'true'); // not enforced by Signet: kept as sent
   const nativePath = `/api/accounts/${tenant.accountId}/permission_profiles/${created.permissionProfileId}`;
   const native = (await api(live, tenant.key, 'GET', nativePath)).body;
   assert.deepEqual(native.permissions, ['send_envelopes', 'manage_users']);
@@ -117,7 +117,7 @@ test('permission profiles: create/list/get/update/delete with move_users_to, fla
   const missing = await sdkError(
     accounts.getPermissionProfile(tenant.accountId, created.permissionProfileId),
   );
-  assert.equal(missing.statusCode, 404);
+  assert.equal(missing.statusCode, 400);
   assert.equal(missing.body.errorCode, 'INVALID_PERMISSION_PROFILE_ID');
 });
 
@@ -245,7 +245,7 @@ test('brands: create/list/get/update/delete and a real PNG logo round trip; /api
   assert.equal(badType.statusCode, 400);
   assert.equal(await accounts.deleteBrandLogoByType(tenant.accountId, b.brandId, 'primary'), null);
   const noLogo = await sdkError(accounts.getBrandLogoByType(tenant.accountId, b.brandId, 'primary'));
-  assert.equal(noLogo.statusCode, 404);
+  assert.equal(noLogo.statusCode, 400);
   assert.equal(noLogo.body.errorCode, 'BRAND_LOGO_NOT_FOUND');
 
   // Delete one, and several with per-item results.
@@ -382,7 +382,7 @@ test('getAccountInformation by GUID and by account number; tenancy matrix for pr
       () => accounts.updateSettings(account, { accountSettingsInformation: { sessionTimeout: '30' } }),
     ]) {
       const err = await sdkError(call());
-      assert.equal(err.statusCode, 404, account);
+      assert.equal(err.statusCode, 400, account);
       assert.equal(err.body.errorCode, 'ACCOUNT_NOT_FOUND');
     }
   }
@@ -397,7 +397,7 @@ test('getAccountInformation by GUID and by account number; tenancy matrix for pr
       () => accounts.deletePermissionProfile(tenant.accountId, profileId),
     ]) {
       const err = await sdkError(call());
-      assert.equal(err.statusCode, 404);
+      assert.equal(err.statusCode, 400);
       assert.equal(err.body.errorCode, 'INVALID_PERMISSION_PROFILE_ID');
     }
   }
@@ -416,7 +416,7 @@ test('getAccountInformation by GUID and by account number; tenancy matrix for pr
       () => accounts.deleteBrandLogoByType(tenant.accountId, brandId, 'primary'),
     ]) {
       const err = await sdkError(call());
-      assert.equal(err.statusCode, 404);
+      assert.equal(err.statusCode, 400);
       assert.equal(err.body.errorCode, 'INVALID_BRAND_ID');
     }
     const many = await accounts.deleteBrands(tenant.accountId, { brandsRequest: { brands: [{ brandId }] } });

@@ -51,21 +51,30 @@ test('GroupsApi create/list/update/delete with per-item errors; /api sees the sa
   ).body;
   assert.equal(native.name, 'Sales EMEA');
 
-  // Paging by position across three pages, and search_text.
+  // Paging by position across three pages, and search_text. The account's own groups (group_type): the
+  // built-in Administrators and Everyone are listed too otherwise (esign-compat.test.ts).
   const seen: string[] = [];
-  let page = await groups.listGroups(tenant.accountId, { count: '2' });
+  let page = await groups.listGroups(tenant.accountId, { count: '2', groupType: 'customGroup' });
   let pages = 1;
   seen.push(...page.groups.map((g: any) => g.groupId));
   assert.equal(page.totalSetSize, '4');
   assert.equal(page.resultSetSize, '2');
   while (page.nextUri) {
     const start = Number(new URL(page.nextUri, 'http://x').searchParams.get('start_position'));
-    page = await groups.listGroups(tenant.accountId, { count: '2', startPosition: String(start) });
+    page = await groups.listGroups(tenant.accountId, {
+      count: '2',
+      startPosition: String(start),
+      groupType: 'customGroup',
+    });
     pages++;
     seen.push(...page.groups.map((g: any) => g.groupId));
   }
   assert.equal(pages, 2);
-  const three = await groups.listGroups(tenant.accountId, { count: '1', startPosition: '1' });
+  const three = await groups.listGroups(tenant.accountId, {
+    count: '1',
+    startPosition: '1',
+    groupType: 'customGroup',
+  });
   assert.equal(three.startPosition, '1');
   assert.equal(three.endPosition, '1');
   assert.match(three.previousUri, /start_position=0&count=1/);
@@ -149,7 +158,11 @@ test('group users: updateGroupUsers adds, listGroupUsers pages, deleteGroupUsers
     await api(live, tenant.key, 'GET', `/api/accounts/${tenant.accountId}/groups/${group.groupId}`)
   ).body;
   assert.equal(native.member_count, 5);
-  assert.equal((await groups.listGroups(tenant.accountId)).groups[0].usersCount, '5');
+  assert.equal(
+    (await groups.listGroups(tenant.accountId)).groups.find((g: any) => g.groupId === group.groupId)
+      .usersCount,
+    '5',
+  );
 
   const removed = await groups.deleteGroupUsers(tenant.accountId, group.groupId, {
     userInfoList: { users: [{ userId: ids[0] }, { userId: ids[1] }] },
@@ -218,7 +231,7 @@ test('tenancy and scopes: another organization’s account and groups answer lik
         }),
     ]) {
       const err = await sdkError(call());
-      assert.equal(err.statusCode, 404);
+      assert.equal(err.statusCode, 400);
       assert.equal(err.body.errorCode, 'ACCOUNT_NOT_FOUND');
     }
   }
@@ -236,7 +249,7 @@ test('tenancy and scopes: another organization’s account and groups answer lik
         }),
     ]) {
       const err = await sdkError(call());
-      assert.equal(err.statusCode, 404);
+      assert.equal(err.statusCode, 400);
       assert.equal(err.body.errorCode, 'INVALID_GROUP_ID');
     }
     const upd = await groups.updateGroups(tenant.accountId, {
@@ -262,7 +275,8 @@ test('tenancy and scopes: another organization’s account and groups answer lik
     await api(live, tenant.key, 'POST', '/api/api_keys', { name: 'r', scopes: ['account:read'] })
   ).body;
   const asReader = groupsApi(live, reader.key);
-  assert.equal((await asReader.listGroups(tenant.accountId)).groups.length, 1);
+  // Theirs, and the built-in Administrators and Everyone.
+  assert.equal((await asReader.listGroups(tenant.accountId)).groups.length, 3);
   for (const call of [
     () => asReader.createGroups(tenant.accountId, { groupInformation: { groups: [{ groupName: 'No' }] } }),
     () =>

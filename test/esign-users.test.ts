@@ -83,7 +83,11 @@ test('UsersApi.create makes users with per-item errors; they read back the same 
   assert.equal(native.job_title, 'Analyst');
   assert.equal(native.memberships[0].account_id, tenant.accountId);
   assert.equal(native.memberships[0].permission_profile_id, sender.id);
-  assert.deepEqual(native.memberships[0].group_ids, [group.id]);
+  // The group named, and the built-in Everyone every membership is in.
+  const everyone = (
+    await api(live, tenant.key, 'GET', `/api/accounts/${tenant.accountId}/groups`)
+  ).body.data.find((g: any) => g.type === 'everyone');
+  assert.deepEqual(native.memberships[0].group_ids, [everyone.id, group.id]);
   const bobNative = (await api(live, tenant.key, 'GET', `/api/users/${bob.userId}`)).body;
   assert.equal(bobNative.first_name, 'Bob van');
   assert.equal(bobNative.last_name, 'Dyke');
@@ -94,9 +98,14 @@ test('UsersApi.create makes users with per-item errors; they read back the same 
   assert.equal(info.lastName, 'Lovelace');
   assert.equal(info.jobTitle, 'Analyst');
   assert.equal(info.userStatus, 'Active');
-  assert.equal(info.groupList.length, 1);
-  assert.equal(info.groupList[0].groupId, String(group.id));
-  assert.equal(info.groupList[0].groupName, 'Sales');
+  assert.deepEqual(
+    info.groupList.map((g: any) => [g.groupName, g.groupType]),
+    [
+      ['Everyone', 'everyoneGroup'],
+      ['Sales', 'customGroup'],
+    ],
+  );
+  assert.equal(info.groupList[1].groupId, String(group.id));
   assert.equal(info.isAdmin, 'False');
   assert.ok(!Number.isNaN(Date.parse(info.createdDateTime)));
   await rawJson(live, tenant.key, `/v2.1/accounts/${tenant.accountId}/users/${created.userId}`);
@@ -200,7 +209,10 @@ test('UsersApi.list pages with start_position/count across pages and filters by 
     inGroup.users.map((u: any) => u.userId).sort(),
     [made.newUsers[0].userId, made.newUsers[1].userId].sort(),
   );
-  assert.equal(inGroup.users[0].groupList[0].groupName, 'G');
+  assert.deepEqual(
+    inGroup.users[0].groupList.map((g: any) => g.groupName),
+    ['Everyone', 'G'],
+  );
 
   // Never a null on the wire; an empty page still has an empty list.
   const empty = await rawJson(
@@ -293,7 +305,7 @@ test('tenancy: another organization’s account, users, groups and profiles answ
       () => users._delete(account, { userInfoList: { users: [{ userId: foreignUser }] } }),
     ]) {
       const err = await sdkError(call());
-      assert.equal(err.statusCode, 404, `${account}`);
+      assert.equal(err.statusCode, 400, `${account}`);
       assert.equal(err.body.errorCode, 'ACCOUNT_NOT_FOUND');
     }
   }
@@ -304,7 +316,7 @@ test('tenancy: another organization’s account, users, groups and profiles answ
       () => users.updateUser(tenant.accountId, userId, { userInformation: { firstName: 'Hacked' } }),
     ]) {
       const err = await sdkError(call());
-      assert.equal(err.statusCode, 404);
+      assert.equal(err.statusCode, 400);
       assert.equal(err.body.errorCode, 'INVALID_USERID');
     }
     const closed = await users._delete(tenant.accountId, { userInfoList: { users: [{ userId }] } });
@@ -316,7 +328,7 @@ test('tenancy: another organization’s account, users, groups and profiles answ
 
   // Their group and profile named in our requests.
   const byGroup = await sdkError(users.list(tenant.accountId, { groupId: String(foreignGroup) }));
-  assert.equal(byGroup.statusCode, 404);
+  assert.equal(byGroup.statusCode, 400);
   assert.equal(byGroup.body.errorCode, 'INVALID_GROUP_ID');
   const made = await users.create(tenant.accountId, {
     newUsersDefinition: {

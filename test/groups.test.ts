@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { as, buildApp, type Caller, createTenant, unique } from './helper.ts';
+import { as, buildApp, type Caller, createTenant, everyoneGroupId, unique } from './helper.ts';
 
 const base = (accountId: string) => `/api/accounts/${accountId}/groups`;
 const NO_SUCH_USER = '0190a0b0-0000-7000-8000-00000000abcd';
@@ -21,6 +21,9 @@ async function memberIds(call: Caller, url: string): Promise<string[]> {
   assert.equal(res.statusCode, 200, res.body);
   return res.json().data.map((m: any) => m.user_id);
 }
+
+/** The account's own groups (a listing shows DocuSign's built-in Administrators and Everyone too). */
+const custom = (g: { type: string }) => g.type === 'custom';
 
 test('groups: create, read, list, update and delete round trip, each audited', async (t) => {
   const { app, services, config } = await buildApp(t);
@@ -44,11 +47,17 @@ test('groups: create, read, list, update and delete round trip, each audited', a
   assert.equal(second.description, null);
   const list = (await call('GET', url)).json();
   assert.deepEqual(
-    list.data.map((g: any) => g.name),
+    list.data.filter(custom).map((g: any) => g.name),
     ['Legal', 'Sales'],
   );
   assert.equal(list.next_cursor, null);
-  const page1 = (await call('GET', `${url}?limit=1`)).json();
+  // By id: the built-in Administrators and Everyone (made with the account), then the account's own.
+  const page0 = (await call('GET', `${url}?limit=2`)).json();
+  assert.deepEqual(
+    page0.data.map((g: any) => g.type),
+    ['admin', 'everyone'],
+  );
+  const page1 = (await call('GET', `${url}?limit=1&cursor=${page0.next_cursor}`)).json();
   assert.deepEqual(
     page1.data.map((g: any) => g.id),
     [group.id],
@@ -77,13 +86,16 @@ test('groups: create, read, list, update and delete round trip, each audited', a
   assert.equal((await call('GET', `${url}/${group.id}`)).statusCode, 404);
   assert.equal((await call('GET', `${url}/${group.id}/members`)).statusCode, 404);
   assert.deepEqual(
-    (await call('GET', url)).json().data.map((g: any) => g.id),
+    (await call('GET', url))
+      .json()
+      .data.filter(custom)
+      .map((g: any) => g.id),
     [second.id],
   );
-  // The user stays, with their membership, minus the group.
+  // The user stays, with their membership, minus the group (still in the built-in Everyone).
   const after = (await call('GET', `/api/users/${user}`)).json();
   assert.equal(after.memberships.length, 1);
-  assert.deepEqual(after.memberships[0].group_ids, []);
+  assert.deepEqual(after.memberships[0].group_ids, [await everyoneGroupId(services, tenant.accountId)]);
 
   const id = String(group.id);
   const events = async (action: string) =>
@@ -148,7 +160,10 @@ test('groups: invalid requests are 400s naming the field; duplicate names are 40
   assert.equal(rename.json().error.code, 'name_taken');
 
   assert.deepEqual(
-    (await call('GET', url)).json().data.map((g: any) => g.name),
+    (await call('GET', url))
+      .json()
+      .data.filter(custom)
+      .map((g: any) => g.name),
     ['Finance', 'Ops'],
   );
 });
@@ -201,7 +216,9 @@ test('groups: bulk add and remove members; the user filter by group agrees', asy
   // GET /api/users?group_id= returns exactly the group's members, and memberships show the group.
   const byGroup = (await call('GET', `/api/users?group_id=${group.id}`)).json();
   assert.deepEqual(byGroup.data.map((u: any) => u.id).sort(), [u1, u2, u3].sort());
-  assert.deepEqual(byGroup.data[0].memberships[0].group_ids, [group.id]);
+  // The group, and the built-in Everyone every membership is in (its id is lower: made with the account).
+  assert.equal(byGroup.data[0].memberships[0].group_ids.length, 2);
+  assert.equal(byGroup.data[0].memberships[0].group_ids[1], group.id);
   assert.deepEqual((await call('GET', `/api/users?group_id=${other.id}`)).json().data, []);
 
   const removed = await call('DELETE', members, { user_ids: [u1, NO_SUCH_USER] });
@@ -322,7 +339,10 @@ test("groups: another organization's ids answer 404 and change nothing", async (
   assert.equal(after.member_count, 1);
   assert.deepEqual(await memberIds(call, `${url}/${group.id}`), [member]);
   assert.deepEqual(
-    (await call('GET', url)).json().data.map((g: any) => g.name),
+    (await call('GET', url))
+      .json()
+      .data.filter(custom)
+      .map((g: any) => g.name),
     ['Board'],
   );
 });
@@ -350,7 +370,10 @@ test("groups: a member's key acts in its own account only", async (t) => {
     assert.equal(res.json().error.code, 'permission_denied');
   }
   assert.deepEqual(
-    (await owner('GET', base(second.id))).json().data.map((g: any) => g.name),
+    (await owner('GET', base(second.id)))
+      .json()
+      .data.filter(custom)
+      .map((g: any) => g.name),
     ['Theirs'],
   );
 });

@@ -73,6 +73,20 @@ export interface Tenant {
   email: string;
 }
 
+/**
+ * The id of an account's built-in Everyone group, which every membership of the account is in (so it leads
+ * every membership's group_ids: it is made with the account, before any group of its own).
+ */
+export async function everyoneGroupId(services: Services, accountId: string): Promise<number> {
+  const row = await services.db
+    .selectFrom('groups')
+    .select('id')
+    .where('account_id', '=', accountId)
+    .where('group_type', '=', 'everyone')
+    .executeTakeFirstOrThrow();
+  return Number(row.id);
+}
+
 /** A new organization with one account, an owner and an owner's API key. */
 export async function createTenant(services: Services, config: Config): Promise<Tenant> {
   const email = `${unique('owner')}@example.test`;

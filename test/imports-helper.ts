@@ -2,7 +2,7 @@
 import type { TestContext } from 'node:test';
 import type { Config } from '../src/config.ts';
 import { startJobRunner } from '../src/jobs/queue.ts';
-import { as, buildApp, type Caller, createTenant, testDb, testDbUrl } from './helper.ts';
+import { as, buildApp, type Caller, createTenant, everyoneGroupId, testDb, testDbUrl } from './helper.ts';
 
 export async function runWorker(t: TestContext, config: Config, concurrency = 1) {
   const runner = await startJobRunner({ url: testDbUrl(), db: testDb().db, config, concurrency });
@@ -18,7 +18,9 @@ export async function importSetup(t: TestContext, overrides: Partial<Config> = {
   const api = as(built.app, tenant.key);
   const group = await api('POST', `/api/accounts/${tenant.accountId}/groups`, { name: 'Sales' });
   if (group.statusCode !== 201) throw new Error(`POST group: ${group.statusCode} ${group.body}`);
-  return { ...built, tenant, api, groupId: group.json().id as number };
+  // Every membership is also in the account's built-in Everyone group (which leads its group_ids).
+  const everyoneId = await everyoneGroupId(built.services, tenant.accountId);
+  return { ...built, tenant, api, groupId: group.json().id as number, everyoneId };
 }
 
 const TERMINAL = new Set(['completed', 'failed', 'canceled']);

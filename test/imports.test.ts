@@ -25,7 +25,7 @@ async function resultsCsv(api: Caller, id: string): Promise<string[][]> {
 }
 
 test('add: header aliases, BOM, CRLF, quoted fields; exact counters, rows, audit and results.csv', async (t) => {
-  const { api, tenant, groupId } = await importSetup(t);
+  const { api, tenant, groupId, everyoneId } = await importSetup(t);
   const csv =
     '\ufeffaccountid,UserName,USEREMAIL,eSignPermissionProfile,Group,Group,Job Title,CompanyName,Language,AutoActivate\r\n' +
     `${tenant.accountId},Ada Lovelace,ada@example.test,DS Admin,Sales,,"Analyst, Engines","Babbage ""&"" Co",fr,true\r\n` +
@@ -60,9 +60,9 @@ test('add: header aliases, BOM, CRLF, quoted fields; exact counters, rows, audit
   assert.equal(grace.last_name, 'Hopper');
   const graceApi = (await api('GET', `/api/users/${grace.id}`)).json();
   assert.equal(graceApi.memberships[0].status, 'pending', 'AutoActivate=false: pending membership');
-  assert.deepEqual(graceApi.memberships[0].group_ids, [groupId]);
+  assert.deepEqual(graceApi.memberships[0].group_ids, [everyoneId, groupId]);
   const adaApi = (await api('GET', `/api/users/${ada.id}`)).json();
-  assert.deepEqual(adaApi.memberships[0].group_ids, [groupId]);
+  assert.deepEqual(adaApi.memberships[0].group_ids, [everyoneId, groupId]);
 
   const rows = await allRows(api, done.id);
   assert.deepEqual(
@@ -187,7 +187,7 @@ test('add: every row error_type has a case', async (t) => {
 });
 
 test('update and close: happy paths, their error types, exact counters, seats freed', async (t) => {
-  const { api, tenant, groupId } = await importSetup(t);
+  const { api, tenant, groupId, everyoneId } = await importSetup(t);
   const add = await importCsv(
     api,
     `operation=add&account_id=${tenant.accountId}`,
@@ -230,7 +230,7 @@ test('update and close: happy paths, their error types, exact counters, seats fr
   assert.equal(ada.last_name, 'King');
   assert.equal(ada.job_title, 'Countess');
   assert.equal(ada.memberships[0].permission_profile_id, admin);
-  assert.deepEqual(ada.memberships[0].group_ids, [groupId]);
+  assert.deepEqual(ada.memberships[0].group_ids, [everyoneId, groupId]);
 
   const seats = async () => (await api('GET', `/api/accounts/${tenant.accountId}`)).json().seats_used;
   assert.equal(await seats(), 4);
@@ -690,7 +690,7 @@ test('tenancy and permissions: foreign import is 404, cancel, idempotency key re
 });
 
 test('HR mapping rules decide the profile and groups of rows that name no profile', async (t) => {
-  const { api, tenant, groupId } = await importSetup(t);
+  const { api, tenant, groupId, everyoneId } = await importSetup(t);
   const profiles = (await api('GET', `/api/accounts/${tenant.accountId}/permission_profiles`)).json().data;
   const viewer = profiles.find((p: any) => p.name === 'DS Viewer').id;
   const rule = await api('POST', `/api/accounts/${tenant.accountId}/mapping_rules`, {
@@ -715,7 +715,7 @@ test('HR mapping rules decide the profile and groups of rows that name no profil
   );
   const eve = (await api('GET', `/api/users/${rows[0].user_id}`)).json();
   assert.equal(eve.memberships[0].permission_profile_id, viewer);
-  assert.deepEqual(eve.memberships[0].group_ids, [groupId]);
+  assert.deepEqual(eve.memberships[0].group_ids, [everyoneId, groupId]);
   const ned = (await api('GET', `/api/users/${rows[2].user_id}`)).json();
   assert.notEqual(ned.memberships[0].permission_profile_id, viewer, 'a named profile wins');
 });

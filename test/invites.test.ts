@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startDnsServer } from './dns-server.ts';
-import { as, buildApp, createTenant, testDb, unique } from './helper.ts';
+import { as, buildApp, createTenant, everyoneGroupId, testDb, unique } from './helper.ts';
 import { browser, lastMail, PASSWORD } from './people-helper.ts';
 
 /** Per-IP limits off: these tests make many logins from one address (the limit has its own test). */
@@ -54,7 +54,10 @@ test('invite → accept creates the user and membership and logs them in; the to
   assert.ok(body.user.email_verified_at, 'the invite link proves the address');
   assert.equal(body.user.memberships[0].account_id, tenant.accountId);
   assert.equal(Number(body.user.memberships[0].permission_profile_id), Number(viewer.id));
-  assert.deepEqual(body.user.memberships[0].group_ids.map(Number), [Number(group.json().id)]);
+  assert.deepEqual(body.user.memberships[0].group_ids.map(Number), [
+    await everyoneGroupId(services, tenant.accountId),
+    Number(group.json().id),
+  ]);
   assert.equal((await b.call('GET', '/api/users')).statusCode, 200, 'logged in');
   const write = await b.call('POST', '/api/users', { email: email('x') });
   assert.equal(write.statusCode, 403, 'a DS Viewer member cannot write users');

@@ -318,7 +318,11 @@ test('cloneAssetGroupAccount copies settings, permission profiles, groups and br
     permissions: ['manage_groups'],
   });
   assert.equal(profile.status, 201);
-  const group = await call('POST', `/accounts/${src}/groups`, { name: 'Legal', description: 'Contracts' });
+  const group = await call('POST', `/accounts/${src}/groups`, {
+    name: 'Legal',
+    description: 'Contracts',
+    permission_profile_id: profile.body.id,
+  });
   await call('POST', `/accounts/${src}/groups/${group.body.id}/members`, { user_ids: [tenant.ownerId] });
   const brand = await call('POST', `/accounts/${src}/brands`, { name: 'House', is_sending_default: true });
   assert.equal(brand.status, 201);
@@ -362,14 +366,24 @@ test('cloneAssetGroupAccount copies settings, permission profiles, groups and br
   const reviewers = profiles.body.data.find((p: { name: string }) => p.name === 'Reviewers');
   assert.deepEqual(reviewers.permissions, ['manage_groups']);
   assert.notEqual(reviewers.id, profile.body.id);
+  // The copy's own built-in groups (Everyone holds its one member, the admin), then the copied group, whose
+  // profile is the copy's Reviewers.
   const groups = await call('GET', `/accounts/${target}/groups`);
   assert.deepEqual(
-    groups.body.data.map((g: { name: string; description: string; member_count: number }) => [
-      g.name,
-      g.description,
-      g.member_count,
-    ]),
-    [['Legal', 'Contracts', 0]],
+    groups.body.data.map(
+      (g: {
+        name: string;
+        type: string;
+        description: string;
+        member_count: number;
+        permission_profile_id: number | null;
+      }) => [g.name, g.type, g.description, g.member_count, g.permission_profile_id === reviewers.id],
+    ),
+    [
+      ['Administrators', 'admin', "The account's administrators.", 0, false],
+      ['Everyone', 'everyone', 'Every user of the account.', 1, false],
+      ['Legal', 'custom', 'Contracts', 0, true],
+    ],
   );
   const brands = await call('GET', `/accounts/${target}/brands`);
   assert.equal(brands.body.data.length, 1);
@@ -384,7 +398,7 @@ test('cloneAssetGroupAccount copies settings, permission profiles, groups and br
   );
   // The source is untouched.
   const srcGroups = await call('GET', `/accounts/${src}/groups`);
-  assert.equal(srcGroups.body.data[0].member_count, 1);
+  assert.equal(srcGroups.body.data.find((g: { name: string }) => g.name === 'Legal').member_count, 1);
 
   const listed = await provision.getAssetGroupAccountClonesByOrgId(org);
   assert.deepEqual(

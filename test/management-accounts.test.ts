@@ -55,10 +55,17 @@ test('getGroups pages 25 groups by start/take with consistent paging, integer id
   const live = await startApp(t);
   const tenant = await liveTenant(live);
   const accounts = new admin.AccountsApi(adminClient(live, tenant.key));
-  const empty = await accounts.getGroups(tenant.organizationId, tenant.accountId);
-  assert.deepEqual(empty.groups, []);
-  assert.equal(empty.paging.total_set_size, 0);
-  const ids: number[] = [];
+  // A new account has DocuSign's two built-in groups, first; then 25 of its own.
+  const builtin = await accounts.getGroups(tenant.organizationId, tenant.accountId);
+  assert.deepEqual(
+    builtin.groups.map((g: any) => [g.name, g.type]),
+    [
+      ['Administrators', 'admin_group'],
+      ['Everyone', 'everyone_group'],
+    ],
+  );
+  assert.equal(builtin.paging.total_set_size, 2);
+  const ids: number[] = builtin.groups.map((g: any) => g.id);
   for (let i = 0; i < 25; i++) {
     const res = await api(live, tenant.key, 'POST', `/api/accounts/${tenant.accountId}/groups`, {
       name: `G${i}`,
@@ -70,10 +77,10 @@ test('getGroups pages 25 groups by start/take with consistent paging, integer id
   let start = 0;
   for (;;) {
     const page = await accounts.getGroups(tenant.organizationId, tenant.accountId, { start, take: 10 });
-    assert.equal(page.paging.total_set_size, 25);
+    assert.equal(page.paging.total_set_size, 27);
     assert.equal(page.paging.result_set_start_position, start);
     assert.equal(page.paging.result_set_size, page.groups.length);
-    assert.ok(page.groups.every((g: any) => Number.isInteger(g.id) && g.type === 'custom_group'));
+    assert.ok(page.groups.every((g: any) => Number.isInteger(g.id) && g.type.endsWith('_group')));
     seen.push(...page.groups.map((g: any) => g.id));
     if (!page.paging.next) break;
     start = Number(new URL(page.paging.next).searchParams.get('start'));
@@ -81,7 +88,7 @@ test('getGroups pages 25 groups by start/take with consistent paging, integer id
   assert.deepEqual(seen, ids);
   const first = await accounts.getGroups(tenant.organizationId, tenant.accountId);
   assert.equal(first.groups.length, 20, 'default take is 20');
-  assert.equal(first.groups[0].name, 'G0');
+  assert.equal(first.groups[2].name, 'G0');
   const ranged = await accounts.getGroups(tenant.organizationId, tenant.accountId, { start: 22, end: 30 });
   assert.deepEqual(
     ranged.groups.map((g: any) => g.id),
@@ -213,7 +220,10 @@ test('a key without the scope gets 403 naming it: permission_read, group_read, d
   assert.ok(
     (await new admin.AccountsApi(accountReader).getPermissions(org, tenant.accountId)).permissions.length > 0,
   );
-  assert.deepEqual((await new admin.AccountsApi(accountReader).getGroups(org, tenant.accountId)).groups, []);
+  assert.equal(
+    (await new admin.AccountsApi(accountReader).getGroups(org, tenant.accountId)).groups.length,
+    2,
+  );
   assert.deepEqual(
     (await new admin.ReservedDomainsApi(accountReader).getReservedDomains(org)).reserved_domains,
     [],

@@ -63,15 +63,24 @@ test('DSGroupsApi: create, list with page/page_size, get, members add/list/remov
   const page1 = await groups.getDSGroups(org, acct, { page: 1, pageSize: 2 });
   assert.equal(page1.page, 1);
   assert.equal(page1.page_size, 2);
-  assert.equal(page1.total_count, 3);
+  // The account's built-in groups come first (made with it); Administrators is the admin group.
+  assert.equal(page1.total_count, 5);
   assert.equal(page1.account_id, acct);
   assert.deepEqual(
-    page1.ds_groups.map((g: { group_name: string }) => g.group_name),
-    ['Legal', 'Sales'],
+    page1.ds_groups.map((g: { group_name: string; is_admin: boolean }) => [g.group_name, g.is_admin]),
+    [
+      ['Administrators', true],
+      ['Everyone', false],
+    ],
   );
   const page2 = await groups.getDSGroups(org, acct, { page: 2, pageSize: 2 });
   assert.deepEqual(
     page2.ds_groups.map((g: { group_name: string }) => g.group_name),
+    ['Legal', 'Sales'],
+  );
+  const page3 = await groups.getDSGroups(org, acct, { page: 3, pageSize: 2 });
+  assert.deepEqual(
+    page3.ds_groups.map((g: { group_name: string }) => g.group_name),
     ['Ops'],
   );
   const empty = await groups.getDSGroups(org, acct, { page: 9, pageSize: 2 });
@@ -210,6 +219,10 @@ test('ProductPermissionProfilesApi and addOrUpdateUser: one eSignature profile p
   }
 
   const legal = await new admin.DSGroupsApi(client).addDSGroup({ group_name: 'Legal' }, org, acct);
+  // Every membership is also in the account's built-in Everyone group.
+  const everyone = (await new admin.DSGroupsApi(client).getDSGroups(org, acct)).ds_groups.find(
+    (g: { group_name: string }) => g.group_name === 'Everyone',
+  );
   const email = `${unique('mp')}@example.test`;
   const added = await users.addOrUpdateUser(
     {
@@ -238,7 +251,7 @@ test('ProductPermissionProfilesApi and addOrUpdateUser: one eSignature profile p
   );
   assert.deepEqual(
     added.accounts[0].ds_groups.map((g: { ds_group_id: string }) => g.ds_group_id),
-    [legal.ds_group_id],
+    [everyone.ds_group_id, legal.ds_group_id],
   );
 
   // /api sees the same user, membership, profile and group.
@@ -248,7 +261,7 @@ test('ProductPermissionProfilesApi and addOrUpdateUser: one eSignature profile p
   const membership = viaApi.body.memberships.find((m: { account_id: string }) => m.account_id === acct);
   assert.equal(membership.status, 'active');
   assert.equal(membership.permission_profile_id, ids['DS Viewer']);
-  assert.deepEqual(membership.group_ids, [Number(legal.group_id)]);
+  assert.deepEqual(membership.group_ids, [Number(everyone.group_id), Number(legal.group_id)]);
 
   // The same email again updates: names, the profile, and groups are added.
   const sales = await new admin.DSGroupsApi(client).addDSGroup({ group_name: 'Sales' }, org, acct);
@@ -271,7 +284,7 @@ test('ProductPermissionProfilesApi and addOrUpdateUser: one eSignature profile p
     updated.accounts[0].product_permission_profiles[0].permission_profiles[0].permission_profile_name,
     'DS Sender',
   );
-  assert.equal(updated.accounts[0].ds_groups.length, 2);
+  assert.equal(updated.accounts[0].ds_groups.length, 3);
 
   // Read the product profile by id and by email.
   const byId = await products.getUserProductPermissionProfiles(org, acct, added.id);
@@ -376,7 +389,10 @@ test('addOrUpdateUser gives a user made through /api a membership in a second ac
     res.accounts[0].product_permission_profiles[0].permission_profiles[0].permission_profile_name,
     'DS Sender',
   );
-  assert.deepEqual(res.accounts[0].ds_groups, []);
+  assert.deepEqual(
+    res.accounts[0].ds_groups.map((g: { group_name: string }) => g.group_name),
+    ['Everyone'],
+  );
   const back = await call('GET', `/users/${made.body.id}`);
   assert.deepEqual(
     back.body.memberships.map((m: { account_id: string }) => m.account_id).sort(),
@@ -618,7 +634,7 @@ test('scopes: a key restricted to users:read gets 403 naming the scope on writes
   const users = new admin.UsersApi(client);
 
   const listed = await groups.getDSGroups(org, acct);
-  assert.deepEqual(listed.ds_groups, []);
+  assert.equal(listed.ds_groups.length, 2); // the built-in Administrators and Everyone
   const read = await products.getUserProductPermissionProfiles(org, acct, tenant.ownerId);
   assert.equal(read.product_permission_profiles.length, 1);
 

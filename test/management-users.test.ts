@@ -68,9 +68,13 @@ test('createUser makes a user that /api reads back the same, and /api users read
   assert.equal(created.accounts[0].id, tenant.accountId);
   assert.deepEqual({ ...created.accounts[0].permission_profile }, { id: sender, name: 'DS Sender' });
   assert.equal(typeof created.accounts[0].permission_profile.id, 'number');
+  // The group named, after the built-in Everyone every membership is in.
+  assert.deepEqual(created.accounts[0].groups.map((g: any) => ({ ...g })).slice(1), [
+    { id: sales, name: 'Sales', type: 'custom_group' },
+  ]);
   assert.deepEqual(
-    created.accounts[0].groups.map((g: any) => ({ ...g })),
-    [{ id: sales, name: 'Sales', type: 'custom_group' }],
+    { ...created.accounts[0].groups[0], id: 0 },
+    { id: 0, name: 'Everyone', type: 'everyone_group' },
   );
   assert.equal(created.accounts[0].job_title, 'CFO');
 
@@ -83,7 +87,9 @@ test('createUser makes a user that /api reads back the same, and /api users read
   assert.equal(native.body.memberships[0].account_id, tenant.accountId);
   assert.equal(native.body.memberships[0].status, 'active');
   assert.equal(Number(native.body.memberships[0].permission_profile_id), sender);
-  assert.deepEqual(native.body.memberships[0].group_ids.map(Number), [sales]);
+  // After the built-in Everyone every membership is in.
+  assert.deepEqual(native.body.memberships[0].group_ids.map(Number).slice(1), [sales]);
+  assert.equal(native.body.memberships[0].group_ids.length, 2);
 
   // The reverse: a user made through /api, read through the SDK by email and in the account's list.
   const other = email();
@@ -384,7 +390,7 @@ test('addUsers: an existing user gets a membership in another account; a new ema
   assert.equal(added.accounts.length, 1);
   assert.equal(added.accounts[0].id, second);
   assert.equal(added.accounts[0].permission_profile.id, admins);
-  assert.equal(added.accounts[0].groups[0].id, team);
+  assert.equal(added.accounts[0].groups[1].id, team); // after the built-in Everyone
   const native = await api(live, tenant.key, 'GET', `/api/users/${existing.id}`);
   assert.deepEqual(
     native.body.memberships.map((m: any) => m.account_id).sort(),
@@ -472,7 +478,7 @@ test('updateUser changes names, job details, profile and groups per membership; 
   assert.equal(drill.language_culture, 'fr');
   assert.equal(drill.memberships[0].permission_profile.name, 'DS Viewer');
   assert.deepEqual(
-    drill.memberships[0].groups.map((g: any) => g.id),
+    drill.memberships[0].groups.filter((g: any) => g.type !== 'everyone_group').map((g: any) => g.id),
     [g2],
   );
   const native = (await api(live, tenant.key, 'GET', `/api/users/${u.id}`)).body;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { conditionsHold, globMatch, resolveMapping } from '../src/core/mapping-rules/service.ts';
-import { as, buildApp, type Caller, createTenant, testDb, unique } from './helper.ts';
+import { as, buildApp, type Caller, createTenant, everyoneGroupId, testDb, unique } from './helper.ts';
 
 const base = (accountId: string) => `/api/accounts/${accountId}/mapping_rules`;
 const NO_SUCH_RULE = '0190a0b0-0000-7000-8000-00000000abcd';
@@ -73,7 +73,7 @@ test('mapping rules: create, read, list, update and delete round trip, each audi
   const eng = await profile(call, tenant.accountId, 'Engineering');
   const fin = await profile(call, tenant.accountId, 'Finance');
   const g1 = await group(call, tenant.accountId, 'Builders');
-  const g2 = await group(call, tenant.accountId, 'Everyone');
+  const g2 = await group(call, tenant.accountId, 'All hands');
 
   const created = await call('POST', url, {
     name: ' Engineers ',
@@ -306,9 +306,10 @@ test('mapping rules: POST /api/users without a profile gets the mapped profile a
   const user = created.json();
   const [m] = user.memberships;
   assert.equal(m.permission_profile_id, eng);
+  // The rule's groups, and the built-in Everyone every membership is in.
   assert.deepEqual(
     m.group_ids,
-    [g1, g2].sort((x, y) => x - y),
+    [await everyoneGroupId(services, acct), g1, g2].sort((x, y) => x - y),
   );
   const events = (await call('GET', `/api/audit_events?target_id=${user.id}`)).json().data as any[];
   const userCreated = events.find((e) => e.action === 'user.created');
@@ -327,7 +328,7 @@ test('mapping rules: POST /api/users without a profile gets the mapped profile a
   const profiles = (await call('GET', `/api/accounts/${acct}/permission_profiles`)).json().data as any[];
   const dsSender = profiles.find((p) => p.name === 'DS Sender')?.id ?? null;
   assert.equal(plain.memberships[0].permission_profile_id, dsSender);
-  assert.deepEqual(plain.memberships[0].group_ids, []);
+  assert.deepEqual(plain.memberships[0].group_ids, [await everyoneGroupId(services, acct)]);
   const plainEvent = (await call('GET', `/api/audit_events?action=user.created&target_id=${plain.id}`)).json()
     .data[0];
   assert.equal(plainEvent.changes._meta, undefined);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { as, buildApp, createTenant } from './helper.ts';
+import { as, buildApp, createTenant, everyoneGroupId } from './helper.ts';
 
 test('users: create, get, list with filters, update, deactivate and reactivate', async (t) => {
   const { app, services, config } = await buildApp(t);
@@ -22,7 +22,8 @@ test('users: create, get, list with filters, update, deactivate and reactivate',
   assert.equal(ada.memberships[0].account_id, tenant.accountId);
   assert.equal(ada.memberships[0].status, 'active');
   assert.equal(typeof ada.memberships[0].permission_profile_id, 'number', 'profile ids are integers');
-  assert.deepEqual(ada.memberships[0].group_ids, []);
+  // Only the built-in Everyone, which every membership of the account is in.
+  assert.deepEqual(ada.memberships[0].group_ids, [await everyoneGroupId(services, tenant.accountId)]);
 
   const got = await api('GET', `/api/users/${ada.id}`);
   assert.equal(got.statusCode, 200);
@@ -247,8 +248,11 @@ test('GET /users/{id} (one joined query) shows what the list shows: every member
   assert.deepEqual(
     got.memberships.map((m: any) => [m.account_id, m.group_ids]),
     [
-      [tenant.accountId, [groups[1].id, groups[2].id].sort((a, b) => a - b)],
-      [second.id, [groups[0].id]],
+      [
+        tenant.accountId,
+        [await everyoneGroupId(services, tenant.accountId), groups[1].id, groups[2].id].sort((a, b) => a - b),
+      ],
+      [second.id, [await everyoneGroupId(services, second.id), groups[0].id]],
     ],
   );
   assert.deepEqual(

@@ -33,6 +33,8 @@ export const ERROR_STATUS = {
   idempotency_in_progress: 409,
   export_not_ready: 409,
   domain_taken: 409,
+  // a change DocuSign's built-in groups (Administrators, Everyone) refuse (src/core/groups/service.ts)
+  builtin_group: 409,
   // 410: an export whose result has expired (docs/exports.md)
   export_expired: 410,
   // 413, 415, 422

@@ -4,6 +4,7 @@ export type { Db } from '../db/connection.ts';
 export type {
   Account,
   ExportKind,
+  GroupType,
   ImportOperation,
   MembershipStatus,
   OrganizationDomain,

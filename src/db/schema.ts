@@ -54,6 +54,8 @@ export interface PermissionProfilesTable {
   name: string;
   description: string | null;
   permissions: string[];
+  /** The eSignature AccountRoleSettings fields Signet does not enforce, kept as sent (0013). */
+  role_settings: Generated<Record<string, unknown>>;
   created_at: CreatedAt;
   updated_at: Timestamp;
 }
@@ -79,9 +81,15 @@ export interface GroupsTable {
   description: string | null;
   /** The group's GUID on the DocuSign faces (a v2.1 "DS group"); 0009_docusign_multi_product.sql. */
   ds_group_id: Generated<string>;
+  /** DocuSign's built-in groups (`admin`: Administrators, `everyone`: Everyone) or the account's own (0013). */
+  group_type: Generated<GroupType>;
+  /** A permission profile of the same account (eSignature's Group.permissionProfileId), or none (0013). */
+  permission_profile_id: number | null;
   created_at: CreatedAt;
   updated_at: Timestamp;
 }
+
+export type GroupType = 'custom' | 'admin' | 'everyone';
 
 export interface GroupMembersTable {
   group_id: number;

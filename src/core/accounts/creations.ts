@@ -5,8 +5,8 @@
 // transaction, so a creation that fails leaves neither an account nor a record.
 //
 // A clone copies configuration, not people: the stored account settings, the permission profiles (a default
-// profile of the same name takes the source's permissions and description), the groups (names and
-// descriptions, without members) and the brands with their logos. Memberships, API keys, HR mapping rules,
+// profile of the same name takes the source's permissions, settings and description), the account's own groups
+// (names, descriptions and profiles, without members; the built-in ones it has already) and the brands with their logos. Memberships, API keys, HR mapping rules,
 // imports and exports stay with the source account.
 import { sql } from 'kysely';
 import type { Db } from '../../db/connection.ts';
@@ -16,6 +16,7 @@ import { type Ctx, mutate } from '../context.ts';
 import { invalidField, notFound } from '../errors.ts';
 import { GroupsService } from '../groups/service.ts';
 import { newId } from '../ids.ts';
+import { ADMIN_PROFILE_NAME } from '../permission-profiles/defaults.ts';
 import { PermissionProfilesService } from '../permission-profiles/service.ts';
 import { requirePermission } from '../principal.ts';
 import { SettingsService } from '../settings/service.ts';
@@ -24,7 +25,7 @@ import { UsersService } from '../users/service.ts';
 import { AccountsService } from './service.ts';
 
 /** The permission profile an account's administrator gets (one of the defaults every account starts with). */
-export const ADMIN_PROFILE_NAME = 'DS Admin';
+export { ADMIN_PROFILE_NAME };
 
 export interface AccountCreationInput {
   name: string;
@@ -221,22 +222,35 @@ async function copyConfiguration(
     .where('account_id', '=', targetId)
     .execute();
   const byName = new Map(targetProfiles.map((p) => [p.name.toLowerCase(), p.id]));
+  // Source profile id → its copy's id, for the groups that name a profile.
+  const copiedProfile = new Map<number, number>();
   for (const p of sourceProfiles) {
     const same = byName.get(p.name.toLowerCase());
-    const fields = { description: p.description, permissions: p.permissions };
-    if (same !== undefined) await profiles.update(ctx, targetId, same, fields);
-    else await profiles.create(ctx, targetId, { name: p.name, ...fields });
+    const fields = { description: p.description, permissions: p.permissions, role_settings: p.role_settings };
+    const copy =
+      same !== undefined
+        ? await profiles.update(ctx, targetId, same, fields)
+        : await profiles.create(ctx, targetId, { name: p.name, ...fields });
+    copiedProfile.set(p.id, copy.id);
   }
 
+  // The account's own groups; the built-in ones the new account already has.
   const groups = new GroupsService(trx);
   const sourceGroups = await trx
     .selectFrom('groups')
-    .select(['name', 'description'])
+    .select(['name', 'description', 'permission_profile_id'])
     .where('account_id', '=', sourceId)
+    .where('group_type', '=', 'custom')
     .orderBy('id')
     .execute();
-  for (const g of sourceGroups)
-    await groups.create(ctx, targetId, { name: g.name, description: g.description });
+  for (const g of sourceGroups) {
+    await groups.create(ctx, targetId, {
+      name: g.name,
+      description: g.description,
+      permission_profile_id:
+        g.permission_profile_id === null ? null : (copiedProfile.get(g.permission_profile_id) ?? null),
+    });
+  }
 
   const brands = new BrandsService(trx);
   const sourceBrands = await trx

@@ -4,8 +4,8 @@ import { type Ctx, mutate } from '../context.ts';
 import { notFound } from '../errors.ts';
 import { isUuid, newId } from '../ids.ts';
 import { DEFAULT_LIMIT, decodeCursor, type Page, toPage } from '../pagination.ts';
-import { createDefaultProfiles } from '../permission-profiles/defaults.ts';
 import { requireAccountAccess } from '../principal.ts';
+import { seedAccount } from './seed.ts';
 
 export interface AccountInput {
   name: string;
@@ -64,7 +64,7 @@ export class AccountsService {
     return toPage(await query.execute(), limit, (a) => a.id);
   }
 
-  /** Creates an account with DocuSign's default permission profiles. */
+  /** Creates an account with DocuSign's default permission profiles and built-in groups (./seed.ts). */
   async create(ctx: Ctx, input: AccountInput): Promise<Account> {
     return mutate(this.db, ctx, async (trx, audit) => {
       const account = await trx
@@ -84,7 +84,7 @@ export class AccountsService {
         accountId: account.id,
         after: account,
       });
-      await createDefaultProfiles(trx, account, audit);
+      await seedAccount(trx, account, audit);
       return account;
     });
   }

@@ -146,7 +146,10 @@ async function membershipsOf(
       sql<{ id: number; name: string }[]>`(
         SELECT coalesce(jsonb_agg(jsonb_build_object('id', g.id, 'name', g.name) ORDER BY g.name, g.id), '[]')
         FROM group_members gm JOIN groups g ON g.id = gm.group_id
-        WHERE gm.user_id = m.user_id AND g.account_id = m.account_id)`.as('groups'),
+        -- Everyone is implicit in the import's format (every membership is in it), as in DocuSign's CSV.
+        WHERE gm.user_id = m.user_id AND g.account_id = m.account_id AND g.group_type <> 'everyone')`.as(
+        'groups',
+      ),
     )
     .where((eb) => eb('m.user_id', '=', eb.fn.any(eb.val(userIds))))
     .orderBy('m.user_id')
@@ -288,7 +291,7 @@ export async function planExport(
       SELECT count(*) AS n FROM group_members gm
       JOIN groups g ON g.id = gm.group_id
       JOIN memberships m ON m.user_id = gm.user_id AND m.account_id = g.account_id
-      WHERE g.organization_id = ${org} ${inScope}
+      WHERE g.organization_id = ${org} AND g.group_type <> 'everyone' ${inScope}
       GROUP BY m.id) per_membership`.execute(db);
   return { totalRows: rows.rows[0]!.n, groupColumns: Math.max(1, groups.rows[0]!.n) };
 }

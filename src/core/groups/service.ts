@@ -1,21 +1,32 @@
-// Groups belong to an account: a name unique in it (case-insensitively) and a set of members. A member is a
-// user of the organization with a membership (of any status) in the group's account. Bulk changes are
-// all-or-nothing: one id that does not qualify refuses the whole request.
+// Groups belong to an account: a name unique in it (case-insensitively), optionally a permission profile of the
+// same account (eSignature's Group.permissionProfileId: a label Signet keeps, not a grant), and a set of
+// members. A member is a user of the organization with a membership (of any status) in the group's account.
+// Bulk changes are all-or-nothing: one id that does not qualify refuses the whole request.
+//
+// Every account also has DocuSign's two built-in groups (./builtin.ts), created with it: Administrators
+// (`admin`) and Everyone (`everyone`). Neither can be deleted or renamed. Everyone holds every user with a
+// membership in the account, kept by the database on every write path (0013), so its members are not added
+// or removed by hand (adding one already there is a no-op, removing one is refused). Administrators' members
+// are managed like any group's.
 import { sql } from 'kysely';
 import type { Db } from '../../db/connection.ts';
-import type { Group, MembershipStatus } from '../../db/schema.ts';
+import type { Group, GroupType, MembershipStatus } from '../../db/schema.ts';
 import { type Ctx, mutate } from '../context.ts';
 import { AppError, invalidField, nameTaken, notFound } from '../errors.ts';
 import { DEFAULT_LIMIT, decodeCursor, decodeIntCursor, type Page, toPage } from '../pagination.ts';
-import { accountInPath } from '../refs.ts';
+import { accountInPath, profileInAccount } from '../refs.ts';
 
 export interface GroupView extends Group {
+  /** group_type, under the name /api shows it. */
+  type: GroupType;
   member_count: number;
 }
 
 export interface GroupInput {
   name: string;
   description?: string | null;
+  /** A permission profile of the group's account, or null for none. */
+  permission_profile_id?: number | null;
 }
 
 export type GroupPatch = Partial<GroupInput>;
@@ -55,6 +66,22 @@ function cleanName(name: string): string {
   return trimmed;
 }
 
+const BUILTIN_NAMES: Record<Exclude<GroupType, 'custom'>, string> = {
+  admin: 'Administrators',
+  everyone: 'Everyone',
+};
+
+/** A change a built-in group refuses (`operation` lets a face pick its own code, e.g. for a delete). */
+function builtinRefused(group: Group, operation: 'delete' | 'rename' | 'remove_members', why: string) {
+  const name = BUILTIN_NAMES[group.group_type as Exclude<GroupType, 'custom'>] ?? group.name;
+  return new AppError(
+    'builtin_group',
+    `group ${group.id} is the built-in ${name} group: ${why}`,
+    [{ field: 'group_type', message: `a built-in group (${group.group_type})`, operation }],
+    'group',
+  );
+}
+
 export class GroupsService {
   constructor(private readonly db: Db) {}
 
@@ -73,7 +100,7 @@ export class GroupsService {
   async listAt(
     ctx: Ctx,
     accountId: string,
-    q: { offset: number; limit: number; search?: string },
+    q: { offset: number; limit: number; search?: string; type?: GroupType },
   ): Promise<OffsetPage<GroupView>> {
     await accountInPath(ctx, this.db, accountId);
     // `search`: a case-insensitive part of the group's name.
@@ -81,6 +108,7 @@ export class GroupsService {
     const [data, count] = await Promise.all([
       this.views(this.db, ctx, accountId)
         .$if(pattern !== undefined, (qb) => qb.where(sql`lower(g.name)`, 'like', pattern!))
+        .$if(q.type !== undefined, (qb) => qb.where('g.group_type', '=', q.type!))
         .orderBy('g.id')
         .offset(q.offset)
         .limit(q.limit)
@@ -91,6 +119,7 @@ export class GroupsService {
         .where('organization_id', '=', ctx.principal.organizationId)
         .where('account_id', '=', accountId)
         .$if(pattern !== undefined, (qb) => qb.where(sql`lower(name)`, 'like', pattern!))
+        .$if(q.type !== undefined, (qb) => qb.where('group_type', '=', q.type!))
         .executeTakeFirstOrThrow(),
     ]);
     return { data, total: Number(count.n) };
@@ -152,6 +181,10 @@ export class GroupsService {
       ctx,
       async (trx, audit) => {
         await accountInPath(ctx, trx, accountId);
+        const profileId =
+          input.permission_profile_id == null
+            ? null
+            : (await profileInAccount(trx, accountId, input.permission_profile_id)).id;
         const row = await trx
           .insertInto('groups')
           .values({
@@ -159,6 +192,7 @@ export class GroupsService {
             account_id: accountId,
             name,
             description: input.description ?? null,
+            permission_profile_id: profileId,
           })
           .returningAll()
           .executeTakeFirstOrThrow();
@@ -176,7 +210,7 @@ export class GroupsService {
   }
 
   async update(ctx: Ctx, accountId: string, id: number, patch: GroupPatch): Promise<GroupView> {
-    const set: Partial<Pick<Group, 'name' | 'description'>> = {};
+    const set: Partial<Pick<Group, 'name' | 'description' | 'permission_profile_id'>> = {};
     if (patch.name !== undefined) set.name = cleanName(patch.name);
     if (patch.description !== undefined) set.description = patch.description;
     return mutate(
@@ -184,6 +218,17 @@ export class GroupsService {
       ctx,
       async (trx, audit) => {
         const before = await this.load(ctx, trx, accountId, id, 'no_key_update');
+        // A built-in group keeps its name (sending the name it has is no change).
+        if (set.name !== undefined && before.group_type !== 'custom') {
+          if (set.name === before.name) delete set.name;
+          else throw builtinRefused(before, 'rename', 'its name cannot change');
+        }
+        if (patch.permission_profile_id !== undefined) {
+          set.permission_profile_id =
+            patch.permission_profile_id === null
+              ? null
+              : (await profileInAccount(trx, accountId, patch.permission_profile_id)).id;
+        }
         if (Object.keys(set).length === 0) return this.get(ctx, accountId, id, trx);
         const after = await trx
           .updateTable('groups')
@@ -209,6 +254,7 @@ export class GroupsService {
   async delete(ctx: Ctx, accountId: string, id: number): Promise<void> {
     await mutate(this.db, ctx, async (trx, audit) => {
       const before = await this.load(ctx, trx, accountId, id, 'update');
+      if (before.group_type !== 'custom') throw builtinRefused(before, 'delete', 'it cannot be deleted');
       const removed = await trx
         .deleteFrom('group_members')
         .where('group_id', '=', id)
@@ -341,7 +387,14 @@ export class GroupsService {
   async removeMembers(ctx: Ctx, accountId: string, id: number, userIds: string[]): Promise<MembersRemoved> {
     const wanted = [...new Set(userIds.map((u) => u.toLowerCase()))];
     return mutate(this.db, ctx, async (trx, audit) => {
-      await this.load(ctx, trx, accountId, id, 'no_key_update');
+      const group = await this.load(ctx, trx, accountId, id, 'no_key_update');
+      if (group.group_type === 'everyone') {
+        throw builtinRefused(
+          group,
+          'remove_members',
+          'it holds every user with a membership in the account; close the membership instead',
+        );
+      }
       const deleted = await trx
         .deleteFrom('group_members')
         .where('group_id', '=', id)
@@ -369,6 +422,7 @@ export class GroupsService {
     return db
       .selectFrom('groups as g')
       .selectAll('g')
+      .select('g.group_type as type')
       .select(
         sql<number>`(SELECT count(*) FROM group_members gm WHERE gm.group_id = g.id)::integer`.as(
           'member_count',

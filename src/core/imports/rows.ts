@@ -105,6 +105,7 @@ interface AccountInfo {
   /** Profile id → its permissions (nobody assigns a profile beyond what they hold). */
   profilePermissions: Map<number, string[]>;
   groups: Map<string, number>;
+  everyone: number | undefined;
   matcher: (p: PersonAttributes) => MappingResult | null;
 }
 
@@ -139,14 +140,22 @@ export class Catalog {
           .select(['id', 'name', 'permissions'])
           .where('account_id', '=', accountId)
           .execute(),
-        this.db.selectFrom('groups').select(['id', 'name']).where('account_id', '=', accountId).execute(),
+        this.db
+          .selectFrom('groups')
+          .select(['id', 'name', 'group_type'])
+          .where('account_id', '=', accountId)
+          .execute(),
         mappingMatcher(this.db, accountId),
       ]);
       info = {
         name: this.accounts.get(accountId)!.name,
         profiles: new Map(profiles.map((p) => [p.name.toLowerCase(), Number(p.id)])),
         profilePermissions: new Map(profiles.map((p) => [Number(p.id), p.permissions])),
-        groups: new Map(groups.map((g) => [g.name.toLowerCase(), Number(g.id)])),
+        // Everyone is implicit (the database adds every membership to it): a row naming it adds nothing.
+        groups: new Map(
+          groups.filter((g) => g.group_type !== 'everyone').map((g) => [g.name.toLowerCase(), Number(g.id)]),
+        ),
+        everyone: groups.find((g) => g.group_type === 'everyone')?.id,
         matcher,
       };
       this.details.set(accountId, info);
@@ -576,7 +585,7 @@ async function planAdd(
       );
     }
     profileId = mapped.permission_profile_id;
-    groups = [...new Set([...groups, ...mapped.group_ids])];
+    groups = [...new Set([...groups, ...mapped.group_ids.filter((g) => g !== info.everyone)])];
   }
   mayAssign(env, info, accountId, profileId);
 

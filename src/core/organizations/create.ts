@@ -1,11 +1,11 @@
 // A new organization as both `signet bootstrap` and `POST /signup` make it: the organization, its first
-// account with the default permission profiles, and its owner with an active DS Admin membership, all
-// audited inside the caller's transaction.
+// account (seeded as every account is: ../accounts/seed.ts), and its owner with an active DS Admin membership,
+// all audited inside the caller's transaction.
 import type { Db } from '../../db/connection.ts';
 import type { Account, Organization, User } from '../../db/schema.ts';
+import { seedAccount } from '../accounts/seed.ts';
 import type { AuditBuffer } from '../audit/writer.ts';
 import { newId } from '../ids.ts';
-import { createDefaultProfiles } from '../permission-profiles/defaults.ts';
 
 export interface NewOrganizationInput {
   organizationId: string;
@@ -51,8 +51,7 @@ export async function createOrganizationWithOwner(
     accountId: account.id,
     after: account,
   });
-  const profiles = await createDefaultProfiles(trx, account, audit);
-  const admin = profiles.find((p) => p.name === 'DS Admin')!;
+  const { adminProfile: admin } = await seedAccount(trx, account, audit);
   const owner = await trx
     .insertInto('users')
     .values({ ...input.owner, organization_id: organization.id, role: 'owner' })

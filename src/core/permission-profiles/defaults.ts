@@ -3,6 +3,9 @@ import type { Account, PermissionProfile } from '../../db/schema.ts';
 import type { AuditBuffer } from '../audit/writer.ts';
 import { PROFILE_PERMISSIONS, type ProfilePermission } from '../principal.ts';
 
+/** The profile an account's administrator gets (the first owner, an account creation's admin). */
+export const ADMIN_PROFILE_NAME = 'DS Admin';
+
 /** The profiles every new account starts with, named as DocuSign estates name them. */
 export const DEFAULT_PROFILES: {
   name: string;

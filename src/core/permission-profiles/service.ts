@@ -1,6 +1,7 @@
 // Permission profiles belong to an account: a name unique in it (case-insensitively) and a set of permissions
 // from PROFILE_PERMISSIONS. Memberships point at a profile, so a profile in use is deleted only by moving its
-// memberships to another profile of the account in the same transaction.
+// memberships to another profile of the account in the same transaction; groups that name it move with them
+// (or, with no memberships to move, lose the reference).
 import { sql } from 'kysely';
 import type { Db } from '../../db/connection.ts';
 import type { PermissionProfile } from '../../db/schema.ts';
@@ -9,6 +10,7 @@ import { AppError, invalidField, nameTaken, notFound } from '../errors.ts';
 import { DEFAULT_LIMIT, decodeIntCursor, type Page, toPage } from '../pagination.ts';
 import { PROFILE_PERMISSIONS, requireHolds } from '../principal.ts';
 import { accountInPath, profileInAccount } from '../refs.ts';
+import { applyRoleSettings, mergeKept, parseRoleSettings } from './role-settings.ts';
 
 export interface PermissionProfileView extends PermissionProfile {
   /** Active and pending memberships that use the profile. */
@@ -19,6 +21,11 @@ export interface PermissionProfileInput {
   name: string;
   description?: string | null;
   permissions?: string[];
+  /**
+   * eSignature AccountRoleSettings (./role-settings.ts): the flags Signet enforces grant or withdraw
+   * permissions (on top of `permissions`), the other fields are kept as sent and merged into those kept.
+   */
+  role_settings?: unknown;
 }
 
 export type PermissionProfilePatch = Partial<PermissionProfileInput>;
@@ -69,7 +76,9 @@ export class PermissionProfilesService {
 
   async create(ctx: Ctx, accountId: string, input: PermissionProfileInput): Promise<PermissionProfileView> {
     const name = cleanName(input.name);
-    const permissions = cleanPermissions(input.permissions ?? []);
+    const roles = parseRoleSettings(input.role_settings);
+    const permissions = cleanPermissions(applyRoleSettings(input.permissions ?? [], roles));
+    const role_settings = mergeKept({}, roles.kept);
     // Nobody grants more than they hold: a profile is a grant waiting to be assigned.
     requireHolds(ctx.principal, permissions, `permission profile "${name}"`, 'permissions');
     return mutate(
@@ -85,6 +94,7 @@ export class PermissionProfilesService {
             name,
             description: input.description ?? null,
             permissions,
+            role_settings,
           })
           .returningAll()
           .executeTakeFirstOrThrow();
@@ -107,13 +117,15 @@ export class PermissionProfilesService {
     id: number,
     patch: PermissionProfilePatch,
   ): Promise<PermissionProfileView> {
-    const set: Partial<Pick<PermissionProfile, 'name' | 'description' | 'permissions'>> = {};
+    const set: Partial<Pick<PermissionProfile, 'name' | 'description' | 'permissions' | 'role_settings'>> =
+      {};
     if (patch.name !== undefined) set.name = cleanName(patch.name);
     if (patch.description !== undefined) set.description = patch.description;
     if (patch.permissions !== undefined) {
       set.permissions = cleanPermissions(patch.permissions);
       requireHolds(ctx.principal, set.permissions, 'the edited permission profile', 'permissions');
     }
+    const roles = parseRoleSettings(patch.role_settings);
     return mutate(
       this.db,
       ctx,
@@ -121,6 +133,15 @@ export class PermissionProfilesService {
         const before = await this.load(ctx, trx, accountId, id, true);
         // A profile above the caller is out of its reach: editing it (even renaming) acts on those it grants.
         requireHolds(ctx.principal, before.permissions, `permission profile ${id}`);
+        // Role settings change what the profile holds now (read under the row lock), flag by flag, and stay
+        // within what the caller holds, as `permissions` do.
+        if (roles.grant.length + roles.withdraw.length > 0) {
+          set.permissions = cleanPermissions(applyRoleSettings(set.permissions ?? before.permissions, roles));
+          requireHolds(ctx.principal, set.permissions, 'the edited permission profile', 'permissions');
+        }
+        if (Object.keys(roles.kept).length > 0) {
+          set.role_settings = mergeKept(before.role_settings, roles.kept);
+        }
         if (Object.keys(set).length === 0) return this.get(ctx, accountId, id, trx);
         const after = await trx
           .updateTable('permission_profiles')
@@ -220,6 +241,26 @@ export class PermissionProfilesService {
             extra: { reason: `permission profile ${id} deleted` },
           });
         }
+      }
+      // Groups that name the profile follow its memberships: to the profile they move to, or to none (a
+      // group's profile is a label, so clearing it takes nobody's rights away).
+      const relabelled = await trx
+        .updateTable('groups')
+        .set({ permission_profile_id: target?.id ?? null, updated_at: new Date() })
+        .where('account_id', '=', accountId)
+        .where('permission_profile_id', '=', id)
+        .returningAll()
+        .execute();
+      for (const after of relabelled) {
+        audit.record({
+          action: 'group.updated',
+          targetType: 'group',
+          targetId: String(after.id),
+          accountId,
+          before: { ...after, permission_profile_id: id },
+          after,
+          extra: { reason: `permission profile ${id} deleted` },
+        });
       }
       await trx.deleteFrom('permission_profiles').where('id', '=', id).execute();
       audit.record({

@@ -254,6 +254,8 @@ export interface MembershipLabels {
   accounts: Map<string, { name: string; external_account_id: number }>;
   profiles: Map<number, string>;
   groups: Map<number, string>;
+  /** The built-in groups among them (Administrators: admin, Everyone: everyone); absent: the account's own. */
+  builtinGroups: Map<number, 'admin' | 'everyone'>;
 }
 
 export async function membershipLabels(
@@ -289,7 +291,7 @@ export async function membershipLabels(
       ? []
       : db
           .selectFrom('groups')
-          .select(['id', 'name'])
+          .select(['id', 'name', 'group_type'])
           .where('organization_id', '=', orgId)
           .where((eb) => eb('id', '=', eb.fn.any(eb.val(groupIds))))
           .execute(),
@@ -300,5 +302,8 @@ export async function membershipLabels(
     ),
     profiles: new Map(profiles.map((p) => [Number(p.id), p.name])),
     groups: new Map(groups.map((g) => [Number(g.id), g.name])),
+    builtinGroups: new Map(
+      groups.flatMap((g) => (g.group_type === 'custom' ? [] : [[Number(g.id), g.group_type] as const])),
+    ),
   };
 }

@@ -785,7 +785,12 @@ export class UsersService {
           eb(
             'group_id',
             'in',
-            eb.selectFrom('groups').select('id').where('account_id', '=', before.account_id),
+            // Everyone follows the membership itself (0013): replacing the groups never leaves it.
+            eb
+              .selectFrom('groups')
+              .select('id')
+              .where('account_id', '=', before.account_id)
+              .where('group_type', '!=', 'everyone'),
           ),
         )
         .$if(wanted.length > 0, (q) => q.where('group_id', 'not in', wanted))

@@ -21,6 +21,15 @@ export const Group = Type.Object(
     account_id: Uuid,
     name: Type.String(),
     description: Nullable(Type.String()),
+    type: Type.Union([Type.Literal('custom'), Type.Literal('admin'), Type.Literal('everyone')], {
+      description:
+        "custom: the account's own; admin (Administrators) and everyone (Everyone): DocuSign's built-in groups, " +
+        'which every account has and which cannot be deleted or renamed; Everyone holds every user with a ' +
+        'membership in the account',
+    }),
+    permission_profile_id: Type.Union([OutInt, Type.Null()], {
+      description: "a permission profile of the account (DocuSign's group profile; grants nothing by itself)",
+    }),
     member_count: Type.Integer(),
     created_at: Timestamp,
     updated_at: Timestamp,
@@ -44,6 +53,8 @@ export const GroupMember = Type.Object(
 );
 
 const Name = Type.String({ minLength: 1, maxLength: 100 });
+// Null first, as for Description: a null clears the group's profile.
+const ProfileRef = Type.Union([Type.Null(), Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })]);
 // Null first: with type coercion on, a String branch tried first would turn null into "".
 const Description = Type.Union([Type.Null(), Type.String({ maxLength: 1000 })]);
 const GroupParams = Type.Object({ account_id: Uuid, id: IntId }, Strict);
@@ -72,7 +83,14 @@ export async function groupRoutes(app: FastifyInstance): Promise<void> {
         tags,
         summary: 'Create a group in an account',
         params: AccountParams,
-        body: Type.Object({ name: Name, description: Type.Optional(Description) }, Strict),
+        body: Type.Object(
+          {
+            name: Name,
+            description: Type.Optional(Description),
+            permission_profile_id: Type.Optional(ProfileRef),
+          },
+          Strict,
+        ),
         response: { 201: Group, ...errorResponses },
       },
     },
@@ -117,7 +135,14 @@ export async function groupRoutes(app: FastifyInstance): Promise<void> {
         tags,
         summary: 'Update a group',
         params: GroupParams,
-        body: Type.Object({ name: Type.Optional(Name), description: Type.Optional(Description) }, Strict),
+        body: Type.Object(
+          {
+            name: Type.Optional(Name),
+            description: Type.Optional(Description),
+            permission_profile_id: Type.Optional(ProfileRef),
+          },
+          Strict,
+        ),
         response: { 200: Group, ...errorResponses },
       },
     },

@@ -1,6 +1,10 @@
 // Signet's errors in eSignature's dialect: ErrorDetails {errorCode, message}. The code names the resource the
-// way eSignature does (INVALID_USERID, INVALID_GROUP_ID, …); the status stays Signet's, except that request
-// errors Signet answers 409 or 422 are 400 here, as eSignature answers every request error 400.
+// way eSignature does (INVALID_USERID, INVALID_GROUP_ID, …). The status is eSignature's: its reference documents
+// 400 ("Error encountered", with ErrorDetails) as the one error response of every operation, and it answers a
+// missing object 400 with its code (INVALID_USERID for a user id it does not know), so Signet's 404 for an
+// object, 409 and 422 are 400 here. What stays Signet's: 401 (authentication, as eSignature), 403 (a missing
+// right; eSignature has been seen answering USER_LACKS_PERMISSIONS with 401, which would tell a client to
+// sign in again, which cannot help), 404 for a path no route serves, 413, 415, 429, 501 and 5xx.
 import { AppError, type ErrorCode } from '../../core/errors.ts';
 import { toAppError } from '../http-errors.ts';
 
@@ -57,6 +61,11 @@ export function esignErrorCode(err: AppError): string {
   const byKind = (codes: Record<string, string>) => (err.resource ? codes[err.resource] : undefined);
   if (err.code === 'not_found') return byKind(NOT_FOUND_CODES) ?? 'RESOURCE_NOT_FOUND';
   if (err.code === 'name_taken') return byKind(NAME_TAKEN_CODES) ?? 'NAME_ALREADY_EXISTS';
+  // Deleting a built-in group is refused with the group code eSignature clients branch on; the other changes
+  // a built-in group refuses (rename, removing members of Everyone) are request errors.
+  if (err.code === 'builtin_group') {
+    return err.details[0]?.operation === 'delete' ? 'GROUP_CANNOT_BE_DELETED' : 'INVALID_REQUEST_PARAMETER';
+  }
   if (err.code === 'invalid_reference') {
     const field = err.details[0]?.field?.split('.').pop();
     return (field && REFERENCE_CODES[field]) ?? 'INVALID_REQUEST_PARAMETER';
@@ -65,6 +74,7 @@ export function esignErrorCode(err: AppError): string {
 }
 
 export function esignStatus(err: AppError): number {
+  if (err.code === 'not_found') return 400;
   return err.status === 409 || err.status === 422 ? 400 : err.status;
 }
 

@@ -1,16 +1,20 @@
 // eSignature groups of an account: GroupsApi.listGroups, createGroups, updateGroups, deleteGroups (bodies
 // {groups: […]}, one transaction per group, failures reported in that group's errorDetails), and the group
 // users: listGroupUsers, updateGroupUsers (PUT adds), deleteGroupUsers. groupId is Signet's integer group id
-// as a string. The rules are the groups service's (/api).
+// as a string, permissionProfileId its profile's (set on create, changed only when an update names it). The
+// rules are the groups service's (/api), the built-in groups' included: Administrators is groupType adminGroup,
+// Everyone everyoneGroup, the account's own groups customGroup.
 import type { FastifyInstance } from 'fastify';
 import { invalidField, notFound } from '../../core/errors.ts';
 import type { GroupView } from '../../core/groups/service.ts';
+import type { GroupType } from '../../core/types.ts';
 import { sentResponseCtx } from '../docusign/ctx.ts';
 import { perItem } from './errors.ts';
 import {
   accountOf,
   bodyOf,
   compact,
+  GROUP_TYPES,
   intId,
   iso,
   type Json,
@@ -24,14 +28,29 @@ import {
 const READ = { docusignScope: 'signature', permission: 'groups:read' } as const;
 const WRITE = { docusignScope: 'signature', permission: 'groups:write' } as const;
 
+const TYPE_OF_GROUP_TYPE = new Map(
+  Object.entries(GROUP_TYPES).map(([k, v]) => [v.toLowerCase(), k as GroupType]),
+);
+
 function group(g: GroupView): Json {
-  return {
+  return compact({
     groupId: String(g.id),
     groupName: g.name,
-    groupType: 'customGroup',
+    groupType: GROUP_TYPES[g.group_type],
+    permissionProfileId: g.permission_profile_id === null ? undefined : String(g.permission_profile_id),
     usersCount: String(g.member_count),
     lastModifiedOn: iso(g.updated_at),
-  };
+  });
+}
+
+/** An item's permissionProfileId: absent is undefined (no change), null or "" is none. */
+function profileRef(item: Json): number | null | undefined {
+  const v = item.permissionProfileId;
+  if (v === undefined) return undefined;
+  if (v === null || v === '') return null;
+  return intId(v, () =>
+    invalidField('permission_profile_id', `no permission profile ${String(v)}`, 'invalid_reference'),
+  );
 }
 
 const groupIdOf = (raw: unknown) => intId(raw, () => notFound('group', String(raw ?? '')));
@@ -70,7 +89,12 @@ export async function groupRoutes(fastify: FastifyInstance): Promise<void> {
     const search = typeof q.search_text === 'string' && q.search_text !== '' ? q.search_text : undefined;
     if (search !== undefined && search.length > 100)
       throw invalidField('search_text', 'at most 100 characters');
-    const page = await groups.listAt(ctx, accountId, { ...w, search });
+    let type: GroupType | undefined;
+    if (typeof q.group_type === 'string' && q.group_type !== '') {
+      type = TYPE_OF_GROUP_TYPE.get(q.group_type.toLowerCase());
+      if (!type) throw invalidField('group_type', `must be one of ${Object.values(GROUP_TYPES).join(', ')}`);
+    }
+    const page = await groups.listAt(ctx, accountId, { ...w, search, type });
     return { groups: page.data.map(group), ...pagingOf(request, w, page.data.length, page.total) };
   });
 
@@ -81,7 +105,10 @@ export async function groupRoutes(fastify: FastifyInstance): Promise<void> {
     const out: Json[] = [];
     for (const item of items) {
       const result = await perItem(() =>
-        groups.create(sentResponseCtx(request), accountId, { name: groupName(item) }),
+        groups.create(sentResponseCtx(request), accountId, {
+          name: groupName(item),
+          permission_profile_id: profileRef(item),
+        }),
       );
       out.push(
         result.ok
@@ -101,6 +128,7 @@ export async function groupRoutes(fastify: FastifyInstance): Promise<void> {
       const result = await perItem(() =>
         groups.update(sentResponseCtx(request), accountId, groupIdOf(item.groupId), {
           name: optString(item, 'groupName', 100),
+          permission_profile_id: profileRef(item),
         }),
       );
       out.push(
@@ -129,7 +157,11 @@ export async function groupRoutes(fastify: FastifyInstance): Promise<void> {
       });
       out.push(
         result.ok
-          ? { groupId: String(result.value.id), groupName: result.value.name, groupType: 'customGroup' }
+          ? {
+              groupId: String(result.value.id),
+              groupName: result.value.name,
+              groupType: GROUP_TYPES[result.value.group_type],
+            }
           : compact({
               groupId: item.groupId == null ? undefined : String(item.groupId),
               errorDetails: result.errorDetails,

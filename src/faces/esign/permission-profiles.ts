@@ -2,92 +2,21 @@
 // updatePermissionProfile, deletePermissionProfile (?move_users_to). permissionProfileId is Signet's integer
 // profile id as a string. The rules are the permission profiles service's (/api).
 //
-// Signet's profile permissions and eSignature's AccountRoleSettings flags (string "true"/"false"), by the
-// names the docusign-esign SDK's models carry (AccountRoleSettings, AccountManagementGranular), since the SDK
-// drops any other name when it reads a response:
-//
-//   send_envelopes              settings.allowEnvelopeSending
-//   manage_users                settings.accountManagementGranular.allowManageUsers
-//   manage_groups               settings.accountManagementGranular.allowManageGroupsButNotUsers
-//   manage_permission_profiles  settings.accountManagementGranular.allowManageAdmins
-//   manage_account_settings     settings.accountManagementGranular.allowManageAccountSettings
-//   view_audit_log              settings.accountManagementGranular.allowManageReporting
-//   manage_brands, manage_api_keys: no eSignature flag; shown only through /api, kept as they are by a PUT.
-//
-// settings.allowAccountManagement is shown ("true" when any manage_* permission above is granted) but is
-// derived, not read. Every other flag DocuSign has (some fifty) is IGNORED on input rather than refused: a
-// profile copied from DocuSign carries them all, and Signet has no permission for them. A mapped flag whose
-// value is not true/false is a 400. On create, unmapped permissions are off; on update, flags the body does
-// not name keep their present value.
+// A profile's `settings` (AccountRoleSettings) are read and written by the core's one mapping
+// (src/core/permission-profiles/role-settings.ts): the flags Signet enforces are its permissions, every other
+// field is kept as sent and returned unchanged. On create, unmapped permissions are off; on update, fields the
+// body does not name keep their present value.
 import type { FastifyInstance } from 'fastify';
 import { invalidField, notFound } from '../../core/errors.ts';
+import { roleSettingsOf } from '../../core/permission-profiles/role-settings.ts';
 import type { PermissionProfileView } from '../../core/permission-profiles/service.ts';
-import type { ProfilePermission } from '../../core/principal.ts';
 import { sentResponseCtx, translatingCtx } from '../docusign/ctx.ts';
-import { accountOf, bodyOf, intId, iso, type Json, optBool, optString } from './shared.ts';
+import { accountOf, bodyOf, intId, iso, type Json, optString } from './shared.ts';
 
 const READ = { docusignScope: 'signature', permission: 'profiles:read' } as const;
 const WRITE = { docusignScope: 'signature', permission: 'profiles:write' } as const;
 /** createPermissionProfile answers 201: the status stored with the effect under an Idempotency-Key. */
 const CREATE = { ...WRITE, idempotency: { status: 201 } } as const;
-
-/** [Signet permission, flag in settings, or in settings.accountManagementGranular]. */
-const FLAGS: [ProfilePermission, 'settings' | 'granular', string][] = [
-  ['send_envelopes', 'settings', 'allowEnvelopeSending'],
-  ['manage_users', 'granular', 'allowManageUsers'],
-  ['manage_groups', 'granular', 'allowManageGroupsButNotUsers'],
-  ['manage_permission_profiles', 'granular', 'allowManageAdmins'],
-  ['manage_account_settings', 'granular', 'allowManageAccountSettings'],
-  ['view_audit_log', 'granular', 'allowManageReporting'],
-];
-const ADMIN: ProfilePermission[] = [
-  'manage_users',
-  'manage_groups',
-  'manage_permission_profiles',
-  'manage_account_settings',
-];
-
-function settingsOf(permissions: readonly string[]): Json {
-  const has = (p: string) => String(permissions.includes(p));
-  const settings: Json = { allowAccountManagement: String(ADMIN.some((p) => permissions.includes(p))) };
-  const granular: Json = {};
-  for (const [permission, where, flag] of FLAGS) {
-    (where === 'settings' ? settings : granular)[flag] = has(permission);
-  }
-  settings.accountManagementGranular = granular;
-  return settings;
-}
-
-/** The permissions a body's settings set (true) and clear (false); flags it does not name are in neither. */
-function flagsOf(body: Json): { set: Set<string>; cleared: Set<string> } {
-  const set = new Set<string>();
-  const cleared = new Set<string>();
-  const settings = body.settings;
-  if (settings === undefined || settings === null) return { set, cleared };
-  if (typeof settings !== 'object' || Array.isArray(settings))
-    throw invalidField('settings', 'must be an object');
-  const granular = (settings as Json).accountManagementGranular;
-  if (
-    granular !== undefined &&
-    granular !== null &&
-    (typeof granular !== 'object' || Array.isArray(granular))
-  ) {
-    throw invalidField('settings.accountManagementGranular', 'must be an object');
-  }
-  for (const [permission, where, flag] of FLAGS) {
-    const from = (where === 'settings' ? settings : (granular ?? {})) as Json;
-    let value: boolean | undefined;
-    try {
-      value = optBool(from, flag);
-    } catch {
-      const path = where === 'settings' ? `settings.${flag}` : `settings.accountManagementGranular.${flag}`;
-      throw invalidField(path, 'must be "true" or "false"');
-    }
-    if (value === true) set.add(permission);
-    if (value === false) cleared.add(permission);
-  }
-  return { set, cleared };
-}
 
 function profile(p: PermissionProfileView): Json {
   return {
@@ -95,7 +24,7 @@ function profile(p: PermissionProfileView): Json {
     permissionProfileName: p.name,
     modifiedDateTime: iso(p.updated_at),
     userCount: String(p.user_count),
-    settings: settingsOf(p.permissions),
+    settings: roleSettingsOf(p.permissions, p.role_settings),
   };
 }
 
@@ -122,10 +51,9 @@ export async function permissionProfileRoutes(fastify: FastifyInstance): Promise
     const body = bodyOf(request);
     const name = optString(body, 'permissionProfileName', 100);
     if (name === undefined) throw invalidField('permissionProfileName', 'is required');
-    const { set } = flagsOf(body);
     const created = await profiles.create(translatingCtx(request, profile), accountId, {
       name,
-      permissions: [...set],
+      role_settings: body.settings,
     });
     return reply.code(201).send(profile(created));
   });
@@ -137,18 +65,12 @@ export async function permissionProfileRoutes(fastify: FastifyInstance): Promise
   });
 
   fastify.put(`${path}/:permissionProfileId`, { config: WRITE }, async (request) => {
-    const { ctx, accountId } = await accountOf(request);
+    const { accountId } = await accountOf(request);
     const id = profileIdOf((request.params as Json).permissionProfileId);
     const body = bodyOf(request);
-    const { set, cleared } = flagsOf(body);
-    const before = await profiles.get(ctx, accountId, id);
-    const permissions =
-      set.size + cleared.size === 0
-        ? undefined
-        : [...new Set([...before.permissions.filter((p) => !cleared.has(p)), ...set])];
     const updated = await profiles.update(translatingCtx(request, profile), accountId, id, {
       name: optString(body, 'permissionProfileName', 100),
-      permissions,
+      role_settings: body.settings,
     });
     return profile(updated);
   });

@@ -6,7 +6,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Ctx } from '../../core/context.ts';
 import { type AppError, invalidField, notFound } from '../../core/errors.ts';
 import { isUuid } from '../../core/ids.ts';
-import type { MembershipStatus } from '../../core/types.ts';
+import type { GroupType, MembershipStatus } from '../../core/types.ts';
 import { sentResponseCtx } from '../docusign/ctx.ts';
 
 export type Json = Record<string, unknown>;
@@ -16,6 +16,13 @@ export const USER_STATUS: Record<MembershipStatus, string> = {
   active: 'Active',
   pending: 'ActivationSent',
   closed: 'Closed',
+};
+
+/** eSignature's groupType for each kind of group (Administrators and Everyone are DocuSign's built-in ones). */
+export const GROUP_TYPES: Record<GroupType, string> = {
+  custom: 'customGroup',
+  admin: 'adminGroup',
+  everyone: 'everyoneGroup',
 };
 
 /** The path parameters every route under /v2.1/accounts/{accountId} has. */

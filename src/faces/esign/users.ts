@@ -19,6 +19,7 @@ import {
   accountOf,
   bodyOf,
   compact,
+  GROUP_TYPES,
   guid,
   intId,
   iso,
@@ -78,7 +79,7 @@ function userInformation(
       ? m.group_ids.map((id) => ({
           groupId: String(id),
           groupName: labels.groups.get(Number(id)) ?? '',
-          groupType: 'customGroup',
+          groupType: GROUP_TYPES[labels.builtinGroups.get(Number(id)) ?? 'custom'],
         }))
       : undefined,
   });

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { MAX_LIMIT } from '../../core/pagination.ts';
 import { ctxOf } from '../ctx.ts';
 import { requireOwnOrganization } from '../docusign/face.ts';
-import { Guid, Open, PagingQuery, paging, window } from './users-mapping.ts';
+import { adminGroupType, Guid, Open, PagingQuery, paging, window } from './users-mapping.ts';
 
 const AccountParams = Type.Object({ organizationId: Guid, accountId: Guid });
 
@@ -52,7 +52,11 @@ export async function accountRoutes(app: FastifyInstance): Promise<void> {
         limit: take,
       });
       return {
-        groups: page.data.map((g) => ({ id: Number(g.id), name: g.name, type: 'custom_group' })),
+        groups: page.data.map((g) => ({
+          id: Number(g.id),
+          name: g.name,
+          type: adminGroupType(g.group_type),
+        })),
         paging: paging(request, start, take, page.data.length, page.total),
       };
     },

@@ -15,7 +15,7 @@ import { EMAIL_MAX_LENGTH } from '../../core/email.ts';
 import { invalidField, notFound } from '../../core/errors.ts';
 import type { GroupView } from '../../core/groups/service.ts';
 import type { Account } from '../../core/types.ts';
-import type { MembershipView, UserView } from '../../core/users/service.ts';
+import type { MembershipLabels, MembershipView, UserView } from '../../core/users/service.ts';
 import { sentResponseCtx } from '../docusign/ctx.ts';
 import { requireOwnOrganization } from '../docusign/face.ts';
 import { ESIGN_PRODUCT_ID, ESIGN_PRODUCT_NAME, isEsignProduct } from './products.ts';
@@ -52,7 +52,7 @@ export function dsGroupResponse(group: GroupView, account: Account) {
     group_id: String(group.id),
     group_name: group.name,
     ...(group.description ? { description: group.description } : {}),
-    is_admin: false,
+    is_admin: group.group_type === 'admin',
     last_modified_on: group.updated_at.toISOString(),
     user_count: group.member_count,
     external_account_id: account.external_account_id,
@@ -606,8 +606,18 @@ export async function managementMultiProductRoutes(instance: FastifyInstance): P
   // --- UsersApi.getUserDSProfilesByEmail / getUserDSProfile (UsersDrilldownResponse) ---------------------------
 
   const ProfileQuery = {
-    sort: Type.Optional(Type.String({ maxLength: 50 })),
+    // true: the memberships in ascending order of account name (the spec's only meaning for it).
+    sort: Type.Optional(Type.Boolean()),
     include_license: Type.Optional(Type.Boolean()),
+  };
+  /** A user's drilldown, its memberships sorted by account name when `sort` asks. */
+  const drilldown = (user: UserView, labels: MembershipLabels, sort: boolean | undefined) => {
+    const out = userDrilldown(user, labels);
+    if (sort) {
+      const name = (m: object) => String((m as { account_name?: string }).account_name ?? '');
+      out.memberships.sort((a, b) => name(a).localeCompare(name(b)));
+    }
+    return out;
   };
 
   fastify.get(
@@ -624,7 +634,9 @@ export async function managementMultiProductRoutes(instance: FastifyInstance): P
       // A filter, not an id: an address no user of the organization has finds nobody.
       const user = await services.users.getByEmail(ctx, request.query.email);
       if (!user) return { users: [] };
-      return { users: [userDrilldown(user, await services.users.labels(ctx, user.memberships))] };
+      return {
+        users: [drilldown(user, await services.users.labels(ctx, user.memberships), request.query.sort)],
+      };
     },
   );
 
@@ -640,7 +652,9 @@ export async function managementMultiProductRoutes(instance: FastifyInstance): P
     async (request) => {
       const ctx = enter(request, request.params.organizationId);
       const user = await services.users.get(ctx, request.params.userId);
-      return { users: [userDrilldown(user, await services.users.labels(ctx, user.memberships))] };
+      return {
+        users: [drilldown(user, await services.users.labels(ctx, user.memberships), request.query.sort)],
+      };
     },
   );
 }

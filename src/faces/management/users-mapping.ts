@@ -120,11 +120,20 @@ export function profileOf(m: MembershipView, labels: MembershipLabels) {
   return put({ id }, 'name', labels.profiles.get(id));
 }
 
+/** The Admin API's MemberGroupResponse.type of a Signet group type. */
+export function adminGroupType(type: 'custom' | 'admin' | 'everyone'): string {
+  return `${type}_group`;
+}
+
 export function groupsOf(m: MembershipView, labels: MembershipLabels) {
-  // Signet's groups are all the account's own (DocuSign's custom_group); it has no implicit Everyone group.
+  // The account's own groups are DocuSign's custom_group; Administrators and Everyone are built in.
   return m.group_ids.map((raw) => {
     const id = Number(raw);
-    return put({ id, type: 'custom_group' }, 'name', labels.groups.get(id));
+    return put(
+      { id, type: adminGroupType(labels.builtinGroups.get(id) ?? 'custom') },
+      'name',
+      labels.groups.get(id),
+    );
   });
 }
 
