@@ -129,12 +129,22 @@ export interface SpecOperation {
   tag: string;
 }
 
+/** What a route's querystring schema says of one parameter (the JSON Schema keywords that matter here). */
+export interface QuerySchema {
+  type?: string;
+  enum?: unknown[];
+  const?: unknown;
+  anyOf?: QuerySchema[];
+}
+
 export interface RouteInfo {
   method: string;
   /** The route's URL after /management, in Fastify's :param form. */
   url: string;
   docusignScope?: string;
   notSupported?: string;
+  /** The query parameters its schema declares. */
+  query?: Record<string, QuerySchema>;
 }
 
 export type OperationStatus = 'works' | 'not_supported' | 'missing';
@@ -186,12 +196,15 @@ export async function managementRoutes(): Promise<RouteInfo[]> {
   fastify.addHook('onRoute', (route) => {
     if (!route.url.startsWith('/management/')) return;
     const config = (route.config ?? {}) as { docusignScope?: string; notSupported?: string };
+    const query = (route.schema?.querystring as { properties?: Record<string, QuerySchema> } | undefined)
+      ?.properties;
     for (const method of [route.method].flat()) {
       routes.push({
         method: String(method).toUpperCase(),
         url: route.url.slice('/management'.length),
         ...(config.docusignScope ? { docusignScope: config.docusignScope } : {}),
         ...(config.notSupported ? { notSupported: config.notSupported } : {}),
+        ...(query ? { query } : {}),
       });
     }
   });
@@ -220,6 +233,91 @@ export async function compatibilityRows(): Promise<CompatibilityRow[]> {
     if (route.docusignScope !== op.scope) row.routeScope = route.docusignScope ?? '(none)';
     return row;
   });
+}
+
+/** A query parameter of the spec whose values form a closed set: what a client can get wrong. */
+export interface TypedQueryParameter {
+  operationId: string;
+  sdkMethod: string;
+  method: string;
+  path: string;
+  name: string;
+  /** boolean and integer as the spec types them; enum: a string whose description lists its values. */
+  kind: 'boolean' | 'integer' | 'enum';
+  values?: string[];
+}
+
+interface SpecParameter {
+  name: string;
+  in: string;
+  type?: string;
+  description?: string;
+}
+
+/** The values a description enumerates as a Markdown list of code spans ("- `org_admin`: …"). */
+function enumerated(description = ''): string[] {
+  return [...description.matchAll(/^\s*-\s+`([^`]+)`/gm)].map((m) => m[1]!);
+}
+
+export function typedQueryParameters(file = SPEC): TypedQueryParameter[] {
+  const spec = JSON.parse(readFileSync(file, 'utf8')) as {
+    paths: Record<string, Record<string, { operationId: string; parameters?: SpecParameter[] }>>;
+  };
+  const out: TypedQueryParameter[] = [];
+  for (const [p, ops] of Object.entries(spec.paths)) {
+    for (const method of HTTP_METHODS) {
+      const op = ops[method];
+      for (const param of op?.parameters ?? []) {
+        if (param.in !== 'query') continue;
+        const values = param.type === 'string' ? enumerated(param.description) : [];
+        const kind =
+          param.type === 'boolean' || param.type === 'integer'
+            ? param.type
+            : values.length > 0
+              ? 'enum'
+              : undefined;
+        if (!kind) continue;
+        out.push({
+          operationId: op!.operationId,
+          sdkMethod: SDK_METHODS[op!.operationId] ?? '(unknown)',
+          method: method.toUpperCase(),
+          path: p,
+          name: param.name,
+          kind,
+          ...(kind === 'enum' ? { values } : {}),
+        });
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * The typed query parameters of working operations that the route does not validate (its querystring schema
+ * does not declare them with their type or values): each is a 400 a client would not get. Empty when all are.
+ */
+export async function unvalidatedQueryParameters(): Promise<string[]> {
+  const routes = await managementRoutes();
+  const byKey = new Map(routes.map((r) => [`${r.method} ${shape(r.url)}`, r]));
+  const gaps: string[] = [];
+  for (const q of typedQueryParameters()) {
+    const route = byKey.get(`${q.method} ${shape(q.path)}`);
+    if (!route || route.notSupported) continue;
+    const declared = route.query?.[q.name];
+    const ok =
+      declared !== undefined &&
+      (q.kind === 'enum'
+        ? closedSet(declared)
+        : declared.type === q.kind || (q.kind === 'integer' && declared.type === 'number'));
+    if (!ok) gaps.push(`${q.sdkMethod} ${q.name} (${q.kind}${q.values ? `: ${q.values.join(', ')}` : ''})`);
+  }
+  return gaps;
+}
+
+/** A schema that admits a closed set of strings: an enum, a const, or a union of them. */
+function closedSet(schema: QuerySchema): boolean {
+  if (schema.enum || schema.const !== undefined) return true;
+  return (schema.anyOf ?? []).length > 0 && schema.anyOf!.every(closedSet);
 }
 
 function cell(text: string): string {

@@ -296,6 +296,8 @@ export async function userRoutes(app: FastifyInstance): Promise<void> {
       config: { docusignScope: 'user_write' },
       schema: {
         params: OrgParams,
+        // Signet has no licenses to override: accepted (validated) and ignored.
+        querystring: Type.Object({ apply_license_override: Optional(Type.Boolean()) }, Open),
         body: Type.Object(
           {
             users: Type.Array(
