@@ -118,7 +118,11 @@ test('createUser makes a user that /api reads back the same, and /api users read
   assert.equal(membership.status, 'activation_required');
   assert.equal(membership.permission_profile.id, sender);
   assert.equal(membership.permission_profile.name, 'DS Sender');
-  assert.deepEqual(membership.groups, []);
+  // Only the built-in Everyone group every membership is in.
+  assert.deepEqual(
+    membership.groups.map((g: any) => g.type),
+    ['everyone_group'],
+  );
   assert.match(membership.external_account_id, /^\d+$/);
   // No null string anywhere (the SDK turns null into "null").
   assert.ok(!JSON.stringify(drill).includes('"null"'));

@@ -343,7 +343,7 @@ test('mapping rules: POST /api/users without a profile gets the mapped profile a
     })
   ).json();
   assert.equal(named.memberships[0].permission_profile_id, other);
-  assert.deepEqual(named.memberships[0].group_ids, []);
+  assert.deepEqual(named.memberships[0].group_ids, [await everyoneGroupId(services, acct)]);
   const withGroups = (
     await call('POST', '/api/users', {
       email: `${unique('g')}@example.test`,
@@ -353,7 +353,7 @@ test('mapping rules: POST /api/users without a profile gets the mapped profile a
     })
   ).json();
   assert.equal(withGroups.memberships[0].permission_profile_id, dsSender);
-  assert.deepEqual(withGroups.memberships[0].group_ids, [g2]);
+  assert.deepEqual(withGroups.memberships[0].group_ids, [await everyoneGroupId(services, acct), g2]);
   const none = (
     await call('POST', '/api/users', {
       email: `${unique('z')}@example.test`,
