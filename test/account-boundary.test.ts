@@ -480,3 +480,37 @@ test('finding 4: a member cannot deactivate a user who belongs to other accounts
   assert.equal((await api(w.live, w.owner, 'POST', `/api/users/${V.id}/deactivate`)).status, 200);
   assert.equal((await api(w.live, w.keys.M, 'POST', `/api/users/${V.id}/reactivate`)).status, 403);
 });
+
+test('finding 5: a restricted key revokes no key beyond it; a read-only key deletes no export', async (t) => {
+  const w = await setup(t);
+  const key = async (scopes: string[] | null) =>
+    (await api(w.live, w.owner, 'POST', '/api/api_keys', { name: unique('k'), scopes })).body;
+  const keysWriter = await key(['keys:write']);
+  const unrestricted = await key(null);
+  const keysReader = await key(['keys:read']);
+  const refused = await api(w.live, keysWriter.key, 'DELETE', `/api/api_keys/${unrestricted.id}`);
+  assert.equal(refused.status, 403, JSON.stringify(refused.body));
+  assert.equal((await api(w.live, keysWriter.key, 'DELETE', `/api/api_keys/${w.ownerKeyId}`)).status, 403);
+  assert.equal((await api(w.live, unrestricted.key, 'GET', '/api/users')).status, 200, 'still works');
+  assert.equal((await api(w.live, w.owner, 'GET', '/api/users')).status, 200, 'the owner key too');
+  // Within it: a key restricted to keys:read.
+  assert.equal((await api(w.live, keysWriter.key, 'DELETE', `/api/api_keys/${keysReader.id}`)).status, 200);
+
+  // Exports: a key with only read permissions reads them but does not delete them (/api, /management).
+  const reader = await key(['users:read', 'account:read']);
+  const made = await api(w.live, w.owner, 'POST', '/api/exports', { kind: 'users' });
+  assert.equal(made.status, 202);
+  const settings = await api(w.live, w.owner, 'POST', '/api/exports', { kind: 'account_settings' });
+  assert.equal(settings.status, 202);
+  assert.equal((await api(w.live, reader.key, 'GET', `/api/exports/${made.body.id}`)).status, 200);
+  assert.equal((await api(w.live, reader.key, 'DELETE', `/api/exports/${made.body.id}`)).status, 403);
+  const mgmt = `/management/v2/organizations/${w.org}/exports`;
+  assert.equal((await api(w.live, reader.key, 'DELETE', `${mgmt}/user_list/${made.body.id}`)).status, 403);
+  assert.equal(
+    (await api(w.live, reader.key, 'DELETE', `${mgmt}/account_settings/${settings.body.id}`)).status,
+    403,
+  );
+  assert.equal((await api(w.live, w.owner, 'GET', `/api/exports/${made.body.id}`)).status, 200, 'kept');
+  // A writer deletes them.
+  assert.equal((await api(w.live, w.owner, 'DELETE', `/api/exports/${made.body.id}`)).status, 204);
+});

@@ -103,6 +103,36 @@ function scopeBeyond(
   return null;
 }
 
+/**
+ * A key another key or person acts on (rotates, revokes) must be within the caller's own powers: its role
+ * no higher than the caller's, and for a restricted caller, its scopes within the caller's permissions (an
+ * unrestricted key is beyond every restricted caller).
+ */
+function requireKeyWithin(
+  principal: Principal,
+  key: Pick<ApiKeyRow, 'id' | 'role' | 'scopes'>,
+  verb: 'rotate' | 'revoke',
+): void {
+  if (!roleAtLeast(principal.role, key.role)) {
+    throw new AppError(
+      'permission_denied',
+      `a ${principal.role} cannot ${verb} a key with the role "${key.role}"`,
+      [{ message: 'the key acts above your own role', role: key.role }],
+    );
+  }
+  if (!principal.scopes) return;
+  const beyond = key.scopes
+    ? scopeBeyond(key.scopes, principal.permissions)
+    : { scope: '(unrestricted)', missing: [] as Permission[] };
+  if (beyond) {
+    throw new AppError(
+      'permission_denied',
+      `this API key is restricted to scopes ${principal.scopes.join(', ')}; it cannot ${verb} key ${key.id}, whose ${key.scopes ? `scope "${beyond.scope}" needs ${beyond.missing.join(', ')}` : 'access is unrestricted'}`,
+      [{ message: `the key to ${verb} is beyond this restricted key`, scope: beyond.scope }],
+    );
+  }
+}
+
 export class ApiKeysService {
   private readonly cache = new Map<string, CacheEntry>();
   /** Key id → when and from where it was last used, not yet written. */
@@ -287,6 +317,9 @@ export class ApiKeysService {
         query = query.where('created_by', '=', ctx.principal.userId);
       const before = await query.forUpdate().executeTakeFirst();
       if (!before) throw notFound('API key', id);
+      // Revoking stops whoever uses the key: only a key within the caller's own powers (a restricted key
+      // holding keys:write does not cut off an unrestricted one; an admin does not cut off an owner's).
+      requireKeyWithin(ctx.principal, before, 'revoke');
       if (before.revoked_at) return before;
       const after = await trx
         .updateTable('api_keys')
@@ -353,25 +386,7 @@ export class ApiKeysService {
         );
       }
       // Rotating hands out a secret with the old key's powers: never more than the caller's own.
-      if (!roleAtLeast(principal.role, before.role)) {
-        throw new AppError(
-          'permission_denied',
-          `a ${principal.role} cannot rotate a key with the role "${before.role}"`,
-          [{ message: 'the key acts above your own role', role: before.role }],
-        );
-      }
-      if (principal.scopes) {
-        const beyond = before.scopes
-          ? scopeBeyond(before.scopes, principal.permissions)
-          : { scope: '(unrestricted)', missing: [] as Permission[] };
-        if (beyond) {
-          throw new AppError(
-            'permission_denied',
-            `this API key is restricted to scopes ${principal.scopes.join(', ')}; it cannot rotate key ${id}, whose ${before.scopes ? `scope "${beyond.scope}" needs ${beyond.missing.join(', ')}` : 'access is unrestricted'}`,
-            [{ message: 'the key to rotate is beyond this restricted key', scope: beyond.scope }],
-          );
-        }
-      }
+      requireKeyWithin(principal, before, 'rotate');
       const key = generateKey(before.environment);
       const created = await trx
         .insertInto('api_keys')

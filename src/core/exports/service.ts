@@ -34,6 +34,15 @@ const PERMISSION: Record<ExportKind, Permission> = {
   account_settings: 'settings:read',
 };
 
+/**
+ * Deleting an export destroys a result others may be about to download: it takes the write permission of
+ * what it exports (a read-only key reads exports, never deletes them).
+ */
+export const DELETE_PERMISSION: Record<ExportKind, Permission> = {
+  users: 'users:write',
+  account_settings: 'settings:write',
+};
+
 const MEDIA_TYPE: Record<ExportFormat, string> = {
   csv: 'text/csv; charset=utf-8',
   jsonl: 'application/x-ndjson',
@@ -201,6 +210,7 @@ export class ExportsService {
   async delete(ctx: Ctx, id: string): Promise<void> {
     await mutate(this.db, ctx, async (trx, audit) => {
       const row = await this.load(ctx, id, trx);
+      requirePermission(ctx.principal, DELETE_PERMISSION[row.kind]);
       await trx.deleteFrom('exports').where('id', '=', id).execute();
       audit.record({
         action: 'export.deleted',

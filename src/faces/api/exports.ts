@@ -38,6 +38,7 @@ export const Export = Type.Object(
 );
 
 const READ: readonly Permission[] = ['users:read', 'settings:read'];
+const WRITE: readonly Permission[] = ['users:write', 'settings:write'];
 
 /** Streams an export's result as a file download (every face that serves one: /api, /management). */
 export function sendExportFile(reply: FastifyReply, file: ExportDownload): FastifyReply {
@@ -140,10 +141,13 @@ export async function exportRoutes(app: FastifyInstance): Promise<void> {
   fastify.delete(
     '/exports/:id',
     {
-      config: { anyPermission: READ },
+      config: { anyPermission: WRITE },
       schema: {
         tags,
         summary: 'Delete an export and its result (a running export stops)',
+        description:
+          'Needs the write permission of what the export holds: users:write for a users export, ' +
+          'settings:write for a settings export (a read-only key reads exports, never deletes them).',
         params: IdParams,
         response: { 204: Type.Null({ description: 'done; no body' }), ...errorResponses },
       },

@@ -7,7 +7,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, invalidField, notFound } from '../../core/errors.ts';
-import type { ExportView } from '../../core/exports/service.ts';
+import { DELETE_PERMISSION, type ExportView } from '../../core/exports/service.ts';
 import { isUuid } from '../../core/ids.ts';
 import { MAX_LIMIT } from '../../core/pagination.ts';
 import type { Db, ExportKind } from '../../core/types.ts';
@@ -254,9 +254,14 @@ export async function managementExportRoutes(app: FastifyInstance): Promise<void
     },
   );
 
+  // The spec declares user_read, but deleting destroys a result: Signet asks the write permission (the
+  // core's rule, DELETE_PERMISSION in src/core/exports/service.ts).
   fastify.delete(
     '/v2/organizations/:organizationId/exports/user_list/:exportId',
-    { config: { docusignScope: 'user_read' }, schema: { params: ExportParams } },
+    {
+      config: { docusignScope: 'user_read', permission: DELETE_PERMISSION.users },
+      schema: { params: ExportParams },
+    },
     async (request) => {
       pathIds(request, request.params.organizationId, { export: request.params.exportId });
       return remove(request, 'users', request.params.exportId);
@@ -302,7 +307,10 @@ export async function managementExportRoutes(app: FastifyInstance): Promise<void
 
   fastify.delete(
     '/v2/organizations/:organizationId/exports/account_settings/:exportId',
-    { config: settingsRead, schema: { params: ExportParams } },
+    {
+      config: { docusignScope: 'account_read', permission: DELETE_PERMISSION.account_settings },
+      schema: { params: ExportParams },
+    },
     async (request) => {
       pathIds(request, request.params.organizationId, { export: request.params.exportId });
       return remove(request, 'account_settings', request.params.exportId);
