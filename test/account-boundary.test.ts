@@ -514,3 +514,17 @@ test('finding 5: a restricted key revokes no key beyond it; a read-only key dele
   // A writer deletes them.
   assert.equal((await api(w.live, w.owner, 'DELETE', `/api/exports/${made.body.id}`)).status, 204);
 });
+
+test('finding 7: the DocuSign organization listing shows a member its own accounts only', async (t) => {
+  const w = await setup(t);
+  const asMember = await new admin.AccountsApi(adminClient(w.live, w.keys.M)).getOrganizations();
+  const accounts = asMember.organizations[0].accounts.map((a: { id: string }) => a.id);
+  assert.deepEqual(accounts, [w.a1]);
+  const native = (await api(w.live, w.keys.M, 'GET', '/api/accounts')).body.data.map((a: any) => a.id);
+  assert.deepEqual(accounts, native, 'the same accounts as /api/accounts');
+  const asOwner = await new admin.AccountsApi(adminClient(w.live, w.owner)).getOrganizations();
+  assert.deepEqual(
+    asOwner.organizations[0].accounts.map((a: { id: string }) => a.id).sort(),
+    [w.a1, w.a2].sort(),
+  );
+});

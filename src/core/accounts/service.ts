@@ -3,7 +3,7 @@ import type { Account } from '../../db/schema.ts';
 import { type Ctx, mutate } from '../context.ts';
 import { notFound } from '../errors.ts';
 import { isUuid, newId } from '../ids.ts';
-import { DEFAULT_LIMIT, decodeCursor, type Page, toPage } from '../pagination.ts';
+import { DEFAULT_LIMIT, decodeCursor, MAX_LIMIT, type Page, toPage } from '../pagination.ts';
 import { requireAccountAccess } from '../principal.ts';
 import { seedAccount } from './seed.ts';
 
@@ -62,6 +62,21 @@ export class AccountsService {
       query = query.where('id', '=', ctx.principal.accountId);
     }
     return toPage(await query.execute(), limit, (a) => a.id);
+  }
+
+  /**
+   * Every account the caller sees, in id order (the organization listings of the DocuSign faces): owners and
+   * admins every account of the organization, a member only its own, exactly as list() pages them.
+   */
+  async visible(ctx: Ctx): Promise<Account[]> {
+    const out: Account[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.list(ctx, { limit: MAX_LIMIT, cursor });
+      out.push(...page.data);
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor);
+    return out;
   }
 
   /** Creates an account with DocuSign's default permission profiles and built-in groups (./seed.ts). */

@@ -1,4 +1,5 @@
-// Organization: GET /v2/organizations (AccountsApi.getOrganizations) → OrganizationsResponse.
+// Organization: GET /v2/organizations (AccountsApi.getOrganizations) → OrganizationsResponse. The accounts
+// listed are those the caller sees (AccountsService.visible: a member, its own only); the face reads no table.
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { ctxOf } from '../ctx.ts';
@@ -17,20 +18,11 @@ export async function organizationRoutes(fastify: FastifyInstance): Promise<void
     '/v2/organizations',
     { schema, config: { docusignScope: 'organization_read' } },
     async (request) => {
-      const principal = request.principal!;
-      const db = fastify.services.db;
-      const org = await db
-        .selectFrom('organizations')
-        .selectAll()
-        .where('id', '=', principal.organizationId)
-        .executeTakeFirstOrThrow();
-      const accounts = await db
-        .selectFrom('accounts')
-        .select(['id', 'name', 'external_account_id'])
-        .where('organization_id', '=', org.id)
-        .orderBy('id')
-        .execute();
-      const domains = await fastify.services.domains.list(ctxOf(request), org.id);
+      // Through the core services, like every listing: a member sees its own account only (finding 7).
+      const ctx = ctxOf(request);
+      const org = await fastify.services.organizations.get(ctx, ctx.principal.organizationId);
+      const accounts = await fastify.services.accounts.visible(ctx);
+      const domains = await fastify.services.domains.list(ctx, org.id);
       return {
         organizations: [
           {
