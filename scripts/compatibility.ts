@@ -184,37 +184,83 @@ export function specOperations(file = SPEC): SpecOperation[] {
   return out;
 }
 
-/** The routes the app registers under /management, collected while the app plugin loads. */
-export async function managementRoutes(): Promise<RouteInfo[]> {
+/** A route of the app as its route table declares it (test/matrices.test.ts generates its matrices from these). */
+export interface AppRoute {
+  method: string;
+  /** The whole URL, in Fastify's :param form (/api/users/:id, /management/v2/…). */
+  url: string;
+  /** The Signet permission the route declares (on the DocuSign faces, the one its scope stands for). */
+  permission?: string;
+  /** Instead of `permission`: any one of these (the route's object decides which applies). */
+  anyPermission?: readonly string[];
+  /** Any authenticated caller (GET /api/me). */
+  authenticated?: boolean;
+  public?: boolean;
+  docusignScope?: string;
+  notSupported?: string;
+  /** The query parameters its schema declares. */
+  query?: Record<string, QuerySchema>;
+}
+
+/**
+ * Every route the app registers (HEAD excluded), collected while the app plugin loads. The config objects are
+ * read once the app is ready, so the permission a face's own onRoute hook fills in (the DocuSign faces derive
+ * it from the scope) is there.
+ */
+export async function appRoutes(): Promise<AppRoute[]> {
   // Any database URL does: the pool connects lazily and nothing here queries.
   const url = process.env.DATABASE_URL || 'postgres://signet@127.0.0.1:1/compatibility';
   const config = loadConfig({ SIGNET_ENV: 'test', LOG_LEVEL: 'silent' }, { databaseUrl: url });
   const handle = connect(url, 1);
   const services = createServices(handle.db, config);
   const fastify = Fastify({ logger: false });
-  const routes: RouteInfo[] = [];
+  const seen: {
+    method: string;
+    url: string;
+    route: { config?: unknown; schema?: { querystring?: unknown } };
+  }[] = [];
   fastify.addHook('onRoute', (route) => {
-    if (!route.url.startsWith('/management/')) return;
-    const config = (route.config ?? {}) as { docusignScope?: string; notSupported?: string };
-    const query = (route.schema?.querystring as { properties?: Record<string, QuerySchema> } | undefined)
-      ?.properties;
     for (const method of [route.method].flat()) {
-      routes.push({
-        method: String(method).toUpperCase(),
-        url: route.url.slice('/management'.length),
-        ...(config.docusignScope ? { docusignScope: config.docusignScope } : {}),
-        ...(config.notSupported ? { notSupported: config.notSupported } : {}),
-        ...(query ? { query } : {}),
-      });
+      if (method === 'HEAD') continue;
+      seen.push({ method: String(method).toUpperCase(), url: route.url, route });
     }
   });
   try {
     await fastify.register(app, { config, services });
+    await fastify.ready();
   } finally {
     await fastify.close().catch(() => {});
     await handle.close().catch(() => {});
   }
-  return routes;
+  return seen.map(({ method, url, route }) => {
+    const c = (route.config ?? {}) as Omit<AppRoute, 'method' | 'url'>;
+    const query = (route.schema?.querystring as { properties?: Record<string, QuerySchema> } | undefined)
+      ?.properties;
+    return {
+      method,
+      url,
+      ...(c.permission ? { permission: c.permission } : {}),
+      ...(c.anyPermission?.length ? { anyPermission: [...c.anyPermission] } : {}),
+      ...(c.authenticated ? { authenticated: true } : {}),
+      ...(c.public ? { public: true } : {}),
+      ...(c.docusignScope ? { docusignScope: c.docusignScope } : {}),
+      ...(c.notSupported ? { notSupported: c.notSupported } : {}),
+      ...(query ? { query } : {}),
+    };
+  });
+}
+
+/** The routes the app registers under /management (URLs after /management). */
+export async function managementRoutes(): Promise<RouteInfo[]> {
+  return (await appRoutes())
+    .filter((r) => r.url.startsWith('/management/'))
+    .map((r) => ({
+      method: r.method,
+      url: r.url.slice('/management'.length),
+      ...(r.docusignScope ? { docusignScope: r.docusignScope } : {}),
+      ...(r.notSupported ? { notSupported: r.notSupported } : {}),
+      ...(r.query ? { query: r.query } : {}),
+    }));
 }
 
 /** `{param}` and `:param` both become `{}`, so a spec path and a route URL compare by shape. */

@@ -85,10 +85,15 @@ export class DomainsService {
 
   async list(ctx: Ctx, orgId: string): Promise<DomainView[]> {
     this.assertOrg(ctx, orgId);
+    // Reads are scoped like writes: a claim names the account its domain's people join, so an
+    // account-scoped principal sees the claims of its own account only (every face lists through here).
+    const { principal } = ctx;
+    if (principal.role === 'member' && !principal.accountId) return [];
     const rows = await this.db
       .selectFrom('organization_domains')
       .selectAll()
       .where('organization_id', '=', orgId)
+      .$if(principal.role === 'member', (q) => q.where('account_id', '=', principal.accountId!))
       .orderBy('id')
       .execute();
     return rows.map(domainView);
