@@ -277,6 +277,16 @@ test('brands: logo upload and download round trip; bad files are refused and cha
     "default-src 'none'; style-src 'unsafe-inline'",
   );
   assert.equal(svgDownload.body, SVG);
+  // The eSignature face serves the same file with the same headers (one helper, src/faces/logos.ts).
+  const esignDownload = await api(
+    'GET',
+    `/restapi/v2.1/accounts/${tenant.accountId}/brands/${brand.id}/logos/email`,
+  );
+  assert.equal(esignDownload.statusCode, 200, esignDownload.body);
+  for (const header of ['content-type', 'x-content-type-options', 'content-security-policy']) {
+    assert.equal(esignDownload.headers[header], svgDownload.headers[header], header);
+  }
+  assert.equal(esignDownload.body, SVG);
 
   const xmlSvg = `<?xml version="1.0" encoding="UTF-8"?>\n${SVG}`;
   const okXml = await api('PUT', logoUrl('secondary'), xmlSvg, { 'content-type': 'image/svg+xml' });

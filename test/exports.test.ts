@@ -254,7 +254,8 @@ test('account settings: CSV with a column per setting (object settings by proper
   assert.equal(main['password_policy.min_length'], '16');
   assert.equal(second.mfa_required, 'false');
   assert.equal(second['password_policy.min_length'], '12');
-  assert.equal(main.allowed_signature_types, '["drawn","typed","uploaded"]');
+  // The settings text form the eSignature face shows too (core/settings/text.ts).
+  assert.equal(main.allowed_signature_types, 'drawn,typed,uploaded');
 
   const jsonl = await exportOf(api, {
     kind: 'account_settings',

@@ -14,7 +14,7 @@ import { accountExistsMail, passwordResetMail, sendingBrand, verifyEmailMail } f
 import { createOrganizationWithOwner } from '../organizations/create.ts';
 import { hashPassword, verifyPassword } from '../passwords.ts';
 import type { Principal } from '../principal.ts';
-import { defaultProfileId } from '../refs.ts';
+import { openMembership } from '../users/memberships.ts';
 import type { UsersService, UserView } from '../users/service.ts';
 import { personActor } from './actor.ts';
 import type { NewSession, SessionsService } from './sessions.ts';
@@ -143,25 +143,11 @@ export class PeopleService {
             after: user,
             extra: { via: 'domain_auto_join', domain: domain.domain },
           });
-          const profileId = domain.permission_profile_id ?? (await defaultProfileId(trx, domain.account_id));
-          const membership = await trx
-            .insertInto('memberships')
-            .values({
-              id: newId(),
-              organization_id: domain.organization_id,
-              account_id: domain.account_id,
-              user_id: user.id,
-              status: 'pending',
-              permission_profile_id: profileId,
-            })
-            .returningAll()
-            .executeTakeFirstOrThrow();
-          audit.record({
-            action: 'membership.created',
-            targetType: 'membership',
-            targetId: membership.id,
+          await openMembership(trx, audit, {
+            user,
             accountId: domain.account_id,
-            after: membership,
+            status: 'pending',
+            profileId: domain.permission_profile_id ?? undefined,
           });
           mailIds.push(await this.queueVerification(trx, user, token, domain.account_id));
           return true;

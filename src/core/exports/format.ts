@@ -11,8 +11,8 @@ import type { Db } from '../../db/connection.ts';
 import type { ExportRow, User } from '../../db/schema.ts';
 import { type CsvRow, csvText } from '../csv-safe.ts';
 import { systemPrincipal } from '../principal.ts';
-import { CATALOGUE, objectSchema, type SettingDef } from '../settings/catalogue.ts';
 import { SettingsService } from '../settings/service.ts';
+import { FLAT_SETTINGS, flatValue, settingText } from '../settings/text.ts';
 
 /** Users (or accounts) read per query. */
 const PAGE = 500;
@@ -199,18 +199,8 @@ async function* userUnits(db: Db, exp: ExportRow): AsyncGenerator<Unit> {
 
 // --- account settings -------------------------------------------------------------------------------------
 
-/** One column per setting; an object setting gets one per property (`password_policy.min_length`). */
-function settingColumns(): { header: string; key: string; prop?: string }[] {
-  return (CATALOGUE as readonly SettingDef[]).flatMap((def) => {
-    const obj = objectSchema(def);
-    return obj
-      ? Object.keys(obj.properties).map((prop) => ({ header: `${def.key}.${prop}`, key: def.key, prop }))
-      : [{ header: def.key, key: def.key }];
-  });
-}
-
 export function settingsCsvHeader(): string[] {
-  return ['AccountID', 'AccountName', ...settingColumns().map((c) => c.header)];
+  return ['AccountID', 'AccountName', ...FLAT_SETTINGS.map((f) => f.path)];
 }
 
 async function* settingsUnits(db: Db, exp: ExportRow): AsyncGenerator<Unit> {
@@ -218,7 +208,6 @@ async function* settingsUnits(db: Db, exp: ExportRow): AsyncGenerator<Unit> {
   // export was created, so it reads as the system.
   const settings = new SettingsService(db);
   const ctx = { principal: systemPrincipal(exp.organization_id, 'test'), meta: {} };
-  const columns = settingColumns();
   let after = exp.last_key;
   for (;;) {
     let query = db
@@ -240,9 +229,8 @@ async function* settingsUnits(db: Db, exp: ExportRow): AsyncGenerator<Unit> {
               [
                 account.id,
                 account.name,
-                ...columns.map((c) =>
-                  c.prop ? (values[c.key] as Record<string, unknown>)[c.prop] : values[c.key],
-                ),
+                // One column per flat setting, in the settings text form imports read back.
+                ...FLAT_SETTINGS.map((f) => settingText(flatValue(values, f))),
               ],
             ])
           : `${JSON.stringify({ account_id: account.id, account_name: account.name, settings: values })}\n`;

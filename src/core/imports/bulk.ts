@@ -136,7 +136,10 @@ export async function insertUsers(trx: Db, rows: readonly User[]): Promise<void>
   );
 }
 
-/** New memberships. The seat trigger counts them per statement (0008_import_perf.sql). */
+/**
+ * New memberships. The seat trigger counts them per statement (0008_import_perf.sql). Rows are built with
+ * openedMembershipFields() (src/core/users/memberships.ts), the columns every opened membership has.
+ */
 export async function insertMemberships(trx: Db, rows: readonly Membership[]): Promise<void> {
   if (rows.length === 0) return;
   const lines = inPieces(
@@ -181,7 +184,11 @@ export async function insertGroupMembers(
     ON CONFLICT DO NOTHING`.execute(trx);
 }
 
-/** Reopens closed memberships; returns the rows as updated, by id. */
+/**
+ * Reopens closed memberships; returns the rows as updated, by id. Sets the columns openedMembershipFields()
+ * names (src/core/users/memberships.ts), set-based: this SQL and that function are the one definition of a
+ * reopened membership, keep them alike.
+ */
 export async function reopenMemberships(
   trx: Db,
   rows: readonly { id: string; status: string; profileId: number | null }[],

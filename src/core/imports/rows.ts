@@ -18,6 +18,7 @@ import { isEmail } from '../email.ts';
 import { isUuid, newId } from '../ids.ts';
 import { type MappingResult, mappingMatcher, type PersonAttributes } from '../mapping-rules/match.ts';
 import { beyondHeld, type Principal } from '../principal.ts';
+import { membershipOpening, openedMembershipFields } from '../users/memberships.ts';
 import {
   copyGroupMembers,
   insertGroupMembers,
@@ -610,7 +611,8 @@ async function planAdd(
         throw new RowError('invalid_row_data', `user ${email} is deactivated; reactivate the user first`);
     }
     const m = existing.memberships.get(accountId);
-    if (m && m.status !== 'closed') {
+    // The rule openMembership() applies (src/core/users/memberships.ts), decided here for the batch's world.
+    if (m && membershipOpening(m) === 'already_member') {
       res.result = 'no_action_taken_user_exists';
       res.message = `${email} is already a member of the account`;
       res.membership_id = shown(env, m.row === null, m.id);
@@ -619,6 +621,7 @@ async function planAdd(
     if (status === 'active') takeSeat(world, accountId);
     world.changed.add(existing);
     if (m) {
+      // membershipOpening(m) is 'reopen': a closed membership is reopened, keeping its id.
       const before = m.row ?? ({ id: m.id, account_id: accountId } as Membership);
       ops.push({ kind: 'reopenMembership', before, status, profileId });
       m.status = status;
@@ -695,12 +698,8 @@ function membershipRow(
     organization_id: user.organization_id,
     account_id: accountId,
     user_id: user.id,
-    status,
-    permission_profile_id: profileId,
     created_at: now,
-    updated_at: now,
-    closed_at: null,
-    closed_by_deactivation: false,
+    ...openedMembershipFields(status, profileId, now),
   } as Membership;
 }
 

@@ -18,7 +18,8 @@ import { inviteMail, sendingBrand } from '../mail/templates.ts';
 import { DEFAULT_LIMIT, decodeCursor, type Page, toPage } from '../pagination.ts';
 import { hashPassword, verifyPassword } from '../passwords.ts';
 import { requireAccountAccess, requireHolds, roleAtLeast } from '../principal.ts';
-import { defaultProfileId, groupsInAccount, profileInAccount } from '../refs.ts';
+import { groupsInAccount, profileInAccount } from '../refs.ts';
+import { openMembership } from '../users/memberships.ts';
 
 export const INVITE_TTL_MS = 7 * 24 * 3600_000;
 export type InviteStatus = 'pending' | 'accepted' | 'revoked' | 'expired';
@@ -381,50 +382,13 @@ export class InvitesService {
         .set({ accepted_user_id: user.id })
         .where('id', '=', invite.id)
         .execute();
-      const profileId = invite.permission_profile_id ?? (await defaultProfileId(trx, invite.account_id));
-      const membership = await trx
-        .selectFrom('memberships')
-        .selectAll()
-        .where('account_id', '=', invite.account_id)
-        .where('user_id', '=', user.id)
-        .forUpdate()
-        .executeTakeFirst();
-      if (membership?.status === 'active') {
-        throw new AppError('already_member', `you are already a member of account ${invite.account_id}`);
-      }
-      const now = new Date();
-      const m = membership
-        ? await trx
-            .updateTable('memberships')
-            .set({
-              status: 'active',
-              permission_profile_id: profileId,
-              closed_at: null,
-              closed_by_deactivation: false,
-              updated_at: now,
-            })
-            .where('id', '=', membership.id)
-            .returningAll()
-            .executeTakeFirstOrThrow()
-        : await trx
-            .insertInto('memberships')
-            .values({
-              id: newId(),
-              organization_id: invite.organization_id,
-              account_id: invite.account_id,
-              user_id: user.id,
-              status: 'active',
-              permission_profile_id: profileId,
-            })
-            .returningAll()
-            .executeTakeFirstOrThrow();
-      audit.record({
-        action: membership ? 'membership.reopened' : 'membership.created',
-        targetType: 'membership',
-        targetId: m.id,
+      // The invite is the confirmation a pending membership waits for: it is activated, not refused.
+      await openMembership(trx, audit, {
+        user,
         accountId: invite.account_id,
-        before: membership ?? null,
-        after: m,
+        profileId: invite.permission_profile_id ?? undefined,
+        activatePending: true,
+        alreadyMember: `you are already a member of account ${invite.account_id}`,
       });
       // Groups deleted since the invite are skipped.
       const groups = invite.group_ids.length

@@ -6,6 +6,7 @@ import type { Account, Organization, User } from '../../db/schema.ts';
 import { seedAccount } from '../accounts/seed.ts';
 import type { AuditBuffer } from '../audit/writer.ts';
 import { newId } from '../ids.ts';
+import { openMembership } from '../users/memberships.ts';
 
 export interface NewOrganizationInput {
   organizationId: string;
@@ -65,24 +66,11 @@ export async function createOrganizationWithOwner(
     after: owner,
     ...(input.ownerExtra ? { extra: input.ownerExtra } : {}),
   });
-  const membership = await trx
-    .insertInto('memberships')
-    .values({
-      id: newId(),
-      organization_id: organization.id,
-      account_id: account.id,
-      user_id: owner.id,
-      status: 'active',
-      permission_profile_id: admin.id,
-    })
-    .returningAll()
-    .executeTakeFirstOrThrow();
-  audit.record({
-    action: 'membership.created',
-    targetType: 'membership',
-    targetId: membership.id,
+  await openMembership(trx, audit, {
+    user: owner,
     accountId: account.id,
-    after: membership,
+    status: 'active',
+    profileId: admin.id,
   });
   return { organization, account, owner };
 }

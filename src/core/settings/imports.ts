@@ -14,8 +14,8 @@ import type { Db } from '../../db/connection.ts';
 import { type Ctx, mutate } from '../context.ts';
 import { AppError, notFound } from '../errors.ts';
 import { isUuid, newId } from '../ids.ts';
-import { CATALOGUE, objectSchema, type SettingDef } from './catalogue.ts';
 import { SettingsService } from './service.ts';
+import { type FlatSetting, flatSetting, setFlatValue, settingFromText } from './text.ts';
 
 /** The largest settings file accepted (one row per account: thousands of accounts fit easily). */
 export const SETTINGS_IMPORT_MAX_BYTES = 5 * 1024 * 1024;
@@ -66,7 +66,7 @@ class FileProblem extends Error {
 type Column =
   | { kind: 'account' }
   | { kind: 'ignored' }
-  | { kind: 'setting'; def: SettingDef; prop?: string; header: string }
+  | { kind: 'setting'; setting: FlatSetting; header: string }
   | { kind: 'unknown'; header: string };
 
 const norm = (h: string) => h.trim().toLowerCase();
@@ -75,55 +75,16 @@ function columnOf(header: string): Column {
   const flat = norm(header).replace(/[\s_-]/g, '');
   if (flat === 'accountid' || flat === 'accountguid') return { kind: 'account' };
   if (flat === 'accountname') return { kind: 'ignored' };
-  const [key, prop, ...rest] = norm(header).split('.');
-  const def = (CATALOGUE as readonly SettingDef[]).find((d) => d.key === key);
-  if (!def || rest.length > 0) return { kind: 'unknown', header };
-  const obj = objectSchema(def);
-  if (obj)
-    return prop && obj.properties[prop]
-      ? { kind: 'setting', def, prop, header }
-      : { kind: 'unknown', header };
-  return prop === undefined ? { kind: 'setting', def, header } : { kind: 'unknown', header };
+  const setting = flatSetting(norm(header));
+  return setting ? { kind: 'setting', setting, header } : { kind: 'unknown', header };
 }
 
 /**
- * A cell as the value its schema wants. Exports write booleans as true/false, arrays as JSON, and prefix a
- * cell a spreadsheet would take for a formula with a quote (csv-safe.ts): all read back here.
+ * A cell as the value its setting wants, read by the settings text codec. Exports prefix a cell a spreadsheet
+ * would take for a formula with a quote (csv-safe.ts): that quote is dropped first.
  */
-function cellValue(schemaType: unknown, cell: string): { value: unknown } | { error: string } {
-  const text = /^'[=+\-@\t\r]/.test(cell) ? cell.slice(1) : cell;
-  switch (schemaType) {
-    case 'boolean': {
-      const t = text.trim().toLowerCase();
-      if (['true', '1', 'yes'].includes(t)) return { value: true };
-      if (['false', '0', 'no'].includes(t)) return { value: false };
-      return { error: `expected true or false, got "${text}"` };
-    }
-    case 'integer':
-    case 'number': {
-      const t = text.trim();
-      if (!/^-?\d+(\.\d+)?$/.test(t)) return { error: `expected a number, got "${text}"` };
-      return { value: Number(t) };
-    }
-    case 'array': {
-      const t = text.trim();
-      if (t.startsWith('[')) {
-        try {
-          return { value: JSON.parse(t) };
-        } catch {
-          return { error: `expected a JSON array or a list separated by ; or ,, got "${text}"` };
-        }
-      }
-      return {
-        value: t
-          .split(/[;,]/)
-          .map((s) => s.trim())
-          .filter(Boolean),
-      };
-    }
-    default:
-      return { value: text };
-  }
+function cellValue(setting: FlatSetting, cell: string): { value: unknown } | { error: string } {
+  return settingFromText(setting, /^'[=+\-@\t\r]/.test(cell) ? cell.slice(1) : cell);
 }
 
 export class SettingsImportsService {
@@ -239,20 +200,13 @@ export class SettingsImportsService {
         if (cell.trim() === '') return;
         if (col.kind === 'unknown') skipped.push(col.header);
         if (col.kind !== 'setting') return;
-        const schema = col.prop ? objectSchema(col.def)!.properties[col.prop]! : col.def.schema;
-        const parsed = cellValue(schema.type, cell);
+        const parsed = cellValue(col.setting, cell);
         if ('error' in parsed) {
           fail({ setting_key: col.header, error_key: 'invalid_setting_value', error: parsed.error });
           bad = true;
           return;
         }
-        if (col.prop) {
-          const sub = (patch[col.def.key] ?? {}) as Record<string, unknown>;
-          sub[col.prop] = parsed.value;
-          patch[col.def.key] = sub;
-        } else {
-          patch[col.def.key] = parsed.value;
-        }
+        setFlatValue(patch, col.setting, parsed.value);
       });
       if (skipped.length > 0) record.skipped_settings[accountId] = skipped;
       if (bad) {

@@ -12,6 +12,7 @@ import { resolveMapping } from '../mapping-rules/match.ts';
 import { DEFAULT_LIMIT, decodeCursor, type Page, toPage } from '../pagination.ts';
 import { requireAccountAccess, requireHolds, roleAtLeast } from '../principal.ts';
 import { accountInBody, defaultProfileId, groupsInAccount, profileInAccount } from '../refs.ts';
+import { openMembership } from './memberships.ts';
 import {
   countActiveOwners,
   countUsers,
@@ -630,6 +631,7 @@ export class UsersService {
     input: MembershipInput,
     extra?: Record<string, unknown>,
   ): Promise<string> {
+    // undefined: the account's default profile; null: none. Resolved here: assigning it is checked.
     const profileId =
       input.permission_profile_id === undefined
         ? await defaultProfileId(trx, input.account_id)
@@ -637,57 +639,12 @@ export class UsersService {
           ? null
           : (await profileInAccount(trx, input.account_id, input.permission_profile_id)).id;
     await this.assertMayAssign(ctx, trx, input.account_id, profileId);
-    const existing = await trx
-      .selectFrom('memberships')
-      .selectAll()
-      .where('account_id', '=', input.account_id)
-      .where('user_id', '=', user.id)
-      .forUpdate()
-      .executeTakeFirst();
-    if (existing && existing.status !== 'closed') {
-      throw new AppError(
-        'already_member',
-        `user ${user.id} already has a membership in account ${input.account_id}`,
-        [{ field: 'account_id', message: 'already a member', membership_id: existing.id }],
-      );
-    }
-    if (user.status === 'deactivated') {
-      throw new AppError('conflict', `user ${user.id} is deactivated; reactivate the user first`);
-    }
-    const now = new Date();
-    const values = {
-      status: input.status ?? 'active',
-      permission_profile_id: profileId,
-      updated_at: now,
-      closed_at: null,
-      closed_by_deactivation: false,
-    } as const;
-    const row = existing
-      ? await trx
-          .updateTable('memberships')
-          .set(values)
-          .where('id', '=', existing.id)
-          .returningAll()
-          .executeTakeFirstOrThrow()
-      : await trx
-          .insertInto('memberships')
-          .values({
-            ...values,
-            id: newId(),
-            organization_id: user.organization_id,
-            account_id: input.account_id,
-            user_id: user.id,
-          })
-          .returningAll()
-          .executeTakeFirstOrThrow();
-    audit.record({
-      action: existing ? 'membership.reopened' : 'membership.created',
-      targetType: 'membership',
-      targetId: row.id,
+    const row = await openMembership(trx, audit, {
+      user,
       accountId: input.account_id,
-      before: existing ?? null,
-      after: row,
-      ...(extra ? { extra } : {}),
+      status: input.status,
+      profileId,
+      extra,
     });
     return row.id;
   }

@@ -5,6 +5,7 @@ import { LOGO_KINDS, LOGO_TYPES, type LogoKind } from '../../core/brands/logos.t
 import { COLOR_KEYS, type ColorKey } from '../../core/brands/service.ts';
 import { AppError } from '../../core/errors.ts';
 import { ctxOf } from '../ctx.ts';
+import { sendLogo } from '../logos.ts';
 import { renderNative } from './index.ts';
 import {
   AccountParams,
@@ -242,11 +243,7 @@ export async function brandRoutes(app: FastifyInstance): Promise<void> {
         request.params.id,
         request.params.kind,
       );
-      reply.type(logo.content_type).header('x-content-type-options', 'nosniff');
-      if (logo.content_type === 'image/svg+xml') {
-        reply.header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'");
-      }
-      return reply.send(logo.content);
+      return sendLogo(reply, logo);
     },
   );
 

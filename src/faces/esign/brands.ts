@@ -11,6 +11,7 @@ import { LOGO_KINDS, LOGO_TYPES, type LogoKind, sniffLogoType } from '../../core
 import { type BrandView, COLOR_KEYS, type ColorKey } from '../../core/brands/service.ts';
 import { AppError, invalidField } from '../../core/errors.ts';
 import { sentResponseCtx, translatingCtx } from '../docusign/ctx.ts';
+import { sendLogo } from '../logos.ts';
 import { perItem } from './errors.ts';
 import { accountOf, all, bodyOf, compact, guid, type Json, listOf, optBool, optString } from './shared.ts';
 
@@ -190,11 +191,7 @@ export async function brandRoutes(fastify: FastifyInstance): Promise<void> {
       guid(params.brandId as string, 'brand'),
       kindOf(params.logoType),
     );
-    reply.type(logo.content_type).header('x-content-type-options', 'nosniff');
-    if (logo.content_type === 'image/svg+xml') {
-      reply.header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'");
-    }
-    return reply.send(logo.content);
+    return sendLogo(reply, logo);
   });
 
   fastify.put(logoRoute, { config: WRITE, bodyLimit: logoLimit }, async (request, reply) => {
