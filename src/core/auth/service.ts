@@ -14,6 +14,7 @@ import { accountExistsMail, passwordResetMail, sendingBrand, verifyEmailMail } f
 import { createOrganizationWithOwner } from '../organizations/create.ts';
 import { hashPassword, verifyPassword } from '../passwords.ts';
 import type { Principal } from '../principal.ts';
+import { requireMayManageRole } from '../roles.ts';
 import { openMembership } from '../users/memberships.ts';
 import type { UsersService, UserView } from '../users/service.ts';
 import { personActor } from './actor.ts';
@@ -436,10 +437,7 @@ export class PeopleService {
         : undefined;
       if (!inAccount) throw notFound('user', userId);
     }
-    if (user.role === 'owner' && principal.role !== 'owner')
-      throw new AppError('permission_denied', `only an owner can reset the password of the owner ${user.id}`);
-    if (user.role === 'admin' && principal.role === 'member')
-      throw new AppError('permission_denied', `a member cannot reset the password of the admin ${user.id}`);
+    requireMayManageRole(principal.role, user, 'reset the password of');
     if (user.status !== 'active')
       throw new AppError('conflict', `user ${user.id} is deactivated; reactivate the user first`);
     // A new password opens every account the user belongs to: the caller needs manage_users in each.

@@ -18,6 +18,7 @@ import { isEmail } from '../email.ts';
 import { isUuid, newId } from '../ids.ts';
 import { type MappingResult, mappingMatcher, type PersonAttributes } from '../mapping-rules/match.ts';
 import { beyondHeld, type Principal } from '../principal.ts';
+import { mayActOnRole } from '../roles.ts';
 import { membershipOpening, openedMembershipFields } from '../users/memberships.ts';
 import {
   copyGroupMembers,
@@ -472,7 +473,7 @@ async function groupIds(env: PlanEnv, fields: string[], accountId: string): Prom
 }
 
 function mayManage(p: Principal, target: User): void {
-  if ((target.role === 'owner' && p.role !== 'owner') || (target.role === 'admin' && p.role === 'member')) {
+  if (!mayActOnRole(p.role, target.role)) {
     throw new RowError(
       'account_admin_access_denied',
       `a ${p.role} cannot change the ${target.role} ${target.email}`,

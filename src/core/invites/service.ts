@@ -19,6 +19,7 @@ import { DEFAULT_LIMIT, decodeCursor, type Page, toPage } from '../pagination.ts
 import { hashPassword, verifyPassword } from '../passwords.ts';
 import { requireAccountAccess, requireHolds, roleAtLeast } from '../principal.ts';
 import { groupsInAccount, profileInAccount } from '../refs.ts';
+import { requireMayGrantRole } from '../roles.ts';
 import { openMembership } from '../users/memberships.ts';
 
 export const INVITE_TTL_MS = 7 * 24 * 3600_000;
@@ -443,14 +444,7 @@ export class InvitesService {
 
   /** Nobody invites (or manages an invite) above their own organization role. */
   private assertMayGrant(ctx: Ctx, role: OrgRole): void {
-    const mine = ctx.principal.role;
-    if (!roleAtLeast(mine, role)) {
-      throw new AppError(
-        'permission_denied',
-        `a ${mine} cannot invite with the organization role "${role}"`,
-        [{ field: 'role', message: 'above your own role' }],
-      );
-    }
+    requireMayGrantRole(ctx.principal.role, role, 'invite with');
   }
 
   private async queueMail(ctx: Ctx, trx: Db, invite: Invite, token: string): Promise<string> {

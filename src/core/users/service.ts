@@ -12,6 +12,7 @@ import { resolveMapping } from '../mapping-rules/match.ts';
 import { DEFAULT_LIMIT, decodeCursor, type Page, toPage } from '../pagination.ts';
 import { requireAccountAccess, requireHolds, roleAtLeast } from '../principal.ts';
 import { accountInBody, defaultProfileId, groupsInAccount, profileInAccount } from '../refs.ts';
+import { requireMayGrantRole, requireMayManageRole } from '../roles.ts';
 import { openMembership } from './memberships.ts';
 import {
   countActiveOwners,
@@ -575,23 +576,12 @@ export class UsersService {
 
   /** Only an owner makes owners; nobody grants a role above their own. */
   private assertMayGrant(ctx: Ctx, role: OrgRole): void {
-    const mine = ctx.principal.role;
-    if (!roleAtLeast(mine, role) || (role === 'owner' && mine !== 'owner')) {
-      throw new AppError('permission_denied', `a ${mine} cannot grant the organization role "${role}"`, [
-        { field: 'role', message: 'above your own role' },
-      ]);
-    }
+    requireMayGrantRole(ctx.principal.role, role);
   }
 
   /** Admins cannot change owners; members cannot change admins or owners. */
   private async assertMayManage(ctx: Ctx, _db: Db, target: User): Promise<void> {
-    const mine = ctx.principal.role;
-    if (target.role === 'owner' && mine !== 'owner') {
-      throw new AppError('permission_denied', `only an owner can change the owner ${target.id}`);
-    }
-    if (target.role === 'admin' && mine === 'member') {
-      throw new AppError('permission_denied', `a member cannot change the admin ${target.id}`);
-    }
+    requireMayManageRole(ctx.principal.role, target);
   }
 
   /**
