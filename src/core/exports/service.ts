@@ -104,7 +104,15 @@ export interface CreateExportInput {
   format?: ExportFormat;
   /** The accounts to export; omitted or null: the whole organization (a member's key: its own account). */
   accountIds?: string[] | null;
+  /**
+   * The type a client asked the export as, in its own words (the Admin API's `organization_memberships_export`
+   * and the like): kept with the export, in its transaction, and read back by clientTypes().
+   */
+  clientType?: string;
 }
+
+// management_export_types (0010_management_bulk.sql) is not in the typed schema: it is only this service's.
+type ClientTypes = { management_export_types: { export_id: string; type: string } };
 
 export interface ExportListQuery {
   kind?: ExportKind;
@@ -165,6 +173,13 @@ export class ExportsService {
         .returningAll()
         .executeTakeFirstOrThrow();
       await this.enqueue(trx, id);
+      if (input.clientType !== undefined) {
+        await trx
+          .withTables<ClientTypes>()
+          .insertInto('management_export_types')
+          .values({ export_id: id, type: input.clientType })
+          .execute();
+      }
       audit.record({
         action: 'export.created',
         targetType: 'export',
@@ -174,6 +189,18 @@ export class ExportsService {
       });
       return exportView(row);
     });
+  }
+
+  /** The client types (CreateExportInput.clientType) of these exports, by export id; ids without one are absent. */
+  async clientTypes(exports: readonly ExportView[]): Promise<Map<string, string>> {
+    if (exports.length === 0) return new Map();
+    const rows = await this.db
+      .withTables<ClientTypes>()
+      .selectFrom('management_export_types')
+      .select(['export_id', 'type'])
+      .where((eb) => eb('export_id', '=', eb.fn.any(eb.val(exports.map((e) => e.id)))))
+      .execute();
+    return new Map(rows.map((r) => [r.export_id, r.type]));
   }
 
   async get(ctx: Ctx, id: string): Promise<ExportView> {

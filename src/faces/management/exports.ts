@@ -10,7 +10,7 @@ import { AppError, invalidField, notFound } from '../../core/errors.ts';
 import { DELETE_PERMISSION, type ExportView } from '../../core/exports/service.ts';
 import { isUuid } from '../../core/ids.ts';
 import { MAX_LIMIT } from '../../core/pagination.ts';
-import type { Db, ExportKind } from '../../core/types.ts';
+import type { ExportKind } from '../../core/types.ts';
 import { sendExportFile } from '../api/exports.ts';
 import { ctxOf } from '../ctx.ts';
 import { translatingCtx } from '../docusign/ctx.ts';
@@ -50,21 +50,6 @@ const ResultParams = Type.Object({
   exportId: Type.String(),
   resultFile: Type.String(),
 });
-
-type TypesTable = {
-  management_export_types: { export_id: string; type: string };
-};
-const withTypes = (db: Db) => db.withTables<TypesTable>();
-
-async function typesOf(db: Db, ids: string[]): Promise<Map<string, string>> {
-  if (ids.length === 0) return new Map();
-  const rows = await withTypes(db)
-    .selectFrom('management_export_types')
-    .select(['export_id', 'type'])
-    .where((eb) => eb('export_id', '=', eb.fn.any(eb.val(ids))))
-    .execute();
-  return new Map(rows.map((r) => [r.export_id, r.type]));
-}
 
 /** An export as DocuSign's OrganizationExportResponse (arrays always arrays, absent values omitted). */
 export function exportResponse(
@@ -121,9 +106,8 @@ function accountIdsOf(accounts: { account_id: string }[] | undefined): string[] 
 export async function managementExportRoutes(app: FastifyInstance): Promise<void> {
   const fastify = app.withTypeProvider<TypeBoxTypeProvider>();
   const exportsService = fastify.services.exports;
-  const db = fastify.services.db;
 
-  /** Creates an export and, in its transaction, records the DocuSign type it was asked as. */
+  /** Creates an export that records, in its transaction, the DocuSign type it was asked as. */
   const create = async (
     request: FastifyRequest,
     kind: ExportKind,
@@ -133,17 +117,8 @@ export async function managementExportRoutes(app: FastifyInstance): Promise<void
     const origin = originOf(request);
     const org = request.principal!.organizationId;
     const view = await exportsService.create(
-      translatingCtx<ExportView>(
-        request,
-        (v) => exportResponse(v, type, origin, org),
-        async (v, trx) => {
-          await withTypes(trx)
-            .insertInto('management_export_types')
-            .values({ export_id: v.id, type })
-            .execute();
-        },
-      ),
-      { kind, format: 'csv', accountIds },
+      translatingCtx<ExportView>(request, (v) => exportResponse(v, type, origin, org)),
+      { kind, format: 'csv', accountIds, clientType: type },
     );
     return exportResponse(view, type, origin, org);
   };
@@ -151,7 +126,7 @@ export async function managementExportRoutes(app: FastifyInstance): Promise<void
   const get = async (request: FastifyRequest, kind: ExportKind, exportId: string) => {
     const view = await exportsService.get(ctxOf(request), exportId.toLowerCase());
     if (view.kind !== kind) throw notFound('export', exportId);
-    const types = await typesOf(db, [view.id]);
+    const types = await exportsService.clientTypes([view]);
     return exportResponse(view, types.get(view.id), originOf(request), request.principal!.organizationId);
   };
 
@@ -165,10 +140,7 @@ export async function managementExportRoutes(app: FastifyInstance): Promise<void
       views.push(...page.data);
       cursor = page.next_cursor ?? undefined;
     } while (cursor && views.length < 10 * MAX_LIMIT);
-    const types = await typesOf(
-      db,
-      views.map((v) => v.id),
-    );
+    const types = await exportsService.clientTypes(views);
     const origin = originOf(request);
     return {
       [key]: views.map((v) => exportResponse(v, types.get(v.id), origin, ctx.principal.organizationId)),
