@@ -10,7 +10,7 @@ import { AppError, invalidField, notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { resolveMapping } from '../mapping-rules/match.ts';
 import { DEFAULT_LIMIT, decodeCursor, type Page, toPage } from '../pagination.ts';
-import { requireAccountAccess, requireHolds, roleAtLeast } from '../principal.ts';
+import { requireAccountAccess, requireHolds } from '../principal.ts';
 import { accountInBody, defaultProfileId, groupsInAccount, profileInAccount } from '../refs.ts';
 import { requireMayGrantRole, requireMayManageRole } from '../roles.ts';
 import { openMembership } from './memberships.ts';
