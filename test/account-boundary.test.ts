@@ -7,7 +7,7 @@
 // A1 AND DS Admin in A2 (what a session may reach).
 import assert from 'node:assert/strict';
 import { type TestContext, test } from 'node:test';
-import { systemPrincipal } from '../src/core/principal.ts';
+import { PROFILE_PERMISSIONS, systemPrincipal } from '../src/core/principal.ts';
 import { admin, adminClient, api, email, type LiveApp, startApp } from './docusign-helper.ts';
 import { createTenant, testDb, unique } from './helper.ts';
 import { runWorker } from './imports-helper.ts';
@@ -396,24 +396,14 @@ test('finding 2: nobody assigns, creates or edits a profile beyond what they hol
   const beyond = await api(w.live, pKey, 'POST', base, { name: 'Keys', permissions: ['manage_api_keys'] });
   assert.equal(beyond.status, 403, JSON.stringify(beyond.body));
   assert.equal(
-    (await api(w.live, pKey, 'PATCH', `${base}/${pProfile}`, { permissions: PROFILE_ALL })).status,
+    (await api(w.live, pKey, 'PATCH', `${base}/${pProfile}`, { permissions: [...PROFILE_PERMISSIONS] }))
+      .status,
     403,
   );
   assert.equal((await api(w.live, pKey, 'PATCH', `${base}/${dsAdmin}`, { name: 'Renamed' })).status, 403);
   const within = await api(w.live, pKey, 'POST', base, { name: 'Helpers', permissions: ['manage_users'] });
   assert.equal(within.status, 201, JSON.stringify(within.body));
 });
-
-const PROFILE_ALL = [
-  'send_envelopes',
-  'manage_users',
-  'manage_groups',
-  'manage_permission_profiles',
-  'manage_account_settings',
-  'manage_brands',
-  'manage_api_keys',
-  'view_audit_log',
-];
 
 test('finding 3: a member reads the audit events of its own account only', async (t) => {
   const w = await setup(t);
