@@ -11,6 +11,7 @@ import { BrandsService } from './core/brands/service.ts';
 import { ExportsService } from './core/exports/service.ts';
 import { GroupsService } from './core/groups/service.ts';
 import { ImportsService } from './core/imports/service.ts';
+import { IntegrationLookup } from './core/integrations/lookup.ts';
 import { InvitesService } from './core/invites/service.ts';
 import { Mailer } from './core/mail/mailer.ts';
 import { MappingRulesService } from './core/mapping-rules/service.ts';
@@ -48,6 +49,8 @@ export function createServices(db: Db, config: Config) {
     accounts: new AccountsService(db),
     users,
     apiKeys: new ApiKeysService(db, config.environment, config.keyCacheTtlMs),
+    // What the OAuth endpoints read about integration keys (clients), secrets, RSA keys and consent.
+    integrationLookup: new IntegrationLookup(db),
     audit: new AuditService(db),
     permissionProfiles: new PermissionProfilesService(db),
     groups: new GroupsService(db),

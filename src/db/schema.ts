@@ -154,6 +154,66 @@ export interface ApiKeysTable {
 
 export type ApiKeyKind = 'profile' | 'platform';
 
+// --- integrations (0020_integrations.sql): DocuSign's integration keys, i.e. OAuth clients ---
+export type IntegrationClientType = 'confidential' | 'public';
+export type IntegrationGrant =
+  | 'authorization_code'
+  | 'refresh_token'
+  | 'urn:ietf:params:oauth:grant-type:jwt-bearer'
+  | 'client_credentials';
+
+export interface IntegrationsTable {
+  id: string;
+  organization_id: string;
+  /** The integration key (OAuth client_id): a UUID, as DocuSign's are. */
+  client_id: string;
+  name: string;
+  client_type: IntegrationClientType;
+  redirect_uris: WithDefault<string[]>;
+  allowed_grants: IntegrationGrant[];
+  /** null when an operator command made it. */
+  created_by: string | null;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+  deleted_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}
+
+export interface IntegrationSecretsTable {
+  id: string;
+  integration_id: string;
+  /** SHA-256 of the secret (src/core/api-keys/format.ts hashKey). */
+  secret_hash: Buffer;
+  last4: string;
+  created_at: CreatedAt;
+  /** Set when a newer secret starts its dual-run window: valid until then. */
+  expires_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  revoked_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}
+
+export interface IntegrationRsaKeysTable {
+  /** Also the key id (`kid`). */
+  id: string;
+  integration_id: string;
+  /** SPKI PEM. */
+  public_key_pem: string;
+  created_at: CreatedAt;
+  revoked_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}
+
+export interface OauthConsentsTable {
+  id: string;
+  organization_id: string;
+  integration_id: string;
+  /** null: an admin's consent for every user of the organization. */
+  user_id: string | null;
+  /** DocuSign OAuth scope names (src/core/api-keys/scopes.ts DOCUSIGN_SCOPES). */
+  scopes: string[];
+  /** null when an operator command granted it. */
+  granted_by: string | null;
+  created_at: CreatedAt;
+  revoked_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}
+
 export interface AuditHeadsTable {
   organization_id: string;
   last_seq: number;
@@ -321,6 +381,10 @@ export interface Database {
   brand_logos: BrandLogosTable;
   account_settings: AccountSettingsTable;
   api_keys: ApiKeysTable;
+  integrations: IntegrationsTable;
+  integration_secrets: IntegrationSecretsTable;
+  integration_rsa_keys: IntegrationRsaKeysTable;
+  oauth_consents: OauthConsentsTable;
   audit_heads: AuditHeadsTable;
   audit_events: AuditEventsTable;
   sessions: SessionsTable;
@@ -349,6 +413,10 @@ export type Membership = Selectable<MembershipsTable>;
 export type Group = Selectable<GroupsTable>;
 export type Brand = Selectable<BrandsTable>;
 export type ApiKeyRow = Selectable<ApiKeysTable>;
+export type IntegrationRow = Selectable<IntegrationsTable>;
+export type IntegrationSecretRow = Selectable<IntegrationSecretsTable>;
+export type IntegrationRsaKeyRow = Selectable<IntegrationRsaKeysTable>;
+export type OauthConsentRow = Selectable<OauthConsentsTable>;
 export type AuditEventRow = Selectable<AuditEventsTable>;
 export type Invite = Selectable<InvitesTable>;
 export type OrganizationDomain = Selectable<OrganizationDomainsTable>;
