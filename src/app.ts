@@ -53,6 +53,11 @@ export async function app(fastify: FastifyInstance, opts: AppOptions): Promise<v
     reply.header('x-request-id', request.id);
     done();
   });
+  // A 503 (busy, not_ready) is always worth retrying: say when, on every face (RFC 9110 §10.2.3).
+  fastify.addHook('onSend', (_request, reply, payload, done) => {
+    if (reply.statusCode === 503 && !reply.hasHeader('retry-after')) reply.header('retry-after', '1');
+    done(null, payload);
+  });
   // Before any route: routes that declare `config.rateLimit.perIp` get their per-IP hook (faces/rate-limit.ts).
   installRateLimits(fastify, opts.config);
   // Before the faces, which inherit them: charsets, strict UTF-8 JSON, no NUL in any text (faces/request-guards.ts).

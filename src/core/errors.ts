@@ -60,6 +60,9 @@ export const ERROR_STATUS = {
   // An operation of a compatibility face (DocuSign's APIs) that Signet deliberately does not implement.
   not_supported: 501,
   not_ready: 503,
+  // PostgreSQL aborted the change to break a deadlock or a serialization conflict, again after Signet's own
+  // retries (src/core/context.ts): nothing was written; the same request can be sent again.
+  busy: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
@@ -122,14 +125,29 @@ export function invalidField(
  * Maps PostgreSQL errors that carry a domain meaning (unique and foreign-key violations, our seat trigger) to
  * AppErrors. Anything else is rethrown: it is a bug and becomes a 500.
  */
+/** PostgreSQL aborted the transaction for a deadlock (40P01) or a serialization failure (40001). */
+export function isRetryableConflict(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '40P01' || code === '40001';
+}
+
 export function fromDatabaseError(err: unknown, hints: Record<string, AppError> = {}): never {
   const e = err as { code?: string; constraint_name?: string; constraint?: string; message?: string };
   const constraint = e.constraint_name ?? e.constraint ?? '';
   if (constraint && hints[constraint]) throw hints[constraint];
+  if (isRetryableConflict(err)) throw busy();
   if (e.code === 'SN001') throw new AppError('seat_limit_reached', e.message ?? 'seat limit reached');
   if (e.code === '23505')
     throw new AppError('conflict', `a record with the same unique value exists (${constraint})`);
   if (e.code === '23503')
     throw new AppError('invalid_reference', `a referenced record does not exist (${constraint})`);
   throw err;
+}
+
+/** The answer to a transaction that could not commit because of concurrent changes (see `busy` above). */
+export function busy(): AppError {
+  return new AppError(
+    'busy',
+    'concurrent changes to the same records kept this change from committing; nothing was written, send the request again',
+  );
 }

@@ -2,7 +2,7 @@
 // (validation, body parsing, size, media type) are translated with the offending field named. Each face
 // renders the result in its own dialect.
 import type { FastifyError } from 'fastify';
-import { AppError, type ErrorDetail } from '../core/errors.ts';
+import { AppError, busy, type ErrorDetail, isRetryableConflict } from '../core/errors.ts';
 
 interface AjvError {
   keyword: string;
@@ -53,6 +53,8 @@ function validationError(where: string, errors: AjvError[]): AppError {
 
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
+  // A deadlock or serialization failure outside mutate() (which retries its own): nothing was written.
+  if (isRetryableConflict(err)) return busy();
   const e = err as FastifyError & { validation?: AjvError[]; validationContext?: string };
   if (Array.isArray(e.validation) && e.validation.length > 0) {
     return validationError(e.validationContext ?? 'request', e.validation);
