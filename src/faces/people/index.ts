@@ -10,7 +10,7 @@ import { sweepExpiredMailSecrets } from '../../core/mail/mailer.ts';
 import { Account } from '../api/accounts.ts';
 import { renderNative } from '../api/index.ts';
 import { Organization } from '../api/organizations.ts';
-import { Email, ErrorBody, Nullable, Strict, Timestamp, Uuid } from '../api/schemas.ts';
+import { Email, ErrorBody, errorResponses, Nullable, Strict, Timestamp, Uuid } from '../api/schemas.ts';
 import { User } from '../api/users.ts';
 import { requestMeta } from '../ctx.ts';
 import { toAppError } from '../http-errors.ts';
@@ -37,15 +37,8 @@ const CheckMail = Type.Object({ status: Type.Literal('check_your_mail'), message
 const AcceptBody = Type.Object({ ...SessionBody, created_user: Type.Boolean() });
 const Status = Type.Object({ status: Type.String() });
 
-const errors = {
-  400: ErrorBody,
-  401: ErrorBody,
-  403: ErrorBody,
-  404: ErrorBody,
-  409: ErrorBody,
-  422: ErrorBody,
-  429: ErrorBody,
-};
+// The credential endpoints are rate limited, so they answer 429 as well as the API's usual errors.
+const errors = { ...errorResponses, 429: ErrorBody };
 
 /** Per-IP limits on the credential endpoints (faces/rate-limit.ts, SIGNET_AUTH_RATE_LIMIT_PER_MINUTE); the
  * per-email login throttle is core/auth/throttle.ts. */
