@@ -518,3 +518,92 @@ test('finding 7: the DocuSign organization listing shows a member its own accoun
     [w.a1, w.a2].sort(),
   );
 });
+
+test('nobody manages someone above them: a member with manage_users cannot change, close or take over a DS Admin', async (t) => {
+  const w = await setup(t);
+  const { U } = w.users;
+  const dsAdmin = w.profiles.a1['DS Admin']!;
+  const dsSender = w.profiles.a1['DS Sender']!;
+  // S is in A1 only (within M's account), with a profile above M's.
+  const made = await api(w.live, w.owner, 'POST', '/api/users', {
+    email: email('s'),
+    first_name: 'Sam',
+    account_id: w.a1,
+    permission_profile_id: dsAdmin,
+  });
+  assert.equal(made.status, 201);
+  const S = made.body as { id: string; email: string; memberships: { id: string }[] };
+  const membership = S.memberships[0]!.id;
+  const [userBefore, membershipsBefore] = [await userRow(S.id), await membershipsOf(S.id)];
+
+  const refused = async (method: string, path: string, body?: unknown) => {
+    const res = await api(w.live, w.keys.M, method, path, body);
+    assert.equal(res.status, 403, `${method} ${path}: ${JSON.stringify(res.body)}`);
+    return res.body;
+  };
+  const named = await refused('PATCH', `/api/users/${S.id}`, { first_name: 'Mallory' });
+  assert.match(named.error.message, /nobody manages someone above themselves/);
+  assert.ok(named.error.details[0].missing.includes('manage_api_keys'));
+  await refused('POST', `/api/users/${S.id}/password_reset`);
+  await refused('POST', `/api/users/${S.id}/deactivate`);
+  await refused('PATCH', `/api/users/${S.id}/memberships/${membership}`, { permission_profile_id: dsSender });
+  await refused('PATCH', `/api/users/${S.id}/memberships/${membership}`, { status: 'closed' });
+  // The DocuSign faces call the same core operations.
+  const esign = await api(w.live, w.keys.M, 'PUT', `/restapi/v2.1/accounts/${w.a1}/users/${S.id}`, {
+    firstName: 'Mallory',
+  });
+  assert.notEqual(esign.status, 200, JSON.stringify(esign.body));
+  // Import rows: an identity change, a profile change and a close are each refused for S.
+  const rows = await runImport(
+    w,
+    w.keys.M,
+    `operation=update&account_id=${w.a1}`,
+    `APIUserName,UserEmail,FirstName\n${S.id},,Mallory\n`,
+  );
+  assert.deepEqual(
+    rows.map((r) => r.error_type),
+    ['account_admin_access_denied'],
+  );
+  const profileRows = await runImport(
+    w,
+    w.keys.M,
+    `operation=update&account_id=${w.a1}`,
+    `APIUserName,UserEmail,PermissionSet\n${S.id},,DS Sender\n`,
+  );
+  assert.deepEqual(
+    profileRows.map((r) => r.error_type),
+    ['account_admin_access_denied'],
+  );
+  const closeRows = await runImport(
+    w,
+    w.keys.M,
+    `operation=close&account_id=${w.a1}`,
+    `UserEmail\n${S.email}\n`,
+  );
+  assert.deepEqual(
+    closeRows.map((r) => r.error_type),
+    ['account_admin_access_denied'],
+  );
+  assert.deepEqual(await userRow(S.id), userBefore);
+  assert.deepEqual(await membershipsOf(S.id), membershipsBefore);
+
+  // Within M's holding, the same changes go through (U holds DS Sender).
+  assert.equal(
+    (await api(w.live, w.keys.M, 'PATCH', `/api/users/${U.id}`, { first_name: 'Una' })).status,
+    200,
+  );
+  const uMembership = (await api(w.live, w.owner, 'GET', `/api/users/${U.id}/memberships`)).body.data[0].id;
+  assert.equal(
+    (
+      await api(w.live, w.keys.M, 'PATCH', `/api/users/${U.id}/memberships/${uMembership}`, {
+        status: 'closed',
+      })
+    ).status,
+    200,
+  );
+  // The owner (and any admin) still manages S.
+  assert.equal(
+    (await api(w.live, w.owner, 'PATCH', `/api/users/${S.id}`, { first_name: 'Samantha' })).status,
+    200,
+  );
+});

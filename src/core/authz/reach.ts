@@ -7,13 +7,15 @@
 //   - a member holds in its principal's account what its profile there grants (heldProfilePermissions);
 //   - a member acting through a dashboard session also holds, in each other account, what their own active
 //     membership's profile there grants (looked up here);
-//   - a member's API key is confined to its account: a user who belongs elsewhere is out of its reach.
+//   - a member's API key is confined to its account: a user who belongs elsewhere is out of its reach;
+//   - a member never changes a user whose profile in any of those accounts grants more than the member holds
+//     there (whoever controls a person's email or password holds that person's rights).
 //
 // Every service that makes such a change calls this (users, imports, password resets), so the faces that
 // call those services (/api, /management, /restapi) inherit it.
 import type { Db } from '../../db/connection.ts';
 import { AppError } from '../errors.ts';
-import { heldProfilePermissions, type Principal, type ProfilePermission } from '../principal.ts';
+import { beyondHeld, heldProfilePermissions, type Principal, type ProfilePermission } from '../principal.ts';
 
 export class Reach {
   private constructor(
@@ -51,49 +53,79 @@ export class Reach {
     return [...new Set(accountIds)].filter((a) => !this.holds(a, need)).sort();
   }
 
-  /** The refusal for a change to `userId` that reaches `accountIds`, or null when it is within reach. */
+  /**
+   * The refusal for a change to `userId` that reaches `reached` (the user's memberships), or null when it is
+   * within reach: the principal must hold `need` in each of those accounts and, for a member, at least what
+   * the user's profile there grants. A member who may manage users does not manage someone above them: taking
+   * over their email or password would hand the member that person's rights.
+   */
   denial(
     userId: string,
-    accountIds: Iterable<string>,
+    reached: readonly Reached[],
     need: ProfilePermission,
     change: string,
   ): AppError | null {
-    const lacking = this.lacking(accountIds, need);
-    if (lacking.length === 0) return null;
-    const p = this.principal;
-    const why =
-      p.kind === 'api_key' && p.role === 'member'
-        ? `this API key acts only in account ${p.accountId}`
-        : `you lack ${need} there`;
-    return new AppError(
-      'permission_denied',
-      `${change} of user ${userId} reaches account(s) ${lacking.join(', ')} where the user also belongs, and ${why}; ` +
-        'it needs that permission in every account of the user, or the organization role admin',
-      [{ message: 'beyond your accounts', permission: need, accounts: lacking }],
+    const lacking = this.lacking(
+      reached.map((r) => r.accountId),
+      need,
     );
+    const p = this.principal;
+    if (lacking.length > 0) {
+      const why =
+        p.kind === 'api_key' && p.role === 'member'
+          ? `this API key acts only in account ${p.accountId}`
+          : `you lack ${need} there`;
+      return new AppError(
+        'permission_denied',
+        `${change} of user ${userId} reaches account(s) ${lacking.join(', ')} where the user also belongs, and ${why}; ` +
+          'it needs that permission in every account of the user, or the organization role admin',
+        [{ message: 'beyond your accounts', permission: need, accounts: lacking }],
+      );
+    }
+    if (p.role !== 'member') return null;
+    for (const r of reached) {
+      const held = new Set(r.profilePermissions.filter((x) => this.holds(r.accountId, x)));
+      const missing = beyondHeld(held, r.profilePermissions);
+      if (missing.length > 0) {
+        return new AppError(
+          'permission_denied',
+          `${change} of user ${userId}: in account ${r.accountId} the user's permission profile grants ` +
+            `${missing.join(', ')}, which you do not hold there; nobody manages someone above themselves`,
+          [{ message: 'the user holds more than you', accounts: [r.accountId], missing }],
+        );
+      }
+    }
+    return null;
   }
 }
 
+/** A membership a change to a user reaches: its account, and what its permission profile grants there. */
+export interface Reached {
+  accountId: string;
+  profilePermissions: readonly string[];
+}
+
 /**
- * The accounts a change to `userId` reaches: those of its open (active or pending) memberships, and with
- * `reopening`, also those a reactivation would reopen (closed by the deactivation).
+ * The memberships a change to `userId` reaches: its open (active or pending) ones, and with `reopening`, also
+ * those a reactivation would reopen (closed by the deactivation).
  */
-export async function accountsOf(
+export async function reachedBy(
   db: Db,
   userId: string,
   opts: { reopening?: boolean } = {},
-): Promise<string[]> {
+): Promise<Reached[]> {
   const rows = await db
-    .selectFrom('memberships')
-    .select('account_id')
-    .where('user_id', '=', userId)
+    .selectFrom('memberships as m')
+    .leftJoin('permission_profiles as pp', 'pp.id', 'm.permission_profile_id')
+    .select(['m.account_id', 'pp.permissions'])
+    .where('m.user_id', '=', userId)
     .where((eb) =>
       opts.reopening
-        ? eb.or([eb('status', '!=', 'closed'), eb('closed_by_deactivation', '=', true)])
-        : eb('status', '!=', 'closed'),
+        ? eb.or([eb('m.status', '!=', 'closed'), eb('m.closed_by_deactivation', '=', true)])
+        : eb('m.status', '!=', 'closed'),
     )
     .execute();
-  return rows.map((r) => r.account_id);
+  return rows.map((r) => ({ accountId: r.account_id, profilePermissions: r.permissions ?? [] }));
 }
 
 /**
@@ -110,7 +142,7 @@ export async function requireReach(
 ): Promise<void> {
   // Owners and admins (unrestricted, or restricted to a scope granting it) hold it in every account.
   if (principal.role !== 'member' && heldProfilePermissions(principal).has(need)) return;
-  const accounts = await accountsOf(db, userId, opts);
-  const denial = (await Reach.of(db, principal)).denial(userId, accounts, need, change);
+  const reached = await reachedBy(db, userId, opts);
+  const denial = (await Reach.of(db, principal)).denial(userId, reached, need, change);
   if (denial) throw denial;
 }

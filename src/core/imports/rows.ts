@@ -13,7 +13,7 @@ import { sql } from 'kysely';
 import type { Db } from '../../db/connection.ts';
 import type { ImportOperation, Membership, MembershipStatus, User } from '../../db/schema.ts';
 import type { AuditInput } from '../audit/writer.ts';
-import type { Reach } from '../authz/reach.ts';
+import type { Reach, Reached } from '../authz/reach.ts';
 import { isEmail } from '../email.ts';
 import { isUuid, newId } from '../ids.ts';
 import { type MappingResult, mappingMatcher, type PersonAttributes } from '../mapping-rules/match.ts';
@@ -481,7 +481,10 @@ function mayManage(p: Principal, target: User): void {
   }
 }
 
-/** Nobody assigns a profile granting more than they hold (named by the row or chosen by a mapping rule). */
+/**
+ * Nobody assigns a profile granting more than they hold (named by the row or chosen by a mapping rule), and
+ * nobody changes or closes a membership whose profile grants more than they hold (docs/security.md).
+ */
 function mayAssign(env: PlanEnv, info: AccountInfo, accountId: string, profileId: number): void {
   const wanted = info.profilePermissions.get(profileId) ?? [];
   const missing = beyondHeld(new Set(wanted.filter((p) => env.reach.holds(accountId, p))), wanted);
@@ -761,7 +764,19 @@ async function planUpdate(
   if (prof.language && prof.language !== u.language) set.language = prof.language;
   if (Object.keys(set).length > 0) {
     // The user row is one person in every account: changing it reaches each account they are open in.
-    const open = [...target.memberships].filter(([, m]) => m.status !== 'closed').map(([a]) => a);
+    const open: Reached[] = [];
+    for (const [accountId, m] of target.memberships) {
+      if (m.status === 'closed') continue;
+      // Only a member's change is bounded by the profiles the user holds (Reach.denial).
+      if (env.principal.role !== 'member') {
+        open.push({ accountId, profilePermissions: [] });
+        continue;
+      }
+      const info = await env.catalog.account(accountId);
+      const granted =
+        m.permission_profile_id === null ? undefined : info.profilePermissions.get(m.permission_profile_id);
+      open.push({ accountId, profilePermissions: granted ?? [] });
+    }
     const denial = env.reach.denial(
       u.id,
       open,
@@ -797,6 +812,8 @@ async function planUpdate(
             `no permission profile "${setName}" in account ${info.name}`,
           );
         if (id !== m.permission_profile_id) {
+          // Neither the profile it gets nor the one it holds may be above the importer's own.
+          if (m.permission_profile_id !== null) mayAssign(env, info, accountId, m.permission_profile_id);
           mayAssign(env, info, accountId, id);
           const before = m.row ?? ({ id: m.id, account_id: accountId } as Membership);
           membershipOp = { kind: 'updateMembership', before, profileId: id };
@@ -861,6 +878,9 @@ async function planClose(
     throw new RowError('cannot_close_own_membership', 'the importing user cannot close their own membership');
   }
   mayManage(env.principal, target.row);
+  if (m.status !== 'closed' && m.permission_profile_id !== null) {
+    mayAssign(env, await env.catalog.account(accountId), accountId, m.permission_profile_id);
+  }
   if (m.status === 'closed') {
     res.result = 'no_action_taken';
     res.message = 'the membership is already closed';

@@ -604,6 +604,19 @@ export class UsersService {
     );
   }
 
+  /** The membership's current profile is within what the caller holds (see patchMembership). */
+  private async assertMayManageProfile(ctx: Ctx, trx: Db, membership: Membership): Promise<void> {
+    if (membership.permission_profile_id === null) return;
+    if (ctx.principal.role !== 'member' && !ctx.principal.scopes) return;
+    const profile = await profileInAccount(trx, membership.account_id, membership.permission_profile_id);
+    requireHolds(
+      ctx.principal,
+      profile.permissions,
+      `the membership's current permission profile "${profile.name}"`,
+      'permission_profile_id',
+    );
+  }
+
   private async assertNotLastOwner(db: Db, owner: User): Promise<void> {
     if (owner.status === 'active' && (await countActiveOwners(db, owner.organization_id)) <= 1) {
       throw new AppError(
@@ -694,6 +707,14 @@ export class UsersService {
       throw new AppError('conflict', `user ${user.id} is deactivated; reactivate the user first`);
     }
     const set: Record<string, unknown> = { updated_at: new Date() };
+    // Whoever changes a membership's profile or status must hold at least what its current profile grants:
+    // nobody demotes or closes someone above themselves (docs/security.md, "Nobody grants more than they hold").
+    const changesProfile =
+      patch.permission_profile_id !== undefined &&
+      patch.permission_profile_id !== before.permission_profile_id;
+    if (changesProfile || (patch.status !== undefined && patch.status !== before.status)) {
+      await this.assertMayManageProfile(ctx, trx, before);
+    }
     if (patch.permission_profile_id !== undefined) {
       set.permission_profile_id =
         patch.permission_profile_id === null
