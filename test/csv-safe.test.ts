@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parse } from 'csv-parse/sync';
-import { csvText, neutralizeFormula } from '../src/core/csv-safe.ts';
+import { csvText, neutralizeFormula, restoreFormula } from '../src/core/csv-safe.ts';
 import { importCsv, importSetup } from './imports-helper.ts';
 
 const FORMULAS = [
@@ -63,4 +63,36 @@ test("an import's results CSV escapes the uploaded header and cells, on /api and
       assert.equal(row[0], 'Ada');
     });
   }
+});
+
+test('a users export imports back unchanged: the quote the writer added is dropped on the way in', async (t) => {
+  const { api, tenant } = await importSetup(t);
+  const made = await api('POST', '/api/users', {
+    email: `round-${Date.now()}@example.test`,
+    first_name: '@Ada',
+    last_name: '=1+2',
+    job_title: '+1 555 0100',
+    account_id: tenant.accountId,
+  });
+  assert.equal(made.statusCode, 201, made.body);
+  const before = made.json();
+  const started = await api('POST', '/api/exports', { kind: 'users', account_ids: [tenant.accountId] });
+  assert.equal(started.statusCode, 202, started.body);
+  let done: any;
+  for (let i = 0; ; i++) {
+    done = (await api('GET', `/api/exports/${started.json().id}`)).json();
+    if (done.status === 'completed' || done.status === 'failed') break;
+    assert.ok(i < 300, 'the export did not end');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(done.status, 'completed', JSON.stringify(done));
+  const file = (await api('GET', `/api/exports/${done.id}/download`)).body;
+  assert.match(file, /'=1\+2/, 'the export neutralizes the formula');
+  // The exported file, as it is, re-imported as an update of the same account.
+  const imp = await importCsv(api, `account_id=${tenant.accountId}&operation=update`, file);
+  assert.equal(imp.status, 'completed', JSON.stringify(imp));
+  const after = (await api('GET', `/api/users/${before.id}`)).json();
+  assert.deepEqual([after.first_name, after.last_name, after.job_title], ['@Ada', '=1+2', '+1 555 0100']);
+  assert.equal(restoreFormula("'=1+2"), '=1+2');
+  assert.equal(restoreFormula("'quoted"), "'quoted", 'a quote before plain text is the text');
 });

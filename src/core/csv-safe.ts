@@ -20,6 +20,14 @@ export function neutralizeFormula(value: unknown): string {
   return FORMULA_START.test(s) ? `'${s}` : s;
 }
 
+/**
+ * A cell of an uploaded CSV as it was before neutralizeFormula: the single quote our own exports put before a
+ * formula-like cell is dropped, so a file exported from Signet imports back to the same values.
+ */
+export function restoreFormula(cell: string): string {
+  return cell.startsWith("'") && FORMULA_START.test(cell.slice(1)) ? cell.slice(1) : cell;
+}
+
 export type CsvRow = readonly unknown[];
 
 /** Rows as CSV text (each line ends in a newline), every cell made safe. */

@@ -14,6 +14,7 @@ import type { Db } from '../../db/connection.ts';
 import type { ImportOperation, Membership, MembershipStatus, User } from '../../db/schema.ts';
 import type { AuditInput } from '../audit/writer.ts';
 import type { Reach, Reached } from '../authz/reach.ts';
+import { restoreFormula } from '../csv-safe.ts';
 import { isEmail } from '../email.ts';
 import { isUuid, newId } from '../ids.ts';
 import { type MappingResult, mappingMatcher, type PersonAttributes } from '../mapping-rules/match.ts';
@@ -303,7 +304,7 @@ interface Planned {
 
 function cell(env: PlanEnv, fields: string[], f: Field): string {
   const i = env.columns.one[f];
-  return i === undefined ? '' : (fields[i] ?? '').trim();
+  return i === undefined ? '' : restoreFormula((fields[i] ?? '').trim());
 }
 
 function has(env: PlanEnv, f: Field): boolean {
@@ -460,7 +461,7 @@ async function groupIds(env: PlanEnv, fields: string[], accountId: string): Prom
   const info = await env.catalog.account(accountId);
   const out: number[] = [];
   for (const i of env.columns.groups) {
-    const name = (fields[i] ?? '').trim();
+    const name = restoreFormula((fields[i] ?? '').trim());
     if (!name) continue;
     const id = info.groups.get(name.toLowerCase());
     if (id === undefined) {

@@ -12,6 +12,7 @@ import { parse } from 'csv-parse/sync';
 import { sql } from 'kysely';
 import type { Db } from '../../db/connection.ts';
 import { type Ctx, mutate } from '../context.ts';
+import { restoreFormula } from '../csv-safe.ts';
 import { AppError, notFound } from '../errors.ts';
 import { isUuid, newId } from '../ids.ts';
 import { SettingsService } from './service.ts';
@@ -84,7 +85,7 @@ function columnOf(header: string): Column {
  * would take for a formula with a quote (csv-safe.ts): that quote is dropped first.
  */
 function cellValue(setting: FlatSetting, cell: string): { value: unknown } | { error: string } {
-  return settingFromText(setting, /^'[=+\-@\t\r]/.test(cell) ? cell.slice(1) : cell);
+  return settingFromText(setting, restoreFormula(cell));
 }
 
 export class SettingsImportsService {
