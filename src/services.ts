@@ -11,7 +11,10 @@ import { BrandsService } from './core/brands/service.ts';
 import { ExportsService } from './core/exports/service.ts';
 import { GroupsService } from './core/groups/service.ts';
 import { ImportsService } from './core/imports/service.ts';
+import { ConsentsService } from './core/integrations/consents.ts';
+import { IntegrationCredentialsService } from './core/integrations/credentials.ts';
 import { IntegrationLookup } from './core/integrations/lookup.ts';
+import { IntegrationsService } from './core/integrations/service.ts';
 import { InvitesService } from './core/invites/service.ts';
 import { Mailer } from './core/mail/mailer.ts';
 import { MappingRulesService } from './core/mapping-rules/service.ts';
@@ -49,7 +52,11 @@ export function createServices(db: Db, config: Config) {
     accounts: new AccountsService(db),
     users,
     apiKeys: new ApiKeysService(db, config.environment, config.keyCacheTtlMs),
-    // What the OAuth endpoints read about integration keys (clients), secrets, RSA keys and consent.
+    // Integration keys (OAuth clients), their secrets and RSA keys, consents (docs/oauth.md), and what the
+    // OAuth endpoints read about them.
+    integrations: new IntegrationsService(db),
+    integrationCredentials: new IntegrationCredentialsService(db),
+    consents: new ConsentsService(db),
     integrationLookup: new IntegrationLookup(db),
     audit: new AuditService(db),
     permissionProfiles: new PermissionProfilesService(db),

@@ -51,6 +51,8 @@ export const ERROR_STATUS = {
   // A domain claim whose DNS TXT record was not found (src/core/organizations/domains.ts).
   domain_not_verified: 422,
   idempotency_key_reused: 422,
+  // An integration's RSA key that is not one PEM RSA public key of 2048-8192 bits (src/core/integrations/rsa.ts).
+  invalid_public_key: 422,
   // 429, 500, 501, 503
   rate_limited: 429,
   too_many_attempts: 429,

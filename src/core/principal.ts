@@ -23,6 +23,9 @@ export const PERMISSIONS = [
   'keys:read',
   'keys:write',
   'audit:read',
+  // Integration keys (OAuth clients): owners and admins only, no profile permission grants them.
+  'integrations:read',
+  'integrations:write',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 

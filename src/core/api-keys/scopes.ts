@@ -46,6 +46,14 @@ export const SCOPES = {
     description: 'Create, rotate and revoke API keys',
     grants: ['keys:read', 'keys:write'],
   },
+  'integrations:read': {
+    description: 'Read integration keys (OAuth clients), their RSA keys and consents',
+    grants: ['integrations:read'],
+  },
+  'integrations:write': {
+    description: 'Create, change and delete integration keys, their secrets, RSA keys and consents',
+    grants: ['integrations:read', 'integrations:write'],
+  },
 } as const satisfies Record<string, ScopeDefinition>;
 
 export type Scope = keyof typeof SCOPES;
@@ -64,7 +72,8 @@ export function scopeGrants(scopes: readonly string[]): Set<Permission> {
 
 /**
  * DocuSign OAuth scope → the Signet scopes it stands for. `impersonation` and `extended` are about how a
- * token is obtained and how long it lives, not what it may do, so they grant nothing on their own.
+ * token is obtained and how long it lives, not what it may do, so they grant nothing on their own. These are
+ * also the scope names an integration can be given consent for (src/core/integrations/consents.ts).
  * `signature` is the eSignature REST API scope, which covers that API's account administration (users,
  * groups, permission profiles, brands, settings), but not the organization's audit log.
  */
@@ -72,6 +81,9 @@ export const DOCUSIGN_SCOPES: Record<string, readonly Scope[]> = {
   signature: ['account:read', 'account:write', 'users:read', 'users:write'],
   impersonation: [],
   extended: [],
+  // OpenID Connect's scope (the userinfo endpoint) and DocuSign's CORS scope: about the token, not the API.
+  openid: [],
+  cors: [],
   organization_read: ['account:read'],
   account_read: ['account:read'],
   account_write: ['account:write'],
