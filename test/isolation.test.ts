@@ -26,6 +26,10 @@ interface World extends Tenant {
   domainId: string;
   importId: string;
   exportId: string;
+  integrationId: string;
+  secretId: string;
+  rsaKeyId: string;
+  consentId: string;
 }
 
 async function populate(call: ReturnType<typeof as>, tenant: Tenant): Promise<World> {
@@ -105,7 +109,32 @@ async function populate(call: ReturnType<typeof as>, tenant: Tenant): Promise<Wo
     .db.insertInto('export_chunks')
     .values({ export_id: exportId, seq: 0, data: Buffer.from('AccountID\n') })
     .execute();
-  for (const [name, value] of Object.entries({ profile, group, user, brand, key, rule, invite, domain })) {
+  const integration = (
+    await call('POST', '/api/integrations', {
+      name: 'HR sync',
+      client_type: 'confidential',
+      redirect_uris: ['https://app.example/cb'],
+    })
+  ).json();
+  const rsaKey = (
+    await call('POST', `/api/integrations/${integration.id}/rsa_keys`, { generate: true })
+  ).json();
+  const consent = (
+    await call('POST', `/api/integrations/${integration.id}/consents`, { scopes: ['signature'] })
+  ).json();
+  for (const [name, value] of Object.entries({
+    profile,
+    group,
+    user,
+    brand,
+    key,
+    rule,
+    invite,
+    domain,
+    integration,
+    rsaKey,
+    consent,
+  })) {
     assert.ok(value.id, `${name} was created: ${JSON.stringify(value)}`);
   }
   return {
@@ -121,6 +150,10 @@ async function populate(call: ReturnType<typeof as>, tenant: Tenant): Promise<Wo
     domainId: domain.id,
     importId,
     exportId,
+    integrationId: integration.id,
+    secretId: integration.secrets[0].id,
+    rsaKeyId: rsaKey.id,
+    consentId: consent.id,
   };
 }
 
@@ -145,7 +178,9 @@ async function snapshot(orgId: string): Promise<unknown> {
       | 'organization_domains'
       | 'sessions'
       | 'user_tokens'
-      | 'outbox_mail',
+      | 'outbox_mail'
+      | 'integrations'
+      | 'oauth_consents',
     column = 'organization_id',
   ) =>
     (
@@ -171,6 +206,15 @@ async function snapshot(orgId: string): Promise<unknown> {
     sessions: await rows('sessions'),
     userTokens: await rows('user_tokens'),
     mail: await rows('outbox_mail'),
+    integrations: await rows('integrations'),
+    consents: await rows('oauth_consents'),
+    integrationCredentials: (
+      await sql`SELECT to_jsonb(s) AS r FROM integration_secrets s JOIN integrations i ON i.id = s.integration_id
+                WHERE i.organization_id = ${orgId}
+                UNION ALL
+                SELECT to_jsonb(k) FROM integration_rsa_keys k JOIN integrations i ON i.id = k.integration_id
+                WHERE i.organization_id = ${orgId} ORDER BY 1`.execute(db)
+    ).rows,
     mappingRuleGroups: (
       await sql`SELECT rg.rule_id, rg.group_id FROM mapping_rule_groups rg JOIN mapping_rules r ON r.id = rg.rule_id
                 WHERE r.organization_id = ${orgId} ORDER BY 1, 2`.execute(db)
@@ -287,6 +331,19 @@ function matrix(a: World, b: World): { path: Row[]; body: Row[] } {
       ['DELETE', `/api/organizations/${b.organizationId}/domains/${b.domainId}`],
       ['DELETE', `/api/organizations/${a.organizationId}/domains/${b.domainId}`],
       ['POST', `/api/users/${b.userId}/password_reset`],
+      ['GET', `/api/integrations/${b.integrationId}`],
+      ['PATCH', `/api/integrations/${b.integrationId}`, { name: 'pwned' }],
+      ['DELETE', `/api/integrations/${b.integrationId}`],
+      ['POST', `/api/integrations/${b.integrationId}/secrets`, {}],
+      ['DELETE', `/api/integrations/${b.integrationId}/secrets/${b.secretId}`],
+      ['DELETE', `/api/integrations/${a.integrationId}/secrets/${b.secretId}`],
+      ['POST', `/api/integrations/${b.integrationId}/rsa_keys`, { generate: true }],
+      ['DELETE', `/api/integrations/${b.integrationId}/rsa_keys/${b.rsaKeyId}`],
+      ['DELETE', `/api/integrations/${a.integrationId}/rsa_keys/${b.rsaKeyId}`],
+      ['GET', `/api/integrations/${b.integrationId}/consents`],
+      ['POST', `/api/integrations/${b.integrationId}/consents`, { scopes: ['signature'] }],
+      ['DELETE', `/api/integrations/${b.integrationId}/consents/${b.consentId}`],
+      ['DELETE', `/api/integrations/${a.integrationId}/consents/${b.consentId}`],
     ],
     // Ids of B's objects inside a body: refused exactly like ids that do not exist.
     body: [
@@ -344,6 +401,7 @@ function matrix(a: World, b: World): { path: Row[]; body: Row[] } {
           permission_profile_id: b.profileId,
         },
       ],
+      ['POST', `/api/integrations/${a.integrationId}/consents`, { scopes: ['signature'], user_id: b.userId }],
     ],
   };
 }
@@ -404,6 +462,7 @@ test('tenant isolation: every route with another organization’s ids answers as
     (await callA('GET', '/api/invites?limit=500')).json(),
     (await callA('GET', `/api/organizations/${A.organizationId}/domains`)).json(),
     (await callA('GET', '/api/exports?limit=500')).json(),
+    (await callA('GET', '/api/integrations?limit=500')).json(),
   ]);
   for (const id of [
     B.organizationId,
@@ -414,6 +473,7 @@ test('tenant isolation: every route with another organization’s ids answers as
     B.inviteId,
     B.domainId,
     B.exportId,
+    B.integrationId,
   ])
     assert.ok(!own.includes(id), id);
 

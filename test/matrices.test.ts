@@ -46,6 +46,11 @@ interface Ids {
   settingsImport: string;
   creation: string;
   clone: string;
+  /** An integration key of the organization, with a secret, an RSA key and a consent. */
+  integration: string;
+  integrationSecret: string;
+  integrationKey: string;
+  consent: string;
 }
 
 interface Ctx {
@@ -199,6 +204,25 @@ const MAKERS = {
     await sql`INSERT INTO management_export_types (export_id, type) VALUES (${id}, ${type})`.execute(db);
     return id;
   },
+  async integration(c: Ctx) {
+    const i = await ok(
+      await c.owner('POST', '/api/integrations', {
+        name: unique('I'),
+        client_type: 'confidential',
+        redirect_uris: ['https://app.example/cb'],
+      }),
+      'integration',
+    );
+    const url = `/api/integrations/${i.id}`;
+    const key = await ok(await c.owner('POST', `${url}/rsa_keys`, { generate: true }), 'rsa key');
+    const consent = await ok(await c.owner('POST', `${url}/consents`, { scopes: ['signature'] }), 'consent');
+    return {
+      integration: i.id as string,
+      integrationSecret: i.secrets[0].id as string,
+      integrationKey: key.id as string,
+      consent: consent.id as string,
+    };
+  },
   async settingsImport(c: Ctx) {
     const id = newId();
     await sql`INSERT INTO settings_imports (id, organization_id, status, requestor, size_bytes)
@@ -245,6 +269,7 @@ async function populate(c: Ctx, account: string): Promise<Ids> {
     settingsImport: await MAKERS.settingsImport(c),
     creation: await MAKERS.creation(c, account),
     clone: await MAKERS.creation(c, account, account),
+    ...(await MAKERS.integration(c)),
   };
 }
 
@@ -272,6 +297,7 @@ async function freshFor(c: Ctx, base: Ids, kinds: Set<ParamKind>): Promise<Ids> 
   if (kinds.has('settingsExport'))
     ids.settingsExport = await MAKERS.export(c, ids.account, 'account_settings');
   if (kinds.has('settingsImport')) ids.settingsImport = await MAKERS.settingsImport(c);
+  if (INTEGRATION_KINDS.some((k) => kinds.has(k))) Object.assign(ids, await MAKERS.integration(c));
   return ids;
 }
 
@@ -300,7 +326,13 @@ type ParamKind =
   | 'settingsExportResult'
   | 'creation'
   | 'clone'
+  | 'integration'
+  | 'integrationSecret'
+  | 'integrationKey'
+  | 'consent'
   | 'unsupported';
+
+const INTEGRATION_KINDS: ParamKind[] = ['integration', 'integrationSecret', 'integrationKey', 'consent'];
 
 /** What a path parameter names: by its own name, or for `:id` by the collection before it. */
 function kindOf(route: AppRoute, param: string, previous: string): ParamKind | null {
@@ -319,6 +351,9 @@ function kindOf(route: AppRoute, param: string, previous: string): ParamKind | n
     kind: 'logo',
     logoType: 'logo',
     domain_id: 'domain',
+    secret_id: 'integrationSecret',
+    key_id: 'integrationKey',
+    consent_id: 'consent',
     assetGroupWorkId: route.url.includes('/accountClones/') ? 'clone' : 'creation',
     // The 501 operations' ids (any value: nothing is looked up).
     connectId: 'unsupported',
@@ -342,6 +377,7 @@ function kindOf(route: AppRoute, param: string, previous: string): ParamKind | n
     invites: 'invite',
     imports: 'import',
     exports: 'export',
+    integrations: 'integration',
   };
   return byCollection[previous] ?? null;
 }
@@ -390,6 +426,14 @@ function paramValue(kind: ParamKind, ids: Ids): string {
       return ids.creation;
     case 'clone':
       return ids.clone;
+    case 'integration':
+      return ids.integration;
+    case 'integrationSecret':
+      return ids.integrationSecret;
+    case 'integrationKey':
+      return ids.integrationKey;
+    case 'consent':
+      return ids.consent;
     case 'unsupported':
       return '00000000-0000-4000-8000-000000000000';
   }
@@ -490,6 +534,13 @@ const REQUESTS: Record<string, ((ids: Ids) => Request) | null> = {
   }),
   'POST /api/imports/:id/cancel': null,
   'POST /api/exports': (w) => ({ body: { kind: 'users', account_ids: [w.account] } }),
+  'POST /api/integrations': () => ({
+    body: { name: unique('I'), client_type: 'public', redirect_uris: ['https://a.example/cb'] },
+  }),
+  'PATCH /api/integrations/:id': () => ({ body: { name: unique('I') } }),
+  'POST /api/integrations/:id/secrets': () => ({ body: {} }),
+  'POST /api/integrations/:id/rsa_keys': () => ({ body: { generate: true } }),
+  'POST /api/integrations/:id/consents': () => ({ body: { scopes: ['signature'] } }),
   // /management (DocuSign Admin API)
   'POST /management/v2.1/organizations/:organizationId/accounts/:accountId/dsgroups': () => ({
     body: { group_name: unique('G') },
@@ -728,11 +779,15 @@ async function snapshot(orgId: string, accountId?: string): Promise<unknown> {
     'invites',
     'organization_domains',
     'account_creations',
+    'integrations',
+    'oauth_consents',
   ] as const;
+  // Organization-level tables: all of the organization's rows, also in an account's snapshot.
+  const orgLevel = new Set<string>(['users', 'exports', 'integrations', 'oauth_consents']);
   const out: Record<string, unknown> = {};
   for (const table of tables) {
     const scoped =
-      accountId && table !== 'users' && table !== 'exports'
+      accountId && !orgLevel.has(table)
         ? sql`AND ${sql.ref(table === 'accounts' ? 'id' : 'account_id')} = ${accountId}`
         : sql``;
     const userFilter =
@@ -883,6 +938,7 @@ test('isolation matrix: organization B calls every route with organization A’s
     A.invite,
     A.domain,
     A.dsGroup,
+    A.integration,
   ];
   // B's own break-glass revoke (it names no id) revokes B's keys: it goes last.
   const last = (c: { route: AppRoute }) => Number(routeKey(c.route) === 'POST /api/api_keys/revoke_all');

@@ -13,6 +13,7 @@ import { brandRoutes } from './brands.ts';
 import { exportRoutes } from './exports.ts';
 import { groupRoutes } from './groups.ts';
 import { importRoutes } from './imports.ts';
+import { integrationRoutes } from './integrations.ts';
 import { mappingRuleRoutes } from './mapping-rules.ts';
 import { meRoutes } from './me.ts';
 import { organizationRoutes } from './organizations.ts';
@@ -92,4 +93,5 @@ export async function apiFace(fastify: FastifyInstance): Promise<void> {
   await fastify.register(peopleApiRoutes);
   await fastify.register(importRoutes);
   await fastify.register(exportRoutes);
+  await fastify.register(integrationRoutes);
 }
