@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { sql } from 'kysely';
 import { processImport } from '../src/core/imports/service.ts';
-import { as, buildApp, type Caller, createTenant, type Tenant, testDb } from './helper.ts';
+import { connect } from '../src/db/connection.ts';
+import { as, buildApp, type Caller, createTenant, type Tenant, testDb, testDbUrl } from './helper.ts';
 import { allRows, importCsv, importSetup, runWorker, waitFor } from './imports-helper.ts';
 
 async function usersOf(tenant: Tenant) {
@@ -561,6 +562,43 @@ test('a dry-run handed from slice to slice resumes after its checkpoint, with it
     SELECT (SELECT count(*) FROM import_dry_users WHERE import_id = ${id})
          + (SELECT count(*) FROM import_dry_state WHERE import_id = ${id}) AS n`.execute(db);
   assert.equal(Number(left.rows[0]!.n), 0, 'nothing kept once completed');
+});
+
+test('an import batch reads only through its own transaction: it runs on a pool of one connection', async (t) => {
+  // A batch holds the seat lock of its accounts; had it read the account's profiles, groups or mapping rules
+  // through the pool, it would wait for a connection that requests blocked on that lock hold, and nothing would
+  // end the wait (found by the role matrix: the server's pool, shared with its worker, hung). With one
+  // connection, any read outside the transaction waits for ever: the import completing is the proof.
+  const { app, services, config } = await buildApp(t, { importQueue: `one-connection-${process.pid}` });
+  await runWorker(t, config, 0); // installs the queue; the batches are run here
+  const tenant = await createTenant(services, config);
+  const api = as(app, tenant.key);
+  const group = await api('POST', `/api/accounts/${tenant.accountId}/groups`, { name: 'Sales' });
+  assert.equal(group.statusCode, 201, group.body);
+  const res = await api(
+    'POST',
+    `/api/imports?operation=add&account_id=${tenant.accountId}`,
+    'FirstName,LastName,UserEmail,PermissionSet,GroupName\n' +
+      'Ada,Lovelace,ada@example.test,DS Sender,Sales\n' +
+      'Alan,Turing,alan@example.test,DS Viewer,\n',
+    { 'content-type': 'text/csv' },
+  );
+  assert.equal(res.statusCode, 202, res.body);
+  const single = connect(testDbUrl(), 1);
+  t.after(() => single.close());
+  const outcome = await processImport(single.db, res.json().id, {
+    workerId: 'test',
+    batchSize: 2,
+    leaseSeconds: 60,
+    shouldYield: () => false,
+  });
+  assert.equal(outcome, 'done');
+  const done = await waitFor(api, res.json().id);
+  assert.equal(done.status, 'completed', JSON.stringify(done));
+  assert.deepEqual(
+    (await allRows(api, res.json().id)).map((r) => r.result),
+    ['user_added', 'user_added'],
+  );
 });
 
 test('file-level errors fail the import before any row is applied', async (t) => {

@@ -114,10 +114,11 @@ interface AccountInfo {
 
 /** What a run knows about the organization: its accounts, their profiles, groups and mapping rules. */
 export class Catalog {
-  private readonly accounts = new Map<string, { name: string }>();
-  private readonly details = new Map<string, AccountInfo>();
-
-  private constructor(private readonly db: Db) {}
+  private constructor(
+    private readonly db: Db,
+    private readonly accounts = new Map<string, { name: string }>(),
+    private readonly details = new Map<string, AccountInfo>(),
+  ) {}
 
   static async load(db: Db, organizationId: string): Promise<Catalog> {
     const c = new Catalog(db);
@@ -132,6 +133,15 @@ export class Catalog {
 
   has(accountId: string): boolean {
     return this.accounts.has(accountId);
+  }
+
+  /**
+   * The same catalog, reading what it has not loaded yet through `db`: a batch's transaction. Read through the
+   * pool instead, a batch holding the seat locks would wait for a connection that requests blocked on those
+   * locks hold, and nothing would end the wait.
+   */
+  through(db: Db): Catalog {
+    return new Catalog(db, this.accounts, this.details);
   }
 
   async account(accountId: string): Promise<AccountInfo> {
@@ -269,7 +279,9 @@ export class World {
         .select(['id', 'seats_used', 'seat_limit'])
         .where((eb) => eb('id', '=', eb.fn.any(eb.val(newAccounts))))
         .orderBy('id');
-      if (lock) q = q.forUpdate();
+      // FOR NO KEY UPDATE, as the membership triggers' own updates of the counter: it serializes seat counting
+      // without blocking the foreign-key checks of rows that merely reference the account.
+      if (lock) q = q.forNoKeyUpdate();
       for (const a of await q.execute()) this.seats.set(a.id, { used: a.seats_used, limit: a.seat_limit });
     }
   }
@@ -314,11 +326,13 @@ function has(env: PlanEnv, f: Field): boolean {
 /** Plans a batch: one result per row and the writes that carry it out. Reads through `world`. */
 export async function planBatch(
   db: Db,
-  env: PlanEnv,
+  run: PlanEnv,
   world: World,
   rows: { row: number; fields: string[] }[],
   lock: boolean,
 ): Promise<Planned> {
+  // Whatever the plan reads, it reads through `db`, the batch's transaction.
+  const env: PlanEnv = { ...run, catalog: run.catalog.through(db) };
   const emails = rows.map((r) => cell(env, r.fields, 'email').toLowerCase()).filter(Boolean);
   const ids = rows.map((r) => cell(env, r.fields, 'api_user_name').toLowerCase()).filter(isUuid);
   const accounts = new Set<string>();
