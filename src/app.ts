@@ -12,11 +12,12 @@ import { managementFace } from './faces/management/index.ts';
 import { peopleFace } from './faces/people/index.ts';
 import { installRateLimits } from './faces/rate-limit.ts';
 import { installRequestGuards } from './faces/request-guards.ts';
-import type { Services } from './services.ts';
+import type { FaceServices, Services } from './services.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    services: Services;
+    /** The core services, without the database handle: faces call core operations, never tables. */
+    services: FaceServices;
     config: Config;
   }
   interface FastifyRequest {
@@ -44,7 +45,8 @@ export interface AppOptions {
 }
 
 export async function app(fastify: FastifyInstance, opts: AppOptions): Promise<void> {
-  fastify.decorate('services', opts.services);
+  const { db: _db, ...faceServices } = opts.services;
+  fastify.decorate('services', faceServices);
   fastify.decorate('config', opts.config);
   fastify.decorateRequest('principal', null);
   // Set first thing, so every answer carries it (errors and 404s too). A synchronous hook: this runs on every
@@ -64,7 +66,7 @@ export async function app(fastify: FastifyInstance, opts: AppOptions): Promise<v
   installRequestGuards(fastify);
   // Routes outside the faces (health, the OpenAPI document) answer errors in the native dialect too.
   fastify.setErrorHandler(renderNative);
-  startIdempotencySweep(fastify, opts.services.db);
+  startIdempotencySweep(fastify, opts.services.idempotency);
   // API keys record their last use in memory; write what is pending before the database goes away.
   fastify.addHook('onClose', async () => {
     await opts.services.apiKeys.close().catch((err: unknown) => {

@@ -1,6 +1,7 @@
 // The per-process dependency container: every service, built once over one database handle.
 import { promises as dns } from 'node:dns';
 import type { Config } from './config.ts';
+import { AccountCreationsService } from './core/accounts/creations.ts';
 import { AccountsService } from './core/accounts/service.ts';
 import { ApiKeysService } from './core/api-keys/service.ts';
 import { AuditService } from './core/audit/service.ts';
@@ -10,7 +11,9 @@ import { LoginThrottle } from './core/auth/throttle.ts';
 import { BrandsService } from './core/brands/service.ts';
 import { ExportsService } from './core/exports/service.ts';
 import { GroupsService } from './core/groups/service.ts';
+import { IdempotencyStore } from './core/idempotency/store.ts';
 import { ImportsService } from './core/imports/service.ts';
+import { InstanceService } from './core/instance.ts';
 import { ConsentsService } from './core/integrations/consents.ts';
 import { IntegrationCredentialsService } from './core/integrations/credentials.ts';
 import { IntegrationLookup } from './core/integrations/lookup.ts';
@@ -21,7 +24,9 @@ import { MappingRulesService } from './core/mapping-rules/service.ts';
 import { DomainsService } from './core/organizations/domains.ts';
 import { OrganizationsService } from './core/organizations/service.ts';
 import { PermissionProfilesService } from './core/permission-profiles/service.ts';
+import { SettingsImportsService } from './core/settings/imports.ts';
 import { SettingsService } from './core/settings/service.ts';
+import { ProvisioningService } from './core/users/provisioning.ts';
 import { UsersService } from './core/users/service.ts';
 import type { Db } from './db/connection.ts';
 import { enqueueExport, enqueueImport } from './jobs/queue.ts';
@@ -48,9 +53,13 @@ export function createServices(db: Db, config: Config) {
     invites,
     domains: new DomainsService(db, txtLookup(config.dnsServers)),
     db,
+    instance: new InstanceService(db),
+    idempotency: new IdempotencyStore(db),
     organizations: new OrganizationsService(db),
     accounts: new AccountsService(db),
+    accountCreations: new AccountCreationsService(db),
     users,
+    provisioning: new ProvisioningService(db),
     apiKeys: new ApiKeysService(db, config.environment, config.keyCacheTtlMs),
     // Integration keys (OAuth clients), their secrets and RSA keys, consents (docs/oauth.md), and what the
     // OAuth endpoints read about them.
@@ -64,12 +73,19 @@ export function createServices(db: Db, config: Config) {
     mappingRules: new MappingRulesService(db),
     brands: new BrandsService(db),
     settings: new SettingsService(db),
+    settingsImports: new SettingsImportsService(db),
     imports: new ImportsService(db, config, (trx, id) => enqueueImport(trx, id, config)),
     exports: new ExportsService(db, config, (trx, id) => enqueueExport(trx, id, config)),
   };
 }
 
 export type Services = ReturnType<typeof createServices>;
+
+/**
+ * What the faces get (`fastify.services`): every service, and not the database handle. A face calls a core
+ * operation, which runs its own transaction; it never reads or writes a table itself.
+ */
+export type FaceServices = Omit<Services, 'db'>;
 
 /** TXT lookups for domain-claim proofs, through SIGNET_DNS_SERVERS (or the system's resolvers). */
 function txtLookup(servers: string[]): (name: string) => Promise<string[][]> {

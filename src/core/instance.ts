@@ -23,6 +23,15 @@ export async function readInstance(db: Db): Promise<InstanceFacts> {
   };
 }
 
+/** The facts of the database a server uses, for the faces (which hold no database handle). */
+export class InstanceService {
+  constructor(private readonly db: Db) {}
+
+  read(): Promise<InstanceFacts> {
+    return readInstance(this.db);
+  }
+}
+
 /**
  * Records the environment of the server now using this database, and returns the one recorded before (null
  * on a first start). The server's word is final: an operator may move a database from test to live, and then

@@ -1,6 +1,5 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { readInstance } from '../core/instance.ts';
 
 export async function healthRoutes(
   fastify: FastifyInstance,
@@ -20,7 +19,7 @@ export async function healthRoutes(
   let databaseId: string | null = null;
   /** Liveness: the process answers. */
   fastify.get('/healthz', { schema: { tags: ['health'], response: { 200: Live } } }, async () => {
-    databaseId ??= await readInstance(fastify.services.db).then(
+    databaseId ??= await fastify.services.instance.read().then(
       (f) => f.databaseId,
       () => null,
     );

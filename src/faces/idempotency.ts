@@ -27,15 +27,7 @@ import type {
 } from 'fastify';
 import type { Ctx } from '../core/context.ts';
 import { AppError } from '../core/errors.ts';
-import {
-  claimKey,
-  completeKey,
-  type IdempotencyScope,
-  releaseKey,
-  type StoredResponse,
-  sweepIdempotencyKeys,
-} from '../core/idempotency/store.ts';
-import type { Db } from '../core/types.ts';
+import type { IdempotencyScope, IdempotencyStore, StoredResponse } from '../core/idempotency/store.ts';
 
 export interface IdempotencyRouteOptions {
   /** How long a completed key is kept and replayed (default 24 h; bulk-import creation uses 72 h). */
@@ -65,6 +57,7 @@ const STORED_HEADERS = ['content-type', 'location'];
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 
 interface State {
+  store: IdempotencyStore;
   reply: FastifyReply;
   key: string;
   hash: Hash;
@@ -144,7 +137,7 @@ export function idempotencyCommitHook(request: FastifyRequest): Ctx['beforeCommi
     const headers: Record<string, string> = empty
       ? {}
       : { 'content-type': 'application/json; charset=utf-8' };
-    const owned = await completeKey(trx, state.scope!, state.token!, { status, headers, body });
+    const owned = await state.store.complete(state.scope!, state.token!, { status, headers, body }, { trx });
     if (!owned) {
       // Our lease lapsed and another attempt took the key over: roll this effect back rather than do it twice.
       throw new AppError(
@@ -168,17 +161,18 @@ function responseOf(reply: FastifyReply, payload: unknown): StoredResponse | nul
   return { status: reply.statusCode, headers, body };
 }
 
-async function finish(db: Db, request: FastifyRequest, reply: FastifyReply, state: State, payload: unknown) {
+async function finish(request: FastifyRequest, reply: FastifyReply, state: State, payload: unknown) {
+  const { store } = state;
   const scope = state.scope!;
   const token = state.token!;
   if (reply.statusCode >= 500) {
     // No effect was committed, or the transaction stored its response already (then this deletes nothing).
-    await releaseKey(db, scope, token);
+    await store.release(scope, token);
     return;
   }
   const response = responseOf(reply, payload);
   if (!response) {
-    if (!state.stored) await releaseKey(db, scope, token);
+    if (!state.stored) await store.release(scope, token);
     return;
   }
   if (state.stored) {
@@ -188,12 +182,12 @@ async function finish(db: Db, request: FastifyRequest, reply: FastifyReply, stat
       { route: scope.route, storedStatus: state.stored.status, sentStatus: response.status },
       'idempotency: the response sent differs from the one stored with the effect; storing the one sent',
     );
-    await completeKey(db, scope, token, response);
+    await store.complete(scope, token, response);
     return;
   }
   // No transaction stored anything: a 4xx (no effect, as Stripe does, it is replayed) or a handler without
   // an effect transaction.
-  await completeKey(db, scope, token, response, { onlyIfInFlight: true });
+  await store.complete(scope, token, response, { onlyIfInFlight: true });
 }
 
 /**
@@ -212,9 +206,11 @@ function fingerprintOf(request: FastifyRequest, state: State): string {
     .digest('hex');
 }
 
-/** Adds the idempotency hooks to a face. Register it after the face's authentication hook. */
-export function installIdempotency(fastify: FastifyInstance, opts: { db: Db }): void {
-  const { db } = opts;
+/**
+ * Adds the idempotency hooks to a face, keeping keys in `store` (the services container's). Register it after
+ * the face's authentication hook.
+ */
+export function installIdempotency(fastify: FastifyInstance, store: IdempotencyStore): void {
   // The hooks go on the routes that can take a key (POST, PUT, PATCH, DELETE), not on the whole face: reads
   // are most of the traffic and have nothing to do here. Route-level hooks run after the face's own, so
   // authentication has run before onRequest below.
@@ -228,6 +224,7 @@ export function installIdempotency(fastify: FastifyInstance, opts: { db: Db }): 
     // Keys are scoped by principal; a public route has none to scope them by.
     if (!request.principal) return;
     states.set(request, {
+      store,
       reply,
       key,
       hash: createHash('sha256').update(`${request.method} ${request.url}\n`),
@@ -273,7 +270,7 @@ export function installIdempotency(fastify: FastifyInstance, opts: { db: Db }): 
       route: request.routeOptions.url!,
       key: state.key,
     };
-    const claim = await claimKey(db, state.scope, fingerprintOf(request, state), {
+    const claim = await store.claim(state.scope, fingerprintOf(request, state), {
       token: randomUUID(),
       leaseSeconds: options.leaseSeconds ?? DEFAULT_LEASE_SECONDS,
       retentionSeconds: options.retentionSeconds ?? DEFAULT_RETENTION_SECONDS,
@@ -311,7 +308,7 @@ export function installIdempotency(fastify: FastifyInstance, opts: { db: Db }): 
     if (state?.phase !== 'owned') return payload;
     state.phase = 'finished';
     try {
-      await finish(db, request, reply, state, payload);
+      await finish(request, reply, state, payload);
     } catch (err) {
       // The response goes out regardless; an unfinished key is retried after its lease.
       request.log.error({ err }, 'idempotency: could not record the response');
@@ -324,9 +321,9 @@ export function installIdempotency(fastify: FastifyInstance, opts: { db: Db }): 
     const state = states.get(request);
     if (state?.phase !== 'owned') return;
     state.phase = 'finished';
-    await releaseKey(db, state.scope!, state.token!).catch((err) =>
-      request.log.error({ err }, 'idempotency: could not release the key'),
-    );
+    await store
+      .release(state.scope!, state.token!)
+      .catch((err) => request.log.error({ err }, 'idempotency: could not release the key'));
   };
 
   const hooks = { onRequest, preParsing, preHandler, onSend, onResponse };
@@ -341,14 +338,18 @@ export function installIdempotency(fastify: FastifyInstance, opts: { db: Db }): 
 }
 
 /** Deletes expired keys every `intervalMs` (unref'd; stopped when the app closes). Start it once per app. */
-export function startIdempotencySweep(fastify: FastifyInstance, db: Db, intervalMs = 5 * 60_000): void {
+export function startIdempotencySweep(
+  fastify: FastifyInstance,
+  store: IdempotencyStore,
+  intervalMs = 5 * 60_000,
+): void {
   let running = false;
   const sweep = async () => {
     if (running) return;
     running = true;
     try {
       // A bounded number of small batches per tick: short statements, no long locks.
-      for (let i = 0; i < 20; i++) if ((await sweepIdempotencyKeys(db, 1000)) < 1000) break;
+      for (let i = 0; i < 20; i++) if ((await store.sweep(1000)) < 1000) break;
     } catch (err) {
       fastify.log.warn({ err }, 'idempotency: sweep failed');
     } finally {

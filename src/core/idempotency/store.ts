@@ -126,3 +126,37 @@ export async function sweepIdempotencyKeys(db: Db, limit = 1000): Promise<number
       SELECT ctid FROM idempotency_keys WHERE expires_at <= now() LIMIT ${limit}))`.execute(db);
   return Number(result.numAffectedRows ?? 0);
 }
+
+/**
+ * The store over one database handle, as the services container holds it: the faces' idempotency layer
+ * (src/faces/idempotency.ts) drives keys through it and never holds the handle itself. `complete` takes the
+ * effect's transaction when it runs in one (Ctx.beforeCommit), so the response commits with the effect.
+ */
+export class IdempotencyStore {
+  constructor(private readonly db: Db) {}
+
+  claim(
+    scope: IdempotencyScope,
+    fingerprint: string,
+    opts: { token: string; leaseSeconds: number; retentionSeconds: number },
+  ): Promise<Claim> {
+    return claimKey(this.db, scope, fingerprint, opts);
+  }
+
+  complete(
+    scope: IdempotencyScope,
+    token: string,
+    response: StoredResponse,
+    opts: { onlyIfInFlight?: boolean; trx?: Db } = {},
+  ): Promise<boolean> {
+    return completeKey(opts.trx ?? this.db, scope, token, response, opts);
+  }
+
+  release(scope: IdempotencyScope, token: string): Promise<void> {
+    return releaseKey(this.db, scope, token);
+  }
+
+  sweep(limit = 1000): Promise<number> {
+    return sweepIdempotencyKeys(this.db, limit);
+  }
+}

@@ -92,6 +92,11 @@ export class Mailer {
     this.transport = config.smtpUrl ? nodemailer.createTransport(config.smtpUrl) : null;
   }
 
+  /** sweepExpiredMailSecrets on this mailer's database (what the server's periodic sweep calls). */
+  sweepExpiredSecrets(limit = 1000): Promise<number> {
+    return sweepExpiredMailSecrets(this.db, limit);
+  }
+
   get smtp(): boolean {
     return this.transport !== null;
   }

@@ -77,7 +77,7 @@ export async function apiFace(fastify: FastifyInstance): Promise<void> {
     else if (config.anyPermission) requireAnyPermission(request.principal!, config.anyPermission);
     await rateLimitByPrincipal(request, reply);
   });
-  installIdempotency(fastify, { db: fastify.services.db });
+  installIdempotency(fastify, fastify.services.idempotency);
 
   await fastify.register(organizationRoutes);
   await fastify.register(accountRoutes);

@@ -84,7 +84,7 @@ export function installDocuSignFace(fastify: FastifyInstance, render: ErrorRende
     requireScope(request);
     await rateLimitByPrincipal(request, reply);
   });
-  installIdempotency(fastify, { db: fastify.services.db });
+  installIdempotency(fastify, fastify.services.idempotency);
 }
 
 /** A path's organization id: another organization's id answers exactly like a missing one. */

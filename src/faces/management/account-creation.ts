@@ -16,11 +16,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import {
-  type AccountCreationInput,
-  AccountCreationsService,
-  type AccountCreationView,
-} from '../../core/accounts/creations.ts';
+import type { AccountCreationInput, AccountCreationView } from '../../core/accounts/creations.ts';
 import type { Ctx } from '../../core/context.ts';
 import { EMAIL_MAX_LENGTH } from '../../core/email.ts';
 import { invalidField, notFound } from '../../core/errors.ts';
@@ -231,7 +227,7 @@ function workResult(c: AccountCreationView) {
 export async function accountCreationRoutes(instance: FastifyInstance): Promise<void> {
   const fastify = instance.withTypeProvider<TypeBoxTypeProvider>();
   const { services } = fastify;
-  const creations = new AccountCreationsService(services.db);
+  const creations = services.accountCreations;
 
   /**
    * The Ctx for reads, after refusing another organization's id (404, like a missing one). Creating and
@@ -251,11 +247,7 @@ export async function accountCreationRoutes(instance: FastifyInstance): Promise<
 
   /** The caller's organization: Signet's one asset group and subscription. */
   function organizationOf(ctx: Ctx) {
-    return services.db
-      .selectFrom('organizations')
-      .select(['id', 'name'])
-      .where('id', '=', ctx.principal.organizationId)
-      .executeTakeFirstOrThrow();
+    return services.organizations.get(ctx, ctx.principal.organizationId);
   }
 
   async function allAccounts(ctx: Ctx) {

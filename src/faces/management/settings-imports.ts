@@ -5,11 +5,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import {
-  SETTINGS_IMPORT_MAX_BYTES,
-  type SettingsImportRecord,
-  SettingsImportsService,
-} from '../../core/settings/imports.ts';
+import { SETTINGS_IMPORT_MAX_BYTES, type SettingsImportRecord } from '../../core/settings/imports.ts';
 import { ctxOf } from '../ctx.ts';
 import { translatingCtx } from '../docusign/ctx.ts';
 import { compact, iso, pathIds, requestorOf } from './bulk-shared.ts';
@@ -54,7 +50,7 @@ export function settingsImportResponse(r: SettingsImportRecord): Record<string, 
 
 export async function managementSettingsImportRoutes(app: FastifyInstance): Promise<void> {
   const fastify = app.withTypeProvider<TypeBoxTypeProvider>();
-  const service = new SettingsImportsService(fastify.services.db);
+  const service = fastify.services.settingsImports;
   await acceptCsvBodies(fastify, SETTINGS_IMPORT_MAX_BYTES);
 
   fastify.post(

@@ -6,7 +6,6 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { NewSession } from '../../core/auth/sessions.ts';
 import { AppError } from '../../core/errors.ts';
-import { sweepExpiredMailSecrets } from '../../core/mail/mailer.ts';
 import { Account } from '../api/accounts.ts';
 import { renderNative } from '../api/index.ts';
 import { Organization } from '../api/organizations.ts';
@@ -58,9 +57,9 @@ export async function peopleFace(app: FastifyInstance): Promise<void> {
   });
   // Mailed link tokens leave the outbox once expired (core/mail/mailer.ts); reads hide them before that.
   const sweep = setInterval(() => {
-    sweepExpiredMailSecrets(fastify.services.db).catch((err: unknown) =>
-      fastify.log.warn({ err }, 'outbox: sweeping expired link tokens failed'),
-    );
+    fastify.services.mailer
+      .sweepExpiredSecrets()
+      .catch((err: unknown) => fastify.log.warn({ err }, 'outbox: sweeping expired link tokens failed'));
   }, 60_000);
   sweep.unref();
   fastify.addHook('onClose', async () => clearInterval(sweep));
