@@ -62,7 +62,7 @@ export const email = (tag = 'user'): string => `${unique(tag)}@example.test`;
 /**
  * One HTTP call to the live app with `key` as its Bearer token, outside the SDKs: `path` is the whole path
  * (/api/…, /management/…, /restapi/…), `body` is sent as JSON, `headers` are added (an Idempotency-Key…).
- * The body comes back parsed, null when empty.
+ * The body comes back parsed (null when empty) and as the bytes received, with the response headers.
  */
 export async function api(
   live: LiveApp,
@@ -71,7 +71,7 @@ export async function api(
   path: string,
   body?: unknown,
   headers: Record<string, string> = {},
-): Promise<{ status: number; body: any }> {
+): Promise<{ status: number; body: any; bytes: Buffer; headers: Headers }> {
   const res = await fetch(`${live.base}${path}`, {
     method,
     headers: {
@@ -81,8 +81,9 @@ export async function api(
     },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
+  const bytes = Buffer.from(await res.arrayBuffer());
+  const text = bytes.toString();
+  return { status: res.status, body: text ? JSON.parse(text) : null, bytes, headers: res.headers };
 }
 
 /** `api` bound to a key and to /api, Signet's native face (what a dashboard or a Signet script calls). */

@@ -526,7 +526,7 @@ test('updateEmailAddress changes the address everywhere; a taken address fails t
   assert.equal(bad.statusCode, 400);
 });
 
-test('closeMemberships closes per account; activateMembership reopens; deleteIdentities has none to delete', async (t) => {
+test('closeMemberships closes every account named or none; activateMembership reopens; deleteIdentities has none to delete', async (t) => {
   const live = await startApp(t);
   const tenant = await liveTenant(live);
   const users = new admin.UsersApi(adminClient(live, tenant.key));
@@ -537,12 +537,25 @@ test('closeMemberships closes per account; activateMembership reopens; deleteIde
     org,
   );
   const unknown = '00000000-0000-4000-8000-000000000000';
-  const closed = await users.closeMemberships({ accounts: [{ id: second }, { id: unknown }] }, org, u.id);
-  assert.equal(closed.success, false);
-  assert.equal(closed.accounts[0].id, second);
-  assert.equal(closed.accounts[0].error_details, undefined);
-  assert.equal(closed.accounts[1].id, unknown);
-  assert.equal(closed.accounts[1].error_details.error, 'not_found');
+  // An account without the user's membership refuses the request: nothing is closed.
+  const refused = await sdkError(
+    users.closeMemberships({ accounts: [{ id: second }, { id: unknown }] }, org, u.id),
+  );
+  assert.equal(refused.statusCode, 422);
+  assert.equal(refused.body.error, 'invalid_reference');
+  assert.match(
+    refused.body.error_description,
+    new RegExp(`^accounts\\.id: .*${unknown}.*no membership was closed`),
+  );
+  const untouched = (await users.getUserProfiles(org, { email: u.email })).users[0];
+  assert.ok(untouched.memberships.every((m: any) => m.status === 'active'));
+
+  const closed = await users.closeMemberships({ accounts: [{ id: second }] }, org, u.id);
+  assert.equal(closed.success, true);
+  assert.deepEqual(
+    closed.accounts.map((a: any) => ({ ...a })),
+    [{ id: second }],
+  );
 
   const drill = (await users.getUserProfiles(org, { email: u.email })).users[0];
   const inSecond = drill.memberships.find((m: any) => m.account_id === second);

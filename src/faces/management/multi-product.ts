@@ -1,7 +1,9 @@
 // Admin API v2.1 "MultiProductUserManagement" (shared/reference/docusign-admin-api.md §3): DS groups
 // (DSGroupsApi), product permission profiles (ProductPermissionProfilesApi) and UsersApi.addOrUpdateUser.
 //
-// Translation only; the rules are the core services'. How Signet's objects appear here:
+// Translation only; the rules are the core services'. Each write is one core transaction (the user flows are
+// ProvisioningService's, src/core/users/provisioning.ts), so a step that fails leaves nothing of the others.
+// How Signet's objects appear here:
 //  * A DS group is a Signet group, named by its GUID (groups.ds_group_id); the same group is an /api group and
 //    a v2 Admin API group under its integer id, which DSGroupResponse.group_id carries as a string.
 //  * Signet has one product, eSignature (products.ts). A user's eSignature permission profile in an account is
@@ -12,14 +14,16 @@ import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Ctx } from '../../core/context.ts';
 import { EMAIL_MAX_LENGTH } from '../../core/email.ts';
-import { invalidField, notFound } from '../../core/errors.ts';
-import type { GroupView } from '../../core/groups/service.ts';
+import { invalidField } from '../../core/errors.ts';
+import type { GroupView, MembersAdded, MembersRemoved } from '../../core/groups/service.ts';
 import type { Account } from '../../core/types.ts';
-import type { MembershipLabels, MembershipView, UserView } from '../../core/users/service.ts';
-import { sentResponseCtx } from '../docusign/ctx.ts';
+import type { AccountAccess } from '../../core/users/provisioning.ts';
+import type { MembershipLabels, UserView } from '../../core/users/service.ts';
+import { ctxOf } from '../ctx.ts';
+import { type Trx, translatingCtx } from '../docusign/ctx.ts';
 import { requireOwnOrganization } from '../docusign/face.ts';
 import { ESIGN_PRODUCT_ID, ESIGN_PRODUCT_NAME, isEsignProduct } from './products.ts';
-import { fullName, membershipStatus, namesOf, userDrilldown } from './users-mapping.ts';
+import { fullName, membershipStatus, namesOf, userDrilldown, withFieldNames } from './users-mapping.ts';
 
 const Guid = Type.String({ format: 'uuid' });
 /** A product id as a client sends it: any string, so an unknown or malformed one gets our own 422. */
@@ -84,6 +88,43 @@ function productEntry(profiles: { id: number; name: string }[]) {
   };
 }
 
+/** A user's product permission profiles in an account: eSignature with its profile, or none without access. */
+function productProfiles(access: AccountAccess) {
+  if (!access.membership) return [];
+  return [productEntry(access.profile ? [access.profile] : [])];
+}
+
+/** UserProductPermissionProfilesResponse. */
+function userProductProfiles(access: AccountAccess) {
+  return {
+    user_id: access.user.id,
+    account_id: access.account.id,
+    product_permission_profiles: productProfiles(access),
+  };
+}
+
+/** AddUserResponse of addOrUpdateUser: the user and their access to the one account. */
+function addUserResponse(access: AccountAccess) {
+  const { user, account } = access;
+  return {
+    id: user.id,
+    user_name: fullName(user),
+    first_name: user.first_name,
+    last_name: user.last_name,
+    email: user.email,
+    ...(user.language ? { language_culture: user.language } : {}),
+    accounts: [
+      {
+        id: account.id,
+        product_permission_profiles: productProfiles(access),
+        ds_groups: access.groups.map((g) => dsGroupResponse(g, account)),
+        ...(user.company ? { company_name: user.company } : {}),
+        ...(user.job_title ? { job_title: user.job_title } : {}),
+      },
+    ],
+  };
+}
+
 // --- helpers -------------------------------------------------------------------------------------------------
 
 /**
@@ -115,68 +156,19 @@ function esignProfileId(list: ProductProfileList, field: string): number | undef
   return chosen;
 }
 
-function openMembership(memberships: MembershipView[], accountId: string): MembershipView | undefined {
-  return memberships.find((m) => m.account_id === accountId && m.status !== 'closed');
-}
-
 export async function managementMultiProductRoutes(instance: FastifyInstance): Promise<void> {
   const fastify = instance.withTypeProvider<TypeBoxTypeProvider>();
   const { services } = fastify;
 
+  const { provisioning } = services;
+
   /**
-   * The Ctx for core calls, after refusing another organization's id (404, like a missing one). Several routes
-   * here make more than one core call, or read back what they return after the write: the idempotency layer
-   * stores the DocuSign-shaped response they send (sentResponseCtx).
+   * The Ctx for reads, after refusing another organization's id (404, like a missing one). Every write here is
+   * one core transaction, and its Ctx stores the DocuSign-shaped response with it (translatingCtx).
    */
   function enter(request: FastifyRequest, organizationId: string): Ctx {
     requireOwnOrganization(request, organizationId);
-    return sentResponseCtx(request);
-  }
-
-  async function userByEmail(ctx: Ctx, email: string): Promise<UserView> {
-    const user = await services.users.getByEmail(ctx, email);
-    if (!user) throw notFound(`user with email ${email}`, undefined, 'user');
-    return user;
-  }
-
-  /** The user's eSignature profile in the account: none without an open membership. */
-  async function productProfilesOf(ctx: Ctx, accountId: string, user: UserView) {
-    const membership = openMembership(user.memberships, accountId);
-    if (!membership) return [];
-    if (membership.permission_profile_id === null) return [productEntry([])];
-    const profile = await services.permissionProfiles.get(ctx, accountId, membership.permission_profile_id);
-    return [productEntry([profile])];
-  }
-
-  /**
-   * Grants eSignature with a profile: an open membership gets the profile; a closed one is reopened with it;
-   * a user with none gets a new membership.
-   */
-  async function grantProduct(ctx: Ctx, accountId: string, user: UserView, profileId: number) {
-    const membership = user.memberships.find((m) => m.account_id === accountId);
-    if (!membership) {
-      await services.users.createMembership(ctx, user.id, {
-        account_id: accountId,
-        permission_profile_id: profileId,
-      });
-    } else {
-      await services.users.updateMembership(ctx, user.id, membership.id, {
-        permission_profile_id: profileId,
-        ...(membership.status === 'closed' ? { status: 'active' as const } : {}),
-      });
-    }
-    return services.users.get(ctx, user.id);
-  }
-
-  async function setProductProfiles(ctx: Ctx, accountId: string, user: UserView, list: ProductProfileList) {
-    await services.accounts.get(ctx, accountId);
-    const profileId = esignProfileId(list, 'product_permission_profiles');
-    const after = profileId === undefined ? user : await grantProduct(ctx, accountId, user, profileId);
-    return {
-      user_id: after.id,
-      account_id: accountId,
-      product_permission_profiles: await productProfilesOf(ctx, accountId, after),
-    };
+    return ctxOf(request);
   }
 
   // --- DS groups -------------------------------------------------------------------------------------------
@@ -220,13 +212,13 @@ export async function managementMultiProductRoutes(instance: FastifyInstance): P
     },
     async (request) => {
       const { organizationId, accountId } = request.params;
-      const ctx = enter(request, organizationId);
-      const account = await services.accounts.get(ctx, accountId);
-      const group = await services.groups.create(ctx, accountId, {
+      const account = await services.accounts.get(enter(request, organizationId), accountId);
+      const render = (group: GroupView) => dsGroupResponse(group, account);
+      const group = await services.groups.create(translatingCtx(request, render), accountId, {
         name: request.body.group_name,
         description: request.body.description ?? null,
       });
-      return dsGroupResponse(group, account);
+      return render(group);
     },
   );
 
@@ -246,10 +238,19 @@ export async function managementMultiProductRoutes(instance: FastifyInstance): P
     { schema: { params: GroupPath }, config: { docusignScope: 'user_write', permission: 'groups:write' } },
     async (request, reply) => {
       const { organizationId, accountId, dsGroupId } = request.params;
-      const ctx = enter(request, organizationId);
-      const group = await services.groups.getByDsGroupId(ctx, accountId, dsGroupId);
-      await services.groups.delete(ctx, accountId, group.id);
-      return reply.code(204).send();
+      const group = await services.groups.getByDsGroupId(
+        enter(request, organizationId),
+        accountId,
+        dsGroupId,
+      );
+      // The status first: the empty 204 is the response stored with the deletion.
+      reply.code(204);
+      await services.groups.delete(
+        translatingCtx(request, () => undefined),
+        accountId,
+        group.id,
+      );
+      return reply.send();
     },
   );
 
@@ -300,16 +301,25 @@ export async function managementMultiProductRoutes(instance: FastifyInstance): P
       const ctx = enter(request, organizationId);
       const account = await services.accounts.get(ctx, accountId);
       const group = await services.groups.getByDsGroupId(ctx, accountId, dsGroupId);
-      // All or nothing (the core's rule): a user without a membership in the account refuses the request.
-      const result = await services.groups.addMembers(ctx, accountId, group.id, request.body.user_ids);
-      const users: ReturnType<typeof dsGroupUser>[] = [];
-      for (const id of [...result.added, ...result.already_members]) {
-        users.push(dsGroupUser(await services.users.get(ctx, id), accountId));
-      }
-      return {
-        group: dsGroupResponse(await services.groups.get(ctx, accountId, group.id), account),
-        group_users: { is_success: true, TotalCount: users.length, users },
+      /** The group and its users as they are after the change (read in its transaction when given). */
+      const render = async (result: MembersAdded, trx?: Trx) => {
+        const users: ReturnType<typeof dsGroupUser>[] = [];
+        for (const id of [...result.added, ...result.already_members]) {
+          users.push(dsGroupUser(await services.users.get(ctx, id, trx), accountId));
+        }
+        return {
+          group: dsGroupResponse(await services.groups.get(ctx, accountId, group.id, trx), account),
+          group_users: { is_success: true, TotalCount: users.length, users },
+        };
       };
+      // All or nothing (the core's rule): a user without a membership in the account refuses the request.
+      const result = await services.groups.addMembers(
+        translatingCtx(request, render),
+        accountId,
+        group.id,
+        request.body.user_ids,
+      );
+      return render(result);
     },
   );
 
@@ -345,20 +355,24 @@ export async function managementMultiProductRoutes(instance: FastifyInstance): P
           });
         }
       }
-      if (ids.length > 0) {
-        const result = await services.groups.removeMembers(ctx, accountId, group.id, ids);
-        for (const id of result.not_members) {
-          failed.push({
+      const render = (result: MembersRemoved) => {
+        const all = [
+          ...failed,
+          ...result.not_members.map((id) => ({
             user_id: id,
             account_id: accountId,
             error_details: {
               error: 'not_a_member',
               error_description: `user ${id} is not a member of group ${dsGroupId}`,
             },
-          });
-        }
-      }
-      return { is_success: failed.length === 0, failed_users: failed };
+          })),
+        ];
+        return { is_success: all.length === 0, failed_users: all };
+      };
+      if (ids.length === 0) return render({ removed: [], not_members: [] });
+      return render(
+        await services.groups.removeMembers(translatingCtx(request, render), accountId, group.id, ids),
+      );
     },
   );
 
@@ -388,10 +402,8 @@ export async function managementMultiProductRoutes(instance: FastifyInstance): P
     { schema: { params: UserPath }, config: { docusignScope: 'user_read' } },
     async (request) => {
       const { organizationId, accountId, userId } = request.params;
-      const ctx = enter(request, organizationId);
-      await services.accounts.get(ctx, accountId);
-      const user = await services.users.get(ctx, userId);
-      return { product_permission_profiles: await productProfilesOf(ctx, accountId, user) };
+      const access = await provisioning.access(enter(request, organizationId), accountId, { id: userId });
+      return { product_permission_profiles: productProfiles(access) };
     },
   );
 
@@ -403,9 +415,13 @@ export async function managementMultiProductRoutes(instance: FastifyInstance): P
     },
     async (request) => {
       const { organizationId, accountId, userId } = request.params;
-      const ctx = enter(request, organizationId);
-      const user = await services.users.get(ctx, userId);
-      return setProductProfiles(ctx, accountId, user, request.body.product_permission_profiles);
+      requireOwnOrganization(request, organizationId);
+      const profileId = esignProfileId(
+        request.body.product_permission_profiles,
+        'product_permission_profiles',
+      );
+      const ctx = translatingCtx(request, userProductProfiles);
+      return userProductProfiles(await provisioning.grantAccess(ctx, accountId, { id: userId }, profileId));
     },
   );
 
@@ -418,14 +434,8 @@ export async function managementMultiProductRoutes(instance: FastifyInstance): P
     },
     async (request) => {
       const { organizationId, accountId } = request.params;
-      const ctx = enter(request, organizationId);
-      await services.accounts.get(ctx, accountId);
-      const user = await userByEmail(ctx, request.query.email);
-      return {
-        user_id: user.id,
-        account_id: accountId,
-        product_permission_profiles: await productProfilesOf(ctx, accountId, user),
-      };
+      const ref = { email: request.query.email };
+      return userProductProfiles(await provisioning.access(enter(request, organizationId), accountId, ref));
     },
   );
 
@@ -440,9 +450,14 @@ export async function managementMultiProductRoutes(instance: FastifyInstance): P
     },
     async (request) => {
       const { organizationId, accountId } = request.params;
-      const ctx = enter(request, organizationId);
-      const user = await userByEmail(ctx, request.body.email);
-      return setProductProfiles(ctx, accountId, user, request.body.product_permission_profiles);
+      requireOwnOrganization(request, organizationId);
+      const profileId = esignProfileId(
+        request.body.product_permission_profiles,
+        'product_permission_profiles',
+      );
+      const ctx = translatingCtx(request, userProductProfiles);
+      const ref = { email: request.body.email };
+      return userProductProfiles(await provisioning.grantAccess(ctx, accountId, ref, profileId));
     },
   );
 
@@ -461,7 +476,7 @@ export async function managementMultiProductRoutes(instance: FastifyInstance): P
     },
     async (request) => {
       const { organizationId, accountId } = request.params;
-      const ctx = enter(request, organizationId);
+      requireOwnOrganization(request, organizationId);
       const { user_email, user_id, product_ids } = request.body;
       product_ids.forEach((id, i) => {
         if (!isEsignProduct(id)) {
@@ -472,32 +487,27 @@ export async function managementMultiProductRoutes(instance: FastifyInstance): P
           );
         }
       });
-      await services.accounts.get(ctx, accountId);
-      let user: UserView;
-      if (user_id) {
-        user = await services.users.get(ctx, user_id);
-        if (user_email && user.email.toLowerCase() !== user_email.toLowerCase()) {
-          throw invalidField('user_email', `is not the email of user ${user_id}`);
-        }
-      } else if (user_email) {
-        user = await userByEmail(ctx, user_email);
-      } else {
-        throw invalidField('user_id', 'name the user by user_id or user_email');
-      }
-      // eSignature access is the open membership: revoking it closes the membership.
-      const membership = openMembership(user.memberships, accountId);
-      let outcome = 'deleted';
-      if (membership) {
-        await services.users.updateMembership(ctx, user.id, membership.id, { status: 'closed' });
-      } else {
-        outcome = `user ${user.id} has no access to eSignature in account ${accountId}`;
-      }
-      return {
-        is_success: outcome === 'deleted',
-        user_email: user.email,
-        user_id: user.id,
-        user_product_results: Object.fromEntries(product_ids.map((id) => [id, outcome])),
+      if (!user_id && !user_email) throw invalidField('user_id', 'name the user by user_id or user_email');
+      const render = ({ user, closed }: { user: UserView; closed: boolean }) => {
+        const outcome = closed
+          ? 'deleted'
+          : `user ${user.id} has no access to eSignature in account ${accountId}`;
+        return {
+          is_success: closed,
+          user_email: user.email,
+          user_id: user.id,
+          user_product_results: Object.fromEntries(product_ids.map((id) => [id, outcome])),
+        };
       };
+      // eSignature access is the open membership: revoking it closes the membership.
+      const revoked = await withFieldNames(
+        provisioning.revokeAccess(translatingCtx(request, render), accountId, {
+          id: user_id,
+          email: user_email,
+        }),
+        { email: 'user_email' },
+      );
+      return render(revoked);
     },
   );
 
@@ -529,77 +539,24 @@ export async function managementMultiProductRoutes(instance: FastifyInstance): P
     },
     async (request) => {
       const { organizationId, accountId } = request.params;
-      const ctx = enter(request, organizationId);
+      requireOwnOrganization(request, organizationId);
       const body = request.body;
-      const account = await services.accounts.get(ctx, accountId);
-      const profileId = esignProfileId(body.product_permission_profiles, 'product_permission_profiles');
-      const groupIds = await services.groups.idsOfDsGroups(
-        ctx,
-        accountId,
-        (body.ds_groups ?? []).map((g) => g.ds_group_id),
-      );
-      const names = {
+      // One core transaction: the user, the membership's profile and its groups change together or not at all.
+      const access = await provisioning.addOrUpdate(translatingCtx(request, addUserResponse), {
+        account_id: accountId,
+        email: body.email,
         ...namesOf(body),
         ...(body.language_culture !== undefined ? { language: body.language_culture } : {}),
-      };
-      const existing = await services.users.getByEmail(ctx, body.email);
-      const open = existing && openMembership(existing.memberships, accountId);
-      let user: UserView;
-      if (existing && open) {
-        // Update: the user's names, the membership's profile, and the groups added to those it has.
-        if (Object.keys(names).length > 0) await services.users.update(ctx, existing.id, names);
-        if (profileId !== undefined && profileId !== open.permission_profile_id) {
-          await services.users.updateMembership(ctx, existing.id, open.id, {
-            permission_profile_id: profileId,
-          });
-        }
-        for (const groupId of groupIds.filter((g) => !open.group_ids.includes(g))) {
-          await services.groups.addMembers(ctx, accountId, groupId, [existing.id]);
-        }
-        user = await services.users.get(ctx, existing.id);
-      } else {
-        // Create the user, or give an existing one a membership (a closed one is reopened).
-        const status =
-          body.auto_activate_memberships === undefined
-            ? undefined
-            : body.auto_activate_memberships
-              ? ('active' as const)
-              : ('pending' as const);
-        const enrolled = await services.users.enrol(ctx, {
-          email: body.email,
-          ...names,
-          account_id: accountId,
-          ...(profileId !== undefined ? { permission_profile_id: profileId } : {}),
-          group_ids: groupIds,
-          ...(status ? { membership_status: status } : {}),
-        });
-        user = enrolled.user;
-        if (!enrolled.created && Object.keys(names).length > 0) {
-          user = await services.users.update(ctx, user.id, names);
-        }
-      }
-      const membership = user.memberships.find((m) => m.account_id === accountId)!;
-      const groups: ReturnType<typeof dsGroupResponse>[] = [];
-      for (const id of membership.group_ids) {
-        groups.push(dsGroupResponse(await services.groups.get(ctx, accountId, id), account));
-      }
-      return {
-        id: user.id,
-        user_name: fullName(user),
-        first_name: user.first_name,
-        last_name: user.last_name,
-        email: user.email,
-        ...(user.language ? { language_culture: user.language } : {}),
-        accounts: [
-          {
-            id: accountId,
-            product_permission_profiles: await productProfilesOf(ctx, accountId, user),
-            ds_groups: groups,
-            ...(user.company ? { company_name: user.company } : {}),
-            ...(user.job_title ? { job_title: user.job_title } : {}),
-          },
-        ],
-      };
+        permission_profile_id: esignProfileId(
+          body.product_permission_profiles,
+          'product_permission_profiles',
+        ),
+        ds_group_ids: (body.ds_groups ?? []).map((g) => g.ds_group_id),
+        ...(body.auto_activate_memberships !== undefined
+          ? { membership_status: body.auto_activate_memberships ? 'active' : 'pending' }
+          : {}),
+      });
+      return addUserResponse(access);
     },
   );
 

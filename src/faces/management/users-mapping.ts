@@ -221,52 +221,52 @@ export function userDrilldown(user: UserView, labels: MembershipLabels) {
 }
 
 /** ErrorDetails for a per-item failure inside a 200 response. */
-export function errorDetails(err: unknown): { error: string; error_description: string } {
-  if (err instanceof AppError) return { error: err.code, error_description: err.message };
-  throw err;
+function errorDetails(err: AppError): { error: string; error_description: string } {
+  return { error: err.code, error_description: err.message };
 }
 
 /**
- * Runs `run` for each item of a request, one core transaction each (updateUser, closeMemberships…): an item
- * that fails with an AppError is reported as `failed(item)` with its error_details, and the others go on.
- * `success` is true when no item failed.
+ * The response body of a per-item batch (updateUser, updateEmailAddress) from the core's outcomes, one per
+ * item in order: `done(result)` for an item made, `failed(item)` with its error_details (the error's fields
+ * renamed by `names`) for one refused. `success` is true when no item failed.
  */
-export async function eachItem<T>(
+export function itemResults<T, R>(
   items: readonly T[],
-  run: (item: T) => Promise<object>,
+  outcomes: readonly ({ ok: true; user: R } | { ok: false; error: AppError })[],
+  done: (result: R) => object,
   failed: (item: T) => object,
-): Promise<{ success: boolean; results: object[] }> {
-  const results: object[] = [];
-  for (const item of items) {
-    try {
-      results.push(await run(item));
-    } catch (err) {
-      results.push({ ...failed(item), error_details: errorDetails(err) });
-    }
-  }
-  return { success: results.every((r) => !('error_details' in r)), results };
+  names: Record<string, string> = {},
+): { success: boolean; results: object[] } {
+  const results = outcomes.map((o, i) =>
+    o.ok ? done(o.user) : { ...failed(items[i]!), error_details: errorDetails(renamed(o.error, names)) },
+  );
+  return { success: outcomes.every((o) => o.ok), results };
 }
 
 /**
- * Rewrites the field a core error names (Signet's input names) into the request's own (DocuSign's), so a
- * client sees `accounts.permission_profile.id: no permission profile 9 in account …`.
+ * The error with the field it names (Signet's input names) rewritten into the request's own (DocuSign's), so
+ * a client sees `accounts.permission_profile.id: no permission profile 9 in account …`.
  */
+function renamed(err: AppError, names: Record<string, string>): AppError {
+  const field = err.details.find((d) => d.field && names[d.field])?.field;
+  if (!field) return err;
+  const to = names[field]!;
+  const message = err.message.startsWith(`${field}:`)
+    ? `${to}:${err.message.slice(field.length + 1)}`
+    : err.message;
+  return new AppError(
+    err.code,
+    message,
+    err.details.map((d) => (d.field && names[d.field] ? { ...d, field: names[d.field] } : d)),
+  );
+}
+
+/** A core call whose error names fields as the request does (renamed). */
 export async function withFieldNames<T>(call: Promise<T>, names: Record<string, string>): Promise<T> {
   try {
     return await call;
   } catch (err) {
-    if (!(err instanceof AppError)) throw err;
-    const field = err.details.find((d) => d.field && names[d.field])?.field;
-    if (!field) throw err;
-    const renamed = names[field]!;
-    const message = err.message.startsWith(`${field}:`)
-      ? `${renamed}:${err.message.slice(field.length + 1)}`
-      : err.message;
-    throw new AppError(
-      err.code,
-      message,
-      err.details.map((d) => (d.field && names[d.field] ? { ...d, field: names[d.field] } : d)),
-    );
+    throw err instanceof AppError ? renamed(err, names) : err;
   }
 }
 

@@ -1,20 +1,22 @@
 // Users and eSignature user management (docs/compatibility.md): UsersApi.getUsers, createUser, addUsers,
 // getUserProfiles, updateUser, updateEmailAddress, closeMemberships, activateMembership, deleteIdentities.
-// Each route translates to the UsersService calls /api makes; the rules (tenancy, seats, roles, references)
-// are the service's.
+// Each route translates to ONE core operation: the UsersService calls /api makes, or for a change of several
+// steps (a batch of users, several memberships) ProvisioningService's, one transaction each. The rules
+// (tenancy, seats, roles, references) are the services'.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../../core/errors.ts';
+import type { ItemOutcome } from '../../core/users/provisioning.ts';
 import type { Enrolment, MembershipLabels, UserFilter, UserView } from '../../core/users/service.ts';
 import { ctxOf } from '../ctx.ts';
-import { sentResponseCtx, type Trx, translatingCtx } from '../docusign/ctx.ts';
+import { type Trx, translatingCtx } from '../docusign/ctx.ts';
 import { requireOwnOrganization } from '../docusign/face.ts';
 import {
   EmailAddress,
-  eachItem,
   GroupRefs,
   Guid,
+  itemResults,
   MEMBERSHIP_STATUSES,
   membershipStatusFilter,
   NameFields,
@@ -70,6 +72,7 @@ const openStatus = (autoActivate: boolean | undefined) => (autoActivate ? 'activ
 export async function userRoutes(app: FastifyInstance): Promise<void> {
   const fastify = app.withTypeProvider<TypeBoxTypeProvider>();
   const users = fastify.services.users;
+  const provisioning = fastify.services.provisioning;
   const domains = fastify.services.domains;
   fastify.addHook('preHandler', async (request) => {
     requireOwnOrganization(request, (request.params as { organizationId: string }).organizationId);
@@ -289,7 +292,8 @@ export async function userRoutes(app: FastifyInstance): Promise<void> {
     },
   );
 
-  // UsersApi.updateUser: each user is its own change; one that fails is reported in its error_details.
+  // UsersApi.updateUser: each user's change is whole or undone, one user's refusal is reported in its
+  // error_details and the others go on; the batch is one transaction that commits with the response.
   fastify.post(
     '/v2/organizations/:organizationId/users/profiles',
     {
@@ -319,39 +323,43 @@ export async function userRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
-      const ctx = sentResponseCtx(request);
-      const { success, results } = await eachItem(
-        request.body.users,
-        async (u) => {
-          const memberships = u.memberships ?? [];
-          const company = memberships.find((m) => m.company_name !== undefined)?.company_name;
-          const jobTitle = memberships.find((m) => m.job_title !== undefined)?.job_title;
-          const patch = {
-            ...namesOf(u),
-            ...(u.email !== undefined ? { email: u.email } : {}),
-            ...(u.language_culture !== undefined ? { language: u.language_culture } : {}),
-            ...(company !== undefined ? { company } : {}),
-            ...(jobTitle !== undefined ? { job_title: jobTitle } : {}),
-            memberships: memberships.map((m) => ({
-              account_id: m.account_id,
-              ...(m.permission_profile ? { permission_profile_id: m.permission_profile.id } : {}),
-              ...(m.groups ? { group_ids: m.groups.map((g) => g.id) } : {}),
-            })),
-          };
-          const user = await withFieldNames(users.update(ctx, u.id, patch), {
+      const items = request.body.users.map((u) => {
+        const memberships = u.memberships ?? [];
+        const company = memberships.find((m) => m.company_name !== undefined)?.company_name;
+        const jobTitle = memberships.find((m) => m.job_title !== undefined)?.job_title;
+        const patch = {
+          ...namesOf(u),
+          ...(u.email !== undefined ? { email: u.email } : {}),
+          ...(u.language_culture !== undefined ? { language: u.language_culture } : {}),
+          ...(company !== undefined ? { company } : {}),
+          ...(jobTitle !== undefined ? { job_title: jobTitle } : {}),
+          memberships: memberships.map((m) => ({
+            account_id: m.account_id,
+            ...(m.permission_profile ? { permission_profile_id: m.permission_profile.id } : {}),
+            ...(m.groups ? { group_ids: m.groups.map((g) => g.id) } : {}),
+          })),
+        };
+        return { id: u.id, patch };
+      });
+      const render = (outcomes: ItemOutcome[]) => {
+        const { success, results } = itemResults(
+          items,
+          outcomes,
+          (user) => ({ id: user.id, email: user.email }),
+          (item) => ({ id: item.id }),
+          {
             'memberships.account_id': 'memberships.account_id',
             permission_profile_id: 'memberships.permission_profile.id',
             group_ids: 'memberships.groups.id',
-          });
-          return { id: user.id, email: user.email };
-        },
-        (u) => ({ id: u.id }),
-      );
-      return { success, users: results };
+          },
+        );
+        return { success, users: results };
+      };
+      return render(await provisioning.updateEach(translatingCtx(request, render), items));
     },
   );
 
-  // UsersApi.updateEmailAddress
+  // UsersApi.updateEmailAddress: per user, as updateUser.
   fastify.post(
     '/v2/organizations/:organizationId/users/email_addresses',
     {
@@ -370,20 +378,22 @@ export async function userRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
-      const ctx = sentResponseCtx(request);
-      const { success, results } = await eachItem(
-        request.body.users,
-        async (u) => {
-          const user = await users.update(ctx, u.id, { email: u.email });
-          return { id: user.id, email: user.email };
-        },
-        (u) => ({ id: u.id, email: u.email }),
-      );
-      return { success, users: results };
+      const items = request.body.users.map((u) => ({ id: u.id, email: u.email, patch: { email: u.email } }));
+      const render = (outcomes: ItemOutcome[]) => {
+        const { success, results } = itemResults(
+          items,
+          outcomes,
+          (user) => ({ id: user.id, email: user.email }),
+          (item) => ({ id: item.id, email: item.email }),
+        );
+        return { success, users: results };
+      };
+      return render(await provisioning.updateEach(translatingCtx(request, render), items));
     },
   );
 
-  // UsersApi.closeMemberships: closes the user's membership in each account named; per-account results.
+  // UsersApi.closeMemberships: closes the user's membership in each account named, all or none (an account
+  // without the user's membership refuses the request and nothing is closed).
   fastify.delete(
     '/v2/organizations/:organizationId/users/:userId/accounts',
     {
@@ -394,27 +404,16 @@ export async function userRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
-      const ctx = sentResponseCtx(request);
-      const { userId } = request.params;
-      const memberships = await users.memberships(ctx, userId); // another organization's user: 404
-      const { success, results } = await eachItem(
-        request.body.accounts,
-        async ({ id }) => {
-          const membership = memberships.find((m) => m.account_id === id);
-          if (!membership) {
-            throw new AppError(
-              'not_found',
-              `user ${userId} has no membership in account ${id}`,
-              [],
-              'membership',
-            );
-          }
-          await users.updateMembership(ctx, userId, membership.id, { status: 'closed' });
-          return { id };
-        },
-        ({ id }) => ({ id }),
+      const render = (closed: string[]) => ({ success: true, accounts: closed.map((id) => ({ id })) });
+      const closed = await withFieldNames(
+        provisioning.closeMemberships(
+          translatingCtx(request, render),
+          request.params.userId,
+          request.body.accounts.map((a) => a.id),
+        ),
+        { account_id: 'accounts.id' },
       );
-      return { success, accounts: results };
+      return render(closed);
     },
   );
 
