@@ -34,6 +34,10 @@ export class AuditBuffer {
   drain(): AuditInput[] {
     return this.events.splice(0);
   }
+  /** Forgets the events recorded after the first `size`: the change they describe was rolled back. */
+  truncate(size: number): void {
+    this.events.length = Math.min(size, this.events.length);
+  }
 }
 
 export async function appendAudit(

@@ -226,12 +226,14 @@ export class ProvisioningService {
     ctx: Ctx,
     items: readonly { id: string; patch: UpdateUserInput }[],
   ): Promise<ItemOutcome[]> {
-    return mutate(this.db, ctx, async (trx) => {
+    return mutate(this.db, ctx, async (trx, audit) => {
       const { users } = servicesOf(trx);
       const outcomes: ItemOutcome[] = [];
       for (const { id, patch } of items) {
         // A failed statement aborts the whole transaction in PostgreSQL; rolling back to the savepoint undoes
-        // this user's change (its audit events too) and lets the next user's run.
+        // this user's change and lets the next user's run. The audit events the change recorded (into this
+        // transaction's buffer, appended at commit) are forgotten with it.
+        const recorded = audit.size;
         await sql`SAVEPOINT provisioning_item`.execute(trx);
         try {
           outcomes.push({ ok: true, user: await users.update(ctx, id, patch) });
@@ -241,6 +243,7 @@ export class ProvisioningService {
           // ROLLBACK TO keeps the savepoint open; released, the next statements run in the transaction itself.
           await sql`ROLLBACK TO SAVEPOINT provisioning_item`.execute(trx);
           await sql`RELEASE SAVEPOINT provisioning_item`.execute(trx);
+          audit.truncate(recorded);
           outcomes.push({ ok: false, error: err });
         }
       }
