@@ -72,12 +72,16 @@ test('a deadlock between two writers is retried: both commit, nothing is lost', 
     while (held < 2) await new Promise((r) => setTimeout(r, 5));
   };
   let attempts = 0;
+  // The second lock is taken in a joined mutate (as a core operation calling another): the deadlock it meets
+  // must reach the owning mutate, which runs the whole transaction again.
   const writer = (first: string, second: string) =>
     mutate(db, ctx, async (trx, audit) => {
       attempts += 1;
       await lock(trx, first);
       if (attempts <= 2) await bothHold();
-      await lock(trx, second);
+      await mutate(trx, ctx, async (inner) => {
+        await lock(inner, second);
+      });
       await sql`UPDATE groups SET description = ${`touched by ${first}`} WHERE account_id = ${tenant.accountId} AND name = ${first}`.execute(
         trx,
       );

@@ -61,6 +61,9 @@ export async function mutate<T>(
     }
   } catch (err) {
     if (err instanceof AppError) throw err;
+    // Inside a joined transaction, a deadlock aborts the whole transaction: leave it as it is, so the mutate
+    // that owns the transaction sees it and runs everything again.
+    if (db.isTransaction && isRetryableConflict(err)) throw err;
     return fromDatabaseError(err, hints);
   }
 }
