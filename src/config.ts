@@ -1,5 +1,7 @@
 // Configuration is read from the environment once, validated, and then passed down explicitly:
 // nothing below this module reads process.env, so tests build apps with whatever config they need.
+import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { type Static, Type } from '@sinclair/typebox';
@@ -46,6 +48,11 @@ const ConfigSchema = Type.Object({
   // Exports (docs/exports.md).
   exportQueue: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,100}$' }),
   exportRetentionHours: Type.Integer({ minimum: 1, maximum: 24 * 365 }),
+  // HTTPS (docs/oauth.md#https): the certificate (with its chain) and its private key, as PEM text. Absent:
+  // plain HTTP (behind a proxy that terminates TLS, or for local use).
+  tls: Type.Optional(
+    Type.Object({ cert: Type.String({ minLength: 1 }), key: Type.String({ minLength: 1 }) }),
+  ),
 });
 
 export type Config = Static<typeof ConfigSchema>;
@@ -61,6 +68,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     if (!Number.isInteger(n)) throw new ConfigError(`${name} must be an integer, got "${raw}"`);
     return n;
   };
+  const tls = tlsOf(env.SIGNET_TLS_CERT, env.SIGNET_TLS_KEY);
   const config = {
     port: int('PORT', 8080),
     host: env.HOST || '127.0.0.1',
@@ -81,7 +89,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     rateLimitRedisPrefix: env.SIGNET_RATE_LIMIT_REDIS_PREFIX || 'signet:rl:',
     smtpUrl: env.SMTP_URL || undefined,
     mailFrom: env.SIGNET_MAIL_FROM || 'Signet <no-reply@localhost>',
-    publicUrl: (env.SIGNET_PUBLIC_URL || 'http://localhost:8080').replace(/\/+$/, ''),
+    publicUrl: (env.SIGNET_PUBLIC_URL || `${tls ? 'https' : 'http'}://localhost:8080`).replace(/\/+$/, ''),
     sessionMaxHours: int('SIGNET_SESSION_MAX_HOURS', 12),
     dnsServers: dnsServersOf(env.SIGNET_DNS_SERVERS),
     importMaxBytes: int('SIGNET_IMPORT_MAX_BYTES', 200 * 1024 * 1024),
@@ -97,11 +105,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     // The pg-boss queue of export jobs, and how long a finished export can be downloaded (7 days).
     exportQueue: env.SIGNET_EXPORT_QUEUE || 'signet-exports',
     exportRetentionHours: int('SIGNET_EXPORT_RETENTION_HOURS', 7 * 24),
+    tls,
     ...overrides,
   };
   if (config.databaseUrl === undefined) delete (config as Partial<Config>).databaseUrl;
   if (config.redisUrl === undefined) delete (config as Partial<Config>).redisUrl;
   if (config.smtpUrl === undefined) delete (config as Partial<Config>).smtpUrl;
+  if (config.tls === undefined) delete (config as Partial<Config>).tls;
   const first = Value.Errors(ConfigSchema, config).First();
   if (first) {
     const names: Record<string, string> = {
@@ -134,11 +144,61 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       '/importQueue': 'SIGNET_IMPORT_QUEUE',
       '/exportQueue': 'SIGNET_EXPORT_QUEUE',
       '/exportRetentionHours': 'SIGNET_EXPORT_RETENTION_HOURS',
+      '/tls': 'SIGNET_TLS_CERT / SIGNET_TLS_KEY',
     };
     const got = typeof first.value === 'string' ? `, got "${first.value}"` : '';
     throw new ConfigError(`invalid ${names[first.path] ?? first.path}: ${first.message}${got}`);
   }
   return config as Config;
+}
+
+/**
+ * SIGNET_TLS_CERT and SIGNET_TLS_KEY: paths of PEM files, both or neither. Read and checked here, so a wrong
+ * path, a file of the wrong kind or a key that is not the certificate's is one line at startup rather than a
+ * failed handshake later. An encrypted private key is refused: nothing could type its passphrase.
+ */
+function tlsOf(certPath: string | undefined, keyPath: string | undefined): Config['tls'] {
+  const cert = certPath?.trim() || undefined;
+  const key = keyPath?.trim() || undefined;
+  if (!cert && !key) return undefined;
+  if (!cert || !key) {
+    throw new ConfigError(
+      `SIGNET_TLS_CERT and SIGNET_TLS_KEY go together: ${cert ? 'SIGNET_TLS_KEY' : 'SIGNET_TLS_CERT'} is not set (set both to serve HTTPS, or neither)`,
+    );
+  }
+  const read = (name: string, file: string): string => {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      throw new ConfigError(`${name}: cannot read "${file}" (${e.code ?? e.message})`);
+    }
+  };
+  const certPem = read('SIGNET_TLS_CERT', cert);
+  const keyPem = read('SIGNET_TLS_KEY', key);
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(certPem);
+  } catch {
+    throw new ConfigError(
+      `SIGNET_TLS_CERT: "${cert}" is not a PEM certificate (expected "-----BEGIN CERTIFICATE-----")`,
+    );
+  }
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(keyPem);
+  } catch (err) {
+    const encrypted = /ENCRYPTED|passphrase/i.test(`${keyPem.slice(0, 100)} ${(err as Error).message}`);
+    throw new ConfigError(
+      `SIGNET_TLS_KEY: "${key}" is not ${encrypted ? 'an unencrypted' : 'a'} PEM private key${encrypted ? ' (remove its passphrase: openssl pkey -in key.pem -out plain.pem)' : ''}`,
+    );
+  }
+  if (!x509.checkPrivateKey(privateKey)) {
+    throw new ConfigError(
+      `SIGNET_TLS_KEY: "${key}" is not the private key of the certificate in "${cert}" (SIGNET_TLS_CERT)`,
+    );
+  }
+  return { cert: certPem, key: keyPem };
 }
 
 /**

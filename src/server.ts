@@ -48,6 +48,10 @@ export async function buildServer(
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     requestTimeout: 120_000,
+    // HTTPS when SIGNET_TLS_CERT and SIGNET_TLS_KEY are set (the SDKs' OAuth helpers hard-code https://).
+    // Fastify sees the TLS socket, so request.protocol is "https" and session cookies are Secure. Typed as the
+    // plain options: an https.Server serves the same requests, over TLS.
+    ...(config.tls ? { https: { cert: config.tls.cert, key: config.tls.key } } : {}),
     rewriteUrl: (req) => canonicalManagementPrefix(req.url ?? '/'),
     // Errors before routing (a path that does not decode, e.g. %FF): no face has the request yet, so the
     // face its path names renders it, in its dialect, rather than Fastify's default body.
@@ -58,7 +62,7 @@ export async function buildServer(
       if (/^\/restapi(?=\/|\?|$)/.test(path)) return renderEsignError(appErr, request, reply);
       return renderNative(appErr, request, reply);
     },
-  }).withTypeProvider<TypeBoxTypeProvider>();
+  } as FastifyServerOptions).withTypeProvider<TypeBoxTypeProvider>();
   // Two validators. Query strings, params and headers arrive as text, so they are coerced to the schema's
   // types; JSON bodies are typed already and are not (coercion would turn null into "" and 5 into "5").
   // Neither removes unknown fields: a typo must be rejected, not silently dropped. allErrors stays off (DoS).

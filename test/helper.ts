@@ -50,7 +50,7 @@ export async function buildApp(t: TestContext, overrides: Partial<Config> = {}):
 }
 
 export interface LiveApp extends TestApp {
-  /** http://127.0.0.1:PORT */
+  /** http://127.0.0.1:PORT, or https:// when the config has `tls` (test/tls-helper.ts makes a certificate). */
   base: string;
 }
 
@@ -60,7 +60,7 @@ export async function startApp(t: TestContext, overrides: Partial<Config> = {}):
   await built.app.listen({ port: 0, host: '127.0.0.1' });
   const address = built.app.server.address();
   if (!address || typeof address === 'string') throw new Error('no TCP address');
-  return { ...built, base: `http://127.0.0.1:${address.port}` };
+  return { ...built, base: `${built.config.tls ? 'https' : 'http'}://127.0.0.1:${address.port}` };
 }
 
 export const unique = (prefix: string): string => `${prefix}-${randomBytes(5).toString('hex')}`;
