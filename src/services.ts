@@ -1,6 +1,7 @@
 // The per-process dependency container: every service, built once over one database handle.
 import { promises as dns } from 'node:dns';
 import type { Config } from './config.ts';
+import { AccountBatchesService } from './core/accounts/batches.ts';
 import { AccountCreationsService } from './core/accounts/creations.ts';
 import { AccountsService } from './core/accounts/service.ts';
 import { ApiKeysService } from './core/api-keys/service.ts';
@@ -60,6 +61,7 @@ export function createServices(db: Db, config: Config) {
     accountCreations: new AccountCreationsService(db),
     users,
     provisioning: new ProvisioningService(db),
+    accountBatches: new AccountBatchesService(db),
     apiKeys: new ApiKeysService(db, config.environment, config.keyCacheTtlMs),
     // Integration keys (OAuth clients), their secrets and RSA keys, consents (docs/oauth.md), and what the
     // OAuth endpoints read about them.

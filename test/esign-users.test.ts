@@ -418,7 +418,7 @@ test('bad input is a 4xx with an eSignature error, never a 500', async (t) => {
   assert.equal(badUpdate.statusCode, 400);
 });
 
-test('Idempotency-Key: a retried create (one write per user) or updateUser (translated) replays the same eSignature body, once', async (t) => {
+test('Idempotency-Key: a retried create (one transaction, a savepoint per user) or updateUser replays the same eSignature body, once', async (t) => {
   const live = await startApp(t);
   const tenant = await liveTenant(live);
   const send = (method: string, path: string, body: unknown, key: string) =>

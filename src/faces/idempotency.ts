@@ -112,6 +112,12 @@ function serialize(reply: FastifyReply, status: number, result: unknown): string
 }
 
 /**
+ * The result to hand the Ctx hook for a route that answers its success with no body (DocuSign's empty 200s:
+ * eSignature's updateSettings, deleteBrand…): the empty response is stored with the effect.
+ */
+export const NO_BODY: unique symbol = Symbol('no body');
+
+/**
  * The Ctx hook that stores the response in the effect's transaction, or undefined when the request holds no
  * key. Faces put it into every Ctx they build: `{ principal, meta, beforeCommit: idempotencyCommitHook(request) }`.
  */
@@ -120,7 +126,7 @@ export function idempotencyCommitHook(request: FastifyRequest): Ctx['beforeCommi
   if (state?.phase !== 'owned') return undefined;
   return async (trx, result) => {
     const status = successStatus(request, state.reply);
-    const empty = status === 204 || status === 304;
+    const empty = status === 204 || status === 304 || result === NO_BODY;
     // A service whose transaction yields nothing (the route answers a fixed body of its own, as the admin
     // password reset does) has no response to store here: the one sent is stored after it (finish), as for
     // a handler without an effect transaction. Serialising `undefined` against the response schema threw,

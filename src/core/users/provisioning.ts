@@ -7,12 +7,12 @@
 //
 // What each operation returns is read inside its transaction, after the change: a face renders it without
 // reading again.
-import { sql } from 'kysely';
 import type { Db } from '../../db/connection.ts';
 import type { Account } from '../../db/schema.ts';
 import { AccountsService } from '../accounts/service.ts';
+import { eachItem } from '../batch.ts';
 import { type Ctx, mutate } from '../context.ts';
-import { AppError, invalidField, notFound } from '../errors.ts';
+import { type AppError, invalidField, notFound } from '../errors.ts';
 import { GroupsService, type GroupView } from '../groups/service.ts';
 import { PermissionProfilesService } from '../permission-profiles/service.ts';
 import type { MembershipView } from './repository.ts';
@@ -228,26 +228,13 @@ export class ProvisioningService {
   ): Promise<ItemOutcome[]> {
     return mutate(this.db, ctx, async (trx, audit) => {
       const { users } = servicesOf(trx);
-      const outcomes: ItemOutcome[] = [];
-      for (const { id, patch } of items) {
-        // A failed statement aborts the whole transaction in PostgreSQL; rolling back to the savepoint undoes
-        // this user's change and lets the next user's run. The audit events the change recorded (into this
-        // transaction's buffer, appended at commit) are forgotten with it.
-        const recorded = audit.size;
-        await sql`SAVEPOINT provisioning_item`.execute(trx);
-        try {
-          outcomes.push({ ok: true, user: await users.update(ctx, id, patch) });
-          await sql`RELEASE SAVEPOINT provisioning_item`.execute(trx);
-        } catch (err) {
-          if (!(err instanceof AppError) || err.status >= 500) throw err;
-          // ROLLBACK TO keeps the savepoint open; released, the next statements run in the transaction itself.
-          await sql`ROLLBACK TO SAVEPOINT provisioning_item`.execute(trx);
-          await sql`RELEASE SAVEPOINT provisioning_item`.execute(trx);
-          audit.truncate(recorded);
-          outcomes.push({ ok: false, error: err });
-        }
-      }
-      return outcomes;
+      const outcomes = await eachItem(
+        trx,
+        audit,
+        items.map((item) => ({ ok: true as const, value: item })),
+        ({ id, patch }) => users.update(ctx, id, patch),
+      );
+      return outcomes.map((o): ItemOutcome => (o.ok ? { ok: true, user: o.value } : o));
     });
   }
 

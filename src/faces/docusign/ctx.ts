@@ -3,21 +3,20 @@
 //
 // /api's ctxOf(request) carries the idempotency hook that stores the core result, serialised, as the response,
 // inside the effect's transaction. A DocuSign face never sends the core result as it is, so a write route
-// never hands the core ctxOf(request); it uses one of these two:
+// never hands the core ctxOf(request); every write is ONE core transaction (a batch too: one savepoint per
+// item, src/core/batch.ts) and uses one of these two:
 //
-//   translatingCtx(request, translate)  the route's write is ONE core transaction and its response is a
-//                                       translation of that transaction's result: the translated body is
-//                                       stored in the transaction, with the effect (a crash after the commit
-//                                       still replays, never re-runs).
-//   sentResponseCtx(request)            the route writes in several transactions (one per item of its body,
-//                                       or several core calls), or its response is assembled after the write
-//                                       (reads of other objects) or is no JSON value (an empty 200): no hook,
-//                                       and the idempotency layer stores the response the route sends.
+//   translatingCtx(request, translate)  the response is a translation of the transaction's result: the
+//                                       translated body is stored in the transaction, with the effect (a
+//                                       crash after the commit still replays, never re-runs).
+//   emptyResponseCtx(request)           the response is an empty 200 (eSignature's updateSettings,
+//                                       deleteBrand…): the empty response is stored with the effect.
 //
-// Reads may use either, or ctxOf(request): without a mutation no hook runs.
+// Reads use readCtx(request), which has no hook (nothing to store, and no write can store by mistake).
 import type { FastifyRequest } from 'fastify';
 import type { Ctx } from '../../core/context.ts';
 import { ctxOf } from '../ctx.ts';
+import { NO_BODY } from '../idempotency.ts';
 
 /** The transaction a Ctx hook runs in. */
 export type Trx = Parameters<NonNullable<Ctx['beforeCommit']>>[0];
@@ -46,13 +45,13 @@ export function translatingCtx<R>(
   };
 }
 
-/**
- * The Ctx for a route that writes in more than one transaction (one per item of its body, or several core
- * calls), or whose response is not the translation of one transaction's result: without the idempotency hook,
- * which would store the first transaction's result as the response and then refuse the next transaction's
- * commit (idempotency_in_progress). The idempotency layer stores the response the route sends instead.
- */
-export function sentResponseCtx(request: FastifyRequest): Ctx {
+/** The Ctx for a write the route answers with an empty body: the empty response is stored with the effect. */
+export function emptyResponseCtx(request: FastifyRequest): Ctx {
+  return translatingCtx(request, () => NO_BODY);
+}
+
+/** The Ctx for reads: without the idempotency hook. */
+export function readCtx(request: FastifyRequest): Ctx {
   const { principal, meta } = ctxOf(request);
   return { principal, meta };
 }

@@ -1,5 +1,5 @@
 // eSignature brands: AccountsApi.listBrands, createBrand, getBrand, updateBrand (?replace_brand), deleteBrand,
-// deleteBrands ({brands: [{brandId}]}, one transaction per brand), and logos: getBrandLogoByType,
+// deleteBrands ({brands: [{brandId}]}, one transaction, a savepoint per brand), and logos: getBrandLogoByType,
 // updateBrandLogoByType (the raw image), deleteBrandLogoByType, logoType primary|secondary|email. brandId is
 // Signet's brand GUID. The rules (names, colors, defaults, logo checks) are the brands service's (/api).
 //
@@ -7,12 +7,13 @@
 // button ↔ buttonPrimaryBackground, button_text ↔ buttonPrimaryText, header ↔ headerBackground,
 // header_text ↔ headerText; primary, secondary, background, text and link keep Signet's key as the name.
 import type { FastifyInstance } from 'fastify';
+import { type Outcome, outcomeOf } from '../../core/batch.ts';
 import { LOGO_KINDS, LOGO_TYPES, type LogoKind, sniffLogoType } from '../../core/brands/logos.ts';
 import { type BrandView, COLOR_KEYS, type ColorKey } from '../../core/brands/service.ts';
 import { AppError, invalidField } from '../../core/errors.ts';
-import { sentResponseCtx, translatingCtx } from '../docusign/ctx.ts';
+import { emptyResponseCtx, translatingCtx } from '../docusign/ctx.ts';
 import { sendLogo } from '../logos.ts';
-import { perItem } from './errors.ts';
+import { errorDetails } from './errors.ts';
 import { accountOf, all, bodyOf, compact, guid, type Json, listOf, optBool, optString } from './shared.ts';
 
 const READ = { docusignScope: 'signature', permission: 'brands:read' } as const;
@@ -124,25 +125,25 @@ export async function brandRoutes(fastify: FastifyInstance): Promise<void> {
   });
 
   fastify.delete(path, { config: WRITE }, async (request) => {
-    const { ctx, accountId } = await accountOf(request);
+    const { accountId } = await accountOf(request);
     const items = listOf(bodyOf(request), 'brands');
     if (items.length === 0) throw invalidField('brands', 'name at least one brand to delete');
-    const out: Json[] = [];
-    for (const item of items) {
-      const raw = typeof item.brandId === 'string' ? item.brandId : String(item.brandId ?? '');
-      const result = await perItem(async () => {
-        const id = guid(raw, 'brand');
-        const before = await brands.get(ctx, accountId, id);
-        await brands.delete(sentResponseCtx(request), accountId, id);
-        return before;
-      });
-      out.push(
-        result.ok
-          ? { brandId: result.value.id, brandName: result.value.name }
-          : { brandId: raw, errorDetails: result.errorDetails },
-      );
-    }
-    return { brands: out };
+    const raws = items.map((item) =>
+      typeof item.brandId === 'string' ? item.brandId : String(item.brandId ?? ''),
+    );
+    const render = (outcomes: Outcome<BrandView>[]) => ({
+      brands: outcomes.map((o, i) =>
+        o.ok
+          ? { brandId: o.value.id, brandName: o.value.name }
+          : { brandId: raws[i]!, errorDetails: errorDetails(o.error) },
+      ),
+    });
+    const outcomes = await fastify.services.accountBatches.deleteBrands(
+      translatingCtx(request, render),
+      accountId,
+      raws.map((raw) => outcomeOf(() => guid(raw, 'brand'))),
+    );
+    return render(outcomes);
   });
 
   fastify.get(`${path}/:brandId`, { config: READ }, async (request) => {
@@ -175,8 +176,7 @@ export async function brandRoutes(fastify: FastifyInstance): Promise<void> {
   fastify.delete(`${path}/:brandId`, { config: WRITE }, async (request, reply) => {
     const { accountId } = await accountOf(request);
     const id = guid((request.params as Json).brandId as string, 'brand');
-    // An empty 200: no value for the transaction to store, so the response sent is.
-    await brands.delete(sentResponseCtx(request), accountId, id);
+    await brands.delete(emptyResponseCtx(request), accountId, id);
     return reply.code(200).send();
   });
 
@@ -213,7 +213,7 @@ export async function brandRoutes(fastify: FastifyInstance): Promise<void> {
         `send the logo as the raw image: ${LOGO_TYPES.join(', ')}`,
       );
     }
-    await brands.putLogo(sentResponseCtx(request), accountId, id, kind, sniffed ?? declared, bytes);
+    await brands.putLogo(emptyResponseCtx(request), accountId, id, kind, sniffed ?? declared, bytes);
     return reply.code(200).send();
   });
 
@@ -221,7 +221,7 @@ export async function brandRoutes(fastify: FastifyInstance): Promise<void> {
     const { accountId } = await accountOf(request);
     const params = request.params as Json;
     await brands.deleteLogo(
-      sentResponseCtx(request),
+      emptyResponseCtx(request),
       accountId,
       guid(params.brandId as string, 'brand'),
       kindOf(params.logoType),

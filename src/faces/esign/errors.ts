@@ -5,7 +5,7 @@
 // object, 409 and 422 are 400 here. What stays Signet's: 401 (authentication, as eSignature), 403 (a missing
 // right; eSignature has been seen answering USER_LACKS_PERMISSIONS with 401, which would tell a client to
 // sign in again, which cannot help), 404 for a path no route serves, 413, 415, 429, 501 and 5xx.
-import { AppError, type ErrorCode } from '../../core/errors.ts';
+import type { AppError, ErrorCode } from '../../core/errors.ts';
 import { toAppError } from '../http-errors.ts';
 
 /** eSignature's error codes for Signet's; a code without an entry (or a rule below) is upper-cased. */
@@ -82,16 +82,4 @@ export function esignStatus(err: AppError): number {
 export function errorDetails(err: unknown): { errorCode: string; message: string } {
   const appErr = toAppError(err);
   return { errorCode: esignErrorCode(appErr), message: appErr.message };
-}
-
-/** Runs one item of a batch: its result, or its error as eSignature's errorDetails (a bug still throws). */
-export async function perItem<T>(
-  run: () => Promise<T>,
-): Promise<{ ok: true; value: T } | { ok: false; errorDetails: { errorCode: string; message: string } }> {
-  try {
-    return { ok: true, value: await run() };
-  } catch (err) {
-    if (!(err instanceof AppError) || err.status >= 500) throw err;
-    return { ok: false, errorDetails: errorDetails(err) };
-  }
 }

@@ -1,15 +1,17 @@
 // eSignature groups of an account: GroupsApi.listGroups, createGroups, updateGroups, deleteGroups (bodies
-// {groups: […]}, one transaction per group, failures reported in that group's errorDetails), and the group
-// users: listGroupUsers, updateGroupUsers (PUT adds), deleteGroupUsers. groupId is Signet's integer group id
-// as a string, permissionProfileId its profile's (set on create, changed only when an update names it). The
-// rules are the groups service's (/api), the built-in groups' included: Administrators is groupType adminGroup,
-// Everyone everyoneGroup, the account's own groups customGroup.
+// {groups: […]}: one transaction for the batch, a savepoint per group, a group that fails undone and reported
+// in its errorDetails), and the group users: listGroupUsers, updateGroupUsers (PUT adds), deleteGroupUsers.
+// groupId is Signet's integer group id as a string, permissionProfileId its profile's (set on create, changed
+// only when an update names it). The rules are the groups service's (/api), the built-in groups' included:
+// Administrators is groupType adminGroup, Everyone everyoneGroup, the account's own groups customGroup.
 import type { FastifyInstance } from 'fastify';
+import { type Outcome, outcomeOf } from '../../core/batch.ts';
 import { invalidField, notFound } from '../../core/errors.ts';
 import type { GroupView } from '../../core/groups/service.ts';
 import type { GroupType } from '../../core/types.ts';
-import { sentResponseCtx } from '../docusign/ctx.ts';
-import { perItem } from './errors.ts';
+import type { UserView } from '../../core/users/service.ts';
+import { translatingCtx } from '../docusign/ctx.ts';
+import { errorDetails } from './errors.ts';
 import {
   accountOf,
   bodyOf,
@@ -21,12 +23,15 @@ import {
   listOf,
   optString,
   pagingOf,
+  textOf,
   USER_STATUS,
   windowOf,
 } from './shared.ts';
 
 const READ = { docusignScope: 'signature', permission: 'groups:read' } as const;
 const WRITE = { docusignScope: 'signature', permission: 'groups:write' } as const;
+/** createGroups answers 201: the status stored with the effect under an Idempotency-Key. */
+const CREATE = { ...WRITE, idempotency: { status: 201 } } as const;
 
 const TYPE_OF_GROUP_TYPE = new Map(
   Object.entries(GROUP_TYPES).map(([k, v]) => [v.toLowerCase(), k as GroupType]),
@@ -79,8 +84,7 @@ function userIdsOf(body: Json): string[] {
 }
 
 export async function groupRoutes(fastify: FastifyInstance): Promise<void> {
-  const groups = fastify.services.groups;
-  const users = fastify.services.users;
+  const { groups, accountBatches: batches } = fastify.services;
 
   fastify.get('/v2.1/accounts/:accountId/groups', { config: READ }, async (request) => {
     const { ctx, accountId } = await accountOf(request);
@@ -98,77 +102,71 @@ export async function groupRoutes(fastify: FastifyInstance): Promise<void> {
     return { groups: page.data.map(group), ...pagingOf(request, w, page.data.length, page.total) };
   });
 
-  fastify.post('/v2.1/accounts/:accountId/groups', { config: WRITE }, async (request, reply) => {
+  fastify.post('/v2.1/accounts/:accountId/groups', { config: CREATE }, async (request, reply) => {
     const { accountId } = await accountOf(request);
     const items = listOf(bodyOf(request), 'groups');
     if (items.length === 0) throw invalidField('groups', 'name at least one group to create');
-    const out: Json[] = [];
-    for (const item of items) {
-      const result = await perItem(() =>
-        groups.create(sentResponseCtx(request), accountId, {
-          name: groupName(item),
-          permission_profile_id: profileRef(item),
-        }),
-      );
-      out.push(
-        result.ok
-          ? group(result.value)
-          : compact({ groupName: optString(item, 'groupName', 100), errorDetails: result.errorDetails }),
-      );
-    }
-    return reply.code(201).send({ groups: out });
+    const render = (outcomes: Outcome<GroupView>[]) => ({
+      groups: outcomes.map((o, i) =>
+        o.ok
+          ? group(o.value)
+          : compact({ groupName: textOf(items[i]!.groupName), errorDetails: errorDetails(o.error) }),
+      ),
+    });
+    const outcomes = await batches.createGroups(
+      translatingCtx(request, render),
+      accountId,
+      items.map((item) =>
+        outcomeOf(() => ({ name: groupName(item), permission_profile_id: profileRef(item) })),
+      ),
+    );
+    return reply.code(201).send(render(outcomes));
   });
+
+  /** A batch's answer for the groups it changed or deleted: each as `done` renders it, or its errorDetails. */
+  const groupsAnswer =
+    <T>(items: Json[], done: (value: T) => Json) =>
+    (outcomes: Outcome<T>[]) => ({
+      groups: outcomes.map((o, i) =>
+        o.ok
+          ? done(o.value)
+          : compact({ groupId: textOf(items[i]!.groupId), errorDetails: errorDetails(o.error) }),
+      ),
+    });
 
   fastify.put('/v2.1/accounts/:accountId/groups', { config: WRITE }, async (request) => {
     const { accountId } = await accountOf(request);
     const items = listOf(bodyOf(request), 'groups');
     if (items.length === 0) throw invalidField('groups', 'name at least one group to update');
-    const out: Json[] = [];
-    for (const item of items) {
-      const result = await perItem(() =>
-        groups.update(sentResponseCtx(request), accountId, groupIdOf(item.groupId), {
-          name: optString(item, 'groupName', 100),
-          permission_profile_id: profileRef(item),
-        }),
-      );
-      out.push(
-        result.ok
-          ? group(result.value)
-          : compact({
-              groupId: item.groupId == null ? undefined : String(item.groupId),
-              errorDetails: result.errorDetails,
-            }),
-      );
-    }
-    return { groups: out };
+    const render = groupsAnswer(items, group);
+    const outcomes = await batches.updateGroups(
+      translatingCtx(request, render),
+      accountId,
+      items.map((item) =>
+        outcomeOf(() => ({
+          id: groupIdOf(item.groupId),
+          patch: { name: optString(item, 'groupName', 100), permission_profile_id: profileRef(item) },
+        })),
+      ),
+    );
+    return render(outcomes);
   });
 
   fastify.delete('/v2.1/accounts/:accountId/groups', { config: WRITE }, async (request) => {
-    const { ctx, accountId } = await accountOf(request);
+    const { accountId } = await accountOf(request);
     const items = listOf(bodyOf(request), 'groups');
     if (items.length === 0) throw invalidField('groups', 'name at least one group to delete');
-    const out: Json[] = [];
-    for (const item of items) {
-      const result = await perItem(async () => {
-        const id = groupIdOf(item.groupId);
-        const before = await groups.get(ctx, accountId, id);
-        await groups.delete(sentResponseCtx(request), accountId, id);
-        return before;
-      });
-      out.push(
-        result.ok
-          ? {
-              groupId: String(result.value.id),
-              groupName: result.value.name,
-              groupType: GROUP_TYPES[result.value.group_type],
-            }
-          : compact({
-              groupId: item.groupId == null ? undefined : String(item.groupId),
-              errorDetails: result.errorDetails,
-            }),
-      );
-    }
-    return { groups: out };
+    const render = groupsAnswer(items, (g: GroupView) => ({
+      groupId: String(g.id),
+      groupName: g.name,
+      groupType: GROUP_TYPES[g.group_type],
+    }));
+    const outcomes = await batches.deleteGroups(
+      translatingCtx(request, render),
+      accountId,
+      items.map((item) => outcomeOf(() => groupIdOf(item.groupId))),
+    );
+    return render(outcomes);
   });
 
   fastify.get('/v2.1/accounts/:accountId/groups/:groupId/users', { config: READ }, async (request) => {
@@ -190,39 +188,33 @@ export async function groupRoutes(fastify: FastifyInstance): Promise<void> {
   });
 
   /** UsersResponse for the users a group change named, in the order named. */
-  const usersResponse = async (ctx: Parameters<typeof users.get>[0], accountId: string, ids: string[]) => {
-    const out: Json[] = [];
-    for (const id of ids) {
-      const u = await users.get(ctx, id);
+  const usersAnswer = (accountId: string) => (changed: UserView[]) => ({
+    users: changed.map((u) => {
       const m = u.memberships.find((x) => x.account_id === accountId);
-      out.push(
-        compact({
-          userId: u.id,
-          userName: `${u.first_name} ${u.last_name}`.trim(),
-          email: u.email,
-          userStatus: m ? USER_STATUS[m.status] : undefined,
-          uri: `/v2.1/accounts/${accountId}/users/${u.id}`,
-        }),
-      );
-    }
-    return { users: out };
-  };
+      return compact({
+        userId: u.id,
+        userName: `${u.first_name} ${u.last_name}`.trim(),
+        email: u.email,
+        userStatus: m ? USER_STATUS[m.status] : undefined,
+        uri: `/v2.1/accounts/${accountId}/users/${u.id}`,
+      });
+    }),
+  });
 
   fastify.put('/v2.1/accounts/:accountId/groups/:groupId/users', { config: WRITE }, async (request) => {
-    const { ctx, accountId } = await accountOf(request);
+    const { accountId } = await accountOf(request);
     const id = groupIdOf((request.params as Json).groupId);
     const ids = userIdsOf(bodyOf(request));
-    // All or nothing (the service refuses the whole request when one user is not in the account). The
-    // response reads the users back after the write: the one sent is stored.
-    await groups.addMembers(sentResponseCtx(request), accountId, id, ids);
-    return usersResponse(ctx, accountId, [...new Set(ids)]);
+    // All or nothing (the service refuses the whole request when one user is not in the account).
+    const render = usersAnswer(accountId);
+    return render(await batches.addGroupMembers(translatingCtx(request, render), accountId, id, ids));
   });
 
   fastify.delete('/v2.1/accounts/:accountId/groups/:groupId/users', { config: WRITE }, async (request) => {
-    const { ctx, accountId } = await accountOf(request);
+    const { accountId } = await accountOf(request);
     const id = groupIdOf((request.params as Json).groupId);
     const ids = userIdsOf(bodyOf(request));
-    const result = await groups.removeMembers(sentResponseCtx(request), accountId, id, ids);
-    return usersResponse(ctx, accountId, result.removed);
+    const render = usersAnswer(accountId);
+    return render(await batches.removeGroupMembers(translatingCtx(request, render), accountId, id, ids));
   });
 }

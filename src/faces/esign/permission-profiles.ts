@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { invalidField, notFound } from '../../core/errors.ts';
 import { roleSettingsOf } from '../../core/permission-profiles/role-settings.ts';
 import type { PermissionProfileView } from '../../core/permission-profiles/service.ts';
-import { sentResponseCtx, translatingCtx } from '../docusign/ctx.ts';
+import { emptyResponseCtx, translatingCtx } from '../docusign/ctx.ts';
 import { accountOf, bodyOf, intId, iso, type Json, optString } from './shared.ts';
 
 const READ = { docusignScope: 'signature', permission: 'profiles:read' } as const;
@@ -85,8 +85,7 @@ export async function permissionProfileRoutes(fastify: FastifyInstance): Promise
         : intId(move, () =>
             invalidField('move_users_to', `no permission profile ${String(move)}`, 'invalid_reference'),
           );
-    // An empty 200: no value for the transaction to store, so the response sent is.
-    await profiles.delete(sentResponseCtx(request), accountId, id, moveTo);
+    await profiles.delete(emptyResponseCtx(request), accountId, id, moveTo);
     return reply.code(200).send();
   });
 }

@@ -29,7 +29,7 @@ import {
   settingFromText,
   settingText,
 } from '../../core/settings/text.ts';
-import { sentResponseCtx } from '../docusign/ctx.ts';
+import { emptyResponseCtx } from '../docusign/ctx.ts';
 import { accountOf, bodyOf, type Json, listOf } from './shared.ts';
 
 const ESIGN_NAMES: Record<string, string> = {
@@ -115,8 +115,8 @@ export async function settingRoutes(fastify: FastifyInstance): Promise<void> {
           unknown,
         );
       }
-      // An empty 200, not the settings the service returns: the response sent is stored.
-      await settings.update(sentResponseCtx(request), accountId, patch);
+      // An empty 200, not the settings the service returns: the empty response is stored with the effect.
+      await settings.update(emptyResponseCtx(request), accountId, patch);
       return reply.code(200).send();
     },
   );

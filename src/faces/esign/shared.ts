@@ -7,7 +7,7 @@ import type { Ctx } from '../../core/context.ts';
 import { type AppError, invalidField, notFound } from '../../core/errors.ts';
 import { isUuid } from '../../core/ids.ts';
 import type { GroupType, MembershipStatus } from '../../core/types.ts';
-import { sentResponseCtx } from '../docusign/ctx.ts';
+import { readCtx } from '../docusign/ctx.ts';
 
 export type Json = Record<string, unknown>;
 
@@ -32,11 +32,11 @@ export interface AccountParams {
 
 /**
  * The account a request names: its GUID. The core services check the account again in their transaction.
- * `ctx` carries no idempotency hook: it is for reads; a write passes translatingCtx or sentResponseCtx
+ * `ctx` carries no idempotency hook: it is for reads; a write passes translatingCtx or emptyResponseCtx
  * (../docusign/ctx.ts).
  */
 export async function accountOf(request: FastifyRequest): Promise<{ ctx: Ctx; accountId: string }> {
-  const ctx = sentResponseCtx(request);
+  const ctx = readCtx(request);
   const { accountId } = request.params as AccountParams;
   const account = await request.server.services.accounts.getByRef(ctx, accountId);
   return { ctx, accountId: account.id };
@@ -57,6 +57,11 @@ export function optString(body: Json, field: string, max = 500): string | undefi
   if (typeof v !== 'string') throw invalidField(field, 'must be a string');
   if (v.length > max) throw invalidField(field, `must be at most ${max} characters`);
   return v;
+}
+
+/** A field of a batch item echoed beside its errorDetails: a string or a number as text, else left out. */
+export function textOf(v: unknown): string | undefined {
+  return typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v)) ? String(v) : undefined;
 }
 
 /** eSignature's booleans: true/false or the strings "true"/"false" (any case). */

@@ -3,6 +3,8 @@
 // users' memberships in this account). An eSignature "user of an account" is a Signet user with a membership
 // in that account; its userStatus is that membership's status. The rules are the users service's (/api).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { EnrolledUser } from '../../core/accounts/batches.ts';
+import { type Outcome, outcomeOf } from '../../core/batch.ts';
 import type { Ctx } from '../../core/context.ts';
 import { EMAIL_MAX_LENGTH, isEmail } from '../../core/email.ts';
 import { invalidField, notFound } from '../../core/errors.ts';
@@ -13,8 +15,8 @@ import type {
   MembershipView,
   UserView,
 } from '../../core/users/service.ts';
-import { sentResponseCtx, translatingCtx } from '../docusign/ctx.ts';
-import { perItem } from './errors.ts';
+import { translatingCtx } from '../docusign/ctx.ts';
+import { errorDetails } from './errors.ts';
 import {
   accountOf,
   bodyOf,
@@ -42,6 +44,8 @@ const STATUS_FILTER: Record<string, MembershipStatus> = {
 
 const READ = { docusignScope: 'signature', permission: 'users:read' } as const;
 const WRITE = { docusignScope: 'signature', permission: 'users:write' } as const;
+/** create answers 201: the status stored with the effect under an Idempotency-Key. */
+const CREATE = { ...WRITE, idempotency: { status: 201 } } as const;
 
 const userUri = (accountId: string, userId: string) => `/v2.1/accounts/${accountId}/users/${userId}`;
 const fullName = (u: UserView) => `${u.first_name} ${u.last_name}`.trim();
@@ -128,37 +132,17 @@ function groupIdsOf(item: Json): number[] {
 export async function userRoutes(fastify: FastifyInstance): Promise<void> {
   const users = fastify.services.users;
 
-  fastify.post('/v2.1/accounts/:accountId/users', { config: WRITE }, async (request, reply) => {
-    const { ctx, accountId } = await accountOf(request);
+  fastify.post('/v2.1/accounts/:accountId/users', { config: CREATE }, async (request, reply) => {
+    const { accountId } = await accountOf(request);
     const items = listOf(bodyOf(request), 'newUsers');
     if (items.length === 0) throw invalidField('newUsers', 'name at least one user to create');
-    const out: Json[] = [];
-    // One transaction per user: one that fails (say, already in the account) leaves the others made.
-    for (const item of items) {
-      const email = typeof item.email === 'string' ? item.email.trim() : undefined;
-      const result = await perItem(async () => {
-        if (!email || !isEmail(email)) throw invalidField('email', 'a valid email address is required');
-        const input: CreateUserInput & { account_id: string } = {
-          email,
-          account_id: accountId,
-          ...names(item),
-          job_title: optString(item, 'jobTitle', 200),
-          company: optString(item, 'company', 200),
-          permission_profile_id: profileIdOf(item),
-          group_ids: groupIdsOf(item),
-        };
-        const enrolment = await users.enrol(sentResponseCtx(request), input);
-        const labels = await users.labels(ctx, enrolment.user.memberships);
-        return { user: enrolment.user, labels };
-      });
-      if (!result.ok) {
-        out.push(compact({ email, errorDetails: result.errorDetails }));
-        continue;
-      }
-      const { user, labels } = result.value;
-      const info = userInformation(user, accountId, labels, false);
-      out.push(
-        compact({
+    const emails = items.map((item) => (typeof item.email === 'string' ? item.email.trim() : undefined));
+    const render = (outcomes: Outcome<EnrolledUser>[]) => ({
+      newUsers: outcomes.map((o, i) => {
+        if (!o.ok) return compact({ email: emails[i], errorDetails: errorDetails(o.error) });
+        const { user, labels } = o.value;
+        const info = userInformation(user, accountId, labels, false);
+        return compact({
           userId: user.id,
           uri: info.uri,
           email: user.email,
@@ -168,10 +152,30 @@ export async function userRoutes(fastify: FastifyInstance): Promise<void> {
           membershipId: membershipIn(user, accountId)!.id,
           permissionProfileId: info.permissionProfileId,
           permissionProfileName: info.permissionProfileName,
+        });
+      }),
+    });
+    // One transaction, a savepoint per user: one that fails (say, already in the account) is reported and the
+    // others are made.
+    const outcomes = await fastify.services.accountBatches.enrolUsers(
+      translatingCtx(request, render),
+      accountId,
+      items.map((item, i) =>
+        outcomeOf((): CreateUserInput => {
+          const email = emails[i];
+          if (!email || !isEmail(email)) throw invalidField('email', 'a valid email address is required');
+          return {
+            email,
+            ...names(item),
+            job_title: optString(item, 'jobTitle', 200),
+            company: optString(item, 'company', 200),
+            permission_profile_id: profileIdOf(item),
+            group_ids: groupIdsOf(item),
+          };
         }),
-      );
-    }
-    return reply.code(201).send({ newUsers: out });
+      ),
+    );
+    return reply.code(201).send(render(outcomes));
   });
 
   fastify.get('/v2.1/accounts/:accountId/users', { config: READ }, async (request) => {
@@ -253,34 +257,32 @@ export async function userRoutes(fastify: FastifyInstance): Promise<void> {
 
   // Closing users: their memberships in this account close (the seats free up); the users stay.
   fastify.delete('/v2.1/accounts/:accountId/users', { config: WRITE }, async (request) => {
-    const { ctx, accountId } = await accountOf(request);
+    const { accountId } = await accountOf(request);
     const items = listOf(bodyOf(request), 'users');
     if (items.length === 0) throw invalidField('users', 'name at least one user to close');
-    const out: Json[] = [];
-    for (const item of items) {
-      const userId = typeof item.userId === 'string' ? item.userId : String(item.userId ?? '');
-      const result = await perItem(async () => {
-        const user = await userInAccount(request, ctx, accountId, userId);
-        const closed = await users.update(sentResponseCtx(request), user.id, {
-          memberships: [{ account_id: accountId, status: 'closed' }],
-        });
-        return closed;
-      });
-      if (!result.ok) {
-        out.push(compact({ userId, errorDetails: result.errorDetails }));
-        continue;
-      }
-      const user = result.value;
-      const m = membershipIn(user, accountId)!;
-      out.push({
-        userId: user.id,
-        userName: fullName(user),
-        email: user.email,
-        userStatus: USER_STATUS[m.status],
-        membershipId: m.id,
-        uri: userUri(accountId, user.id),
-      });
-    }
-    return { users: out };
+    const userIds = items.map((item) =>
+      typeof item.userId === 'string' ? item.userId : String(item.userId ?? ''),
+    );
+    const render = (outcomes: Outcome<UserView>[]) => ({
+      users: outcomes.map((o, i) => {
+        if (!o.ok) return compact({ userId: userIds[i], errorDetails: errorDetails(o.error) });
+        const user = o.value;
+        const m = membershipIn(user, accountId)!;
+        return {
+          userId: user.id,
+          userName: fullName(user),
+          email: user.email,
+          userStatus: USER_STATUS[m.status],
+          membershipId: m.id,
+          uri: userUri(accountId, user.id),
+        };
+      }),
+    });
+    const outcomes = await fastify.services.accountBatches.closeUsers(
+      translatingCtx(request, render),
+      accountId,
+      userIds.map((id) => outcomeOf(() => guid(id, 'user'))),
+    );
+    return render(outcomes);
   });
 }

@@ -20,7 +20,7 @@ import type { AccountCreationInput, AccountCreationView } from '../../core/accou
 import type { Ctx } from '../../core/context.ts';
 import { EMAIL_MAX_LENGTH } from '../../core/email.ts';
 import { invalidField, notFound } from '../../core/errors.ts';
-import { sentResponseCtx, translatingCtx } from '../docusign/ctx.ts';
+import { readCtx, translatingCtx } from '../docusign/ctx.ts';
 import { requireOwnOrganization } from '../docusign/face.ts';
 import type { DocuSignScope } from '../docusign/scopes.ts';
 import {
@@ -235,7 +235,7 @@ export async function accountCreationRoutes(instance: FastifyInstance): Promise<
    */
   function enter(request: FastifyRequest, organizationId: string): Ctx {
     requireOwnOrganization(request, organizationId);
-    return sentResponseCtx(request);
+    return readCtx(request);
   }
 
   /** The organization's one asset group is the organization itself: any other id is not found. */
