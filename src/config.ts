@@ -53,6 +53,12 @@ const ConfigSchema = Type.Object({
   tls: Type.Optional(
     Type.Object({ cert: Type.String({ minLength: 1 }), key: Type.String({ minLength: 1 }) }),
   ),
+  // Outbound requests (webhooks; src/core/net/outbound.ts): hosts and CIDR ranges the private-address guard
+  // lets through (on-premises receivers, tests), and whether plain http:// URLs are accepted at all.
+  outboundAllow: Type.Array(Type.String({ minLength: 1 })),
+  outboundAllowHttp: Type.Boolean(),
+  // How long a webhook receiver has to answer (docs/webhooks.md).
+  webhookTimeoutMs: Type.Integer({ minimum: 100, maximum: 60_000 }),
 });
 
 export type Config = Static<typeof ConfigSchema>;
@@ -106,6 +112,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     exportQueue: env.SIGNET_EXPORT_QUEUE || 'signet-exports',
     exportRetentionHours: int('SIGNET_EXPORT_RETENTION_HOURS', 7 * 24),
     tls,
+    outboundAllow: (env.SIGNET_OUTBOUND_ALLOW ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
+    outboundAllowHttp: env.SIGNET_OUTBOUND_ALLOW_HTTP === 'true',
+    webhookTimeoutMs: int('SIGNET_WEBHOOK_TIMEOUT_MS', 10_000),
     ...overrides,
   };
   if (config.databaseUrl === undefined) delete (config as Partial<Config>).databaseUrl;
@@ -145,6 +157,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       '/exportQueue': 'SIGNET_EXPORT_QUEUE',
       '/exportRetentionHours': 'SIGNET_EXPORT_RETENTION_HOURS',
       '/tls': 'SIGNET_TLS_CERT / SIGNET_TLS_KEY',
+      '/outboundAllowHttp': 'SIGNET_OUTBOUND_ALLOW_HTTP (true | false)',
+      '/webhookTimeoutMs': 'SIGNET_WEBHOOK_TIMEOUT_MS',
     };
     const got = typeof first.value === 'string' ? `, got "${first.value}"` : '';
     throw new ConfigError(`invalid ${names[first.path] ?? first.path}: ${first.message}${got}`);

@@ -29,6 +29,7 @@ import { SettingsImportsService } from './core/settings/imports.ts';
 import { SettingsService } from './core/settings/service.ts';
 import { ProvisioningService } from './core/users/provisioning.ts';
 import { UsersService } from './core/users/service.ts';
+import { WebhookEndpointsService } from './core/webhooks/endpoints.ts';
 import type { Db } from './db/connection.ts';
 import { enqueueExport, enqueueImport } from './jobs/queue.ts';
 
@@ -78,6 +79,11 @@ export function createServices(db: Db, config: Config) {
     settingsImports: new SettingsImportsService(db),
     imports: new ImportsService(db, config, (trx, id) => enqueueImport(trx, id, config)),
     exports: new ExportsService(db, config, (trx, id) => enqueueExport(trx, id, config)),
+    // Webhook endpoints and their secrets (docs/webhooks.md); events reach them through the audit writer.
+    webhookEndpoints: new WebhookEndpointsService(db, {
+      allow: config.outboundAllow,
+      allowHttp: config.outboundAllowHttp,
+    }),
   };
 }
 

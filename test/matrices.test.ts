@@ -51,6 +51,8 @@ interface Ids {
   integrationSecret: string;
   integrationKey: string;
   consent: string;
+  /** A webhook endpoint of the account (its URL is never called: no job runner runs here). */
+  webhook: string;
 }
 
 interface Ctx {
@@ -223,6 +225,17 @@ const MAKERS = {
       consent: consent.id as string,
     };
   },
+  async webhook(c: Ctx, account: string) {
+    const w = await ok(
+      await c.owner('POST', '/api/webhook_endpoints', {
+        account_id: account,
+        url: 'https://hooks.example/signet',
+        events: ['*'],
+      }),
+      'webhook endpoint',
+    );
+    return w.id as string;
+  },
   async settingsImport(c: Ctx) {
     const id = newId();
     await sql`INSERT INTO settings_imports (id, organization_id, status, requestor, size_bytes)
@@ -270,6 +283,7 @@ async function populate(c: Ctx, account: string): Promise<Ids> {
     creation: await MAKERS.creation(c, account),
     clone: await MAKERS.creation(c, account, account),
     ...(await MAKERS.integration(c)),
+    webhook: await MAKERS.webhook(c, account),
   };
 }
 
@@ -298,6 +312,7 @@ async function freshFor(c: Ctx, base: Ids, kinds: Set<ParamKind>): Promise<Ids> 
     ids.settingsExport = await MAKERS.export(c, ids.account, 'account_settings');
   if (kinds.has('settingsImport')) ids.settingsImport = await MAKERS.settingsImport(c);
   if (INTEGRATION_KINDS.some((k) => kinds.has(k))) Object.assign(ids, await MAKERS.integration(c));
+  if (kinds.has('webhook')) ids.webhook = await MAKERS.webhook(c, ids.account);
   return ids;
 }
 
@@ -330,6 +345,7 @@ type ParamKind =
   | 'integrationSecret'
   | 'integrationKey'
   | 'consent'
+  | 'webhook'
   | 'unsupported';
 
 const INTEGRATION_KINDS: ParamKind[] = ['integration', 'integrationSecret', 'integrationKey', 'consent'];
@@ -378,6 +394,7 @@ function kindOf(route: AppRoute, param: string, previous: string): ParamKind | n
     imports: 'import',
     exports: 'export',
     integrations: 'integration',
+    webhook_endpoints: 'webhook',
   };
   return byCollection[previous] ?? null;
 }
@@ -434,6 +451,8 @@ function paramValue(kind: ParamKind, ids: Ids): string {
       return ids.integrationKey;
     case 'consent':
       return ids.consent;
+    case 'webhook':
+      return ids.webhook;
     case 'unsupported':
       return '00000000-0000-4000-8000-000000000000';
   }
@@ -541,6 +560,12 @@ const REQUESTS: Record<string, ((ids: Ids) => Request) | null> = {
   'POST /api/integrations/:id/secrets': () => ({ body: {} }),
   'POST /api/integrations/:id/rsa_keys': () => ({ body: { generate: true } }),
   'POST /api/integrations/:id/consents': () => ({ body: { scopes: ['signature'] } }),
+  'POST /api/webhook_endpoints': (w) => ({
+    body: { account_id: w.account, url: 'https://hooks.example/new', events: ['user.created'] },
+  }),
+  'PATCH /api/webhook_endpoints/:id': () => ({ body: { description: unique('W') } }),
+  'POST /api/webhook_endpoints/:id/rotate_secret': () => ({ body: { expires_in_seconds: 60 } }),
+  'POST /api/webhook_endpoints/:id/test': null,
   // /management (DocuSign Admin API)
   'POST /management/v2.1/organizations/:organizationId/accounts/:accountId/dsgroups': () => ({
     body: { group_name: unique('G') },
@@ -781,6 +806,7 @@ async function snapshot(orgId: string, accountId?: string): Promise<unknown> {
     'account_creations',
     'integrations',
     'oauth_consents',
+    'webhook_endpoints',
   ] as const;
   // Organization-level tables: all of the organization's rows, also in an account's snapshot.
   const orgLevel = new Set<string>(['users', 'exports', 'integrations', 'oauth_consents']);

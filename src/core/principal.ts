@@ -26,6 +26,10 @@ export const PERMISSIONS = [
   // Integration keys (OAuth clients): owners and admins only, no profile permission grants them.
   'integrations:read',
   'integrations:write',
+  // Webhook endpoints (docs/webhooks.md): owners, admins, and members whose profile manages the account's
+  // settings (an endpoint is an account setting that sends the account's events out).
+  'webhooks:read',
+  'webhooks:write',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -57,7 +61,7 @@ const GRANTS: Record<ProfilePermission, Permission[]> = {
   manage_users: ['users:write'],
   manage_groups: ['groups:write'],
   manage_permission_profiles: ['profiles:write'],
-  manage_account_settings: ['settings:write'],
+  manage_account_settings: ['settings:write', 'webhooks:read', 'webhooks:write'],
   manage_brands: ['brands:write'],
   manage_api_keys: ['keys:read', 'keys:write'],
   view_audit_log: ['audit:read'],

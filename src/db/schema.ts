@@ -402,6 +402,11 @@ export interface Database {
   import_rows: ImportRowsTable;
   exports: ExportsTable;
   export_chunks: ExportChunksTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_secrets: WebhookSecretsTable;
+  webhook_events: WebhookEventsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_attempts: WebhookAttemptsTable;
 }
 
 export type Organization = Selectable<OrganizationsTable>;
@@ -541,3 +546,70 @@ export interface ExportChunksTable {
 }
 
 export type ExportRow = Selectable<ExportsTable>;
+
+// --- webhooks (0022_webhooks.sql) ---
+export type WebhookFormat = 'standard' | 'atlas' | 'connect';
+
+export interface WebhookEndpointsTable {
+  id: string;
+  organization_id: string;
+  account_id: string;
+  url: string;
+  description: ColumnType<string, string | undefined, string>;
+  format: WebhookFormat;
+  /** Public event types, or '*'. */
+  events: string[];
+  organization_events: ColumnType<boolean, boolean | undefined, boolean>;
+  enabled: ColumnType<boolean, boolean | undefined, boolean>;
+  disabled_reason: ColumnType<string | null, string | null | undefined, string | null>;
+  created_by: string | null;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface WebhookSecretsTable {
+  id: string;
+  endpoint_id: string;
+  secret: string;
+  created_at: CreatedAt;
+  expires_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}
+
+export interface WebhookEventsTable {
+  id: string;
+  organization_id: string;
+  account_id: string | null;
+  type: string;
+  occurred_at: Date | string;
+  payload: Record<string, unknown>;
+}
+
+export interface WebhookDeliveriesTable {
+  id: string;
+  endpoint_id: string;
+  event_id: string;
+  status: ColumnType<
+    'pending' | 'delivered' | 'failed',
+    'pending' | undefined,
+    'pending' | 'delivered' | 'failed'
+  >;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: Date | null;
+  locked_until: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface WebhookAttemptsTable {
+  id: string;
+  delivery_id: string;
+  attempt: number;
+  started_at: Date;
+  status_code: number | null;
+  latency_ms: number;
+  response_excerpt: string;
+  error: string | null;
+  next_retry_at: Date | null;
+}
+
+export type WebhookEndpointRow = Selectable<WebhookEndpointsTable>;

@@ -54,6 +54,14 @@ export const SCOPES = {
     description: 'Create, change and delete integration keys, their secrets, RSA keys and consents',
     grants: ['integrations:read', 'integrations:write'],
   },
+  'webhooks:read': {
+    description: 'Read webhook endpoints and their delivery logs',
+    grants: ['webhooks:read'],
+  },
+  'webhooks:write': {
+    description: 'Create, change, delete, test webhook endpoints and rotate their secrets',
+    grants: ['webhooks:read', 'webhooks:write'],
+  },
 } as const satisfies Record<string, ScopeDefinition>;
 
 export type Scope = keyof typeof SCOPES;

@@ -1,8 +1,10 @@
 // Audit events are collected during a mutation and appended to the organization's chain just before the
 // transaction commits, in that same transaction: the change and its evidence commit together or not at all.
+// The webhook events the change makes are derived from them here too, so the outbox commits with them.
 import type { Db } from '../../db/connection.ts';
 import { newId } from '../ids.ts';
 import type { Principal } from '../principal.ts';
+import { recordWebhookEvents } from '../webhooks/events.ts';
 import { type ChainedFields, eventHash, GENESIS_HASH } from './chain.ts';
 import { diffChanges } from './changes.ts';
 
@@ -103,4 +105,6 @@ export async function appendAudit(
     .set({ last_seq: seq, last_hash: prev })
     .where('organization_id', '=', orgId)
     .execute();
+  // The webhook outbox, from the same events, in the same transaction (src/core/webhooks/events.ts).
+  await recordWebhookEvents(trx, orgId, inputs, occurredAt);
 }

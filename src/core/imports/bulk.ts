@@ -20,6 +20,7 @@ import { changesJson } from '../audit/changes.ts';
 import type { AuditInput, RequestMeta } from '../audit/writer.ts';
 import { newId } from '../ids.ts';
 import type { Principal } from '../principal.ts';
+import { recordWebhookEvents } from '../webhooks/events.ts';
 import type { RowResult } from './rows.ts';
 
 const col = <T>(rows: readonly T[], f: (r: T) => string | number | null | undefined): (string | null)[] =>
@@ -340,4 +341,6 @@ export async function appendAuditBulk(
     .set({ last_seq: seq, last_hash: prev })
     .where('organization_id', '=', orgId)
     .execute();
+  // As appendAudit does: the batch's webhook events, in its transaction (a cached lookup when none is wanted).
+  await recordWebhookEvents(trx, orgId, inputs, occurredAt);
 }

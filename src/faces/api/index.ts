@@ -21,6 +21,7 @@ import { peopleApiRoutes } from './people.ts';
 import { permissionProfileRoutes } from './permission-profiles.ts';
 import { settingRoutes } from './settings.ts';
 import { userRoutes } from './users.ts';
+import { webhookRoutes } from './webhooks.ts';
 
 export function renderNative(err: unknown, request: FastifyRequest, reply: FastifyReply) {
   const appErr = toAppError(err);
@@ -94,4 +95,5 @@ export async function apiFace(fastify: FastifyInstance): Promise<void> {
   await fastify.register(importRoutes);
   await fastify.register(exportRoutes);
   await fastify.register(integrationRoutes);
+  await fastify.register(webhookRoutes);
 }

@@ -1,0 +1,177 @@
+// Webhook events come from the audit log's events: every change already records one in its transaction
+// (src/core/audit/writer.ts), so deriving the webhook event there writes it in that same transaction — the
+// outbox of DESIGN.md — without any service knowing about webhooks. The table below is the public contract:
+// an audit action that is not in it (logins, sessions, integrations...) makes no webhook event, and an audit
+// action renamed inside Signet keeps its public name here.
+import type { Db } from '../../db/connection.ts';
+import type { AuditInput } from '../audit/writer.ts';
+import { newId } from '../ids.ts';
+
+/** Audit action → public event type (docs/webhooks.md lists them). */
+export const EVENT_TYPES_BY_ACTION: Readonly<Record<string, string>> = {
+  'user.created': 'user.created',
+  'user.updated': 'user.updated',
+  'user.deactivated': 'user.deactivated',
+  'user.reactivated': 'user.reactivated',
+  'user.redacted': 'user.deleted',
+  'membership.created': 'membership.created',
+  // A closed membership opened again is, for a receiver, a member joining the account.
+  'membership.reopened': 'membership.created',
+  'membership.updated': 'membership.updated',
+  'membership.closed': 'membership.closed',
+  'membership.activated': 'membership.activated',
+  'group.created': 'group.created',
+  'group.updated': 'group.updated',
+  'group.deleted': 'group.deleted',
+  'group.member_added': 'group.member_added',
+  'group.member_removed': 'group.member_removed',
+  'permission_profile.created': 'permission_profile.created',
+  'permission_profile.updated': 'permission_profile.updated',
+  'permission_profile.deleted': 'permission_profile.deleted',
+  'api_key.created': 'api_key.created',
+  'api_key.rotated': 'api_key.rotated',
+  'api_key.revoked': 'api_key.revoked',
+  'api_key.revoked_all': 'api_key.revoked_all',
+  'invite.created': 'invite.created',
+  'invite.accepted': 'invite.accepted',
+  'invite.revoked': 'invite.revoked',
+  'account.created': 'account.created',
+  'account.updated': 'account.updated',
+  'account_settings.updated': 'settings.updated',
+  'brand.created': 'brand.created',
+  'brand.updated': 'brand.updated',
+  'brand.deleted': 'brand.deleted',
+  'organization.updated': 'organization.updated',
+  'import.created': 'import.created',
+  'import.canceled': 'import.canceled',
+  'export.created': 'export.created',
+};
+
+/** Every public event type, sorted; an endpoint subscribes to some of them or to '*'. */
+export const EVENT_TYPES: readonly string[] = [...new Set(Object.values(EVENT_TYPES_BY_ACTION))].sort();
+
+/** What the outbox needs to know of an enabled endpoint to decide whether an event is owed to it. */
+export interface Subscriber {
+  id: string;
+  account_id: string;
+  events: string[];
+  organization_events: boolean;
+}
+
+/**
+ * An organization's enabled endpoints, cached for a moment per process: the check runs in every transaction
+ * that records audit events (a bulk import's batches included), and nearly every organization has none. A
+ * process that changes an endpoint forgets its organization's entry at once (forgetSubscribers); another
+ * process sees the change within SUBSCRIBERS_TTL_MS, so an endpoint registered on one server may miss the
+ * events other servers commit in its first two seconds (docs/webhooks.md).
+ */
+export const SUBSCRIBERS_TTL_MS = 2000;
+const cache = new Map<string, { until: number; subscribers: Subscriber[] }>();
+
+export function forgetSubscribers(organizationId: string): void {
+  cache.delete(organizationId);
+}
+
+async function subscribersOf(trx: Db, organizationId: string): Promise<Subscriber[]> {
+  const now = Date.now();
+  const hit = cache.get(organizationId);
+  if (hit && hit.until > now) return hit.subscribers;
+  const subscribers = await trx
+    .selectFrom('webhook_endpoints')
+    .select(['id', 'account_id', 'events', 'organization_events'])
+    .where('organization_id', '=', organizationId)
+    .where('enabled', '=', true)
+    .execute();
+  // Bounded: an entry per organization that wrote in the last moments, dropped when stale.
+  if (cache.size > 10_000) cache.clear();
+  cache.set(organizationId, { until: now + SUBSCRIBERS_TTL_MS, subscribers });
+  return subscribers;
+}
+
+/** Whether an event of this type, in this account (null: organization-level), is owed to the endpoint. */
+export function subscribes(s: Subscriber, type: string, accountId: string | null): boolean {
+  if (!(s.events.includes('*') || s.events.includes(type))) return false;
+  return accountId === null ? s.organization_events : s.account_id === accountId;
+}
+
+const SECRET_FIELD = /password|secret|token|hash|key$/i;
+
+/**
+ * The thin payload: what changed and its ids, never a value (a receiver reads the object through the API,
+ * where its access is checked and audited). Field names that could only name a secret are left out too.
+ */
+export function thinPayload(input: AuditInput): Record<string, unknown> {
+  const before = input.before ?? {};
+  const after = input.after ?? {};
+  const changed: string[] = [];
+  if (input.before && input.after) {
+    for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
+      if (key === 'updated_at' || SECRET_FIELD.test(key)) continue;
+      if (JSON.stringify(before[key]) !== JSON.stringify(after[key])) changed.push(key);
+    }
+    changed.sort();
+  }
+  return {
+    object: input.targetType,
+    id: input.targetId,
+    account_id: input.accountId ?? null,
+    ...(input.before && input.after ? { changed_fields: changed } : {}),
+  };
+}
+
+/**
+ * Writes the webhook events these audit events make, and one pending delivery per endpoint each is owed to,
+ * in the caller's transaction. Nothing is written, and nothing read past the cache, when no endpoint of the
+ * organization wants any of them.
+ */
+export async function recordWebhookEvents(
+  trx: Db,
+  organizationId: string,
+  inputs: readonly AuditInput[],
+  occurredAt: string,
+): Promise<void> {
+  if (!inputs.some((i) => EVENT_TYPES_BY_ACTION[i.action] !== undefined)) return;
+  const subscribers = await subscribersOf(trx, organizationId);
+  if (subscribers.length === 0) return;
+  const events: {
+    id: string;
+    organization_id: string;
+    account_id: string | null;
+    type: string;
+    occurred_at: string;
+    payload: Record<string, unknown>;
+  }[] = [];
+  const deliveries: { id: string; endpoint_id: string; event_id: string; next_attempt_at: Date }[] = [];
+  const now = new Date();
+  for (const input of inputs) {
+    const type = EVENT_TYPES_BY_ACTION[input.action];
+    if (type === undefined) continue;
+    const accountId = input.accountId ?? null;
+    const owed = subscribers.filter((s) => subscribes(s, type, accountId));
+    if (owed.length === 0) continue;
+    const id = newId();
+    events.push({
+      id,
+      organization_id: organizationId,
+      account_id: accountId,
+      type,
+      occurred_at: occurredAt,
+      payload: thinPayload(input),
+    });
+    for (const s of owed)
+      deliveries.push({ id: newId(), endpoint_id: s.id, event_id: id, next_attempt_at: now });
+  }
+  // In chunks: PostgreSQL caps a statement at 65,535 parameters.
+  for (let i = 0; i < events.length; i += 1000) {
+    await trx
+      .insertInto('webhook_events')
+      .values(events.slice(i, i + 1000))
+      .execute();
+  }
+  for (let i = 0; i < deliveries.length; i += 1000) {
+    await trx
+      .insertInto('webhook_deliveries')
+      .values(deliveries.slice(i, i + 1000))
+      .execute();
+  }
+}

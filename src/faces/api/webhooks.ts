@@ -1,0 +1,204 @@
+// Webhook endpoints (docs/webhooks.md): register where an account's events go, in which format; the signing
+// secret is in the answers of create and rotate_secret only.
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import {
+  DEFAULT_ROTATION_SECONDS,
+  MAX_ENDPOINTS_PER_ACCOUNT,
+  MAX_ROTATION_SECONDS,
+} from '../../core/webhooks/endpoints.ts';
+import { EVENT_TYPES } from '../../core/webhooks/events.ts';
+import { ctxOf } from '../ctx.ts';
+import { errorResponses, IdParams, Nullable, Strict, Timestamp, Uuid } from './schemas.ts';
+
+const Format = Type.Union([Type.Literal('standard'), Type.Literal('atlas'), Type.Literal('connect')], {
+  description:
+    'standard: Standard Webhooks 1.0 (webhook-id, webhook-timestamp, webhook-signature); atlas: X-Atlas-Signature; ' +
+    'connect: DocuSign Connect JSON with X-DocuSign-Signature-N',
+});
+const Events = Type.Array(Type.String({ minLength: 1, maxLength: 100 }), {
+  minItems: 1,
+  maxItems: 100,
+  description: `event types, or "*" for all: ${EVENT_TYPES.join(', ')}`,
+});
+const Url = Type.String({
+  minLength: 1,
+  maxLength: 2048,
+  description: 'https:// URL the events are POSTed to',
+});
+const Description = Type.String({ maxLength: 500 });
+
+export const WebhookEndpoint = Type.Object(
+  {
+    id: Uuid,
+    account_id: Uuid,
+    url: Type.String(),
+    description: Type.String(),
+    format: Format,
+    events: Type.Array(Type.String()),
+    organization_events: Type.Boolean({
+      description:
+        'whether events with no account (people, the organization) reach it: set for endpoints an owner or admin registers',
+    }),
+    enabled: Type.Boolean(),
+    disabled_reason: Nullable(Type.String({ description: 'why Signet disabled it (a 410 answer)' })),
+    previous_secrets_expire_at: Nullable(Timestamp),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  },
+  { $id: 'WebhookEndpoint' },
+);
+
+const WithSecret = Type.Intersect([
+  WebhookEndpoint,
+  Type.Object({
+    secret: Type.String({ description: 'whsec_…: shown this once; keep it to verify signatures' }),
+  }),
+]);
+
+export async function webhookRoutes(app: FastifyInstance): Promise<void> {
+  const fastify = app.withTypeProvider<TypeBoxTypeProvider>();
+  const tags = ['webhooks'];
+  const endpoints = fastify.services.webhookEndpoints;
+
+  fastify.post(
+    '/webhook_endpoints',
+    {
+      config: { permission: 'webhooks:write' },
+      schema: {
+        tags,
+        summary: `Register a webhook endpoint for an account (at most ${MAX_ENDPOINTS_PER_ACCOUNT} per account)`,
+        body: Type.Object(
+          {
+            account_id: Uuid,
+            url: Url,
+            events: Events,
+            format: Type.Optional(Format),
+            description: Type.Optional(Description),
+            enabled: Type.Optional(Type.Boolean()),
+          },
+          Strict,
+        ),
+        response: { 201: WithSecret, ...errorResponses },
+      },
+    },
+    async (request, reply) => reply.code(201).send(await endpoints.create(ctxOf(request), request.body)),
+  );
+
+  fastify.get(
+    '/webhook_endpoints',
+    {
+      config: { permission: 'webhooks:read' },
+      schema: {
+        tags,
+        summary: "The webhook endpoints of an account, or of the organization (a member sees its account's)",
+        querystring: Type.Object({ account_id: Type.Optional(Uuid) }, Strict),
+        response: { 200: Type.Object({ data: Type.Array(WebhookEndpoint) }), ...errorResponses },
+      },
+    },
+    async (request) => endpoints.list(ctxOf(request), request.query.account_id),
+  );
+
+  fastify.get(
+    '/webhook_endpoints/:id',
+    {
+      config: { permission: 'webhooks:read' },
+      schema: {
+        tags,
+        summary: 'Get a webhook endpoint (never its secret)',
+        params: IdParams,
+        response: { 200: WebhookEndpoint, ...errorResponses },
+      },
+    },
+    async (request) => endpoints.get(ctxOf(request), request.params.id),
+  );
+
+  fastify.patch(
+    '/webhook_endpoints/:id',
+    {
+      config: { permission: 'webhooks:write' },
+      schema: {
+        tags,
+        summary: 'Change a webhook endpoint (enabling it again clears disabled_reason)',
+        params: IdParams,
+        body: Type.Object(
+          {
+            url: Type.Optional(Url),
+            events: Type.Optional(Events),
+            description: Type.Optional(Description),
+            enabled: Type.Optional(Type.Boolean()),
+          },
+          Strict,
+        ),
+        response: { 200: WebhookEndpoint, ...errorResponses },
+      },
+    },
+    async (request) => endpoints.update(ctxOf(request), request.params.id, request.body),
+  );
+
+  fastify.delete(
+    '/webhook_endpoints/:id',
+    {
+      config: { permission: 'webhooks:write' },
+      schema: {
+        tags,
+        summary: 'Delete a webhook endpoint, its secrets and its delivery log',
+        params: IdParams,
+        response: { 204: Type.Null({ description: 'done; no body' }), ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      await endpoints.delete(ctxOf(request), request.params.id);
+      return reply.code(204).send(null);
+    },
+  );
+
+  fastify.post(
+    '/webhook_endpoints/:id/rotate_secret',
+    {
+      config: { permission: 'webhooks:write' },
+      schema: {
+        tags,
+        summary: 'A new signing secret (shown once); the previous ones keep signing until expires_in_seconds',
+        params: IdParams,
+        body: Type.Optional(
+          Type.Object(
+            {
+              expires_in_seconds: Type.Optional(
+                Type.Integer({
+                  minimum: 0,
+                  maximum: MAX_ROTATION_SECONDS,
+                  default: DEFAULT_ROTATION_SECONDS,
+                  description:
+                    'how long deliveries are also signed with the previous secrets (0: not at all)',
+                }),
+              ),
+            },
+            Strict,
+          ),
+        ),
+        response: { 200: WithSecret, ...errorResponses },
+      },
+    },
+    async (request) =>
+      endpoints.rotateSecret(ctxOf(request), request.params.id, request.body?.expires_in_seconds),
+  );
+
+  fastify.post(
+    '/webhook_endpoints/:id/test',
+    {
+      config: { permission: 'webhooks:write' },
+      schema: {
+        tags,
+        summary: 'Queue a webhook.test event for this endpoint alone',
+        params: IdParams,
+        response: {
+          202: Type.Object({ event_id: Uuid, delivery_id: Uuid }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request, reply) => reply.code(202).send(await endpoints.test(ctxOf(request), request.params.id)),
+  );
+}
