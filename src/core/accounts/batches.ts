@@ -11,20 +11,9 @@ import type { Db } from '../../db/connection.ts';
 import { eachItem, type Outcome } from '../batch.ts';
 import { BrandsService, type BrandView } from '../brands/service.ts';
 import { type Ctx, mutate } from '../context.ts';
-import { notFound } from '../errors.ts';
 import { type GroupInput, type GroupPatch, GroupsService, type GroupView } from '../groups/service.ts';
-import {
-  type CreateUserInput,
-  type MembershipLabels,
-  UsersService,
-  type UserView,
-} from '../users/service.ts';
-
-/** A user enrolled in the account, with the names of the profile and groups their memberships point at. */
-export interface EnrolledUser {
-  user: UserView;
-  labels: MembershipLabels;
-}
+import { type LabelledUser, userOfAccount } from '../users/provisioning.ts';
+import { type CreateUserInput, UsersService, type UserView } from '../users/service.ts';
 
 /** Every service of one transaction: their mutations join it. */
 function servicesOf(trx: Db) {
@@ -110,7 +99,7 @@ export class AccountBatchesService {
     ctx: Ctx,
     accountId: string,
     items: readonly Outcome<CreateUserInput>[],
-  ): Promise<Outcome<EnrolledUser>[]> {
+  ): Promise<Outcome<LabelledUser>[]> {
     return mutate(this.db, ctx, (trx, audit) => {
       const { users } = servicesOf(trx);
       return eachItem(trx, audit, items, async (input) => {
@@ -120,10 +109,7 @@ export class AccountBatchesService {
     });
   }
 
-  /**
-   * Closes each user's membership in the account (the seat frees up; the user stays). A user without a
-   * membership there, of any status, is not a user of the account: not found.
-   */
+  /** Closes each user's membership in the account (the seat frees up; the user stays): userOfAccount's users. */
   async closeUsers(
     ctx: Ctx,
     accountId: string,
@@ -132,9 +118,8 @@ export class AccountBatchesService {
     return mutate(this.db, ctx, (trx, audit) => {
       const { users } = servicesOf(trx);
       return eachItem(trx, audit, items, async (id) => {
-        const user = await users.get(ctx, id);
-        if (!user.memberships.some((m) => m.account_id === accountId)) throw notFound('user', id);
-        return users.update(ctx, user.id, { memberships: [{ account_id: accountId, status: 'closed' }] });
+        await userOfAccount(ctx, users, accountId, id);
+        return users.update(ctx, id, { memberships: [{ account_id: accountId, status: 'closed' }] });
       });
     });
   }

@@ -15,7 +15,7 @@ import { type Ctx, mutate } from '../context.ts';
 import { type AppError, invalidField, notFound } from '../errors.ts';
 import { GroupsService, type GroupView } from '../groups/service.ts';
 import { PermissionProfilesService } from '../permission-profiles/service.ts';
-import type { MembershipView } from './repository.ts';
+import type { MembershipLabels, MembershipView } from './repository.ts';
 import { type UpdateUserInput, UsersService, type UserView } from './service.ts';
 
 /** A user named by id or by email address (case-insensitively). */
@@ -45,6 +45,27 @@ export interface AddOrUpdateInput {
   ds_group_ids?: string[];
   /** For a new or reopened membership; undefined: the core's default. */
   membership_status?: 'active' | 'pending';
+}
+
+/** A user with the names of the accounts, profiles and groups their memberships point at. */
+export interface LabelledUser {
+  user: UserView;
+  labels: MembershipLabels;
+}
+
+/**
+ * The user as a user of the account: one with a membership there, of any status (eSignature's "user of an
+ * account"). Anyone else is not found, as a missing user is.
+ */
+export async function userOfAccount(
+  ctx: Ctx,
+  users: UsersService,
+  accountId: string,
+  id: string,
+): Promise<UserView> {
+  const user = await users.get(ctx, id);
+  if (!user.memberships.some((m) => m.account_id === accountId)) throw notFound('user', id);
+  return user;
 }
 
 /** One user's change in a batch: it was made, or refused with an error and undone (nothing of it kept). */
@@ -235,6 +256,24 @@ export class ProvisioningService {
         ({ id, patch }) => users.update(ctx, id, patch),
       );
       return outcomes.map((o): ItemOutcome => (o.ok ? { ok: true, user: o.value } : o));
+    });
+  }
+
+  /**
+   * Updates a user of the account (userOfAccount) with the patch; returns them with their labels, read in the
+   * transaction (eSignature's updateUser).
+   */
+  async updateInAccount(
+    ctx: Ctx,
+    accountId: string,
+    userId: string,
+    patch: UpdateUserInput,
+  ): Promise<LabelledUser> {
+    return mutate(this.db, ctx, async (trx) => {
+      const { users } = servicesOf(trx);
+      await userOfAccount(ctx, users, accountId, userId);
+      const user = await users.update(ctx, userId, patch);
+      return { user, labels: await users.labels(ctx, user.memberships) };
     });
   }
 

@@ -2,13 +2,12 @@
 // (GET /users/{userId}), updateUser (PUT /users/{userId}) and _delete (DELETE /users {users}: closes the
 // users' memberships in this account). An eSignature "user of an account" is a Signet user with a membership
 // in that account; its userStatus is that membership's status. The rules are the users service's (/api).
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { EnrolledUser } from '../../core/accounts/batches.ts';
+import type { FastifyInstance } from 'fastify';
 import { type Outcome, outcomeOf } from '../../core/batch.ts';
-import type { Ctx } from '../../core/context.ts';
 import { EMAIL_MAX_LENGTH, isEmail } from '../../core/email.ts';
 import { invalidField, notFound } from '../../core/errors.ts';
 import type { MembershipStatus } from '../../core/types.ts';
+import { type LabelledUser, userOfAccount } from '../../core/users/provisioning.ts';
 import type {
   CreateUserInput,
   MembershipLabels,
@@ -89,18 +88,6 @@ function userInformation(
   });
 }
 
-/** The user, who must have a membership (of any status) in the account: otherwise INVALID_USERID. */
-async function userInAccount(
-  request: FastifyRequest,
-  ctx: Ctx,
-  accountId: string,
-  userId: string,
-): Promise<UserView> {
-  const user = await request.server.services.users.get(ctx, guid(userId, 'user'));
-  if (!membershipIn(user, accountId)) throw notFound('user', userId);
-  return user;
-}
-
 /** firstName/lastName, or userName split at its last space (eSignature accepts either). */
 function names(item: Json): { first_name?: string; last_name?: string } {
   const first = optString(item, 'firstName', 100);
@@ -137,7 +124,7 @@ export async function userRoutes(fastify: FastifyInstance): Promise<void> {
     const items = listOf(bodyOf(request), 'newUsers');
     if (items.length === 0) throw invalidField('newUsers', 'name at least one user to create');
     const emails = items.map((item) => (typeof item.email === 'string' ? item.email.trim() : undefined));
-    const render = (outcomes: Outcome<EnrolledUser>[]) => ({
+    const render = (outcomes: Outcome<LabelledUser>[]) => ({
       newUsers: outcomes.map((o, i) => {
         if (!o.ok) return compact({ email: emails[i], errorDetails: errorDetails(o.error) });
         const { user, labels } = o.value;
@@ -225,34 +212,38 @@ export async function userRoutes(fastify: FastifyInstance): Promise<void> {
 
   fastify.get('/v2.1/accounts/:accountId/users/:userId', { config: READ }, async (request) => {
     const { ctx, accountId } = await accountOf(request);
-    const user = await userInAccount(request, ctx, accountId, (request.params as Json).userId as string);
+    const userId = guid((request.params as Json).userId as string, 'user');
+    const user = await userOfAccount(ctx, users, accountId, userId);
     return userInformation(user, accountId, await users.labels(ctx, user.memberships), true);
   });
 
   fastify.put('/v2.1/accounts/:accountId/users/:userId', { config: WRITE }, async (request) => {
-    const { ctx, accountId } = await accountOf(request);
-    const user = await userInAccount(request, ctx, accountId, (request.params as Json).userId as string);
+    const { accountId } = await accountOf(request);
+    const userId = guid((request.params as Json).userId as string, 'user');
     const body = bodyOf(request);
     const email = optString(body, 'email', EMAIL_MAX_LENGTH)?.trim();
     if (email !== undefined && !isEmail(email)) {
       throw invalidField('email', 'must be an email address');
     }
     const profileId = profileIdOf(body);
-    const write = translatingCtx<UserView>(request, async (updated, trx) =>
-      userInformation(updated, accountId, await users.labels(ctx, updated.memberships, trx), true),
+    const render = ({ user, labels }: LabelledUser) => userInformation(user, accountId, labels, true);
+    const updated = await fastify.services.provisioning.updateInAccount(
+      translatingCtx(request, render),
+      accountId,
+      userId,
+      {
+        ...names(body),
+        ...compact({
+          email,
+          job_title: optString(body, 'jobTitle', 200),
+          company: optString(body, 'company', 200),
+        }),
+        ...(profileId === undefined
+          ? {}
+          : { memberships: [{ account_id: accountId, permission_profile_id: profileId }] }),
+      },
     );
-    const updated = await users.update(write, user.id, {
-      ...names(body),
-      ...compact({
-        email,
-        job_title: optString(body, 'jobTitle', 200),
-        company: optString(body, 'company', 200),
-      }),
-      ...(profileId === undefined
-        ? {}
-        : { memberships: [{ account_id: accountId, permission_profile_id: profileId }] }),
-    });
-    return userInformation(updated, accountId, await users.labels(ctx, updated.memberships), true);
+    return render(updated);
   });
 
   // Closing users: their memberships in this account close (the seats free up); the users stay.
