@@ -56,7 +56,9 @@ async function main(): Promise<number> {
   const code = await new Promise<number>((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], {
       stdio: 'inherit',
-      env: { ...process.env, SIGNET_TEST_DB_URL: testUrl },
+      // Every test file shares the database: only the webhook tests' own job runners send webhooks (another
+      // file's runner, with another outbound policy, would take their deliveries).
+      env: { ...process.env, SIGNET_TEST_DB_URL: testUrl, SIGNET_WEBHOOK_DELIVERY: 'false' },
     });
     child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
   });

@@ -57,8 +57,10 @@ const ConfigSchema = Type.Object({
   // lets through (on-premises receivers, tests), and whether plain http:// URLs are accepted at all.
   outboundAllow: Type.Array(Type.String({ minLength: 1 })),
   outboundAllowHttp: Type.Boolean(),
-  // How long a webhook receiver has to answer (docs/webhooks.md).
+  // How long a webhook receiver has to answer, and whether this process's job workers send webhooks at all
+  // (docs/webhooks.md: a deployment may leave delivery to some of its worker processes).
   webhookTimeoutMs: Type.Integer({ minimum: 100, maximum: 60_000 }),
+  webhookDelivery: Type.Boolean(),
 });
 
 export type Config = Static<typeof ConfigSchema>;
@@ -118,6 +120,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       .filter((s) => s !== ''),
     outboundAllowHttp: env.SIGNET_OUTBOUND_ALLOW_HTTP === 'true',
     webhookTimeoutMs: int('SIGNET_WEBHOOK_TIMEOUT_MS', 10_000),
+    webhookDelivery: env.SIGNET_WEBHOOK_DELIVERY !== 'false',
     ...overrides,
   };
   if (config.databaseUrl === undefined) delete (config as Partial<Config>).databaseUrl;

@@ -31,7 +31,11 @@ after(async () => {
 });
 
 export function testConfig(overrides: Partial<Config> = {}): Config {
-  return loadConfig({ SIGNET_ENV: 'test', LOG_LEVEL: 'silent' }, { databaseUrl: testDbUrl(), ...overrides });
+  return loadConfig(
+    // Webhooks are sent only by the runners of tests that ask (webhookDelivery: true): see scripts/test.ts.
+    { SIGNET_ENV: 'test', LOG_LEVEL: 'silent', SIGNET_WEBHOOK_DELIVERY: 'false' },
+    { databaseUrl: testDbUrl(), ...overrides },
+  );
 }
 
 export interface TestApp {

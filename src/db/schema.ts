@@ -613,3 +613,4 @@ export interface WebhookAttemptsTable {
 }
 
 export type WebhookEndpointRow = Selectable<WebhookEndpointsTable>;
+export type WebhookAttemptRow = Selectable<WebhookAttemptsTable>;

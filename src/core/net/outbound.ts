@@ -6,6 +6,8 @@
 // address that was checked (never resolved again, so DNS rebinding cannot swap it), and is checked again on
 // every attempt.
 import { promises as dns } from 'node:dns';
+import http from 'node:http';
+import https from 'node:https';
 import { BlockList, isIP } from 'node:net';
 import { AppError, invalidField } from '../errors.ts';
 
@@ -48,15 +50,18 @@ const BLOCKED: readonly [string, number, 'ipv4' | 'ipv6'][] = [
   ['fec0::', 10, 'ipv6'],
   ['ff00::', 8, 'ipv6'],
 ];
-const blocked = new BlockList();
-for (const [net, prefix, type] of BLOCKED) blocked.addSubnet(net, prefix, type);
+// One list per family: a BlockList checks an IPv4 address against its IPv6 rules too, as the IPv4-mapped
+// address, so ::ffff:0:0/96 in the same list would block every IPv4 address.
+const blocked = { ipv4: new BlockList(), ipv6: new BlockList() };
+for (const [net, prefix, type] of BLOCKED) blocked[type].addSubnet(net, prefix, type);
 
 const familyOf = (ip: string): 'ipv4' | 'ipv6' => (isIP(ip) === 6 ? 'ipv6' : 'ipv4');
 
 /** Whether an address is one no outbound request may reach (unless the policy allows it). */
 export function isBlockedAddress(ip: string): boolean {
   if (isIP(ip) === 0) return true;
-  return blocked.check(ip, familyOf(ip));
+  const family = familyOf(ip);
+  return blocked[family].check(ip, family);
 }
 
 /** Reads SIGNET_OUTBOUND_ALLOW's entries: an IP, a CIDR range, or a host name. Throws on a malformed range. */
@@ -191,4 +196,72 @@ export async function checkedAddress(url: URL, policy: OutboundPolicy, resolve: 
     if (why) throw new OutboundRefused(why);
   }
   return addresses[0]!;
+}
+
+export interface OutboundAnswer {
+  status: number;
+  /** The Retry-After header, if any. */
+  retryAfter: string | undefined;
+  /** The first bytes of the body (at most 1 kB), for the delivery log. */
+  excerpt: string;
+}
+
+const EXCERPT_BYTES = 1024;
+
+/**
+ * POSTs `body` to `url` through the guard: resolved and checked now, connected to the checked address (the
+ * TLS name is still the host's), no redirect followed (a 3xx is an answer like any other), `timeoutMs` for the
+ * whole exchange. Throws OutboundRefused when the guard refuses, or the network error.
+ */
+export async function guardedPost(
+  url: URL,
+  headers: Record<string, string>,
+  body: string,
+  policy: OutboundPolicy,
+  resolve: Resolve,
+  timeoutMs: number,
+): Promise<OutboundAnswer> {
+  const address = await checkedAddress(url, policy, resolve);
+  const family = isIP(address);
+  const client = url.protocol === 'https:' ? https : http;
+  return new Promise<OutboundAnswer>((done, fail) => {
+    const req = client.request(
+      url,
+      {
+        method: 'POST',
+        headers: {
+          ...headers,
+          'content-type': 'application/json',
+          'content-length': String(Buffer.byteLength(body)),
+          'user-agent': 'Signet-Webhooks/1',
+        },
+        // Pinned: whatever the name resolves to by now, the connection goes to the address checked above.
+        lookup: (_host, opts, cb) => {
+          if ((opts as { all?: boolean }).all)
+            (cb as (e: null, a: { address: string; family: number }[]) => void)(null, [{ address, family }]);
+          else cb(null, address, family);
+        },
+        agent: false,
+        signal: AbortSignal.timeout(timeoutMs),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          if (size < EXCERPT_BYTES) chunks.push(chunk);
+          size += chunk.length;
+        });
+        res.on('end', () =>
+          done({
+            status: res.statusCode ?? 0,
+            retryAfter: res.headers['retry-after'],
+            excerpt: Buffer.concat(chunks).subarray(0, EXCERPT_BYTES).toString('utf8'),
+          }),
+        );
+        res.on('error', fail);
+      },
+    );
+    req.on('error', fail);
+    req.end(body);
+  });
 }

@@ -10,6 +10,7 @@ import { newId } from '../ids.ts';
 import { checkUrlShape, type OutboundPolicy } from '../net/outbound.ts';
 import { requireAccountAccess } from '../principal.ts';
 import { accountInBody } from '../refs.ts';
+import { type DeliveryView, deliveryLog } from './delivery.ts';
 import { EVENT_TYPES, forgetSubscribers } from './events.ts';
 
 /** An account holds at most this many endpoints (each event is matched against all of them). */
@@ -276,6 +277,12 @@ export class WebhookEndpointsService {
       });
       return { event_id: eventId, delivery_id: deliveryId };
     });
+  }
+
+  /** The endpoint's delivery log, newest first: each delivery with its attempts. */
+  async deliveries(ctx: Ctx, id: string, limit: number): Promise<{ data: DeliveryView[] }> {
+    await this.load(ctx, this.db, id);
+    return { data: await deliveryLog(this.db, id, limit) };
   }
 
   private views(db: Db, ctx: Ctx) {

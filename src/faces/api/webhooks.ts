@@ -185,6 +185,54 @@ export async function webhookRoutes(app: FastifyInstance): Promise<void> {
       endpoints.rotateSecret(ctxOf(request), request.params.id, request.body?.expires_in_seconds),
   );
 
+  const Attempt = Type.Object({
+    attempt: Type.Integer(),
+    started_at: Timestamp,
+    status_code: Nullable(Type.Integer()),
+    latency_ms: Type.Integer(),
+    response_excerpt: Type.String({ description: 'the first kilobyte of the answer' }),
+    error: Nullable(
+      Type.String({ description: 'why there was no answer (timeout, refused by the outbound guard…)' }),
+    ),
+    next_retry_at: Nullable(Timestamp),
+  });
+  fastify.get(
+    '/webhook_endpoints/:id/deliveries',
+    {
+      config: { permission: 'webhooks:read' },
+      schema: {
+        tags,
+        summary: 'The delivery log: the latest deliveries, newest first, each with its attempts',
+        params: IdParams,
+        querystring: Type.Object(
+          { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })) },
+          Strict,
+        ),
+        response: {
+          200: Type.Object({
+            data: Type.Array(
+              Type.Object({
+                id: Uuid,
+                event_id: Uuid,
+                event_type: Type.String(),
+                status: Type.Union([
+                  Type.Literal('pending'),
+                  Type.Literal('delivered'),
+                  Type.Literal('failed'),
+                ]),
+                attempts: Type.Array(Attempt),
+                next_attempt_at: Nullable(Timestamp),
+                created_at: Timestamp,
+              }),
+            ),
+          }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => endpoints.deliveries(ctxOf(request), request.params.id, request.query.limit ?? 50),
+  );
+
   fastify.post(
     '/webhook_endpoints/:id/test',
     {

@@ -1,0 +1,248 @@
+// Webhooks, part two (issue 13): delivery to a real HTTP receiver on loopback, verified with the official
+// `standardwebhooks` package (and the Atlas and Connect HMACs); retries keep the webhook-id and honour
+// Retry-After; rotation signs with both secrets; 410 disables the endpoint; the outbound guard's ranges.
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { type TestContext, test } from 'node:test';
+import { Webhook } from 'standardwebhooks';
+import { checkedAddress, isBlockedAddress, OutboundRefused } from '../src/core/net/outbound.ts';
+import { as, buildApp, createTenant, testDb, unique } from './helper.ts';
+import { runWorker } from './imports-helper.ts';
+
+interface Received {
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** A receiver on 127.0.0.1: records every request; answers what `answer` says (200 by default). */
+async function receiver(t: TestContext) {
+  const got: Received[] = [];
+  const waiters: (() => void)[] = [];
+  let answer: (r: Received) => { status: number; headers?: Record<string, string> } = () => ({ status: 200 });
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const r = { path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
+      got.push(r);
+      const a = answer(r);
+      res.writeHead(a.status, a.headers ?? {});
+      res.end('ok');
+      for (const w of waiters.splice(0)) w();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: (path: string) => `http://127.0.0.1:${port}${path}`,
+    got,
+    answer(fn: typeof answer) {
+      answer = fn;
+    },
+    /** Resolves once `n` requests have arrived at `path`. */
+    async wait(path: string, n: number): Promise<Received[]> {
+      for (;;) {
+        const here = got.filter((r) => r.path === path);
+        if (here.length >= n) return here;
+        await new Promise<void>((r) => waiters.push(r));
+      }
+    },
+  };
+}
+
+/** Calls `read` until `done` holds for its result (the worker runs on its own; this waits for it). */
+async function until<T>(read: () => Promise<T>, done: (v: T) => boolean): Promise<T> {
+  for (;;) {
+    const v = await read();
+    if (done(v)) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function setup(t: TestContext) {
+  const built = await buildApp(t, {
+    outboundAllowHttp: true,
+    outboundAllow: ['127.0.0.1'],
+    webhookDelivery: true,
+  });
+  await runWorker(t, built.config);
+  const tenant = await createTenant(built.services, built.config);
+  const api = as(built.app, tenant.key);
+  const rx = await receiver(t);
+  const endpoint = async (path: string, format: string, events = ['user.created']) => {
+    const res = await api('POST', '/api/webhook_endpoints', {
+      account_id: tenant.accountId,
+      url: rx.url(path),
+      events,
+      format,
+    });
+    assert.equal(res.statusCode, 201, res.body);
+    return res.json();
+  };
+  return { ...built, tenant, api, rx, endpoint };
+}
+
+test('delivery: the three formats, signed, verified by the receiver; the webhook-id is the event id', async (t) => {
+  const { api, rx, endpoint, tenant } = await setup(t);
+  const std = await endpoint('/std', 'standard');
+  const atlas = await endpoint('/atlas', 'atlas');
+  const connect = await endpoint('/connect', 'connect');
+  const user = await api('POST', '/api/users', {
+    email: `${unique('u')}@example.test`,
+    account_id: tenant.accountId,
+  });
+  assert.equal(user.statusCode, 201, user.body);
+  const event = await testDb()
+    .db.selectFrom('webhook_events')
+    .selectAll()
+    .where('organization_id', '=', tenant.organizationId)
+    .where('type', '=', 'user.created')
+    .executeTakeFirstOrThrow();
+
+  const [s] = await rx.wait('/std', 1);
+  const verified = new Webhook(std.secret).verify(s!.body, s!.headers as Record<string, string>) as any;
+  assert.equal(verified.type, 'user.created');
+  assert.equal(verified.data.id, user.json().id);
+  assert.equal(s!.headers['webhook-id'], event.id);
+  assert.throws(() => new Webhook(atlas.secret).verify(s!.body, s!.headers as Record<string, string>));
+
+  const [a] = await rx.wait('/atlas', 1);
+  const hex = createHmac('sha256', atlas.secret).update(a!.body).digest('hex');
+  assert.equal(a!.headers['x-atlas-signature'], `sha256=${hex}`);
+  assert.equal(JSON.parse(a!.body).event, 'user.created');
+
+  const [c] = await rx.wait('/connect', 1);
+  const b64 = createHmac('sha256', connect.secret).update(c!.body).digest('base64');
+  assert.equal(c!.headers['x-docusign-signature-1'], b64);
+  assert.equal(c!.headers['x-docusign-signature-2'], undefined);
+  const body = JSON.parse(c!.body);
+  assert.equal(body.event, 'user.created');
+  assert.equal(body.configurationId, connect.id);
+
+  const log = await until(
+    () => api('GET', `/api/webhook_endpoints/${std.id}/deliveries`),
+    (res) => res.statusCode !== 200 || res.json().data[0]?.status !== 'pending',
+  );
+  assert.equal(log.statusCode, 200, log.body);
+  const d = log.json().data[0];
+  assert.equal(d.status, 'delivered');
+  assert.equal(d.event_id, event.id);
+  assert.equal(d.attempts[0].status_code, 200);
+  assert.equal(d.attempts[0].response_excerpt, 'ok');
+});
+
+test('delivery: a failure is retried with the same webhook-id, after Retry-After; 410 disables the endpoint', async (t) => {
+  const { api, rx, endpoint, tenant } = await setup(t);
+  const hook = await endpoint('/flaky', 'standard', ['group.created']);
+  let first = true;
+  rx.answer(() => {
+    if (!first) return { status: 200 };
+    first = false;
+    return { status: 503, headers: { 'retry-after': '1' } };
+  });
+  const sent = await api('POST', `/api/webhook_endpoints/${hook.id}/test`);
+  assert.equal(sent.statusCode, 202, sent.body);
+  const [one, two] = await rx.wait('/flaky', 2);
+  assert.equal(one!.headers['webhook-id'], sent.json().event_id);
+  assert.equal(two!.headers['webhook-id'], sent.json().event_id);
+  assert.ok(Number(two!.headers['webhook-timestamp']) >= Number(one!.headers['webhook-timestamp']));
+  for (const r of [one!, two!]) new Webhook(hook.secret).verify(r.body, r.headers as Record<string, string>);
+  const log = await until(
+    async () => (await api('GET', `/api/webhook_endpoints/${hook.id}/deliveries`)).json().data[0],
+    (d) => d.status !== 'pending',
+  );
+  assert.equal(log.status, 'delivered');
+  assert.deepEqual(
+    log.attempts.map((a: any) => a.status_code),
+    [503, 200],
+  );
+  const gap = new Date(log.attempts[1].started_at).getTime() - new Date(log.attempts[0].started_at).getTime();
+  assert.ok(gap >= 1000, `Retry-After: 1 was honoured (${gap} ms)`);
+
+  // 410: the delivery fails for good and the endpoint is disabled, saying why.
+  const gone = await endpoint('/gone', 'standard', ['user.created']);
+  rx.answer((r) => ({ status: r.path === '/gone' ? 410 : 200 }));
+  await api('POST', '/api/users', { email: `${unique('u')}@example.test`, account_id: tenant.accountId });
+  await rx.wait('/gone', 1);
+  const ep = await until(
+    async () => (await api('GET', `/api/webhook_endpoints/${gone.id}`)).json(),
+    (e) => !e.enabled,
+  );
+  assert.equal(ep.disabled_reason, 'the receiver answered 410 Gone');
+});
+
+test('delivery: during a rotation window every delivery is signed with both secrets', async (t) => {
+  const { api, rx, endpoint } = await setup(t);
+  const std = await endpoint('/rot-std', 'standard', ['group.created']);
+  const con = await endpoint('/rot-con', 'connect', ['group.created']);
+  const newStd = (
+    await api('POST', `/api/webhook_endpoints/${std.id}/rotate_secret`, { expires_in_seconds: 600 })
+  ).json();
+  const newCon = (
+    await api('POST', `/api/webhook_endpoints/${con.id}/rotate_secret`, { expires_in_seconds: 600 })
+  ).json();
+  await api('POST', `/api/webhook_endpoints/${std.id}/test`);
+  await api('POST', `/api/webhook_endpoints/${con.id}/test`);
+  const [s] = await rx.wait('/rot-std', 1);
+  assert.equal(String(s!.headers['webhook-signature']).split(' ').length, 2);
+  for (const secret of [std.secret, newStd.secret]) {
+    new Webhook(secret).verify(s!.body, s!.headers as Record<string, string>);
+  }
+  const [c] = await rx.wait('/rot-con', 1);
+  const mac = (k: string) => createHmac('sha256', k).update(c!.body).digest('base64');
+  assert.equal(c!.headers['x-docusign-signature-1'], mac(con.secret));
+  assert.equal(c!.headers['x-docusign-signature-2'], mac(newCon.secret));
+
+  // A window of 0: the old secret stops at once.
+  const again = (
+    await api('POST', `/api/webhook_endpoints/${std.id}/rotate_secret`, { expires_in_seconds: 0 })
+  ).json();
+  await api('POST', `/api/webhook_endpoints/${std.id}/test`);
+  const [, s2] = await rx.wait('/rot-std', 2);
+  assert.equal(String(s2!.headers['webhook-signature']).split(' ').length, 1);
+  new Webhook(again.secret).verify(s2!.body, s2!.headers as Record<string, string>);
+});
+
+test('outbound guard: every private, loopback, link-local, CGNAT, ULA, multicast and mapped range is refused', async () => {
+  for (const ip of [
+    '127.0.0.1',
+    '127.255.0.9',
+    '0.0.0.0',
+    '10.1.2.3',
+    '172.16.0.1',
+    '172.31.255.255',
+    '192.168.1.1',
+    '169.254.169.254',
+    '100.64.0.1',
+    '224.0.0.1',
+    '255.255.255.255',
+    '::1',
+    '::',
+    'fe80::1',
+    'fc00::1',
+    'fd12:3456::1',
+    'ff02::1',
+    '::ffff:127.0.0.1',
+    '::ffff:10.0.0.1',
+    '64:ff9b::a00:1',
+  ]) {
+    assert.ok(isBlockedAddress(ip), ip);
+  }
+  for (const ip of ['93.184.216.34', '8.8.8.8', '172.32.0.1', '100.128.0.1', '2606:4700::1111']) {
+    assert.ok(!isBlockedAddress(ip), ip);
+  }
+  const policy = { allow: ['10.20.0.0/16', 'hooks.internal'], allowHttp: false };
+  const noDns = async (): Promise<string[]> => {
+    throw Object.assign(new Error('no DNS here'), { code: 'ENOTFOUND' });
+  };
+  await assert.rejects(checkedAddress(new URL('https://10.1.0.1/'), policy, noDns), OutboundRefused);
+  assert.equal(await checkedAddress(new URL('https://10.20.3.4/'), policy, noDns), '10.20.3.4');
+  await assert.rejects(checkedAddress(new URL('http://8.8.8.8/'), policy, noDns), /https only/);
+  await assert.rejects(
+    checkedAddress(new URL('https://nowhere.test/'), policy, noDns),
+    /could not be resolved/,
+  );
+});
