@@ -9,6 +9,7 @@ import { esignFace } from './faces/esign/index.ts';
 import { healthRoutes } from './faces/health.ts';
 import { startIdempotencySweep } from './faces/idempotency.ts';
 import { managementFace } from './faces/management/index.ts';
+import { oauthFace } from './faces/oauth/index.ts';
 import { peopleFace } from './faces/people/index.ts';
 import { installRateLimits } from './faces/rate-limit.ts';
 import { installRequestGuards } from './faces/request-guards.ts';
@@ -95,6 +96,7 @@ export async function app(fastify: FastifyInstance, opts: AppOptions): Promise<v
 
   await fastify.register(healthRoutes, { ready: opts.ready ?? (async () => true) });
   await fastify.register(peopleFace);
+  await fastify.register(oauthFace);
   await fastify.register(apiFace, { prefix: '/api' });
   await fastify.register(managementFace, { prefix: '/management' });
   await fastify.register(esignFace, { prefix: '/restapi' });

@@ -35,6 +35,8 @@ const ConfigSchema = Type.Object({
   smtpUrl: Type.Optional(Type.String({ pattern: '^smtps?://' })),
   mailFrom: Type.String({ minLength: 3 }),
   publicUrl: Type.String({ pattern: '^https?://' }),
+  // What a JWT-bearer grant's `aud` must be: the host[:port] DocuSign's SDKs put there (docs/oauth.md).
+  oauthAudience: Type.String({ minLength: 1, maxLength: 300 }),
   // DNS servers for domain-claim proofs, as Node's Resolver.setServers takes them; empty = the system's.
   dnsServers: Type.Array(Type.String({ minLength: 1 })),
   sessionMaxHours: Type.Integer({ minimum: 1, maximum: 24 * 30 }),
@@ -98,6 +100,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     smtpUrl: env.SMTP_URL || undefined,
     mailFrom: env.SIGNET_MAIL_FROM || 'Signet <no-reply@localhost>',
     publicUrl: (env.SIGNET_PUBLIC_URL || `${tls ? 'https' : 'http'}://localhost:8080`).replace(/\/+$/, ''),
+    oauthAudience: env.SIGNET_OAUTH_AUDIENCE || '',
     sessionMaxHours: int('SIGNET_SESSION_MAX_HOURS', 12),
     dnsServers: dnsServersOf(env.SIGNET_DNS_SERVERS),
     importMaxBytes: int('SIGNET_IMPORT_MAX_BYTES', 200 * 1024 * 1024),
@@ -123,6 +126,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     webhookDelivery: env.SIGNET_WEBHOOK_DELIVERY !== 'false',
     ...overrides,
   };
+  // By default the audience is SIGNET_PUBLIC_URL's host[:port], which is what the SDKs send.
+  if (config.oauthAudience === '') config.oauthAudience = hostOf(config.publicUrl);
   if (config.databaseUrl === undefined) delete (config as Partial<Config>).databaseUrl;
   if (config.redisUrl === undefined) delete (config as Partial<Config>).redisUrl;
   if (config.smtpUrl === undefined) delete (config as Partial<Config>).smtpUrl;
@@ -149,6 +154,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       '/smtpUrl': 'SMTP_URL (smtp:// or smtps://)',
       '/mailFrom': 'SIGNET_MAIL_FROM',
       '/publicUrl': 'SIGNET_PUBLIC_URL',
+      '/oauthAudience': 'SIGNET_OAUTH_AUDIENCE',
       '/dnsServers': 'SIGNET_DNS_SERVERS',
       '/sessionMaxHours': 'SIGNET_SESSION_MAX_HOURS',
       '/importMaxBytes': 'SIGNET_IMPORT_MAX_BYTES',
@@ -167,6 +173,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     throw new ConfigError(`invalid ${names[first.path] ?? first.path}: ${first.message}${got}`);
   }
   return config as Config;
+}
+
+/** The host[:port] of a URL, or '' when it is not one (the schema then names SIGNET_PUBLIC_URL). */
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return '';
+  }
 }
 
 /**

@@ -22,6 +22,8 @@ import { IntegrationsService } from './core/integrations/service.ts';
 import { InvitesService } from './core/invites/service.ts';
 import { Mailer } from './core/mail/mailer.ts';
 import { MappingRulesService } from './core/mapping-rules/service.ts';
+import { OAuthServer } from './core/oauth/provider.ts';
+import { AccessTokens } from './core/oauth/tokens.ts';
 import { DomainsService } from './core/organizations/domains.ts';
 import { OrganizationsService } from './core/organizations/service.ts';
 import { PermissionProfilesService } from './core/permission-profiles/service.ts';
@@ -48,6 +50,24 @@ export function createServices(db: Db, config: Config) {
     config.publicUrl,
   );
   const invites = new InvitesService(db, sessions, mailer, config.environment, config.publicUrl);
+  const integrationLookup = new IntegrationLookup(db);
+  const consents = new ConsentsService(db);
+  // OAuth (docs/oauth.md): access tokens resolve to principals like API keys; the server issues them.
+  const oauthTokens = new AccessTokens(db, integrationLookup, config.environment, config.keyCacheTtlMs);
+  const oauth = new OAuthServer(
+    db,
+    integrationLookup,
+    oauthTokens,
+    consents,
+    {
+      issuer: config.publicUrl,
+      audience: config.oauthAudience,
+      environment: config.environment,
+      trustProxy: config.trustProxy !== false,
+      sessionMaxHours: config.sessionMaxHours,
+    },
+    config.keyCacheTtlMs,
+  );
   return {
     mailer,
     sessions,
@@ -64,12 +84,14 @@ export function createServices(db: Db, config: Config) {
     provisioning: new ProvisioningService(db),
     accountBatches: new AccountBatchesService(db),
     apiKeys: new ApiKeysService(db, config.environment, config.keyCacheTtlMs),
-    // Integration keys (OAuth clients), their secrets and RSA keys, consents (docs/oauth.md), and what the
-    // OAuth endpoints read about them.
+    // Integration keys (OAuth clients), their secrets and RSA keys, consents (docs/oauth.md), what the
+    // OAuth endpoints read about them, the OAuth server, and access tokens as principals.
     integrations: new IntegrationsService(db),
     integrationCredentials: new IntegrationCredentialsService(db),
-    consents: new ConsentsService(db),
-    integrationLookup: new IntegrationLookup(db),
+    consents,
+    integrationLookup,
+    oauth,
+    oauthTokens,
     audit: new AuditService(db),
     permissionProfiles: new PermissionProfilesService(db),
     groups: new GroupsService(db),

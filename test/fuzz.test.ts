@@ -428,6 +428,16 @@ function malformed(op: Operation, ids: Ids, rng: Rng): Request {
 
 /** Whether an error body is in the dialect of the face its path names. */
 function dialectOk(url: string, status: number, body: string): boolean {
+  // The OAuth face: RFC 6749's {"error", "error_description"}, or a page where a browser is (sign-in, consent,
+  // an authorization request that cannot be answered at the client's redirect URI).
+  if (/^\/oauth\/(auth|interaction)\b/.test(url) && body.startsWith('<!DOCTYPE html>')) return true;
+  if (/^\/(oauth|\.well-known)\//.test(url)) {
+    try {
+      return typeof JSON.parse(body)?.error === 'string';
+    } catch {
+      return false;
+    }
+  }
   let json: any;
   try {
     json = JSON.parse(body);

@@ -17,6 +17,10 @@ export const ERROR_STATUS = {
   api_key_expired: 401,
   environment_mismatch: 401,
   invalid_credentials: 401,
+  // OAuth access tokens (src/core/oauth/tokens.ts): not one of Signet's, past its expiry, or revoked.
+  invalid_access_token: 401,
+  access_token_expired: 401,
+  access_token_revoked: 401,
   // 403
   permission_denied: 403,
   csrf_failed: 403,

@@ -86,8 +86,13 @@ export function permissionsFor(role: OrgRole, profilePermissions: readonly strin
 }
 
 export interface Principal {
-  kind: 'api_key' | 'user' | 'system';
-  /** The key's id for API keys, the user's id for people, a fixed name for the system (CLI). */
+  /**
+   * `user` is a person: through a dashboard session, or through an OAuth access token an integration holds for
+   * them (then `oauth` says which). `integration` is an integration acting as itself (a client_credentials
+   * token; the token endpoint's audit events).
+   */
+  kind: 'api_key' | 'user' | 'system' | 'integration';
+  /** The key's id for API keys, the user's id for people, the integration's id, a fixed name for the system. */
   id: string;
   label: string;
   organizationId: string;
@@ -106,6 +111,19 @@ export interface Principal {
    * hold every profile permission and need none; absent for a member, they are derived from `permissions`.
    */
   profilePermissions?: readonly string[];
+  /** Set when the principal comes from an OAuth access token: whose token, with which (OAuth) scopes. */
+  oauth?: {
+    integrationId: string;
+    clientId: string;
+    /** The token's DocuSign scope names, as consent still covers them. */
+    scopes: readonly string[];
+  };
+}
+
+/** How a principal is named in a refusal: "API key", "access token", or "principal". */
+export function credentialName(principal: Principal): string {
+  if (principal.oauth) return 'access token';
+  return principal.kind === 'api_key' ? 'API key' : 'principal';
 }
 
 export function can(principal: Principal, permission: Permission): boolean {
@@ -114,6 +132,21 @@ export function can(principal: Principal, permission: Permission): boolean {
 
 export function requirePermission(principal: Principal, permission: Permission): void {
   if (!can(principal, permission)) {
+    // An access token whose scopes do not grant the permission: name them (DocuSign's names).
+    if (principal.oauth && principal.scopes && !scopeGrants(principal.scopes).has(permission)) {
+      throw new AppError(
+        'permission_denied',
+        `this access token's scopes (${principal.oauth.scopes.join(' ') || 'none'}) do not grant ${permission}; ask for a scope that does when obtaining the token`,
+        [
+          {
+            message: 'missing permission: the token lacks the scope',
+            permission,
+            restricted: true,
+            scopes: [...principal.oauth.scopes],
+          },
+        ],
+      );
+    }
     // A restricted key whose scopes do not grant the permission: say so, and which scopes it has.
     if (principal.scopes && !scopeGrants(principal.scopes).has(permission)) {
       throw new AppError(
@@ -131,7 +164,7 @@ export function requirePermission(principal: Principal, permission: Permission):
     }
     throw new AppError(
       'permission_denied',
-      `this ${principal.kind === 'api_key' ? 'API key' : 'principal'} lacks the permission "${permission}" (role ${principal.role})`,
+      `this ${credentialName(principal)} lacks the permission "${permission}" (role ${principal.role})`,
       [{ message: 'missing permission', permission }],
     );
   }
@@ -143,7 +176,7 @@ export function requireAnyPermission(principal: Principal, permissions: readonly
   if (permissions.length === 1) requirePermission(principal, permissions[0]!);
   throw new AppError(
     'permission_denied',
-    `this ${principal.kind === 'api_key' ? 'API key' : 'principal'} lacks every one of the permissions ` +
+    `this ${credentialName(principal)} lacks every one of the permissions ` +
       `${permissions.map((p) => `"${p}"`).join(', ')} (role ${principal.role}${principal.scopes ? `, scopes ${principal.scopes.join(', ')}` : ''})`,
     [{ message: 'missing permission: any one of these is needed', permissions: [...permissions] }],
   );
@@ -185,6 +218,16 @@ function grantsWithin(p: ProfilePermission, set: ReadonlySet<Permission>): boole
   return GRANTS[p].every((g) => set.has(g));
 }
 
+/** A profile's permissions as a restricted credential may use them: those its scopes grant (all when unrestricted). */
+export function withinScopes(
+  profilePermissions: readonly string[],
+  scopes: readonly string[] | null | undefined,
+): string[] {
+  if (!scopes) return [...profilePermissions];
+  const granted = scopeGrants(scopes);
+  return PROFILE_PERMISSIONS.filter((p) => profilePermissions.includes(p) && grantsWithin(p, granted));
+}
+
 /**
  * The profile permissions among `wanted` that give power over the account (they grant a route permission)
  * and that `held` lacks. `send_envelopes` gives none (it is what the default profile, DS Sender, carries), so
@@ -208,7 +251,7 @@ export function requireHolds(
   if (missing.length === 0) return;
   throw new AppError(
     'permission_denied',
-    `${what} grants ${missing.join(', ')}, which this ${principal.kind === 'api_key' ? 'API key' : 'principal'} does not hold; nobody grants more than they hold`,
+    `${what} grants ${missing.join(', ')}, which this ${credentialName(principal)} does not hold; nobody grants more than they hold`,
     [{ ...(field ? { field } : {}), message: 'beyond your own permissions', missing }],
   );
 }

@@ -214,6 +214,32 @@ export interface OauthConsentsTable {
   revoked_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
+// --- the OAuth server's storage (0021_oauth_payloads.sql); ids are SHA-256 hashes ---
+export interface OauthGrantsTable {
+  id: Buffer;
+  organization_id: string;
+  integration_id: string;
+  user_id: string;
+  /** oidc-provider's Grant payload, without its id. */
+  payload: Record<string, unknown>;
+  created_at: CreatedAt;
+  expires_at: Date | null;
+  revoked_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}
+
+export interface OauthPayloadsTable {
+  /** oidc-provider's model name: AccessToken, RefreshToken, AuthorizationCode, Session, ... */
+  model: string;
+  id: Buffer;
+  grant_id: Buffer | null;
+  uid: Buffer | null;
+  /** oidc-provider's payload, without its id (`jti`). */
+  payload: Record<string, unknown>;
+  expires_at: Date | null;
+  consumed_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  revoked_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}
+
 export interface AuditHeadsTable {
   organization_id: string;
   last_seq: number;
@@ -385,6 +411,8 @@ export interface Database {
   integration_secrets: IntegrationSecretsTable;
   integration_rsa_keys: IntegrationRsaKeysTable;
   oauth_consents: OauthConsentsTable;
+  oauth_grants: OauthGrantsTable;
+  oauth_payloads: OauthPayloadsTable;
   audit_heads: AuditHeadsTable;
   audit_events: AuditEventsTable;
   sessions: SessionsTable;

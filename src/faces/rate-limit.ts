@@ -16,6 +16,7 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest }
 import { Redis } from 'ioredis';
 import type { Config } from '../config.ts';
 import { AppError } from '../core/errors.ts';
+import { type AccountHint, isOAuthToken } from '../core/oauth/tokens.ts';
 
 export type RateLimitPolicyName = 'default' | 'auth' | 'key_failures';
 
@@ -315,12 +316,18 @@ export async function enforceRateLimit(
 }
 
 /**
- * Verifies a bearer API key under the per-IP budget of failed verifications (`key_failures`,
- * SIGNET_KEY_FAILURES_PER_MINUTE). A client over its budget gets 429 rate_limited with Retry-After before
- * the key is even parsed, so guessing costs no query and no cache slot; every 401 from verification (a bad
- * checksum included: it is cheap to forge) counts one failure. Successful verifications count nothing.
+ * Verifies a bearer credential — an API key, or an OAuth access token (src/core/oauth/tokens.ts) — under the
+ * per-IP budget of failed verifications (`key_failures`, SIGNET_KEY_FAILURES_PER_MINUTE). A client over its
+ * budget gets 429 rate_limited with Retry-After before the credential is even parsed, so guessing costs no
+ * query and no cache slot; every 401 from verification (a bad checksum included: it is cheap to forge) counts
+ * one failure. Successful verifications count nothing. `hint`: the account a user's token should act in.
  */
-export async function verifyApiKeyLimited(request: FastifyRequest, reply: FastifyReply, key: string) {
+export async function verifyBearerLimited(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  credential: string,
+  hint: AccountHint | null = null,
+) {
   const limiter = request.server.rateLimiter;
   const partition = `ip:${request.ip}`;
   const peeked = limiter.peek('key_failures', partition);
@@ -330,7 +337,7 @@ export async function verifyApiKeyLimited(request: FastifyRequest, reply: Fastif
     reply.header('retry-after', String(retryAfter));
     throw new AppError(
       'rate_limited',
-      `too many failed API key verifications from this address: ${state.policy.limit} per ${state.policy.windowSeconds} s; retry after ${retryAfter} s`,
+      `too many failed API key or access token verifications from this address: ${state.policy.limit} per ${state.policy.windowSeconds} s; retry after ${retryAfter} s`,
       [
         {
           message: 'quota exceeded',
@@ -342,8 +349,11 @@ export async function verifyApiKeyLimited(request: FastifyRequest, reply: Fastif
       ],
     );
   }
+  const { services } = request.server;
   try {
-    return await request.server.services.apiKeys.verify(key, request.ip);
+    return isOAuthToken(credential)
+      ? await services.oauthTokens.verify(credential, hint)
+      : await services.apiKeys.verify(credential, request.ip);
   } catch (err) {
     if (err instanceof AppError && err.status === 401) {
       const counted = limiter.check('key_failures', partition);

@@ -5,8 +5,9 @@
 //
 //   - owners and admins hold every permission org-wide (a restricted key: those its scopes grant);
 //   - a member holds in its principal's account what its profile there grants (heldProfilePermissions);
-//   - a member acting through a dashboard session also holds, in each other account, what their own active
-//     membership's profile there grants (looked up here);
+//   - a member acting in person (a dashboard session, or an OAuth access token held for them) also holds, in
+//     each other account, what their own active membership's profile there grants (looked up here), cut down
+//     to the token's scopes;
 //   - a member's API key is confined to its account: a user who belongs elsewhere is out of its reach;
 //   - a member never changes a user whose profile in any of those accounts grants more than the member holds
 //     there (whoever controls a person's email or password holds that person's rights).
@@ -15,7 +16,13 @@
 // call those services (/api, /management, /restapi) inherit it.
 import type { Db } from '../../db/connection.ts';
 import { AppError } from '../errors.ts';
-import { beyondHeld, heldProfilePermissions, type Principal, type ProfilePermission } from '../principal.ts';
+import {
+  beyondHeld,
+  heldProfilePermissions,
+  type Principal,
+  type ProfilePermission,
+  withinScopes,
+} from '../principal.ts';
 
 export class Reach {
   private constructor(
@@ -36,7 +43,8 @@ export class Reach {
         .where('m.user_id', '=', principal.userId)
         .where('m.status', '=', 'active')
         .execute();
-      for (const r of rows) elsewhere.set(r.account_id, new Set(r.permissions ?? []));
+      for (const r of rows)
+        elsewhere.set(r.account_id, new Set(withinScopes(r.permissions ?? [], principal.scopes)));
     }
     return new Reach(principal, heldProfilePermissions(principal), elsewhere);
   }

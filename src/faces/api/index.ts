@@ -1,10 +1,10 @@
-// The native API under /api: snake_case JSON, Bearer API keys, errors as {"error": {code, message, details}}.
+// The native API under /api: snake_case JSON, Bearer API keys (or OAuth access tokens), errors as {"error": {code, message, details}}.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../core/errors.ts';
 import { requireAnyPermission, requirePermission } from '../../core/principal.ts';
 import { toAppError } from '../http-errors.ts';
 import { installIdempotency } from '../idempotency.ts';
-import { rateLimitByPrincipal, verifyApiKeyLimited } from '../rate-limit.ts';
+import { rateLimitByPrincipal, verifyBearerLimited } from '../rate-limit.ts';
 import { authenticateSession, sessionCookie } from '../session-auth.ts';
 import { accountRoutes } from './accounts.ts';
 import { apiKeyRoutes } from './api-keys.ts';
@@ -44,7 +44,11 @@ async function authenticate(request: FastifyRequest, reply: FastifyReply): Promi
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (!match)
     throw new AppError('missing_credentials', 'the Authorization header must be "Bearer <API key>"');
-  request.principal = await verifyApiKeyLimited(request, reply, match[1]!);
+  // A user's access token acts in the account Signet-Account names, as a session does.
+  const account = request.headers['signet-account'];
+  const hint =
+    typeof account === 'string' && account.trim() !== '' ? { account: account.trim(), strict: true } : null;
+  request.principal = await verifyBearerLimited(request, reply, match[1]!, hint);
 }
 
 export async function apiFace(fastify: FastifyInstance): Promise<void> {

@@ -1,4 +1,4 @@
-// GET /api/me: who the caller is and what it may do — the key (or session) resolved to its principal. Scripts
+// GET /api/me: who the caller is and what it may do — the key (session, access token) resolved to its principal. Scripts
 // use it to check a key before a run ("is this the live key of the right organization, with users:write?"),
 // as DocuSign's clients use /oauth/userinfo. It reads nothing but the principal, which API-key verification
 // already holds in its cache: no database round trip.
@@ -10,8 +10,16 @@ import { errorResponses, Nullable, Role, Uuid } from './schemas.ts';
 
 const Me = Type.Object(
   {
-    type: Type.Union([Type.Literal('api_key'), Type.Literal('user'), Type.Literal('system')]),
-    id: Type.String({ description: "the key's id, or the person's user id for a dashboard session" }),
+    type: Type.Union([
+      Type.Literal('api_key'),
+      Type.Literal('user'),
+      Type.Literal('system'),
+      Type.Literal('integration'),
+    ]),
+    id: Type.String({
+      description:
+        "the key's id; the person's user id for a dashboard session or an access token held for them; the integration's id for a client_credentials token",
+    }),
     label: Type.String(),
     organization_id: Uuid,
     account_id: Nullable(Uuid),
@@ -22,6 +30,10 @@ const Me = Type.Object(
     /** A restricted key's scopes; null for an unrestricted key or a session. */
     scopes: Nullable(Type.Array(Type.String())),
     permissions: Type.Array(Type.String(), { description: 'every route permission the caller holds' }),
+    /** For an OAuth access token: the integration it was issued to and its (DocuSign) scopes. */
+    oauth: Nullable(
+      Type.Object({ integration_id: Uuid, client_id: Type.String(), scopes: Type.Array(Type.String()) }),
+    ),
   },
   { $id: 'Me' },
 );
@@ -54,6 +66,13 @@ export async function meRoutes(app: FastifyInstance): Promise<void> {
         scopes: p.scopes ? [...p.scopes] : null,
         // In the catalogue's order, so the answer is stable.
         permissions: PERMISSIONS.filter((perm) => p.permissions.has(perm)),
+        oauth: p.oauth
+          ? {
+              integration_id: p.oauth.integrationId,
+              client_id: p.oauth.clientId,
+              scopes: [...p.oauth.scopes],
+            }
+          : null,
       };
     },
   );

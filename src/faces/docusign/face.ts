@@ -4,11 +4,12 @@
 // face's own dialect. The routes themselves only translate between DocuSign's wire shapes and the core
 // services that /api uses (DESIGN.md: one core, many faces).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { scopeGrants } from '../../core/api-keys/scopes.ts';
 import { AppError, notFound } from '../../core/errors.ts';
 import { can, type Permission } from '../../core/principal.ts';
 import { toAppError } from '../http-errors.ts';
 import { installIdempotency } from '../idempotency.ts';
-import { rateLimitByPrincipal, verifyApiKeyLimited } from '../rate-limit.ts';
+import { rateLimitByPrincipal, verifyBearerLimited } from '../rate-limit.ts';
 import { type DocuSignScope, SCOPE_PERMISSION } from './scopes.ts';
 
 declare module 'fastify' {
@@ -22,7 +23,11 @@ declare module 'fastify' {
 
 export type ErrorRenderer = (err: AppError, request: FastifyRequest, reply: FastifyReply) => FastifyReply;
 
-/** A Bearer token from the Authorization header: Signet API keys today, OAuth access tokens later. */
+/**
+ * A Bearer token from the Authorization header: a Signet API key or an OAuth access token. A user's token acts
+ * in the account the path names when the user is a member there (DocuSign's tokens are the user's, in any of
+ * their accounts), or in the one Signet-Account names.
+ */
 async function authenticateBearer(request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const header = request.headers.authorization;
   if (!header) {
@@ -30,7 +35,15 @@ async function authenticateBearer(request: FastifyRequest, reply: FastifyReply):
   }
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (!match) throw new AppError('missing_credentials', 'the Authorization header must be "Bearer <token>"');
-  request.principal = await verifyApiKeyLimited(request, reply, match[1]!);
+  const named = request.headers['signet-account'];
+  const inPath = (request.params as { accountId?: unknown } | undefined)?.accountId;
+  const hint =
+    typeof named === 'string' && named.trim() !== ''
+      ? { account: named.trim(), strict: true }
+      : typeof inPath === 'string'
+        ? { account: inPath, strict: false }
+        : null;
+  request.principal = await verifyBearerLimited(request, reply, match[1]!, hint);
 }
 
 function requireScope(request: FastifyRequest): void {
@@ -40,10 +53,14 @@ function requireScope(request: FastifyRequest): void {
   // unauthenticated caller cannot map the face's routes).
   if (!scope) return;
   const permission = config.permission as Permission;
-  if (can(request.principal!, permission)) return;
+  const principal = request.principal!;
+  if (can(principal, permission)) return;
+  const { oauth } = principal;
   throw new AppError(
     'permission_denied',
-    `this operation needs the ${scope} scope; the token's key or its user lacks the Signet permission ${permission}`,
+    oauth && !scopeGrants(principal.scopes ?? []).has(permission)
+      ? `this operation needs the ${scope} scope; the access token's scopes (${oauth.scopes.join(' ')}) do not grant the Signet permission ${permission}`
+      : `this operation needs the ${scope} scope; the token's key or its user lacks the Signet permission ${permission}`,
     [{ message: 'missing scope', scope, permission }],
   );
 }
