@@ -6,7 +6,9 @@ import { createHmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { type TestContext, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
+import type { Config } from '../src/config.ts';
 import { checkedAddress, isBlockedAddress, OutboundRefused } from '../src/core/net/outbound.ts';
+import { startDnsServer } from './dns-server.ts';
 import { as, buildApp, createTenant, testDb, unique } from './helper.ts';
 import { runWorker } from './imports-helper.ts';
 
@@ -62,11 +64,12 @@ async function until<T>(read: () => Promise<T>, done: (v: T) => boolean): Promis
   }
 }
 
-async function setup(t: TestContext) {
+async function setup(t: TestContext, overrides: Partial<Config> = {}) {
   const built = await buildApp(t, {
     outboundAllowHttp: true,
     outboundAllow: ['127.0.0.1'],
     webhookDelivery: true,
+    ...overrides,
   });
   await runWorker(t, built.config);
   const tenant = await createTenant(built.services, built.config);
@@ -245,4 +248,61 @@ test('outbound guard: every private, loopback, link-local, CGNAT, ULA, multicast
     checkedAddress(new URL('https://nowhere.test/'), policy, noDns),
     /could not be resolved/,
   );
+});
+
+test('outbound guard at delivery: names resolving to private addresses are refused, redirects are not followed, the checked address is the one connected to', async (t) => {
+  const dns = await startDnsServer();
+  t.after(() => dns.close());
+  const { api, rx, endpoint } = await setup(t, { dnsServers: [dns.address] });
+  const port = new URL(rx.url('/')).port;
+  // Known to this DNS server only: the system's resolver cannot find them.
+  dns.addresses.set('private.hooks.test', ['10.0.0.5']);
+  dns.addresses.set('metadata.hooks.test', ['169.254.169.254']);
+  dns.addresses.set('mixed.hooks.test', ['127.0.0.1', 'fd00::7']);
+  dns.addresses.set('allowed.hooks.test', ['127.0.0.1']);
+
+  const lastAttempt = async (id: string) =>
+    until(
+      async () => (await api('GET', `/api/webhook_endpoints/${id}/deliveries`)).json().data[0],
+      (d) => d?.attempts.length > 0,
+    ).then((d) => d.attempts[d.attempts.length - 1]);
+
+  for (const [host, ip] of [
+    ['private.hooks.test', '10.0.0.5'],
+    ['metadata.hooks.test', '169.254.169.254'],
+    ['mixed.hooks.test', 'fd00::7'],
+  ] as const) {
+    const hook = await endpoint(`/never-${host}`, 'standard', ['group.created']);
+    const patched = await api('PATCH', `/api/webhook_endpoints/${hook.id}`, {
+      url: `http://${host}:${port}/never`,
+    });
+    assert.equal(patched.statusCode, 200, patched.body);
+    await api('POST', `/api/webhook_endpoints/${hook.id}/test`);
+    const attempt = await lastAttempt(hook.id);
+    assert.equal(attempt.status_code, null);
+    assert.match(attempt.error, new RegExp(`refused by the outbound guard: ${host} resolves to ${ip}`));
+    assert.ok(attempt.next_retry_at, 'refused is a failure like any other: retried, checked again then');
+  }
+  assert.equal(rx.got.filter((r) => r.path === '/never').length, 0, 'nothing reached the receiver');
+
+  // Allowed by SIGNET_OUTBOUND_ALLOW (127.0.0.1). The name is unknown to the system's resolver, so a delivery
+  // that arrives proves the connection went to the address the guard checked, not to a second lookup.
+  const ok = await endpoint('/pinned', 'standard', ['group.created']);
+  await api('PATCH', `/api/webhook_endpoints/${ok.id}`, { url: `http://allowed.hooks.test:${port}/pinned` });
+  await api('POST', `/api/webhook_endpoints/${ok.id}/test`);
+  const [pinned] = await rx.wait('/pinned', 1);
+  assert.equal(pinned!.headers.host, `allowed.hooks.test:${port}`);
+
+  // A redirect (here to a private address) is an answer, not followed: the attempt failed with 302.
+  rx.answer((r) =>
+    r.path === '/redirect'
+      ? { status: 302, headers: { location: `http://private.hooks.test:${port}/never` } }
+      : { status: 200 },
+  );
+  const redirect = await endpoint('/redirect', 'standard', ['group.created']);
+  await api('POST', `/api/webhook_endpoints/${redirect.id}/test`);
+  const attempt = await lastAttempt(redirect.id);
+  assert.equal(attempt.status_code, 302);
+  assert.ok(attempt.next_retry_at);
+  assert.equal(rx.got.filter((r) => r.path === '/never').length, 0);
 });
