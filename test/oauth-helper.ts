@@ -151,7 +151,7 @@ export async function startOAuthApp(t: TestContext, overrides: Partial<Config> =
       srv.close(() => resolve(p));
     });
   });
-  const base = `http://127.0.0.1:${port}`;
+  const base = `${overrides.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   const built = await buildApp(t, { publicUrl: base, ...overrides });
   await built.app.listen({ port, host: '127.0.0.1' });
   return { ...built, base };

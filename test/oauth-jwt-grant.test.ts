@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { test } from 'node:test';
 import { SignJWT } from 'jose';
+import { loadConfig } from '../src/config.ts';
 import { as, buildApp, createTenant, type Tenant, type TestApp } from './helper.ts';
 import {
   assertion,
@@ -192,7 +193,16 @@ test('aud must be exactly this server (its host[:port], one string)', async (t) 
     assert.equal(res.body.error, 'invalid_grant', name);
     assert.match(res.body.error_description, /aud must be/, name);
   }
-  // SIGNET_OAUTH_AUDIENCE overrides what is expected.
+  // By default the host[:port] of SIGNET_PUBLIC_URL (what the SDKs put there); SIGNET_OAUTH_AUDIENCE overrides it.
+  assert.equal(
+    loadConfig({ SIGNET_PUBLIC_URL: 'https://signet.example:8443/' }).oauthAudience,
+    'signet.example:8443',
+  );
+  assert.equal(
+    loadConfig({ SIGNET_PUBLIC_URL: 'https://signet.example', SIGNET_OAUTH_AUDIENCE: 'account.example' })
+      .oauthAudience,
+    'account.example',
+  );
   const other = await world(t, { oauthAudience: 'signet.example.com' });
   assert.equal((await other.grant(await other.jwt({ aud: 'signet.example.com' }))).status, 200);
   assert.equal((await other.grant(await other.jwt({ aud: 'localhost:8080' }))).body.error, 'invalid_grant');
