@@ -22,6 +22,8 @@ interface Received {
 async function receiver(t: TestContext) {
   const got: Received[] = [];
   const waiters: (() => void)[] = [];
+  const held = new Set<string>();
+  const parked: (() => void)[] = [];
   let answer: (r: Received) => { status: number; headers?: Record<string, string> } = () => ({ status: 200 });
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -29,20 +31,35 @@ async function receiver(t: TestContext) {
     req.on('end', () => {
       const r = { path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
       got.push(r);
-      const a = answer(r);
-      res.writeHead(a.status, a.headers ?? {});
-      res.end('ok');
+      const reply = () => {
+        const a = answer(r);
+        res.writeHead(a.status, a.headers ?? {});
+        res.end('ok');
+      };
+      // A held path answers only once released (a receiver that hangs).
+      if (held.has(r.path)) parked.push(reply);
+      else reply();
       for (const w of waiters.splice(0)) w();
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  t.after(() => {
+    for (const reply of parked.splice(0)) reply();
+    return new Promise<void>((r) => server.close(() => r()));
+  });
   const port = (server.address() as { port: number }).port;
   return {
     url: (path: string) => `http://127.0.0.1:${port}${path}`,
     got,
     answer(fn: typeof answer) {
       answer = fn;
+    },
+    hold(path: string) {
+      held.add(path);
+    },
+    release() {
+      held.clear();
+      for (const reply of parked.splice(0)) reply();
     },
     /** Resolves once `n` requests have arrived at `path`. */
     async wait(path: string, n: number): Promise<Received[]> {
@@ -305,4 +322,30 @@ test('outbound guard at delivery: names resolving to private addresses are refus
   assert.equal(attempt.status_code, 302);
   assert.ok(attempt.next_retry_at);
   assert.equal(rx.got.filter((r) => r.path === '/never').length, 0);
+});
+
+test('delivery: a receiver that hangs holds a few slots of its own; other endpoints’ deliveries go on', async (t) => {
+  // A minute's timeout: the hung requests stay open for the whole test.
+  const { api, rx, endpoint } = await setup(t, { webhookTimeoutMs: 60_000 });
+  const slow = await endpoint('/slow', 'standard', ['group.created']);
+  const fast = await endpoint('/fast', 'standard', ['group.created']);
+  rx.hold('/slow');
+  // More than one endpoint may have in flight, all due before the fast endpoint's one.
+  for (let i = 0; i < 12; i++) {
+    assert.equal((await api('POST', `/api/webhook_endpoints/${slow.id}/test`)).statusCode, 202);
+  }
+  await api('POST', `/api/webhook_endpoints/${fast.id}/test`);
+  await rx.wait('/fast', 1);
+  // The slow receiver has not answered anything yet: the fast delivery did not wait for it.
+  const slowAttempts = await testDb()
+    .db.selectFrom('webhook_attempts as a')
+    .innerJoin('webhook_deliveries as d', 'd.id', 'a.delivery_id')
+    .select('a.id')
+    .where('d.endpoint_id', '=', slow.id)
+    .execute();
+  assert.equal(slowAttempts.length, 0);
+  const inFlight = rx.got.filter((r) => r.path === '/slow').length;
+  assert.ok(inFlight >= 1 && inFlight <= 4, `at most 4 of one endpoint in flight (${inFlight})`);
+  rx.release();
+  await rx.wait('/slow', 12);
 });

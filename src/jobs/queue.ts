@@ -22,7 +22,7 @@ import {
 } from '../core/exports/service.ts';
 import { giveUpImport, LeaseHeld, processImport } from '../core/imports/service.ts';
 import { resolverFor } from '../core/net/outbound.ts';
-import { deliverDue } from '../core/webhooks/delivery.ts';
+import { WebhookRelay } from '../core/webhooks/relay.ts';
 import type { Db } from '../db/connection.ts';
 
 const SCHEMA = 'pgboss';
@@ -76,9 +76,6 @@ export async function enqueueExport(trx: Db, exportId: string, config: Config): 
     { ...jobOptions(config), db: executor(trx) },
   );
 }
-
-/** How often an idle webhook relay looks for due deliveries. */
-const WEBHOOK_POLL_MS = 200;
 
 /** How often a process with workers deletes the content of expired exports. */
 const EXPORT_SWEEP_MS = 10 * 60_000;
@@ -206,33 +203,28 @@ export async function startJobRunner(opts: RunnerOptions): Promise<JobRunner> {
     sweep.unref();
     void run();
   }
-  // Webhooks: the relay that empties the outbox (src/core/webhooks/delivery.ts). Each delivery's schedule
+  // Webhooks: the relay that empties the outbox (src/core/webhooks/relay.ts). Each delivery's schedule
   // (backoff, jitter, Retry-After) lives in its row, claimed with SKIP LOCKED and a lease, so any number of
   // processes share the work and a crashed one's claims lapse; a pg-boss job per attempt would add nothing.
-  let relay: Promise<void> | null = null;
+  let relay: WebhookRelay | null = null;
   if (opts.concurrency > 0 && config.webhookDelivery) {
-    const deliveryOptions = {
-      policy: { allow: config.outboundAllow, allowHttp: config.outboundAllowHttp },
-      resolve: resolverFor(config.dnsServers),
-      timeoutMs: config.webhookTimeoutMs,
-    };
-    relay = (async () => {
-      while (!stopping) {
-        const sent = await deliverDue(db, deliveryOptions).catch((err: unknown) => {
-          log(`webhook delivery failed: ${(err as Error).message}`);
-          return 0;
-        });
-        // A full batch: more may be due at once; otherwise poll again shortly.
-        if (sent === 0) await new Promise((r) => setTimeout(r, WEBHOOK_POLL_MS));
-      }
-    })();
+    relay = new WebhookRelay(
+      db,
+      {
+        policy: { allow: config.outboundAllow, allowHttp: config.outboundAllowHttp },
+        resolve: resolverFor(config.dnsServers),
+        timeoutMs: config.webhookTimeoutMs,
+      },
+      log,
+    );
+    relay.start();
   }
   return {
     workerId,
     async stop() {
       stopping = true;
       if (sweep) clearInterval(sweep);
-      await relay;
+      await relay?.stop();
       // Running slices end at their next batch boundary and queue their continuation.
       await boss.stop({ graceful: true, wait: true, timeout: 15_000 });
     },

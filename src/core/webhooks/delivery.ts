@@ -23,8 +23,6 @@ export interface DeliveryOptions {
   policy: OutboundPolicy;
   resolve: Resolve;
   timeoutMs: number;
-  /** How many deliveries one call claims. */
-  batch?: number;
 }
 
 /** The wait before the next attempt: Retry-After when the receiver sent one, else the ladder, ±20% jitter. */
@@ -39,7 +37,7 @@ export function retryDelaySeconds(attempt: number, retryAfter: string | undefine
   return Math.round(base * (0.8 + Math.random() * 0.4));
 }
 
-interface Claimed {
+export interface Claimed {
   id: string;
   attempts: number;
   endpoint_id: string;
@@ -52,36 +50,57 @@ interface Claimed {
   payload: Record<string, unknown>;
 }
 
+export interface ClaimOptions {
+  /** How many deliveries to claim at most. */
+  limit: number;
+  /** How many deliveries of one endpoint may be in flight at once (in this process). */
+  perEndpoint: number;
+  /** How many of each endpoint's deliveries this process already has in flight. */
+  busy: ReadonlyMap<string, number>;
+  /** How long a claim holds (then another worker may send the delivery again). */
+  leaseMs: number;
+}
+
 /**
- * Claims up to `batch` due deliveries and sends them, concurrently; returns how many were attempted. A
- * disabled endpoint's deliveries wait (enabling it sends them), but its `webhook.test` events go out.
+ * Claims due deliveries, the oldest first, at most `perEndpoint` in flight per endpoint, so a slow or dead
+ * receiver holds a few of this process's slots and never the others' deliveries. A disabled endpoint's
+ * deliveries wait (enabling it sends them), but its `webhook.test` events go out.
  */
-export async function deliverDue(db: Db, opts: DeliveryOptions): Promise<number> {
-  const leaseMs = opts.timeoutMs + 30_000;
-  const claimed = (
+export async function claimDue(db: Db, opts: ClaimOptions): Promise<Claimed[]> {
+  // Sent as text and cast: a string bound to a jsonb parameter would arrive as a JSON string.
+  const busy = JSON.stringify(Object.fromEntries(opts.busy));
+  return (
     await sql<Claimed>`
-      WITH due AS (
-        SELECT d.id FROM webhook_deliveries d
-        JOIN webhook_endpoints e ON e.id = d.endpoint_id
-        JOIN webhook_events ev ON ev.id = d.event_id
-        WHERE d.status = 'pending' AND d.next_attempt_at <= now()
-          AND (d.locked_until IS NULL OR d.locked_until < now())
-          AND (e.enabled OR ev.type = 'webhook.test')
+      WITH candidates AS (
+        SELECT d.id, row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at) AS n,
+               ${opts.perEndpoint} - COALESCE((${busy}::text::jsonb ->> d.endpoint_id::text)::int, 0) AS room
+        FROM (
+          SELECT d.id, d.endpoint_id, d.next_attempt_at FROM webhook_deliveries d
+          JOIN webhook_endpoints e ON e.id = d.endpoint_id
+          JOIN webhook_events ev ON ev.id = d.event_id
+          WHERE d.status = 'pending' AND d.next_attempt_at <= now()
+            AND (d.locked_until IS NULL OR d.locked_until < now())
+            AND (e.enabled OR ev.type = 'webhook.test')
+          ORDER BY d.next_attempt_at
+          LIMIT 1000
+        ) d
+      ), due AS (
+        SELECT d.id FROM webhook_deliveries d JOIN candidates c ON c.id = d.id
+        WHERE c.n <= c.room
         ORDER BY d.next_attempt_at
-        LIMIT ${opts.batch ?? 20}
+        LIMIT ${opts.limit}
         FOR UPDATE OF d SKIP LOCKED
       )
-      UPDATE webhook_deliveries d SET locked_until = now() + ${`${leaseMs} milliseconds`}::interval
+      UPDATE webhook_deliveries d SET locked_until = now() + ${`${opts.leaseMs} milliseconds`}::interval
       FROM due, webhook_endpoints e, webhook_events ev
       WHERE d.id = due.id AND e.id = d.endpoint_id AND ev.id = d.event_id
       RETURNING d.id, d.attempts, d.endpoint_id, e.url, e.format, ev.id AS event_id, ev.type, ev.occurred_at,
                 ev.account_id, ev.payload`.execute(db)
   ).rows;
-  await Promise.all(claimed.map((d) => attempt(db, d, opts)));
-  return claimed.length;
 }
 
-async function attempt(db: Db, d: Claimed, opts: DeliveryOptions): Promise<void> {
+/** Sends one claimed delivery and records the attempt (and what it decides: delivered, retry, failed). */
+export async function attemptDelivery(db: Db, d: Claimed, opts: DeliveryOptions): Promise<void> {
   const number = d.attempts + 1;
   const started = new Date();
   const secrets = (
