@@ -24,12 +24,12 @@ import {
   type ProtectedHeaderParameters,
 } from 'jose';
 import type { KoaContextWithOIDC, Provider } from 'oidc-provider';
-import { errors } from 'oidc-provider';
 import type { Db } from '../../db/connection.ts';
 import type { IntegrationLookup, RsaPublicKey } from '../integrations/lookup.ts';
 import { firstUse } from './adapter.ts';
 import { JWT_BEARER } from './clients.ts';
 import { invalidGrant } from './errors.ts';
+import { errors } from './oidc.ts';
 import { isOAuthScope, splitScope } from './scopes.ts';
 
 export const SKEW_SECONDS = 30;

@@ -18,7 +18,7 @@
 //     client introspect any token, which would cross organizations).
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type Account, type Configuration, type KoaContextWithOIDC, Provider } from 'oidc-provider';
+import type { Account, Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import type { Db } from '../../db/connection.ts';
 import type { OrgRole } from '../../db/schema.ts';
 import type { RequestMeta } from '../audit/writer.ts';
@@ -33,6 +33,7 @@ import { JWT_BEARER, OAuthClients } from './clients.ts';
 import { invalidGrant } from './errors.ts';
 import { jwtBearerGrant } from './jwt-grant.ts';
 import { loadServerKeys } from './keys.ts';
+import { Provider } from './oidc.ts';
 import { isOAuthScope, OAUTH_SCOPES, splitScope } from './scopes.ts';
 import type { AccessTokens } from './tokens.ts';
 
