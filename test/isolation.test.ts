@@ -30,6 +30,7 @@ interface World extends Tenant {
   secretId: string;
   rsaKeyId: string;
   consentId: string;
+  webhookId: string;
 }
 
 async function populate(call: ReturnType<typeof as>, tenant: Tenant): Promise<World> {
@@ -122,7 +123,15 @@ async function populate(call: ReturnType<typeof as>, tenant: Tenant): Promise<Wo
   const consent = (
     await call('POST', `/api/integrations/${integration.id}/consents`, { scopes: ['signature'] })
   ).json();
+  const webhook = (
+    await call('POST', '/api/webhook_endpoints', {
+      account_id: tenant.accountId,
+      url: 'https://hooks.example/signet',
+      events: ['*'],
+    })
+  ).json();
   for (const [name, value] of Object.entries({
+    webhook,
     profile,
     group,
     user,
@@ -154,6 +163,7 @@ async function populate(call: ReturnType<typeof as>, tenant: Tenant): Promise<Wo
     secretId: integration.secrets[0].id,
     rsaKeyId: rsaKey.id,
     consentId: consent.id,
+    webhookId: webhook.id,
   };
 }
 
@@ -180,7 +190,8 @@ async function snapshot(orgId: string): Promise<unknown> {
       | 'user_tokens'
       | 'outbox_mail'
       | 'integrations'
-      | 'oauth_consents',
+      | 'oauth_consents'
+      | 'webhook_endpoints',
     column = 'organization_id',
   ) =>
     (
@@ -208,6 +219,7 @@ async function snapshot(orgId: string): Promise<unknown> {
     mail: await rows('outbox_mail'),
     integrations: await rows('integrations'),
     consents: await rows('oauth_consents'),
+    webhooks: await rows('webhook_endpoints'),
     integrationCredentials: (
       await sql`SELECT to_jsonb(s) AS r FROM integration_secrets s JOIN integrations i ON i.id = s.integration_id
                 WHERE i.organization_id = ${orgId}
@@ -344,10 +356,21 @@ function matrix(a: World, b: World): { path: Row[]; body: Row[] } {
       ['POST', `/api/integrations/${b.integrationId}/consents`, { scopes: ['signature'] }],
       ['DELETE', `/api/integrations/${b.integrationId}/consents/${b.consentId}`],
       ['DELETE', `/api/integrations/${a.integrationId}/consents/${b.consentId}`],
+      ['GET', `/api/webhook_endpoints/${b.webhookId}`],
+      ['PATCH', `/api/webhook_endpoints/${b.webhookId}`, { description: 'pwned' }],
+      ['DELETE', `/api/webhook_endpoints/${b.webhookId}`],
+      ['POST', `/api/webhook_endpoints/${b.webhookId}/rotate_secret`, {}],
+      ['GET', `/api/webhook_endpoints/${b.webhookId}/deliveries`],
+      ['POST', `/api/webhook_endpoints/${b.webhookId}/test`],
     ],
     // Ids of B's objects inside a body: refused exactly like ids that do not exist.
     body: [
       ['POST', '/api/users', { email: 'x1@example.test', account_id: b.accountId }],
+      [
+        'POST',
+        '/api/webhook_endpoints',
+        { account_id: b.accountId, url: 'https://hooks.example/pwned', events: ['*'] },
+      ],
       ['POST', '/api/users', { email: 'x2@example.test', permission_profile_id: b.profileId }],
       ['POST', '/api/users', { email: 'x3@example.test', group_ids: [b.groupId] }],
       ['POST', `/api/users/${a.userId}/memberships`, { account_id: b.accountId }],
