@@ -10,7 +10,13 @@ import { type Ctx, mutate, type RequestMeta } from '../context.ts';
 import { AppError, notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { LINK_TOKEN, type Mailer, scrubMailSecrets } from '../mail/mailer.ts';
-import { accountExistsMail, passwordResetMail, sendingBrand, verifyEmailMail } from '../mail/templates.ts';
+import {
+  accountExistsMail,
+  passwordResetMail,
+  sendingBrand,
+  userBrand,
+  verifyEmailMail,
+} from '../mail/templates.ts';
 import { createOrganizationWithOwner } from '../organizations/create.ts';
 import { hashPassword, verifyPassword } from '../passwords.ts';
 import type { Principal } from '../principal.ts';
@@ -20,7 +26,8 @@ import type { UsersService, UserView } from '../users/service.ts';
 import { personActor } from './actor.ts';
 import type { NewSession, SessionsService } from './sessions.ts';
 import type { LoginThrottle } from './throttle.ts';
-import { hashToken, newToken } from './tokens.ts';
+import { newToken } from './tokens.ts';
+import { endUserTokens, findUserToken, issueUserToken, useUserToken } from './user-tokens.ts';
 
 export const VERIFY_TTL_MS = 24 * 3600_000;
 export const RESET_TTL_MS = 30 * 60_000;
@@ -312,30 +319,17 @@ export class PeopleService {
     token: string,
     meta: RequestMeta,
   ): Promise<{ email: string; activated_accounts: string[] }> {
-    const row = await this.db
-      .selectFrom('user_tokens as t')
-      .innerJoin('users as u', 'u.id', 't.user_id')
-      .select(['t.id as token_id', 't.expires_at', 't.used_at', 'u.id'])
-      .where('t.token_hash', '=', hashToken(token))
-      .where('t.purpose', '=', 'email_verification')
-      .executeTakeFirst();
+    const row = await findUserToken(this.db, token, 'email_verification');
     if (!row || row.used_at || row.expires_at.getTime() <= Date.now()) throw INVALID_TOKEN('verification');
     const user = await this.db
       .selectFrom('users')
       .selectAll()
-      .where('id', '=', row.id)
+      .where('id', '=', row.user_id)
       .executeTakeFirstOrThrow();
     const ctx: Ctx = { principal: personActor(user, this.environment), meta };
     await mutate(this.db, ctx, async (trx, audit) => {
-      const used = await trx
-        .updateTable('user_tokens')
-        .set({ used_at: new Date() })
-        .where('id', '=', row.token_id)
-        .where('used_at', 'is', null)
-        .returning('id')
-        .executeTakeFirst();
-      if (!used) throw INVALID_TOKEN('verification');
-      await scrubMailSecrets(trx, [hashToken(token)]);
+      if (!(await useUserToken(trx, row.id))) throw INVALID_TOKEN('verification');
+      await scrubMailSecrets(trx, [row.token_hash]);
       const after = await trx
         .updateTable('users')
         .set({ email_verified_at: sql`coalesce(email_verified_at, now())`, updated_at: new Date() })
@@ -446,12 +440,7 @@ export class PeopleService {
   }
 
   async completePasswordReset(token: string, password: string, meta: RequestMeta): Promise<void> {
-    const row = await this.db
-      .selectFrom('user_tokens')
-      .selectAll()
-      .where('token_hash', '=', hashToken(token))
-      .where('purpose', '=', 'password_reset')
-      .executeTakeFirst();
+    const row = await findUserToken(this.db, token, 'password_reset');
     if (!row || row.used_at || row.expires_at.getTime() <= Date.now()) throw INVALID_TOKEN('password reset');
     const user = await this.db
       .selectFrom('users')
@@ -461,24 +450,10 @@ export class PeopleService {
     if (user.status !== 'active') throw INVALID_TOKEN('password reset');
     const passwordHash = await hashPassword(password);
     await mutate(this.db, { principal: personActor(user, this.environment), meta }, async (trx, audit) => {
-      const used = await trx
-        .updateTable('user_tokens')
-        .set({ used_at: new Date() })
-        .where('id', '=', row.id)
-        .where('used_at', 'is', null)
-        .returning('id')
-        .executeTakeFirst();
-      if (!used) throw INVALID_TOKEN('password reset');
+      if (!(await useUserToken(trx, row.id))) throw INVALID_TOKEN('password reset');
       // Every other outstanding reset link of this user dies too, and no mail keeps any of them.
-      const others = await trx
-        .updateTable('user_tokens')
-        .set({ used_at: new Date() })
-        .where('user_id', '=', user.id)
-        .where('purpose', '=', 'password_reset')
-        .where('used_at', 'is', null)
-        .returning('token_hash')
-        .execute();
-      await scrubMailSecrets(trx, [row.token_hash, ...others.map((o) => o.token_hash)]);
+      const others = await endUserTokens(trx, user.id, 'password_reset');
+      await scrubMailSecrets(trx, [row.token_hash, ...others]);
       await trx
         .updateTable('users')
         .set({
@@ -503,23 +478,10 @@ export class PeopleService {
   // --- internals -------------------------------------------------------------------------------------
 
   private async issueReset(ctx: Ctx, user: User, byAdmin: boolean): Promise<void> {
-    const token = newToken();
-    const expiresAt = new Date(Date.now() + RESET_TTL_MS);
     const mailIds: string[] = [];
     await mutate(this.db, ctx, async (trx, audit) => {
-      const t = await trx
-        .insertInto('user_tokens')
-        .values({
-          id: newId(),
-          user_id: user.id,
-          organization_id: user.organization_id,
-          purpose: 'password_reset',
-          token_hash: hashToken(token),
-          expires_at: expiresAt,
-        })
-        .returning('id')
-        .executeTakeFirstOrThrow();
-      const brand = await sendingBrand(trx, await this.firstAccount(trx, user.id));
+      const t = await issueUserToken(trx, user, 'password_reset', RESET_TTL_MS);
+      const brand = await userBrand(trx, user.id);
       // The token rides in the fragment: a browser never sends it to a server (or a log).
       const link = `${this.publicUrl}/reset_password#token=${LINK_TOKEN}`;
       mailIds.push(
@@ -528,7 +490,7 @@ export class PeopleService {
           user.organization_id,
           user.email,
           passwordResetMail({ brand, link, byAdmin }),
-          { token, expiresAt },
+          t,
         ),
       );
       audit.record({
@@ -542,18 +504,7 @@ export class PeopleService {
   }
 
   private async queueVerification(trx: Db, user: User, token: string, accountId: string): Promise<string> {
-    const expiresAt = new Date(Date.now() + VERIFY_TTL_MS);
-    await trx
-      .insertInto('user_tokens')
-      .values({
-        id: newId(),
-        user_id: user.id,
-        organization_id: user.organization_id,
-        purpose: 'email_verification',
-        token_hash: hashToken(token),
-        expires_at: expiresAt,
-      })
-      .execute();
+    const t = await issueUserToken(trx, user, 'email_verification', VERIFY_TTL_MS, { token });
     const brand = await sendingBrand(trx, accountId);
     const link = `${this.publicUrl}/verify_email#token=${LINK_TOKEN}`;
     return this.mailer.queue(
@@ -561,19 +512,8 @@ export class PeopleService {
       user.organization_id,
       user.email,
       verifyEmailMail({ brand, name: user.first_name, link }),
-      { token, expiresAt },
+      t,
     );
-  }
-
-  private async firstAccount(db: Db, userId: string): Promise<string | null> {
-    const m = await db
-      .selectFrom('memberships')
-      .select('account_id')
-      .where('user_id', '=', userId)
-      .where('status', '=', 'active')
-      .orderBy('created_at')
-      .executeTakeFirst();
-    return m?.account_id ?? null;
   }
 
   private dummy(): Promise<string> {

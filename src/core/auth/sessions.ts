@@ -9,6 +9,7 @@ import { AppError } from '../errors.ts';
 import { isUuid, newId } from '../ids.ts';
 import { type Principal, permissionsFor } from '../principal.ts';
 import { CATALOGUE } from '../settings/catalogue.ts';
+import { firstActiveAccount } from '../users/repository.ts';
 import { csrfTokenFor, hashToken, newToken } from './tokens.ts';
 
 export const SESSION_COOKIE = 'signet_session';
@@ -47,7 +48,7 @@ export class SessionsService {
     meta: { ip?: string | null; userAgent?: string | null },
   ): Promise<NewSession> {
     const token = newToken();
-    const account = await this.firstAccount(trx, user.id);
+    const account = await firstActiveAccount(trx, user.id);
     const idle = account ? await this.idleMinutes(trx, account) : DEFAULT_IDLE_MINUTES;
     const expiresAt = new Date(Date.now() + this.maxHours * 3600_000);
     const id = newId();
@@ -189,18 +190,6 @@ export class SessionsService {
       `Signet-Account: you have no active membership in account ${account}`,
       [{ field: 'Signet-Account', message: 'not an account you are an active member of' }],
     );
-  }
-
-  private async firstAccount(db: Db, userId: string): Promise<string | null> {
-    const m = await db
-      .selectFrom('memberships')
-      .select('account_id')
-      .where('user_id', '=', userId)
-      .where('status', '=', 'active')
-      .orderBy('created_at')
-      .orderBy('id')
-      .executeTakeFirst();
-    return m?.account_id ?? null;
   }
 
   private async idleMinutes(db: Db, accountId: string): Promise<number> {

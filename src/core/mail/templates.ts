@@ -2,6 +2,7 @@
 // plain HTML part; every interpolated value is escaped, and a brand's color is used only if it is a #RRGGBB.
 // When the account has a sending-default brand, its company/name, sender name and primary color are used.
 import type { Db } from '../../db/connection.ts';
+import { firstActiveAccount } from '../users/repository.ts';
 
 export interface MailBrand {
   name: string;
@@ -47,6 +48,11 @@ export async function sendingBrand(db: Db, accountId: string | null): Promise<Ma
     email_sender_name: row.email_sender_name,
     primary: typeof primary === 'string' && HEX.test(primary) ? primary : null,
   };
+}
+
+/** The brand a user's mail is sent with: the sending default of their first active account. */
+export async function userBrand(db: Db, userId: string): Promise<MailBrand | null> {
+  return sendingBrand(db, await firstActiveAccount(db, userId));
 }
 
 function layout(

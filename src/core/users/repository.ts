@@ -107,6 +107,19 @@ export async function findUserWithMemberships(
   return { user, memberships };
 }
 
+/** The account of the user's oldest active membership (where their session starts, whose brand mails them). */
+export async function firstActiveAccount(db: Db, userId: string): Promise<string | null> {
+  const m = await db
+    .selectFrom('memberships')
+    .select('account_id')
+    .where('user_id', '=', userId)
+    .where('status', '=', 'active')
+    .orderBy('created_at')
+    .orderBy('id')
+    .executeTakeFirst();
+  return m?.account_id ?? null;
+}
+
 export async function findUserByEmail(db: Db, orgId: string, email: string): Promise<User | undefined> {
   return db
     .selectFrom('users')
