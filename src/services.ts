@@ -29,6 +29,7 @@ import { OrganizationsService } from './core/organizations/service.ts';
 import { PermissionProfilesService } from './core/permission-profiles/service.ts';
 import { SettingsImportsService } from './core/settings/imports.ts';
 import { SettingsService } from './core/settings/service.ts';
+import { EmailChanges } from './core/users/email-changes.ts';
 import { ProvisioningService } from './core/users/provisioning.ts';
 import { UsersService } from './core/users/service.ts';
 import { WebhookEndpointsService } from './core/webhooks/endpoints.ts';
@@ -37,8 +38,9 @@ import { enqueueExport, enqueueImport } from './jobs/queue.ts';
 
 export function createServices(db: Db, config: Config) {
   // People: sessions, mail, sign-up/login/resets, invites, claimed domains (docs/people-and-sessions.md).
-  const users = new UsersService(db);
   const mailer = new Mailer(db, config);
+  const emailChanges = new EmailChanges(db, mailer, config.environment, config.publicUrl);
+  const users = new UsersService(db, emailChanges);
   const sessions = new SessionsService(db, config.environment, config.sessionMaxHours);
   const people = new PeopleService(
     db,
@@ -72,6 +74,7 @@ export function createServices(db: Db, config: Config) {
     mailer,
     sessions,
     people,
+    emailChanges,
     invites,
     domains: new DomainsService(db, txtLookup(config.dnsServers)),
     db,
@@ -79,10 +82,10 @@ export function createServices(db: Db, config: Config) {
     idempotency: new IdempotencyStore(db),
     organizations: new OrganizationsService(db),
     accounts: new AccountsService(db),
-    accountCreations: new AccountCreationsService(db),
+    accountCreations: new AccountCreationsService(db, emailChanges),
     users,
-    provisioning: new ProvisioningService(db),
-    accountBatches: new AccountBatchesService(db),
+    provisioning: new ProvisioningService(db, emailChanges),
+    accountBatches: new AccountBatchesService(db, emailChanges),
     apiKeys: new ApiKeysService(db, config.environment, config.keyCacheTtlMs),
     // Integration keys (OAuth clients), their secrets and RSA keys, consents (docs/oauth.md), what the
     // OAuth endpoints read about them, the OAuth server, and access tokens as principals.

@@ -11,6 +11,7 @@ import { PROFILE_PERMISSIONS, systemPrincipal } from '../src/core/principal.ts';
 import { admin, adminClient, api, email, type LiveApp, startApp } from './docusign-helper.ts';
 import { createTenant, testDb, unique } from './helper.ts';
 import { runWorker } from './imports-helper.ts';
+import { lastMail, mailsTo } from './people-helper.ts';
 
 interface World {
   live: LiveApp;
@@ -286,6 +287,54 @@ test('finding 1: import rows stay inside the account; a dry run reveals nothing 
   assert.deepEqual(shape(dry[0]), shape(dry[1]));
   assert.equal(dry[0].user_id, null);
   assert.equal(dry[0].status, 'ok');
+});
+
+test('finding 1: where reach allows an email change, the address only waits for its link: no takeover by reset', async (t) => {
+  const w = await setup(t);
+  const { V, N } = w.users;
+  const post = async (path: string, body: unknown) =>
+    fetch(`${w.live.base}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  // V has a password, set through a reset link from V's own mailbox.
+  assert.equal((await api(w.live, w.owner, 'POST', `/api/users/${V.id}/password_reset`)).status, 202);
+  const password = 'V’s own long password';
+  const set = await post('/password_reset/complete', { token: (await lastMail(V.email)).token, password });
+  assert.equal(set.status, 200, await set.text());
+
+  // N holds manage_users in A1 and DS Admin in A2: through a session the change is within reach. Finding 1's
+  // attack goes on: a reset for the new address, then sign in as V.
+  const mallory = email('mallory');
+  const changed = await (await sessionOf(w, N.id, w.a1))('PATCH', `/api/users/${V.id}`, { email: mallory });
+  assert.equal(changed.status, 200, JSON.stringify(changed.body));
+  assert.deepEqual([changed.body.email, changed.body.pending_email], [V.email, mallory]);
+  assert.equal((await post('/password_reset', { email: mallory })).status, 202);
+  await w.live.services.people.flush();
+  assert.deepEqual(
+    (await mailsTo(mallory)).map((m) => m.subject),
+    ['Confirm your new email address for Signet'],
+    'no reset link reaches the new address',
+  );
+  assert.equal((await post('/login', { email: mallory, password })).status, 401);
+  assert.equal((await post('/login', { email: V.email, password })).status, 200, 'V still signs in as V');
+  assert.equal((await mailsTo(V.email)).at(-1)!.subject, 'A change of your email address was requested');
+  assert.equal((await userRow(V.id)).email, V.email);
+
+  // An import row within reach (the owner's) takes the same path.
+  const imported = email('imported');
+  const rows = await runImport(
+    w,
+    w.owner,
+    `operation=update&account_id=${w.a1}`,
+    `APIUserName,UserEmail\n${V.id},${imported}\n`,
+  );
+  assert.equal(rows[0].result, 'user_updated', JSON.stringify(rows[0]));
+  const row = await userRow(V.id);
+  assert.deepEqual([row.email, row.pending_email], [V.email, imported]);
+  assert.equal((await mailsTo(imported)).length, 1);
+  assert.equal((await mailsTo(mallory))[0]!.token, '', 'the newer change killed the link N asked for');
 });
 
 test('finding 2: nobody assigns, creates or edits a profile beyond what they hold', async (t) => {

@@ -12,6 +12,7 @@ import { insertUsers } from '../src/core/imports/bulk.ts';
 import type { User } from '../src/db/schema.ts';
 import { type Tenant, testDb } from './helper.ts';
 import { allRows, importCsv, importSetup } from './imports-helper.ts';
+import { confirmEmail, mailsTo } from './people-helper.ts';
 
 const setup = (t: TestContext) => importSetup(t, { importBatchSize: 100 });
 
@@ -114,8 +115,8 @@ test('one batch: seat overflow, duplicate emails, adds mixed with errors; exact 
   assert.equal((await services.audit.verify(tenant.organizationId)).ok, true);
 });
 
-test('one batch of updates: a user changed by several rows, an email passed on, reopened memberships', async (t) => {
-  const { api, tenant, services } = await setup(t);
+test('one batch of updates: a user changed by several rows, an email passed on once confirmed, reopened memberships', async (t) => {
+  const { app, api, tenant, services } = await setup(t);
   const add = await importCsv(
     api,
     `operation=add&account_id=${tenant.accountId}`,
@@ -132,7 +133,8 @@ test('one batch of updates: a user changed by several rows, an email passed on, 
     .execute();
   const id = (e: string) => users.find((u) => u.email === e)!.id;
 
-  // Rows 1–3 change Ada three times (each row sees the one before); row 4 frees alan@, row 5 takes it.
+  // Rows 1–3 change Ada three times (each row sees the one before). Row 4 asks for alan@ to become alan.t@:
+  // alan@ stays Alan's until the link is followed, so row 5 cannot take it yet.
   const upd = await importCsv(
     api,
     `operation=update&account_id=${tenant.accountId}`,
@@ -144,10 +146,12 @@ test('one batch of updates: a user changed by several rows, an email passed on, 
       `${id('kurt@example.test')},alan@example.test,,,,\n`,
   );
   assert.equal(upd.status, 'completed', JSON.stringify(upd));
+  const updRows = await allRows(api, upd.id);
   assert.deepEqual(
-    (await allRows(api, upd.id)).map((r) => r.error_type ?? r.result),
-    ['user_updated', 'user_updated', 'user_updated', 'user_updated', 'user_updated'],
+    updRows.map((r) => r.error_type ?? r.result),
+    ['user_updated', 'user_updated', 'user_updated', 'user_updated', 'useremail_username_combination_exists'],
   );
+  assert.match(updRows[3].message, /becomes alan\.t@example\.test once the link mailed there is followed/);
   const ada = (await api('GET', `/api/users/${id('ada@example.test')}`)).json();
   assert.deepEqual(
     [ada.first_name, ada.last_name, ada.job_title],
@@ -157,6 +161,20 @@ test('one batch of updates: a user changed by several rows, an email passed on, 
   const profiles = (await api('GET', `/api/accounts/${tenant.accountId}/permission_profiles`)).json().data;
   const viewer = profiles.find((p: any) => p.name === 'DS Viewer').id;
   assert.equal(ada.memberships[0].permission_profile_id, viewer, 'the last profile wins');
+  const alan = (await api('GET', `/api/users/${id('alan@example.test')}`)).json();
+  assert.deepEqual([alan.email, alan.pending_email], ['alan@example.test', 'alan.t@example.test']);
+
+  // Alan follows the link: alan@ is free, and a second import passes it on to Kurt, who confirms too.
+  const [alanLink] = await mailsTo('alan.t@example.test');
+  assert.equal((await confirmEmail(app, alanLink!.token)).statusCode, 200);
+  const passOn = await importCsv(
+    api,
+    `operation=update&account_id=${tenant.accountId}`,
+    `APIUserName,UserEmail\n${id('kurt@example.test')},alan@example.test\n`,
+  );
+  assert.equal(passOn.updated_user_count, 1, JSON.stringify(passOn));
+  const kurtLink = (await mailsTo('alan@example.test')).find((m) => m.token !== '')!;
+  assert.equal((await confirmEmail(app, kurtLink.token)).statusCode, 200);
   assert.equal((await api('GET', `/api/users/${id('kurt@example.test')}`)).json().email, 'alan@example.test');
   assert.equal(
     (await api('GET', `/api/users/${id('alan@example.test')}`)).json().email,
@@ -171,6 +189,14 @@ test('one batch of updates: a user changed by several rows, an email passed on, 
     adaUpdates.map((e) => Object.keys(e.changes as object).filter((k) => k !== '_meta')),
     [['last_name'], ['job_title'], ['first_name']],
     'each row audited with its own change only',
+  );
+  const requested = events.filter((e) => e.action === 'email_change.requested');
+  assert.deepEqual(
+    requested.map((e) => [e.target_id, (e.changes as any)._meta]),
+    [
+      [id('alan@example.test'), { via: 'import' }],
+      [id('kurt@example.test'), { via: 'import' }],
+    ],
   );
   const profileChanges = events.filter(
     (e) => e.action === 'membership.updated' && e.target_id === ada.memberships[0].id,

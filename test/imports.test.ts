@@ -9,6 +9,7 @@ import { processImport } from '../src/core/imports/service.ts';
 import { connect } from '../src/db/connection.ts';
 import { as, buildApp, type Caller, createTenant, type Tenant, testDb, testDbUrl } from './helper.ts';
 import { allRows, importCsv, importSetup, runWorker, waitFor } from './imports-helper.ts';
+import { confirmEmail, mailsTo } from './people-helper.ts';
 
 async function usersOf(tenant: Tenant) {
   return testDb()
@@ -188,7 +189,7 @@ test('add: every row error_type has a case', async (t) => {
 });
 
 test('update and close: happy paths, their error types, exact counters, seats freed', async (t) => {
-  const { api, tenant, groupId, everyoneId } = await importSetup(t);
+  const { app, api, tenant, groupId, everyoneId } = await importSetup(t);
   const add = await importCsv(
     api,
     `operation=add&account_id=${tenant.accountId}`,
@@ -212,20 +213,28 @@ test('update and close: happy paths, their error types, exact counters, seats fr
       `${id('kurt@example.test')},kurt@example.test,,,,,,true\n`,
   );
   assert.equal(upd.status, 'completed', JSON.stringify(upd));
-  assert.equal(upd.updated_user_count, 1);
+  assert.equal(upd.updated_user_count, 2);
   assert.equal(upd.no_action_required_user_count, 1);
-  assert.equal(upd.error_count, 4);
+  assert.equal(upd.error_count, 3);
   assert.deepEqual(
     (await allRows(api, upd.id)).map((r) => r.error_type ?? r.result),
     [
       'user_updated',
       'no_action_taken',
-      'useremail_username_combination_exists',
+      // ada.l@ waits for Ada's confirmation: it is nobody's address yet, so it is not reserved.
+      'user_updated',
       'invalid_apiusername',
       'invalid_apiusername',
       'autoactivate_not_allowed',
     ],
   );
+  // Ada follows her link first; Kurt's link then finds the address taken.
+  const [adaLink, kurtLink] = await mailsTo('ada.l@example.test');
+  assert.equal((await confirmEmail(app, adaLink!.token)).statusCode, 200);
+  const taken = await confirmEmail(app, kurtLink!.token);
+  assert.equal(taken.statusCode, 409, taken.body);
+  assert.equal(taken.json().error.code, 'email_taken');
+  assert.equal((await api('GET', `/api/users/${id('kurt@example.test')}`)).json().email, 'kurt@example.test');
   const ada = (await api('GET', `/api/users/${id('ada@example.test')}`)).json();
   assert.equal(ada.email, 'ada.l@example.test');
   assert.equal(ada.last_name, 'King');
@@ -445,39 +454,45 @@ test('dry-run across batches: later rows see what earlier batches planned, exact
     tenant,
     `operation=update&account_id=${tenant.accountId}`,
     'APIUserName,UserEmail,LastName,PermissionSet,Group\n' +
-      `${ada},ada.k@example.test,,,\n` +
+      `${ada},ada.k@example.test,,,\n` + // asks for a change: ada@ stays hers until she confirms
       `${alan},,T,,\n` +
-      `${kurt},ada@example.test,,,\n` + // batch 2: the email row 1 freed (Ada herself is not in this batch)
+      `${kurt},ada@example.test,,,\n` + // batch 2: still Ada's
       `${grace},,H,,\n` +
       `${ada},,,DS Admin,Nope\n` + // batch 3: fails, changes nothing
       `${ada},,,DS Admin,\n` +
       `${ada},,,DS Admin,\n` + // batch 4: already DS Admin
-      `${alan},ADA.K@example.test,,,\n` +
-      `${kurt},kurt@example.test,,,\n` + // batch 5: its own old email, free since row 3
+      `${alan},ADA.K@example.test,,,\n` + // only asked for by Ada: not reserved
+      `${ada},ada@example.test,,,\n` + // batch 5: her present address cancels the change of batch 1
+      `${kurt},kurt@example.test,,,\n` + // his present address, nothing pending: nothing to do
       `${grace},,,,Sales\n` +
-      `${grace},,,,sales\n` + // batch 6: already in Sales
-      `${grace},ada.k@example.test,,,\n`, // the email row 1 took
+      `${grace},,,,sales\n`, // batch 6: already in Sales
   );
   assert.deepEqual(results(update), [
     'user_updated',
     'user_updated',
-    'user_updated',
+    'useremail_username_combination_exists',
     'user_updated',
     'invalid_group',
     'user_updated',
     'no_action_taken',
-    'useremail_username_combination_exists',
     'user_updated',
     'user_updated',
     'no_action_taken',
-    'useremail_username_combination_exists',
+    'user_updated',
+    'no_action_taken',
   ]);
+  const pending = async (userId: string) =>
+    (await api('GET', `/api/users/${userId}`)).json().pending_email as string | null;
+  assert.deepEqual(
+    [await pending(ada), await pending(alan), await pending(kurt)],
+    [null, 'ADA.K@example.test', null],
+  );
 
   const close = await dryThenReal(
     api,
     tenant,
     `operation=close&account_id=${tenant.accountId}`,
-    'UserEmail\nalan@example.test\nada.k@example.test\nALAN@example.test\nnobody@example.test\nnew4@example.test\n',
+    'UserEmail\nalan@example.test\nada@example.test\nALAN@example.test\nnobody@example.test\nnew4@example.test\n',
   );
   assert.deepEqual(results(close), [
     'membership_closed',
@@ -495,7 +510,7 @@ test('dry-run across batches: later rows see what earlier batches planned, exact
     `operation=add&account_id=${tenant.accountId}`,
     'FirstName,LastName,UserEmail,PermissionSet\n' +
       'Alan,T,alan@example.test,DS Sender\n' +
-      'Ada,Lovelace,ada.k@example.test,DS Sender\n' +
+      'Ada,Lovelace,ada@example.test,DS Sender\n' +
       'Alan,T,alan@example.test,DS Sender\n' + // batch 2: reopened in batch 1
       'New,Five,new5@example.test,DS Sender\n' +
       'New,Six,new6@example.test,DS Sender\n', // batch 3: no seat left
@@ -541,6 +556,7 @@ test('a dry-run handed from slice to slice resumes after its checkpoint, with it
       batchSize: 2,
       leaseSeconds: 60,
       shouldYield: () => true,
+      emailChanges: services.emailChanges,
     });
     if (outcome === 'done') break;
   }
@@ -591,6 +607,7 @@ test('an import batch reads only through its own transaction: it runs on a pool 
     batchSize: 2,
     leaseSeconds: 60,
     shouldYield: () => false,
+    emailChanges: services.emailChanges,
   });
   assert.equal(outcome, 'done');
   const done = await waitFor(api, res.json().id);

@@ -6,7 +6,7 @@ import { renderMail, SCRUBBED_TOKEN, sweepExpiredMailSecrets } from '../src/core
 import { buildServer } from '../src/server.ts';
 import { createServices } from '../src/services.ts';
 import { as, createTenant, testConfig, testDb, unique } from './helper.ts';
-import { browser, lastMail, PASSWORD } from './people-helper.ts';
+import { browser, lastMail, loggedApp, outboxRows, PASSWORD } from './people-helper.ts';
 
 const OPEN = { authRateLimitPerMinute: 0 };
 
@@ -21,23 +21,8 @@ async function signup(app: Parameters<typeof browser>[0], address: string) {
   return res;
 }
 
-async function outboxRows(to: string) {
-  return testDb()
-    .db.selectFrom('outbox_mail')
-    .selectAll()
-    .where('to', '=', to)
-    .orderBy('created_at')
-    .orderBy('id')
-    .execute();
-}
-
 test('link tokens reach no log line: fragment links, redacted query strings, no echo in 404s', async (t) => {
-  const lines: string[] = [];
-  const config = testConfig({ ...OPEN, logLevel: 'info' });
-  const services = createServices(testDb().db, config);
-  const app = await buildServer(config, services, { logStream: { write: (line) => lines.push(line) } });
-  await app.ready();
-  t.after(() => app.close());
+  const { app, lines } = await loggedApp(t, OPEN);
 
   const address = `${unique('logs')}@example.test`;
   await signup(app, address);

@@ -14,6 +14,7 @@ import {
   startApp,
 } from './docusign-helper.ts';
 import { unique } from './helper.ts';
+import { confirmEmail, mailsTo } from './people-helper.ts';
 
 type Tenant = Awaited<ReturnType<typeof liveTenant>>;
 
@@ -496,7 +497,7 @@ test('updateUser changes names, job details, profile and groups per membership; 
   assert.equal((await api(live, tenant.key, 'GET', `/api/users/${u.id}`)).body.last_name, 'Name');
 });
 
-test('updateEmailAddress changes the address everywhere; a taken address fails that user only', async (t) => {
+test('updateEmailAddress: the new address confirms, then it is the address everywhere; a taken address fails that user only', async (t) => {
   const live = await startApp(t);
   const tenant = await liveTenant(live);
   const users = new admin.UsersApi(adminClient(live, tenant.key));
@@ -514,9 +515,15 @@ test('updateEmailAddress changes the address everywhere; a taken address fails t
     org,
   );
   assert.equal(result.success, false);
+  // Accepted, as DocuSign answers it; the address is a's once the link mailed to it is followed.
   assert.equal(result.users[0].email, renamed);
   assert.equal(result.users[0].error_details, undefined);
   assert.equal(result.users[1].error_details.error, 'email_taken');
+  const pending = (await api(live, tenant.key, 'GET', `/api/users/${a.id}`)).body;
+  assert.deepEqual([pending.email, pending.pending_email], [a.email, renamed]);
+  assert.deepEqual((await users.getUsers(org, { email: renamed })).users, []);
+  const [link] = await mailsTo(renamed);
+  assert.equal((await confirmEmail(live.app, link!.token)).statusCode, 200);
   assert.equal((await api(live, tenant.key, 'GET', `/api/users/${a.id}`)).body.email, renamed);
   assert.equal((await users.getUsers(org, { email: renamed })).users[0].id, a.id);
   assert.equal((await api(live, tenant.key, 'GET', `/api/users/${b.id}`)).body.email, b.email);

@@ -1,7 +1,12 @@
 // A browser-like client for the people tests: keeps the session cookie and the CSRF token.
+
+import type { TestContext } from 'node:test';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
-import { renderMail } from '../src/core/mail/mailer.ts';
-import { testDb } from './helper.ts';
+import type { Config } from '../src/config.ts';
+import { renderMail, SCRUBBED_TOKEN } from '../src/core/mail/mailer.ts';
+import { buildServer } from '../src/server.ts';
+import { createServices } from '../src/services.ts';
+import { testConfig, testDb } from './helper.ts';
 
 export type Res = LightMyRequestResponse & { json<T = any>(): T };
 
@@ -59,6 +64,42 @@ export async function lastMail(
   const m = /#token=([A-Za-z0-9_-]+)/.exec(mail.text);
   if (!m && withToken) throw new Error(`no token in mail to ${to}: ${mail.text}`);
   return { subject: mail.subject, text: mail.text, html: mail.html, token: m?.[1] ?? '' };
+}
+
+/** The outbox rows to `to`, oldest first, as stored (the link token apart, in `secret`). */
+export async function outboxRows(to: string) {
+  return testDb()
+    .db.selectFrom('outbox_mail')
+    .selectAll()
+    .where('to', '=', to)
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
+}
+
+/** Every mail to `to`, oldest first, as the operator reads them (a live link token put in, else ''). */
+export async function mailsTo(to: string): Promise<{ subject: string; text: string; token: string }[]> {
+  return (await outboxRows(to)).map((row) => {
+    const mail = renderMail(row);
+    const token = /#token=([A-Za-z0-9_-]+)/.exec(mail.text)?.[1] ?? '';
+    return { subject: mail.subject, text: mail.text, token: token === SCRUBBED_TOKEN ? '' : token };
+  });
+}
+
+/** Follows the link of an email-change confirmation mail, as the dashboard would: POST /confirm_email. */
+export async function confirmEmail(app: FastifyInstance, token: string): Promise<Res> {
+  return (await app.inject({ method: 'POST', url: '/confirm_email', payload: { token } })) as Res;
+}
+
+/** An app whose log lines (level info) are kept in `lines`, for tests that look for secrets in them. */
+export async function loggedApp(t: TestContext, overrides: Partial<Config> = {}) {
+  const lines: string[] = [];
+  const config = testConfig({ ...overrides, logLevel: 'info' });
+  const services = createServices(testDb().db, config);
+  const app = await buildServer(config, services, { logStream: { write: (line) => lines.push(line) } });
+  await app.ready();
+  t.after(() => app.close());
+  return { app, services, lines };
 }
 
 export async function mailCount(to: string): Promise<number> {

@@ -28,6 +28,28 @@ export interface Ctx {
  */
 const openUnits = new WeakMap<Db, AuditBuffer>();
 
+/**
+ * What runs once the transaction a mutate() owns has committed (afterCommit): handing the mail it queued to
+ * SMTP, which reads the mail's row and so must not run before the row is there. An attempt that is rolled
+ * back and run again drops the hooks it registered.
+ */
+const commitHooks = new WeakMap<Db, (() => void)[]>();
+
+/**
+ * Runs `hook` once `trx`, a transaction a mutate() owns (a joined mutate's is its owner's), has committed;
+ * never if it rolls back. Outside a transaction, at once. A transaction opened elsewhere cannot tell when it
+ * commits: registering there is a bug.
+ */
+export function afterCommit(trx: Db, hook: () => void): void {
+  if (!trx.isTransaction) {
+    hook();
+    return;
+  }
+  const hooks = commitHooks.get(trx);
+  if (!hooks) throw new Error('afterCommit needs a transaction opened by mutate()');
+  hooks.push(hook);
+}
+
 /** How often a transaction PostgreSQL aborted for a deadlock or a serialization failure is run again. */
 const ATTEMPTS = 4;
 
@@ -53,7 +75,13 @@ export async function mutate<T>(
     if (db.isTransaction) return await unit(db, ctx, fn, false);
     for (let attempt = 1; ; attempt++) {
       try {
-        return await db.transaction().execute((trx) => unit(trx, ctx, fn, true));
+        const hooks: (() => void)[] = [];
+        const result = await db.transaction().execute((trx) => {
+          commitHooks.set(trx, hooks);
+          return unit(trx, ctx, fn, true);
+        });
+        for (const hook of hooks) hook();
+        return result;
       } catch (err) {
         if (!isRetryableConflict(err) || attempt >= ATTEMPTS) throw err;
         await sleep(Math.floor(Math.random() * 20 * attempt) + 5);

@@ -21,7 +21,9 @@ import {
   sweepExpiredExports,
 } from '../core/exports/service.ts';
 import { giveUpImport, LeaseHeld, processImport } from '../core/imports/service.ts';
+import { Mailer } from '../core/mail/mailer.ts';
 import { resolverFor } from '../core/net/outbound.ts';
+import { EmailChanges } from '../core/users/email-changes.ts';
 import { WebhookRelay } from '../core/webhooks/relay.ts';
 import type { Db } from '../db/connection.ts';
 
@@ -134,6 +136,11 @@ export async function startJobRunner(opts: RunnerOptions): Promise<JobRunner> {
   }
   let stopping = false;
   const sliceMs = (config.jobExpireSeconds * 1000) / 2;
+  // Import update rows that change an email mail the confirmation link, as the API does (sent after their
+  // batch commits, when SMTP is configured).
+  const mailer = new Mailer(db, config);
+  mailer.onError = (err, id) => log(`sending mail ${id} failed: ${(err as Error).message}`);
+  const emailChanges = new EmailChanges(db, mailer, config.environment, config.publicUrl);
   for (let i = 0; i < opts.concurrency; i++) {
     await boss.work(
       config.importQueue,
@@ -149,6 +156,7 @@ export async function startJobRunner(opts: RunnerOptions): Promise<JobRunner> {
             leaseSeconds: config.jobExpireSeconds,
             shouldYield: () => stopping || Date.now() - started > sliceMs,
             log,
+            emailChanges,
           });
           if (outcome === 'yielded') {
             await boss.send(config.importQueue, { import_id: importId }, jobOptions(config));
@@ -227,6 +235,7 @@ export async function startJobRunner(opts: RunnerOptions): Promise<JobRunner> {
       await relay?.stop();
       // Running slices end at their next batch boundary and queue their continuation.
       await boss.stop({ graceful: true, wait: true, timeout: 15_000 });
+      await mailer.flush();
     },
   };
 }

@@ -12,16 +12,24 @@ import { eachItem, type Outcome } from '../batch.ts';
 import { BrandsService, type BrandView } from '../brands/service.ts';
 import { type Ctx, mutate } from '../context.ts';
 import { type GroupInput, type GroupPatch, GroupsService, type GroupView } from '../groups/service.ts';
+import type { EmailChanges } from '../users/email-changes.ts';
 import { type LabelledUser, userOfAccount } from '../users/provisioning.ts';
 import { type CreateUserInput, UsersService, type UserView } from '../users/service.ts';
 
 /** Every service of one transaction: their mutations join it. */
-function servicesOf(trx: Db) {
-  return { users: new UsersService(trx), groups: new GroupsService(trx), brands: new BrandsService(trx) };
+function servicesOf(trx: Db, emailChanges: EmailChanges) {
+  return {
+    users: new UsersService(trx, emailChanges),
+    groups: new GroupsService(trx),
+    brands: new BrandsService(trx),
+  };
 }
 
 export class AccountBatchesService {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly emailChanges: EmailChanges,
+  ) {}
 
   /** Creates each group in the account. */
   async createGroups(
@@ -30,7 +38,7 @@ export class AccountBatchesService {
     items: readonly Outcome<GroupInput>[],
   ): Promise<Outcome<GroupView>[]> {
     return mutate(this.db, ctx, (trx, audit) => {
-      const { groups } = servicesOf(trx);
+      const { groups } = servicesOf(trx, this.emailChanges);
       return eachItem(trx, audit, items, (input) => groups.create(ctx, accountId, input));
     });
   }
@@ -42,7 +50,7 @@ export class AccountBatchesService {
     items: readonly Outcome<{ id: number; patch: GroupPatch }>[],
   ): Promise<Outcome<GroupView>[]> {
     return mutate(this.db, ctx, (trx, audit) => {
-      const { groups } = servicesOf(trx);
+      const { groups } = servicesOf(trx, this.emailChanges);
       return eachItem(trx, audit, items, ({ id, patch }) => groups.update(ctx, accountId, id, patch));
     });
   }
@@ -54,7 +62,7 @@ export class AccountBatchesService {
     items: readonly Outcome<number>[],
   ): Promise<Outcome<GroupView>[]> {
     return mutate(this.db, ctx, (trx, audit) => {
-      const { groups } = servicesOf(trx);
+      const { groups } = servicesOf(trx, this.emailChanges);
       return eachItem(trx, audit, items, async (id) => {
         const before = await groups.get(ctx, accountId, id);
         await groups.delete(ctx, accountId, id);
@@ -74,7 +82,7 @@ export class AccountBatchesService {
     userIds: string[],
   ): Promise<UserView[]> {
     return mutate(this.db, ctx, async (trx) => {
-      const { groups, users } = servicesOf(trx);
+      const { groups, users } = servicesOf(trx, this.emailChanges);
       await groups.addMembers(ctx, accountId, groupId, userIds);
       return this.usersIn(ctx, users, [...new Set(userIds.map((u) => u.toLowerCase()))]);
     });
@@ -88,7 +96,7 @@ export class AccountBatchesService {
     userIds: string[],
   ): Promise<UserView[]> {
     return mutate(this.db, ctx, async (trx) => {
-      const { groups, users } = servicesOf(trx);
+      const { groups, users } = servicesOf(trx, this.emailChanges);
       const { removed } = await groups.removeMembers(ctx, accountId, groupId, userIds);
       return this.usersIn(ctx, users, removed);
     });
@@ -101,7 +109,7 @@ export class AccountBatchesService {
     items: readonly Outcome<CreateUserInput>[],
   ): Promise<Outcome<LabelledUser>[]> {
     return mutate(this.db, ctx, (trx, audit) => {
-      const { users } = servicesOf(trx);
+      const { users } = servicesOf(trx, this.emailChanges);
       return eachItem(trx, audit, items, async (input) => {
         const { user } = await users.enrol(ctx, { ...input, account_id: accountId });
         return { user, labels: await users.labels(ctx, user.memberships) };
@@ -116,7 +124,7 @@ export class AccountBatchesService {
     items: readonly Outcome<string>[],
   ): Promise<Outcome<UserView>[]> {
     return mutate(this.db, ctx, (trx, audit) => {
-      const { users } = servicesOf(trx);
+      const { users } = servicesOf(trx, this.emailChanges);
       return eachItem(trx, audit, items, async (id) => {
         await userOfAccount(ctx, users, accountId, id);
         return users.update(ctx, id, { memberships: [{ account_id: accountId, status: 'closed' }] });
@@ -131,7 +139,7 @@ export class AccountBatchesService {
     items: readonly Outcome<string>[],
   ): Promise<Outcome<BrandView>[]> {
     return mutate(this.db, ctx, (trx, audit) => {
-      const { brands } = servicesOf(trx);
+      const { brands } = servicesOf(trx, this.emailChanges);
       return eachItem(trx, audit, items, async (id) => {
         const before = await brands.get(ctx, accountId, id);
         await brands.delete(ctx, accountId, id);

@@ -20,6 +20,7 @@ import { ADMIN_PROFILE_NAME } from '../permission-profiles/defaults.ts';
 import { PermissionProfilesService } from '../permission-profiles/service.ts';
 import { requirePermission } from '../principal.ts';
 import { SettingsService } from '../settings/service.ts';
+import type { EmailChanges } from '../users/email-changes.ts';
 import { findUserByEmail } from '../users/repository.ts';
 import { UsersService } from '../users/service.ts';
 import { AccountsService } from './service.ts';
@@ -56,7 +57,10 @@ export interface AccountCreationView extends AccountCreation {
 }
 
 export class AccountCreationsService {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly emailChanges: EmailChanges,
+  ) {}
 
   async create(
     ctx: Ctx,
@@ -105,7 +109,7 @@ export class AccountCreationsService {
           .where('account_id', '=', account.id)
           .where('name', '=', ADMIN_PROFILE_NAME)
           .executeTakeFirstOrThrow();
-        const users = new UsersService(trx);
+        const users = new UsersService(trx, this.emailChanges);
         const existing = await findUserByEmail(trx, ctx.principal.organizationId, input.admin.email);
         if (existing) {
           await users.createMembership(ctx, existing.id, {

@@ -20,6 +20,7 @@ import { isUuid, newId } from '../ids.ts';
 import { type MappingResult, mappingMatcher, type PersonAttributes } from '../mapping-rules/match.ts';
 import { beyondHeld, type Principal } from '../principal.ts';
 import { mayActOnRole } from '../roles.ts';
+import type { EmailChanges } from '../users/email-changes.ts';
 import { membershipOpening, openedMembershipFields } from '../users/memberships.ts';
 import {
   copyGroupMembers,
@@ -96,10 +97,12 @@ type Op =
   | { kind: 'addGroups'; userId: string; accountId: string; groupIds: number[] }
   | { kind: 'updateUser'; before: User; set: UserSet }
   | { kind: 'updateMembership'; before: Membership; profileId: number }
-  | { kind: 'closeMembership'; id: string; accountId: string; userId: string };
+  | { kind: 'closeMembership'; id: string; accountId: string; userId: string }
+  /** Through src/core/users/email-changes.ts, as every email change: the address waits for its link. */
+  | { kind: 'requestEmailChange'; userId: string; email: string };
 
 type UserSet = Partial<
-  Pick<User, 'email' | 'first_name' | 'last_name' | 'job_title' | 'company' | 'department' | 'language'>
+  Pick<User, 'first_name' | 'last_name' | 'job_title' | 'company' | 'department' | 'language'>
 >;
 
 interface AccountInfo {
@@ -684,6 +687,7 @@ async function planAdd(
     created_at: now,
     updated_at: now,
     email_verified_at: null,
+    pending_email: null,
   } as User;
   const membership = membershipRow(user, accountId, status, profileId);
   ops.push({ kind: 'createUser', row: user }, { kind: 'createMembership', row: membership });
@@ -761,6 +765,9 @@ async function planUpdate(
   const prof = profileFields(env, fields);
   const set: UserSet = {};
   const u = target.row;
+  // A new email is asked for, not set: the user keeps signing in with the present one until the link mailed
+  // to the new one is followed. The present address cancels a change that waits.
+  let emailChange: string | null = null;
   if (email && email !== u.email) {
     const other = world.byEmail.get(email.toLowerCase());
     if (other && other.id !== u.id) {
@@ -769,7 +776,9 @@ async function planUpdate(
         `another user already has the email ${email}`,
       );
     }
-    set.email = email;
+    emailChange = email;
+  } else if (email && u.pending_email !== null) {
+    emailChange = email;
   }
   if (first && first !== u.first_name) set.first_name = first;
   if (last && last !== u.last_name) set.last_name = last;
@@ -777,8 +786,10 @@ async function planUpdate(
   if (prof.company && prof.company !== u.company) set.company = prof.company;
   if (prof.department && prof.department !== u.department) set.department = prof.department;
   if (prof.language && prof.language !== u.language) set.language = prof.language;
-  if (Object.keys(set).length > 0) {
+  const changing = Object.keys(emailChange === null ? set : { ...set, email: emailChange });
+  if (changing.length > 0) {
     // The user row is one person in every account: changing it reaches each account they are open in.
+    // Asking for an email change is checked like making it (the link goes where the row says).
     const open: Reached[] = [];
     for (const [accountId, m] of target.memberships) {
       if (m.status === 'closed') continue;
@@ -792,12 +803,7 @@ async function planUpdate(
         m.permission_profile_id === null ? undefined : info.profilePermissions.get(m.permission_profile_id);
       open.push({ accountId, profilePermissions: granted ?? [] });
     }
-    const denial = env.reach.denial(
-      u.id,
-      open,
-      'manage_users',
-      `changing ${Object.keys(set).sort().join(', ')}`,
-    );
+    const denial = env.reach.denial(u.id, open, 'manage_users', `changing ${changing.sort().join(', ')}`);
     if (denial) throw new RowError('account_admin_access_denied', denial.message);
   }
 
@@ -845,16 +851,22 @@ async function planUpdate(
       res.membership_id = m.id;
     }
   }
-  if (Object.keys(set).length === 0 && !membershipOp && !groupsOp) {
+  if (changing.length === 0 && !membershipOp && !groupsOp) {
     res.result = 'no_action_taken';
     res.message = 'nothing to change';
     return;
   }
   if (Object.keys(set).length > 0) {
     ops.push({ kind: 'updateUser', before: u, set });
-    if (set.email) world.byEmail.delete(u.email.toLowerCase());
     target.row = { ...u, ...set };
-    world.put(target);
+  }
+  if (emailChange !== null) {
+    ops.push({ kind: 'requestEmailChange', userId: u.id, email: emailChange });
+    const cancel = emailChange === u.email;
+    target.row = { ...target.row, pending_email: cancel ? null : emailChange };
+    res.message = cancel
+      ? 'the email change that waited for confirmation is canceled'
+      : `the email becomes ${emailChange} once the link mailed there is followed; until then it stays ${u.email}`;
   }
   if (membershipOp) ops.push(membershipOp);
   if (profileChange) profileChange.m.permission_profile_id = profileChange.id;
@@ -936,11 +948,17 @@ const IMPORT_META: Readonly<Record<string, unknown>> = Object.freeze({ via: 'imp
 
 /**
  * Carries out a planned batch with set-based statements (src/core/imports/bulk.ts: one statement per kind of
- * write, whatever the batch size); returns the audit events, in row order. Rows created here are audited as
- * planned (they are exactly what is inserted; created_at/updated_at, the only columns the database fills, are
- * not part of an audit diff); updated rows are audited as the database returns them.
+ * write, whatever the batch size); returns the audit events, in row order, and the mails queued (email
+ * changes ask for confirmation one by one, as through the API), to dispatch once the batch has committed.
+ * Rows created here are audited as planned (they are exactly what is inserted; created_at/updated_at, the
+ * only columns the database fills, are not part of an audit diff); updated rows are audited as the database
+ * returns them.
  */
-export async function executeBatch(trx: Db, planned: Planned): Promise<AuditInput[]> {
+export async function executeBatch(
+  trx: Db,
+  planned: Planned,
+  emailChanges: EmailChanges,
+): Promise<{ events: AuditInput[]; mailIds: string[] }> {
   const all = planned.ops.flat();
   const of = <K extends Op['kind']>(k: K) => all.filter((o): o is Extract<Op, { kind: K }> => o.kind === k);
   await insertUsers(
@@ -961,13 +979,7 @@ export async function executeBatch(trx: Db, planned: Planned): Promise<AuditInpu
     );
     for (const o of round) after.set(o, rows.get(o.before.id)!);
   }
-  // An email change is applied alone: in one statement, a user taking an email another row of the batch
-  // frees could meet the unique index before the other update.
-  for (const round of rounds(
-    of('updateUser'),
-    (o) => o.before.id,
-    (o) => o.set.email !== undefined,
-  )) {
+  for (const round of rounds(of('updateUser'), (o) => o.before.id)) {
     const rows = await updateUsers(
       trx,
       round.map((o) => ({ id: o.before.id, set: o.set })),
@@ -1003,6 +1015,14 @@ export async function executeBatch(trx: Db, planned: Planned): Promise<AuditInpu
     trx,
     members.filter((m) => !created.has(m.user_id)),
   );
+  const mailIds: string[] = [];
+  const emailEvents = new Map<Op, AuditInput[]>();
+  for (const op of of('requestEmailChange')) {
+    const recorded: AuditInput[] = [];
+    const record = (event: AuditInput) => recorded.push(event);
+    mailIds.push(...(await emailChanges.request(trx, { record }, op.userId, op.email, IMPORT_META)));
+    emailEvents.set(op, recorded);
+  }
 
   // The same events the API records for each change, marked as the import's.
   const events: AuditInput[] = [];
@@ -1078,7 +1098,10 @@ export async function executeBatch(trx: Db, planned: Planned): Promise<AuditInpu
           after: { user_id: op.userId, status: 'closed' },
         });
         break;
+      case 'requestEmailChange':
+        events.push(...(emailEvents.get(op) ?? []));
+        break;
     }
   }
-  return events;
+  return { events, mailIds };
 }

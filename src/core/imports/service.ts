@@ -23,6 +23,7 @@ import { AppError, invalidField, notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { DEFAULT_LIMIT, decodeCursor, decodeIntCursor, type Page, toPage } from '../pagination.ts';
 import { type Principal, permissionsFor, requireAccountAccess } from '../principal.ts';
+import type { EmailChanges } from '../users/email-changes.ts';
 import { appendAuditBulk, insertRowResults } from './bulk.ts';
 import { CHUNK_BYTES, FileError, mapColumns, readCsv, storedFile } from './csv.ts';
 import { Catalog, executeBatch, planBatch, type RowResult, World } from './rows.ts';
@@ -455,6 +456,8 @@ export interface ProcessOptions {
   /** Asked between batches: true to stop here and let a fresh job continue (time slice, shutdown). */
   shouldYield: () => boolean;
   log?: (msg: string) => void;
+  /** How update rows ask for an email change (and hand its mails to SMTP after their batch commits). */
+  emailChanges: EmailChanges;
 }
 
 function principalOf(imp: ImportRow): Principal {
@@ -690,6 +693,7 @@ export async function processImport(db: Db, id: string, opts: ProcessOptions): P
     const last = rows[rows.length - 1]!.row;
     for (let attempt = 0; ; attempt++) {
       let seatsAfter: World['seats'] | null = null;
+      let mailIds: string[] = [];
       try {
         await db.transaction().execute(async (trx) => {
           const cur = await trx
@@ -710,8 +714,9 @@ export async function processImport(db: Db, id: string, opts: ProcessOptions): P
             await saveDryState(trx, id, last, world.seats);
             seatsAfter = world.seats;
           } else {
-            const events = await executeBatch(trx, planned);
-            await appendAuditBulk(trx, principal, meta, events);
+            const executed = await executeBatch(trx, planned, opts.emailChanges);
+            await appendAuditBulk(trx, principal, meta, executed.events);
+            mailIds = executed.mailIds;
           }
           await insertRowResults(trx, id, planned.results);
           const n = { added: 0, updated: 0, closed: 0, none: 0, errors: 0 };
@@ -745,6 +750,7 @@ export async function processImport(db: Db, id: string, opts: ProcessOptions): P
         });
         checkpoint = last;
         if (seatsAfter) drySeats = seatsAfter;
+        opts.emailChanges.dispatch(mailIds);
         return;
       } catch (err) {
         if (err instanceof Canceled || err instanceof CheckpointMoved) throw err;

@@ -150,14 +150,16 @@ export function accountExistsMail(o: {
   );
 }
 
-/** To the new address of an email change: following the link makes it the sign-in address. */
-export function confirmEmailChangeMail(o: {
+/** What the mails of an email change (src/core/users/email-changes.ts) say. */
+export interface EmailChangeFacts {
   brand: MailBrand | null;
   name: string;
   oldEmail: string;
   newEmail: string;
-  link: string;
-}): RenderedMail {
+}
+
+/** To the new address of an email change: following the link makes it the sign-in address. */
+export function confirmEmailChangeMail(o: EmailChangeFacts & { link: string }): RenderedMail {
   const who = o.brand?.company || o.brand?.name || 'Signet';
   return layout(
     o.brand,
@@ -172,13 +174,7 @@ export function confirmEmailChangeMail(o: {
 }
 
 /** To the old address of an email change: told, with no link to act on. */
-export function emailChangeNoticeMail(o: {
-  brand: MailBrand | null;
-  name: string;
-  oldEmail: string;
-  newEmail: string;
-  signInUrl: string;
-}): RenderedMail {
+export function emailChangeNoticeMail(o: EmailChangeFacts & { signInUrl: string }): RenderedMail {
   return layout(
     o.brand,
     'A change of your email address was requested',
@@ -189,5 +185,20 @@ export function emailChangeNoticeMail(o: {
     ],
     { label: 'Sign in', url: o.signInUrl },
     'You receive this mail because it is the current address of your account.',
+  );
+}
+
+/** To the old address once an email change is confirmed: it is no longer the sign-in address. */
+export function emailChangedMail(o: EmailChangeFacts & { signInUrl: string }): RenderedMail {
+  return layout(
+    o.brand,
+    'The email address of your account has changed',
+    [
+      `Hello${o.name ? ` ${o.name}` : ''},`,
+      `The email address of your account is now ${o.newEmail}: the link sent there was followed. You no longer sign in as ${o.oldEmail}.`,
+      'If this was not you or your administrator, tell your administrator at once.',
+    ],
+    { label: 'Sign in', url: o.signInUrl },
+    'You receive this mail because this was the address of your account until now.',
   );
 }

@@ -15,6 +15,7 @@ import { type Ctx, mutate } from '../context.ts';
 import { type AppError, invalidField, notFound } from '../errors.ts';
 import { GroupsService, type GroupView } from '../groups/service.ts';
 import { PermissionProfilesService } from '../permission-profiles/service.ts';
+import type { EmailChanges } from './email-changes.ts';
 import type { MembershipLabels, MembershipView } from './repository.ts';
 import { type UpdateUserInput, UsersService, type UserView } from './service.ts';
 
@@ -75,21 +76,24 @@ const openIn = (memberships: readonly MembershipView[], accountId: string) =>
   memberships.find((m) => m.account_id === accountId && m.status !== 'closed') ?? null;
 
 /** Every service of one transaction: their mutations join it. */
-function servicesOf(trx: Db) {
+function servicesOf(trx: Db, emailChanges: EmailChanges) {
   return {
     accounts: new AccountsService(trx),
-    users: new UsersService(trx),
+    users: new UsersService(trx, emailChanges),
     groups: new GroupsService(trx),
     profiles: new PermissionProfilesService(trx),
   };
 }
 
 export class ProvisioningService {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly emailChanges: EmailChanges,
+  ) {}
 
   /** The user's access to the account as it is (a read: DocuSign's product permission profile lookups). */
   async access(ctx: Ctx, accountId: string, ref: UserRef): Promise<AccountAccess> {
-    const user = await this.userOf(ctx, new UsersService(this.db), ref);
+    const user = await this.userOf(ctx, new UsersService(this.db, this.emailChanges), ref);
     return this.accessIn(ctx, this.db, accountId, { id: user.id });
   }
 
@@ -100,7 +104,7 @@ export class ProvisioningService {
    */
   async addOrUpdate(ctx: Ctx, input: AddOrUpdateInput): Promise<AccountAccess> {
     return mutate(this.db, ctx, async (trx) => {
-      const s = servicesOf(trx);
+      const s = servicesOf(trx, this.emailChanges);
       const accountId = input.account_id;
       await s.accounts.get(ctx, accountId);
       const groupIds = await s.groups.idsOfDsGroups(ctx, accountId, input.ds_group_ids ?? []);
@@ -162,7 +166,7 @@ export class ProvisioningService {
     profileId: number | undefined,
   ): Promise<AccountAccess> {
     return mutate(this.db, ctx, async (trx) => {
-      const s = servicesOf(trx);
+      const s = servicesOf(trx, this.emailChanges);
       const user = await this.userOf(ctx, s.users, ref);
       await s.accounts.get(ctx, accountId);
       if (profileId !== undefined) {
@@ -193,7 +197,7 @@ export class ProvisioningService {
     ref: { id?: string; email?: string },
   ): Promise<{ user: UserView; closed: boolean }> {
     return mutate(this.db, ctx, async (trx) => {
-      const s = servicesOf(trx);
+      const s = servicesOf(trx, this.emailChanges);
       await s.accounts.get(ctx, accountId);
       let user: UserView;
       if (ref.id) {
@@ -220,7 +224,7 @@ export class ProvisioningService {
   async closeMemberships(ctx: Ctx, userId: string, accountIds: readonly string[]): Promise<string[]> {
     const wanted = [...new Set(accountIds.map((a) => a.toLowerCase()))];
     return mutate(this.db, ctx, async (trx) => {
-      const { users } = servicesOf(trx);
+      const { users } = servicesOf(trx, this.emailChanges);
       const memberships = await users.memberships(ctx, userId); // another organization's user: 404
       for (const accountId of wanted) {
         const membership = memberships.find((m) => m.account_id === accountId);
@@ -248,7 +252,7 @@ export class ProvisioningService {
     items: readonly { id: string; patch: UpdateUserInput }[],
   ): Promise<ItemOutcome[]> {
     return mutate(this.db, ctx, async (trx, audit) => {
-      const { users } = servicesOf(trx);
+      const { users } = servicesOf(trx, this.emailChanges);
       const outcomes = await eachItem(
         trx,
         audit,
@@ -270,7 +274,7 @@ export class ProvisioningService {
     patch: UpdateUserInput,
   ): Promise<LabelledUser> {
     return mutate(this.db, ctx, async (trx) => {
-      const { users } = servicesOf(trx);
+      const { users } = servicesOf(trx, this.emailChanges);
       await userOfAccount(ctx, users, accountId, userId);
       const user = await users.update(ctx, userId, patch);
       return { user, labels: await users.labels(ctx, user.memberships) };
@@ -279,7 +283,7 @@ export class ProvisioningService {
 
   /** The user's access to the account, read in the transaction. */
   private async accessIn(ctx: Ctx, trx: Db, accountId: string, ref: { id: string }): Promise<AccountAccess> {
-    const s = servicesOf(trx);
+    const s = servicesOf(trx, this.emailChanges);
     const [user, account] = [await s.users.get(ctx, ref.id), await s.accounts.get(ctx, accountId)];
     const membership = openIn(user.memberships, accountId);
     const profile =

@@ -5,7 +5,7 @@ import type { Db } from '../../db/connection.ts';
 import type { Membership, MembershipStatus, OrgRole, User, UserStatus } from '../../db/schema.ts';
 import type { AuditBuffer } from '../audit/writer.ts';
 import { requireReach } from '../authz/reach.ts';
-import { type Ctx, mutate } from '../context.ts';
+import { afterCommit, type Ctx, mutate } from '../context.ts';
 import { AppError, invalidField, notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { resolveMapping } from '../mapping-rules/match.ts';
@@ -13,6 +13,7 @@ import { DEFAULT_LIMIT, decodeCursor, type Page, toPage } from '../pagination.ts
 import { requireAccountAccess, requireHolds } from '../principal.ts';
 import { accountInBody, defaultProfileId, groupsInAccount, profileInAccount } from '../refs.ts';
 import { requireMayGrantRole, requireMayManageRole } from '../roles.ts';
+import { EMAIL_TAKEN, type EmailChanges } from './email-changes.ts';
 import { openMembership } from './memberships.ts';
 import {
   countActiveOwners,
@@ -100,18 +101,17 @@ export function redactedEmail(userId: string): string {
 
 export const REDACTED_NAME = '[redacted]';
 
-const EMAIL_TAKEN = (email: string) =>
-  new AppError('email_taken', `a user with email ${email} already exists in this organization`, [
-    { field: 'email', message: 'already in use' },
-  ]);
-
 function view(user: User, memberships: MembershipView[]): UserView {
   const { password_hash: _omit, ...rest } = user;
   return { ...rest, memberships };
 }
 
 export class UsersService {
-  constructor(private readonly db: Db) {}
+  /** `emailChanges` is how update() asks for a new email (src/core/users/email-changes.ts). */
+  constructor(
+    private readonly db: Db,
+    private readonly emailChanges: EmailChanges,
+  ) {}
 
   async get(ctx: Ctx, id: string, db: Db = this.db): Promise<UserView> {
     const found = await findUserWithMemberships(db, ctx.principal.organizationId, id);
@@ -291,58 +291,58 @@ export class UsersService {
     return this.get(ctx, user.id, trx);
   }
 
+  /**
+   * Changes the user's fields and memberships in one transaction. A new email is not set here: it waits in
+   * `pending_email` until the link mailed to it is followed (src/core/users/email-changes.ts).
+   */
   async update(ctx: Ctx, id: string, input: UpdateUserInput): Promise<UserView> {
-    const { memberships: membershipPatches, ...patch } = input;
-    return mutate(
-      this.db,
-      ctx,
-      async (trx, audit) => {
-        const before = await this.load(ctx, id, trx, true);
-        await this.assertMayManage(ctx, trx, before);
-        if (patch.role !== undefined && patch.role !== before.role) {
-          this.assertMayGrant(ctx, patch.role);
-          if (before.role === 'owner') await this.assertNotLastOwner(trx, before);
-        }
-        if (Object.keys(patch).length > 0) {
-          // The user row is one person in every account they belong to: changing it reaches all of them.
-          await requireReach(
-            trx,
-            ctx.principal,
-            id,
-            'manage_users',
-            `changing ${Object.keys(patch).sort().join(', ')}`,
+    const { memberships: membershipPatches, email, ...patch } = input;
+    return mutate(this.db, ctx, async (trx, audit) => {
+      const before = await this.load(ctx, id, trx, true);
+      await this.assertMayManage(ctx, trx, before);
+      if (patch.role !== undefined && patch.role !== before.role) {
+        this.assertMayGrant(ctx, patch.role);
+        if (before.role === 'owner') await this.assertNotLastOwner(trx, before);
+      }
+      const fields = Object.keys(email === undefined ? patch : { ...patch, email });
+      if (fields.length > 0) {
+        // The user row is one person in every account they belong to: changing it reaches all of them.
+        // Asking for an email change is checked like making it (the link goes where the caller says).
+        await requireReach(trx, ctx.principal, id, 'manage_users', `changing ${fields.sort().join(', ')}`);
+      }
+      if (Object.keys(patch).length > 0 || (membershipPatches === undefined && email === undefined)) {
+        const after = await trx
+          .updateTable('users')
+          .set({ ...patch, updated_at: new Date() })
+          .where('id', '=', id)
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        audit.record({ action: 'user.updated', targetType: 'user', targetId: id, before, after });
+      }
+      if (email !== undefined) {
+        const mailIds = await this.emailChanges.request(trx, audit, id, email);
+        // Handed to SMTP once the request's transaction (this one, or the one it joined) has committed.
+        afterCommit(trx, () => this.emailChanges.dispatch(mailIds));
+      }
+      for (const { account_id, ...change } of membershipPatches ?? []) {
+        const membership = await trx
+          .selectFrom('memberships')
+          .selectAll()
+          .where('user_id', '=', id)
+          .where('account_id', '=', account_id)
+          .forUpdate()
+          .executeTakeFirst();
+        if (!membership) {
+          throw invalidField(
+            'memberships.account_id',
+            `user ${id} has no membership in account ${account_id}`,
+            'invalid_reference',
           );
         }
-        if (Object.keys(patch).length > 0 || membershipPatches === undefined) {
-          const after = await trx
-            .updateTable('users')
-            .set({ ...patch, updated_at: new Date() })
-            .where('id', '=', id)
-            .returningAll()
-            .executeTakeFirstOrThrow();
-          audit.record({ action: 'user.updated', targetType: 'user', targetId: id, before, after });
-        }
-        for (const { account_id, ...change } of membershipPatches ?? []) {
-          const membership = await trx
-            .selectFrom('memberships')
-            .selectAll()
-            .where('user_id', '=', id)
-            .where('account_id', '=', account_id)
-            .forUpdate()
-            .executeTakeFirst();
-          if (!membership) {
-            throw invalidField(
-              'memberships.account_id',
-              `user ${id} has no membership in account ${account_id}`,
-              'invalid_reference',
-            );
-          }
-          await this.patchMembership(ctx, trx, audit, before, membership, change);
-        }
-        return this.get(ctx, id, trx);
-      },
-      { users_org_email_key: EMAIL_TAKEN(patch.email ?? '') },
-    );
+        await this.patchMembership(ctx, trx, audit, before, membership, change);
+      }
+      return this.get(ctx, id, trx);
+    });
   }
 
   /** Deactivation closes every open membership, freeing the seats; reactivation reopens exactly those. */
@@ -504,6 +504,7 @@ export class UsersService {
           language: null,
           password_hash: null,
           email_verified_at: null,
+          pending_email: null,
           status: 'deactivated',
           updated_at: now,
         })
@@ -523,10 +524,13 @@ export class UsersService {
           eb.or([eb('accepted_user_id', '=', userId), eb(sql`lower(email)`, '=', user.email.toLowerCase())]),
         )
         .execute();
+      const addresses = [user.email, user.pending_email]
+        .filter((a) => a !== null)
+        .map((a) => a.toLowerCase());
       await trx
         .deleteFrom('outbox_mail')
         .where('organization_id', '=', user.organization_id)
-        .where(sql`lower("to")`, '=', user.email.toLowerCase())
+        .where(sql`lower("to")`, 'in', addresses)
         .execute();
       audit.record({
         action: 'user.redacted',

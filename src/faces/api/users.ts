@@ -54,6 +54,14 @@ export const User = Type.Object(
     role: Role,
     status: Type.Union([Type.Literal('active'), Type.Literal('deactivated')]),
     email_verified_at: Type.Optional(Nullable(Timestamp)),
+    pending_email: Type.Optional(
+      Nullable(
+        Type.String({
+          description:
+            'An address the email is changing to, until the link mailed there is followed; `email` stays the sign-in address until then',
+        }),
+      ),
+    ),
     created_at: Timestamp,
     updated_at: Timestamp,
     memberships: Type.Array(Membership),
@@ -158,7 +166,8 @@ export async function userRoutes(app: FastifyInstance): Promise<void> {
       config: { permission: 'users:write' },
       schema: {
         tags,
-        summary: 'Update a user',
+        summary:
+          'Update a user. A new email is not set at once: it shows as pending_email, and becomes the email once the link mailed to it is followed (POST /confirm_email)',
         params: IdParams,
         body: Type.Object(
           { email: Type.Optional(Email), ...ProfileFields, role: Type.Optional(Role) },

@@ -227,18 +227,20 @@ function errorDetails(err: AppError): { error: string; error_description: string
 
 /**
  * The response body of a per-item batch (updateUser, updateEmailAddress) from the core's outcomes, one per
- * item in order: `done(result)` for an item made, `failed(item)` with its error_details (the error's fields
- * renamed by `names`) for one refused. `success` is true when no item failed.
+ * item in order: `done(result, item)` for an item made, `failed(item)` with its error_details (the error's
+ * fields renamed by `names`) for one refused. `success` is true when no item failed.
  */
 export function itemResults<T, R>(
   items: readonly T[],
   outcomes: readonly ({ ok: true; user: R } | { ok: false; error: AppError })[],
-  done: (result: R) => object,
+  done: (result: R, item: T) => object,
   failed: (item: T) => object,
   names: Record<string, string> = {},
 ): { success: boolean; results: object[] } {
   const results = outcomes.map((o, i) =>
-    o.ok ? done(o.user) : { ...failed(items[i]!), error_details: errorDetails(renamed(o.error, names)) },
+    o.ok
+      ? done(o.user, items[i]!)
+      : { ...failed(items[i]!), error_details: errorDetails(renamed(o.error, names)) },
   );
   return { success: outcomes.every((o) => o.ok), results };
 }

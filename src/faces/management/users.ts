@@ -345,7 +345,9 @@ export async function userRoutes(app: FastifyInstance): Promise<void> {
         const { success, results } = itemResults(
           items,
           outcomes,
-          (user) => ({ id: user.id, email: user.email }),
+          // A new email is accepted and waits for the link mailed to it (docs/compatibility.md): answered as
+          // DocuSign answers an accepted change, with the address asked for.
+          (user, item) => ({ id: user.id, email: item.patch.email ?? user.email }),
           (item) => ({ id: item.id }),
           {
             'memberships.account_id': 'memberships.account_id',
@@ -383,7 +385,8 @@ export async function userRoutes(app: FastifyInstance): Promise<void> {
         const { success, results } = itemResults(
           items,
           outcomes,
-          (user) => ({ id: user.id, email: user.email }),
+          // Accepted: the address waits for its confirmation link (as in updateUser above).
+          (user, item) => ({ id: user.id, email: item.email }),
           (item) => ({ id: item.id, email: item.email }),
         );
         return { success, users: results };

@@ -1,6 +1,7 @@
-// The people face, at the root: sign-up, login/logout, the current session, email verification, password
-// resets and invite acceptance. These routes are public (they are how one gets credentials); /logout and
-// GET /session need the session cookie. Errors use the native dialect: {"error": {code, message, details}}.
+// The people face, at the root: sign-up, login/logout, the current session, email verification, confirming an
+// email change, password resets and invite acceptance. These routes are public (they are how one gets
+// credentials); /logout and GET /session need the session cookie. Errors use the native dialect:
+// {"error": {code, message, details}}.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -45,7 +46,7 @@ const perIp = { rateLimit: { perIp: 'auth' } } as const;
 
 export async function peopleFace(app: FastifyInstance): Promise<void> {
   const fastify = app.withTypeProvider<TypeBoxTypeProvider>();
-  const { people, sessions, invites } = fastify.services;
+  const { people, sessions, invites, emailChanges } = fastify.services;
   const tags = ['people'];
   // Work done after an answer (reset mails, failed-login audit events, SMTP sends) reports to the log, and
   // is waited for on close.
@@ -194,6 +195,27 @@ export async function peopleFace(app: FastifyInstance): Promise<void> {
     async (request) => {
       const result = await people.verifyEmail(request.body.token, requestMeta(request));
       return { status: 'email_verified', ...result };
+    },
+  );
+
+  fastify.post(
+    '/confirm_email',
+    {
+      config: perIp,
+      schema: {
+        tags,
+        summary:
+          'Confirm a change of email address with the token from the mail sent to the new address; the new address becomes the sign-in address',
+        body: Type.Object({ token: Token }, Strict),
+        response: {
+          200: Type.Object({ status: Type.Literal('email_changed'), user_id: Uuid, email: Type.String() }),
+          ...errors,
+        },
+      },
+    },
+    async (request) => {
+      const result = await emailChanges.confirm(request.body.token, requestMeta(request));
+      return { status: 'email_changed' as const, ...result };
     },
   );
 
