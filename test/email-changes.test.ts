@@ -6,7 +6,16 @@ import assert from 'node:assert/strict';
 import { type TestContext, test } from 'node:test';
 import { admin, adminClient, api, esign, esignClient, startApp } from './docusign-helper.ts';
 import { as, buildApp, createTenant, testDb, unique } from './helper.ts';
-import { browser, confirmEmail, loggedApp, mailsTo, outboxRows, PASSWORD } from './people-helper.ts';
+import { runWorker } from './imports-helper.ts';
+import {
+  browser,
+  confirmEmail,
+  fakeSmtp,
+  loggedApp,
+  mailsTo,
+  outboxRows,
+  PASSWORD,
+} from './people-helper.ts';
 
 /** Per-IP limits off: these tests log in many times from one address (the limit has its own test). */
 const OPEN = { authRateLimitPerMinute: 0 };
@@ -250,4 +259,52 @@ test('deleting a user’s data (Admin API redaction) erases the address they wer
   const native = (await api(live, tenant.key, 'GET', `/api/users/${user.id}`)).body;
   assert.deepEqual([native.email, native.pending_email], [`redacted-${user.id}@redacted.invalid`, null]);
   assert.deepEqual(await outboxRows(next), []);
+});
+
+test('with SMTP, the mails of a change reach the server once the change has committed, whichever path asked', async (t) => {
+  const smtp = await fakeSmtp(t);
+  const live = await startApp(t, { ...OPEN, smtpUrl: smtp.url });
+  await runWorker(t, live.config);
+  const tenant = await createTenant(live.services, live.config);
+  const create = async () =>
+    (
+      await api(live, tenant.key, 'POST', '/api/users', {
+        email: address('smtp'),
+        account_id: tenant.accountId,
+      })
+    ).body;
+  const [byApi, byBatch, byImport] = [await create(), await create(), await create()];
+  const targets = [address('api'), address('batch'), address('import')];
+
+  // /api (a transaction of its own), /management updateEmailAddress (a batch: one transaction, a savepoint a
+  // user), and an import row (the job's batch transaction).
+  await api(live, tenant.key, 'PATCH', `/api/users/${byApi.id}`, { email: targets[0] });
+  const users = new admin.UsersApi(adminClient(live, tenant.key));
+  await users.updateEmailAddress(
+    { users: [{ id: byBatch.id, site_id: 1, email: targets[1] }] },
+    tenant.organizationId,
+  );
+  const csv = `APIUserName,UserEmail\n${byImport.id},${targets[2]}\n`;
+  const imported = await fetch(`${live.base}/api/imports?operation=update&account_id=${tenant.accountId}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${tenant.key}`, 'content-type': 'text/csv' },
+    body: csv,
+  });
+  assert.equal(imported.status, 202, await imported.clone().text());
+  const importId = ((await imported.json()) as { id: string }).id;
+
+  // Each confirmation and each notice is handed to the server and leaves no token behind.
+  const sentTo = async (to: string) => (await outboxRows(to)).filter((r) => r.sent_at !== null).length;
+  const deadline = Date.now() + 30_000;
+  for (const [i, user] of [byApi, byBatch, byImport].entries()) {
+    while ((await sentTo(targets[i]!)) < 1 || (await sentTo(user.email)) < 1) {
+      assert.ok(Date.now() < deadline, `mails of ${targets[i]} not sent`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal((await outboxRows(targets[i]!))[0]!.secret, null, 'SMTP has it: no copy of the token kept');
+    assert.ok(smtp.received().includes(`RCPT TO:<${targets[i]}>`));
+  }
+  const status = (await api(live, tenant.key, 'GET', `/api/imports/${importId}`)).body.status;
+  assert.equal(status, 'completed');
+  assert.ok(!smtp.received().includes('signet-link-token'), 'every link went out with its token put in');
 });

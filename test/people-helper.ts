@@ -1,5 +1,6 @@
 // A browser-like client for the people tests: keeps the session cookie and the CSRF token.
 
+import { type AddressInfo, createServer } from 'node:net';
 import type { TestContext } from 'node:test';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import type { Config } from '../src/config.ts';
@@ -89,6 +90,39 @@ export async function mailsTo(to: string): Promise<{ subject: string; text: stri
 /** Follows the link of an email-change confirmation mail, as the dashboard would: POST /confirm_email. */
 export async function confirmEmail(app: FastifyInstance, token: string): Promise<Res> {
   return (await app.inject({ method: 'POST', url: '/confirm_email', payload: { token } })) as Res;
+}
+
+/** A minimal SMTP server on loopback: enough of the protocol for nodemailer to hand over messages. */
+export async function fakeSmtp(t: TestContext): Promise<{ url: string; received: () => string }> {
+  let received = '';
+  const server = createServer((sock) => {
+    sock.write('220 fake ESMTP\r\n');
+    let inData = false;
+    sock.on('data', (buf) => {
+      const text = buf.toString();
+      received += text;
+      if (inData) {
+        if (text.includes('\r\n.\r\n')) {
+          inData = false;
+          sock.write('250 queued\r\n');
+        }
+        return;
+      }
+      for (const line of text.split('\r\n').filter(Boolean)) {
+        if (/^(EHLO|HELO)/i.test(line)) sock.write('250-fake\r\n250 OK\r\n');
+        else if (/^DATA/i.test(line)) {
+          inData = true;
+          sock.write('354 go ahead\r\n');
+        } else if (/^QUIT/i.test(line)) {
+          sock.write('221 bye\r\n');
+          sock.end();
+        } else sock.write('250 OK\r\n');
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => server.close());
+  return { url: `smtp://127.0.0.1:${(server.address() as AddressInfo).port}`, received: () => received };
 }
 
 /** An app whose log lines (level info) are kept in `lines`, for tests that look for secrets in them. */

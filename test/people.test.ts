@@ -1,11 +1,10 @@
 // Sign-up, sessions with CSRF, login (no enumeration, throttling), logout, email verification, password
 // resets (self-service and admin-triggered), Signet-Account, and `signet mail list`.
 import assert from 'node:assert/strict';
-import { type AddressInfo, createServer } from 'node:net';
 import { test } from 'node:test';
 import { runSignet } from './cli-helper.ts';
 import { as, buildApp, createTenant, testDb, testDbUrl, unique } from './helper.ts';
-import { browser, lastMail, PASSWORD } from './people-helper.ts';
+import { browser, fakeSmtp, lastMail, PASSWORD } from './people-helper.ts';
 
 /** Per-IP limits off: these tests make many logins from one address (the limit has its own test). */
 const OPEN = { authRateLimitPerMinute: 0 };
@@ -456,37 +455,8 @@ test('per-IP limit on the credential endpoints: 429 rate_limited with Retry-Afte
 });
 
 test('with SMTP_URL, mail goes to the SMTP server and the outbox row records sent_at', async (t) => {
-  // A minimal SMTP server: enough of the protocol for nodemailer to hand over one message.
-  let received = '';
-  const server = createServer((sock) => {
-    sock.write('220 fake ESMTP\r\n');
-    let inData = false;
-    sock.on('data', (buf) => {
-      const text = buf.toString();
-      received += text;
-      if (inData) {
-        if (text.includes('\r\n.\r\n')) {
-          inData = false;
-          sock.write('250 queued\r\n');
-        }
-        return;
-      }
-      for (const line of text.split('\r\n').filter(Boolean)) {
-        if (/^(EHLO|HELO)/i.test(line)) sock.write('250-fake\r\n250 OK\r\n');
-        else if (/^DATA/i.test(line)) {
-          inData = true;
-          sock.write('354 go ahead\r\n');
-        } else if (/^QUIT/i.test(line)) {
-          sock.write('221 bye\r\n');
-          sock.end();
-        } else sock.write('250 OK\r\n');
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => server.close());
-  const port = (server.address() as AddressInfo).port;
-  const { app, services } = await buildApp(t, { ...OPEN, smtpUrl: `smtp://127.0.0.1:${port}` });
+  const smtp = await fakeSmtp(t);
+  const { app, services } = await buildApp(t, { ...OPEN, smtpUrl: smtp.url });
   const address = email('smtp');
   assert.equal((await signup(browser(app), address)).statusCode, 201);
   await services.mailer.flush();
@@ -497,7 +467,7 @@ test('with SMTP_URL, mail goes to the SMTP server and the outbox row records sen
     .executeTakeFirstOrThrow();
   assert.ok(row.sent_at, 'sent_at is set once the server accepted the message');
   assert.equal(row.secret, null, 'once SMTP has the mail, the outbox keeps no copy of its link token');
-  assert.ok(!received.includes('signet-link-token'), 'the mail went out with its token put in');
-  assert.ok(received.includes(`RCPT TO:<${address}>`), received);
-  assert.ok(received.includes('Confirm your email'));
+  assert.ok(!smtp.received().includes('signet-link-token'), 'the mail went out with its token put in');
+  assert.ok(smtp.received().includes(`RCPT TO:<${address}>`), smtp.received());
+  assert.ok(smtp.received().includes('Confirm your email'));
 });
