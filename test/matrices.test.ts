@@ -53,6 +53,8 @@ interface Ids {
   consent: string;
   /** A webhook endpoint of the account (its URL is never called: no job runner runs here). */
   webhook: string;
+  /** A delivery of that endpoint (its test event). */
+  webhookDelivery: string;
 }
 
 interface Ctx {
@@ -234,7 +236,8 @@ const MAKERS = {
       }),
       'webhook endpoint',
     );
-    return w.id as string;
+    const sent = await ok(await c.owner('POST', `/api/webhook_endpoints/${w.id}/test`), 'test event');
+    return { webhook: w.id as string, webhookDelivery: sent.delivery_id as string };
   },
   async settingsImport(c: Ctx) {
     const id = newId();
@@ -283,7 +286,7 @@ async function populate(c: Ctx, account: string): Promise<Ids> {
     creation: await MAKERS.creation(c, account),
     clone: await MAKERS.creation(c, account, account),
     ...(await MAKERS.integration(c)),
-    webhook: await MAKERS.webhook(c, account),
+    ...(await MAKERS.webhook(c, account)),
   };
 }
 
@@ -312,7 +315,8 @@ async function freshFor(c: Ctx, base: Ids, kinds: Set<ParamKind>): Promise<Ids> 
     ids.settingsExport = await MAKERS.export(c, ids.account, 'account_settings');
   if (kinds.has('settingsImport')) ids.settingsImport = await MAKERS.settingsImport(c);
   if (INTEGRATION_KINDS.some((k) => kinds.has(k))) Object.assign(ids, await MAKERS.integration(c));
-  if (kinds.has('webhook')) ids.webhook = await MAKERS.webhook(c, ids.account);
+  if (kinds.has('webhook') || kinds.has('webhookDelivery'))
+    Object.assign(ids, await MAKERS.webhook(c, ids.account));
   return ids;
 }
 
@@ -346,6 +350,7 @@ type ParamKind =
   | 'integrationKey'
   | 'consent'
   | 'webhook'
+  | 'webhookDelivery'
   | 'unsupported';
 
 const INTEGRATION_KINDS: ParamKind[] = ['integration', 'integrationSecret', 'integrationKey', 'consent'];
@@ -359,6 +364,7 @@ function kindOf(route: AppRoute, param: string, previous: string): ParamKind | n
     account_id: 'account',
     userId: 'user',
     membership_id: 'membership',
+    delivery_id: 'webhookDelivery',
     membershipId: 'membership',
     permissionProfileId: 'profile',
     groupId: 'group',
@@ -453,6 +459,8 @@ function paramValue(kind: ParamKind, ids: Ids): string {
       return ids.consent;
     case 'webhook':
       return ids.webhook;
+    case 'webhookDelivery':
+      return ids.webhookDelivery;
     case 'unsupported':
       return '00000000-0000-4000-8000-000000000000';
   }
@@ -566,6 +574,10 @@ const REQUESTS: Record<string, ((ids: Ids) => Request) | null> = {
   'PATCH /api/webhook_endpoints/:id': () => ({ body: { description: unique('W') } }),
   'POST /api/webhook_endpoints/:id/rotate_secret': () => ({ body: { expires_in_seconds: 60 } }),
   'POST /api/webhook_endpoints/:id/test': null,
+  'POST /api/webhook_endpoints/:id/deliveries/:delivery_id/redeliver': null,
+  'POST /api/webhook_endpoints/:id/replay': () => ({
+    body: { since: new Date(Date.now() - 3600_000).toISOString(), failed_only: false },
+  }),
   // /management (DocuSign Admin API)
   'POST /management/v2.1/organizations/:organizationId/accounts/:accountId/dsgroups': () => ({
     body: { group_name: unique('G') },

@@ -349,3 +349,45 @@ test('delivery: a receiver that hangs holds a few slots of its own; other endpoi
   rx.release();
   await rx.wait('/slow', 12);
 });
+
+test('delivery: redeliver one, replay a time range; each goes out again with the same webhook-id', async (t) => {
+  const { api, rx, endpoint } = await setup(t);
+  const hook = await endpoint('/again', 'standard', ['group.created']);
+  const sent = (await api('POST', `/api/webhook_endpoints/${hook.id}/test`)).json();
+  await rx.wait('/again', 1);
+  await until(
+    async () => (await api('GET', `/api/webhook_endpoints/${hook.id}/deliveries`)).json().data[0],
+    (d) => d.status === 'delivered',
+  );
+  const base = `/api/webhook_endpoints/${hook.id}`;
+  const again = await api('POST', `${base}/deliveries/${sent.delivery_id}/redeliver`);
+  assert.equal(again.statusCode, 202, again.body);
+  const [, second] = await rx.wait('/again', 2);
+  assert.equal(second!.headers['webhook-id'], sent.event_id);
+  new Webhook(hook.secret).verify(second!.body, second!.headers as Record<string, string>);
+  const missing = await api('POST', `${base}/deliveries/0190a0b0-0000-7000-8000-00000000abcd/redeliver`);
+  assert.equal(missing.statusCode, 404, missing.body);
+
+  await until(
+    async () => (await api('GET', `${base}/deliveries`)).json().data[0],
+    (d) => d.status === 'delivered' && d.attempts.length === 2,
+  );
+  const since = new Date(Date.now() - 3600_000).toISOString();
+  const failedOnly = await api('POST', `${base}/replay`, { since });
+  assert.equal(failedOnly.statusCode, 202, failedOnly.body);
+  assert.equal(failedOnly.json().queued, 0, 'nothing failed');
+  const all = await api('POST', `${base}/replay`, { since, failed_only: false });
+  assert.deepEqual(all.json(), { queued: 1 });
+  const [, , third] = await rx.wait('/again', 3);
+  assert.equal(third!.headers['webhook-id'], sent.event_id);
+  const backwards = await api('POST', `${base}/replay`, { since, until: since });
+  assert.equal(backwards.statusCode, 400, backwards.body);
+  const audit = await api('GET', '/api/audit_events?action=webhook_endpoint.*&order=asc');
+  assert.deepEqual(
+    audit
+      .json()
+      .data.map((e: any) => e.action)
+      .filter((a: string) => /redelivered|replayed/.test(a)),
+    ['webhook_endpoint.redelivered', 'webhook_endpoint.replayed', 'webhook_endpoint.replayed'],
+  );
+});

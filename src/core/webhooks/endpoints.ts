@@ -285,6 +285,70 @@ export class WebhookEndpointsService {
     return { data: await deliveryLog(this.db, id, limit) };
   }
 
+  /**
+   * Sends one delivery again now, whatever became of it (a receiver that lost it, a bug fixed since). Its
+   * attempts go on counting; should this one fail too, the ladder goes on where it was, or, past its end,
+   * the delivery stays failed.
+   */
+  async redeliver(ctx: Ctx, id: string, deliveryId: string): Promise<{ delivery_id: string }> {
+    return mutate(this.db, ctx, async (trx, audit) => {
+      const endpoint = await this.load(ctx, trx, id);
+      const row = await trx
+        .updateTable('webhook_deliveries')
+        .set({ status: 'pending', next_attempt_at: new Date(), locked_until: null, updated_at: new Date() })
+        .where('id', '=', deliveryId)
+        .where('endpoint_id', '=', id)
+        .returning('id')
+        .executeTakeFirst();
+      if (!row) throw notFound('webhook delivery', deliveryId);
+      audit.record({
+        action: 'webhook_endpoint.redelivered',
+        targetType: 'webhook_endpoint',
+        targetId: id,
+        accountId: endpoint.account_id,
+        extra: { delivery_id: deliveryId },
+      });
+      return { delivery_id: deliveryId };
+    });
+  }
+
+  /**
+   * Sends again every delivery of this endpoint made in [since, until) (only the failed ones with
+   * `failedOnly`): after an outage of the receiver, or to rebuild its state. Returns how many were queued.
+   */
+  async replay(
+    ctx: Ctx,
+    id: string,
+    range: { since: Date; until: Date; failedOnly: boolean },
+  ): Promise<{ queued: number }> {
+    if (!(range.since < range.until)) throw invalidField('until', 'must be after since');
+    return mutate(this.db, ctx, async (trx, audit) => {
+      const endpoint = await this.load(ctx, trx, id);
+      let q = trx
+        .updateTable('webhook_deliveries')
+        .set({ status: 'pending', next_attempt_at: new Date(), locked_until: null, updated_at: new Date() })
+        .where('endpoint_id', '=', id)
+        .where('created_at', '>=', range.since)
+        .where('created_at', '<', range.until);
+      q = range.failedOnly ? q.where('status', '=', 'failed') : q.where('status', '!=', 'pending');
+      const result = await q.executeTakeFirst();
+      const queued = Number(result.numUpdatedRows);
+      audit.record({
+        action: 'webhook_endpoint.replayed',
+        targetType: 'webhook_endpoint',
+        targetId: id,
+        accountId: endpoint.account_id,
+        extra: {
+          since: range.since.toISOString(),
+          until: range.until.toISOString(),
+          failed_only: range.failedOnly,
+          queued,
+        },
+      });
+      return { queued };
+    });
+  }
+
   private views(db: Db, ctx: Ctx) {
     return db
       .selectFrom('webhook_endpoints as e')

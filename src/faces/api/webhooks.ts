@@ -10,7 +10,7 @@ import {
 } from '../../core/webhooks/endpoints.ts';
 import { EVENT_TYPES } from '../../core/webhooks/events.ts';
 import { ctxOf } from '../ctx.ts';
-import { errorResponses, IdParams, Nullable, Strict, Timestamp, Uuid } from './schemas.ts';
+import { DateTime, errorResponses, IdParams, Nullable, Strict, Timestamp, Uuid } from './schemas.ts';
 
 const Format = Type.Union([Type.Literal('standard'), Type.Literal('atlas'), Type.Literal('connect')], {
   description:
@@ -231,6 +231,53 @@ export async function webhookRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request) => endpoints.deliveries(ctxOf(request), request.params.id, request.query.limit ?? 50),
+  );
+
+  fastify.post(
+    '/webhook_endpoints/:id/deliveries/:delivery_id/redeliver',
+    {
+      config: { permission: 'webhooks:write' },
+      schema: {
+        tags,
+        summary: 'Send one delivery again now (same webhook-id)',
+        params: Type.Object({ id: Uuid, delivery_id: Uuid }, Strict),
+        response: { 202: Type.Object({ delivery_id: Uuid }), ...errorResponses },
+      },
+    },
+    async (request, reply) =>
+      reply
+        .code(202)
+        .send(await endpoints.redeliver(ctxOf(request), request.params.id, request.params.delivery_id)),
+  );
+
+  fastify.post(
+    '/webhook_endpoints/:id/replay',
+    {
+      config: { permission: 'webhooks:write' },
+      schema: {
+        tags,
+        summary:
+          "Send again the endpoint's deliveries made in a time range (the failed ones only, by default)",
+        params: IdParams,
+        body: Type.Object(
+          {
+            since: DateTime,
+            until: Type.Optional(DateTime),
+            failed_only: Type.Optional(Type.Boolean({ default: true })),
+          },
+          Strict,
+        ),
+        response: { 202: Type.Object({ queued: Type.Integer() }), ...errorResponses },
+      },
+    },
+    async (request, reply) =>
+      reply.code(202).send(
+        await endpoints.replay(ctxOf(request), request.params.id, {
+          since: new Date(request.body.since),
+          until: request.body.until ? new Date(request.body.until) : new Date(),
+          failedOnly: request.body.failed_only ?? true,
+        }),
+      ),
   );
 
   fastify.post(
