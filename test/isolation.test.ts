@@ -31,6 +31,7 @@ interface World extends Tenant {
   rsaKeyId: string;
   consentId: string;
   webhookId: string;
+  webhookDeliveryId: string;
 }
 
 async function populate(call: ReturnType<typeof as>, tenant: Tenant): Promise<World> {
@@ -130,6 +131,7 @@ async function populate(call: ReturnType<typeof as>, tenant: Tenant): Promise<Wo
       events: ['*'],
     })
   ).json();
+  const webhookTest = (await call('POST', `/api/webhook_endpoints/${webhook.id}/test`)).json();
   for (const [name, value] of Object.entries({
     webhook,
     profile,
@@ -146,6 +148,7 @@ async function populate(call: ReturnType<typeof as>, tenant: Tenant): Promise<Wo
   })) {
     assert.ok(value.id, `${name} was created: ${JSON.stringify(value)}`);
   }
+  assert.ok(webhookTest.delivery_id, `webhook test event: ${JSON.stringify(webhookTest)}`);
   return {
     ...tenant,
     userId: user.id,
@@ -164,6 +167,7 @@ async function populate(call: ReturnType<typeof as>, tenant: Tenant): Promise<Wo
     rsaKeyId: rsaKey.id,
     consentId: consent.id,
     webhookId: webhook.id,
+    webhookDeliveryId: webhookTest.delivery_id,
   };
 }
 
@@ -226,6 +230,13 @@ async function snapshot(orgId: string): Promise<unknown> {
                 UNION ALL
                 SELECT to_jsonb(k) FROM integration_rsa_keys k JOIN integrations i ON i.id = k.integration_id
                 WHERE i.organization_id = ${orgId} ORDER BY 1`.execute(db)
+    ).rows,
+    webhookDeliveries: (
+      await sql`SELECT to_jsonb(d) AS r FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+                WHERE e.organization_id = ${orgId}
+                UNION ALL
+                SELECT to_jsonb(s) FROM webhook_secrets s JOIN webhook_endpoints e ON e.id = s.endpoint_id
+                WHERE e.organization_id = ${orgId} ORDER BY 1`.execute(db)
     ).rows,
     mappingRuleGroups: (
       await sql`SELECT rg.rule_id, rg.group_id FROM mapping_rule_groups rg JOIN mapping_rules r ON r.id = rg.rule_id
@@ -362,6 +373,9 @@ function matrix(a: World, b: World): { path: Row[]; body: Row[] } {
       ['POST', `/api/webhook_endpoints/${b.webhookId}/rotate_secret`, {}],
       ['GET', `/api/webhook_endpoints/${b.webhookId}/deliveries`],
       ['POST', `/api/webhook_endpoints/${b.webhookId}/test`],
+      ['POST', `/api/webhook_endpoints/${b.webhookId}/deliveries/${b.webhookDeliveryId}/redeliver`],
+      ['POST', `/api/webhook_endpoints/${a.webhookId}/deliveries/${b.webhookDeliveryId}/redeliver`],
+      ['POST', `/api/webhook_endpoints/${b.webhookId}/replay`, { since: '2020-01-01T00:00:00Z' }],
     ],
     // Ids of B's objects inside a body: refused exactly like ids that do not exist.
     body: [
