@@ -263,7 +263,8 @@ test('deleting a user’s data (Admin API redaction) erases the address they wer
 
 test('with SMTP, the mails of a change reach the server once the change has committed, whichever path asked', async (t) => {
   const smtp = await fakeSmtp(t);
-  const live = await startApp(t, { ...OPEN, smtpUrl: smtp.url });
+  // A queue of its own: a worker of another test file (with no SMTP) must not take this test's import.
+  const live = await startApp(t, { ...OPEN, smtpUrl: smtp.url, importQueue: unique('email-smtp') });
   await runWorker(t, live.config);
   const tenant = await createTenant(live.services, live.config);
   const create = async () =>
