@@ -351,4 +351,10 @@ test('grants are audited, refused ones too, without the token', async (t) => {
   assert.equal(meta(granted).scope, 'signature impersonation');
   assert.equal(meta(refused).error, 'invalid_grant');
   assert.ok(!JSON.stringify(rows).includes(token), 'the token is never in the audit log');
+  // Written later, in one batch, each event keeps its own request and time, and the chain holds.
+  assert.equal(granted!.ip, '127.0.0.1');
+  assert.ok(granted!.request_id && refused!.request_id && granted!.request_id !== refused!.request_id);
+  assert.ok(granted!.occurred_at <= refused!.occurred_at);
+  const verified = await w.services.audit.verify(w.tenant.organizationId);
+  assert.equal(verified.ok, true, JSON.stringify(verified));
 });

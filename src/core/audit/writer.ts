@@ -23,6 +23,11 @@ export interface AuditInput {
   after?: Record<string, unknown> | null;
   /** Extra facts recorded as-is (e.g. a reason, a count); never secrets. */
   extra?: Record<string, unknown>;
+  /**
+   * For events written after the fact, several requests' at once (the token endpoint's, src/core/oauth/
+   * audit.ts): who acted, from where and when, instead of appendAudit's principal, meta and now.
+   */
+  recorded?: { principal: Principal; meta: RequestMeta; occurredAt: string };
 }
 
 export class AuditBuffer {
@@ -68,14 +73,16 @@ export async function appendAudit(
   const occurredAt = new Date().toISOString();
   const rows = inputs.map((input) => {
     seq += 1;
+    const actor = input.recorded?.principal ?? principal;
+    const from = input.recorded?.meta ?? meta;
     const fields: ChainedFields = {
       id: newId(),
       organization_id: orgId,
       seq: seq.toString(),
-      occurred_at: occurredAt,
-      actor_type: principal.kind,
-      actor_id: principal.id,
-      actor_label: principal.label,
+      occurred_at: input.recorded?.occurredAt ?? occurredAt,
+      actor_type: actor.kind,
+      actor_id: actor.id,
+      actor_label: actor.label,
       action: input.action,
       target_type: input.targetType,
       target_id: input.targetId,
@@ -84,9 +91,9 @@ export async function appendAudit(
         ...diffChanges(input.before ?? null, input.after ?? null),
         ...(input.extra ? { _meta: input.extra } : {}),
       },
-      ip: meta.ip ?? null,
-      user_agent: meta.userAgent ?? null,
-      request_id: meta.requestId ?? null,
+      ip: from.ip ?? null,
+      user_agent: from.userAgent ?? null,
+      request_id: from.requestId ?? null,
     };
     const hash = eventHash(prev, fields);
     const row = { ...fields, seq, prev_hash: prev, hash };

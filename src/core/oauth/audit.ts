@@ -4,9 +4,9 @@
 //
 // Written in batches, not one transaction per token: each audit append locks the organization's chain tip,
 // and a per-grant lock would cap the token endpoint at one grant per commit for an organization. Events wait
-// in memory at most `flushMs` (1 s) and are all written on shutdown; a crash of the process can lose that
-// last second of token-endpoint events (not of any change to Signet's data: those are audited in their own
-// transactions). A request to the token endpoint for an unknown client has no organization to record it in;
+// in memory at most `flushMs` (1 s), each keeping who asked, from where and when, and are written with one
+// append per organization (and all of them on shutdown); a crash of the process can lose that last second of
+// token-endpoint events (not of any change to Signet's data: those are audited in their own transactions). A request to the token endpoint for an unknown client has no organization to record it in;
 // it is logged instead (onUnattributed).
 import type { IncomingMessage } from 'node:http';
 import type { KoaContextWithOIDC } from 'oidc-provider';
@@ -27,7 +27,6 @@ export function metaOf(ctx: KoaContextWithOIDC): RequestMeta {
 
 interface Pending {
   principal: Principal;
-  meta: RequestMeta;
   input: AuditInput;
 }
 
@@ -115,12 +114,16 @@ export class GrantAudit {
     const principal = integrationActor(client, this.environment);
     this.pending.push({
       principal,
-      meta: metaOf(ctx),
       input: {
         action,
         targetType: 'integration',
         targetId: principal.id,
-        extra: { grant_type: ctx.oidc.params?.grant_type ?? null, client_id: client.clientId, ...extra },
+        extra: printable({
+          grant_type: ctx.oidc.params?.grant_type ?? null,
+          client_id: client.clientId,
+          ...extra,
+        }),
+        recorded: { principal, meta: metaOf(ctx), occurredAt: new Date().toISOString() },
       },
     });
     if (!this.timer) {
@@ -148,12 +151,9 @@ export class GrantAudit {
     let written = 0;
     const run = (async () => {
       for (const events of groups) {
-        await this.db.transaction().execute(async (trx) => {
-          for (const e of events) {
-            await mutate(trx, { principal: e.principal, meta: e.meta }, async (_t, audit) => {
-              audit.record(e.input);
-            });
-          }
+        // One append for the organization: each event carries its own actor, request and time (`recorded`).
+        await mutate(this.db, { principal: events[0]!.principal, meta: {} }, async (_trx, audit) => {
+          for (const e of events) audit.record(e.input);
         });
         written++;
       }
@@ -175,6 +175,16 @@ export class GrantAudit {
     this.timer = null;
     await this.flush();
   }
+}
+
+/**
+ * Control characters dropped from the strings an event records: descriptions can quote the request (a JWT's
+ * `kid`), and a NUL cannot be stored (jsonb refuses it), which would fail every later flush.
+ */
+function printable(extra: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(extra).map(([k, v]) => [k, typeof v === 'string' ? v.replace(/\p{Cc}/gu, '') : v]),
+  );
 }
 
 function reusedUser(ctx: KoaContextWithOIDC): string | null {

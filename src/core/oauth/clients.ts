@@ -32,6 +32,8 @@ function remember<T>(map: Map<string, Cached<T>>, key: string, value: T, now: nu
 export class OAuthClients {
   private readonly integrations = new Map<string, Cached<Integration | undefined>>();
   private readonly secrets = new Map<string, Cached<boolean>>();
+  /** The metadata of a cached integration row, built once per row (oidc-provider hashes it on every request). */
+  private readonly built = new WeakMap<Integration, [Record<string, unknown>, Record<string, unknown>]>();
 
   constructor(
     private readonly lookup: IntegrationLookup,
@@ -56,6 +58,15 @@ export class OAuthClients {
    * authenticates with nothing at the token endpoint.
    */
   metadata(integration: Integration, assertionOnly: boolean): Record<string, unknown> {
+    let both = this.built.get(integration);
+    if (!both) {
+      both = [this.build(integration, false), this.build(integration, true)];
+      this.built.set(integration, both);
+    }
+    return both[assertionOnly ? 1 : 0];
+  }
+
+  private build(integration: Integration, assertionOnly: boolean): Record<string, unknown> {
     const none = integration.client_type === 'public' || assertionOnly;
     const grants = integration.allowed_grants.filter((g) => !(none && g === 'client_credentials'));
     const code = grants.includes('authorization_code');

@@ -39,10 +39,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface JwtGrantDeps {
   db: Db;
-  lookup: IntegrationLookup;
+  lookup: Pick<IntegrationLookup, 'jwtGrantFacts'>;
   audience: string;
-  /** The user's status in the integration's organization, or undefined when it has no such user. */
-  userStatus: (organizationId: string, userId: string) => Promise<string | undefined>;
 }
 
 const invalid = invalidGrant;
@@ -142,7 +140,12 @@ export function jwtBearerGrant(deps: JwtGrantDeps) {
     }
     const integrationId = client!['signet_integration_id'] as string;
     const organizationId = client!['signet_organization_id'] as string;
-    await verifySignature(assertion, header, await deps.lookup.rsaKeysFor({ id: integrationId }));
+    // Keys, consent and the user, read together as they are now (a revoked key or consent stops new tokens).
+    const facts = await deps.lookup.jwtGrantFacts(
+      { id: integrationId, organization_id: organizationId },
+      userId,
+    );
+    await verifySignature(assertion, header, facts.keys);
 
     const scopes = splitScope(claims.scope);
     const unknown = scopes.filter((s) => !isOAuthScope(s));
@@ -153,10 +156,7 @@ export function jwtBearerGrant(deps: JwtGrantDeps) {
         'impersonation',
       );
     }
-    const [status, consented] = await Promise.all([
-      deps.userStatus(organizationId, userId),
-      deps.lookup.consentFor(integrationId, userId),
-    ]);
+    const { userStatus: status, consented } = facts;
     if (status !== 'active') {
       throw invalid(
         `user ${userId} is ${status === undefined ? 'not a user of the integration\u2019s organization' : 'deactivated'}`,
