@@ -179,7 +179,10 @@ test('finding 1: a member cannot change the identity of a user who belongs to ot
     const res = await api(w.live, w.keys.M, 'PATCH', `/api/users/${V.id}`, patch);
     assert.equal(res.status, 403, JSON.stringify(res.body));
     assert.equal(res.body.error.code, 'permission_denied');
-    assert.deepEqual(res.body.error.details[0].accounts, [w.a2]);
+    // M may not see A2: the refusal counts it without naming it.
+    assert.deepEqual(res.body.error.details[0].accounts, []);
+    assert.equal(res.body.error.details[0].other_accounts, 1);
+    assert.ok(!JSON.stringify(res.body).includes(w.a2), 'A2 is not named');
   }
   const reset = await api(w.live, w.keys.M, 'POST', `/api/users/${V.id}/password_reset`);
   assert.equal(reset.status, 403);
@@ -518,6 +521,77 @@ test('finding 4: a member cannot deactivate a user who belongs to other accounts
   // The owner may deactivate V; M may then not reactivate V (it would reopen V's A2 membership).
   assert.equal((await api(w.live, w.owner, 'POST', `/api/users/${V.id}/deactivate`)).status, 200);
   assert.equal((await api(w.live, w.keys.M, 'POST', `/api/users/${V.id}/reactivate`)).status, 403);
+});
+
+test('a deactivated user still belongs to the accounts its deactivation closed: out of reach, and not shown', async (t) => {
+  // Found by the generated account-boundary matrix (test/matrices.test.ts): once an owner had deactivated V
+  // (DS Admin of A2), M changed V's job title and email and erased V's personal data, since V had no open
+  // membership left; and every view of V showed M V's memberships in A2.
+  const w = await setup(t);
+  const { V } = w.users;
+  assert.equal((await api(w.live, w.owner, 'POST', `/api/users/${V.id}/deactivate`)).status, 200);
+  const before = await userRow(V.id);
+  const mSession = await sessionOf(w, w.users.M.id, w.a1);
+  for (const call of [
+    () => api(w.live, w.keys.M, 'PATCH', `/api/users/${V.id}`, { job_title: 'CEO' }),
+    () => mSession('PATCH', `/api/users/${V.id}`, { email: email('mallory') }),
+    () =>
+      api(w.live, w.keys.M, 'POST', `/management/v2/organizations/${w.org}/users/email_addresses`, {
+        users: [{ id: V.id, email: email('mallory2') }],
+      }),
+    () =>
+      api(w.live, w.keys.M, 'POST', `/management/v2/data_redaction/organizations/${w.org}/user`, {
+        user_id: V.id,
+        memberships: [{ account_id: w.a1 }],
+      }),
+  ]) {
+    const res = await call();
+    const refused =
+      res.status === 403 ||
+      res.body?.users?.every((u: any) => u.error_details?.error === 'permission_denied');
+    assert.ok(refused, JSON.stringify(res.body));
+    assert.ok(!JSON.stringify(res.body).includes(w.a2), 'the refusal does not name A2');
+  }
+  assert.deepEqual(await userRow(V.id), before, "V's row is unchanged");
+  // An owner may: V's data goes.
+  const erased = await api(
+    w.live,
+    w.owner,
+    'POST',
+    `/management/v2/data_redaction/organizations/${w.org}/user`,
+    {
+      user_id: V.id,
+      memberships: [{ account_id: w.a1 }],
+    },
+  );
+  assert.equal(erased.status, 200, JSON.stringify(erased.body));
+
+  // Every view of a user shows a member the user's membership in its own account only.
+  const { N } = w.users; // active in A1 and A2
+  const views = [
+    (await api(w.live, w.keys.M, 'GET', `/api/users/${N.id}`)).body.memberships,
+    (await api(w.live, w.keys.M, 'GET', `/api/users/${N.id}/memberships`)).body.data,
+    (await mSession('GET', `/api/users/${N.id}`)).body.memberships,
+    (await api(w.live, w.keys.M, 'GET', `/api/users?account_id=${w.a1}&limit=100`)).body.data.find(
+      (u: { id: string }) => u.id === N.id,
+    ).memberships,
+  ];
+  for (const memberships of views)
+    assert.deepEqual(
+      memberships.map((m: { account_id: string }) => m.account_id),
+      [w.a1],
+    );
+  const profile = await api(
+    w.live,
+    w.keys.M,
+    'GET',
+    `/management/v2.1/organizations/${w.org}/users/${N.id}/dsprofile`,
+  );
+  assert.equal(profile.status, 200, JSON.stringify(profile.body));
+  assert.ok(!JSON.stringify(profile.body).includes(w.a2), 'the DocuSign profile names no other account');
+  // The owner sees both.
+  const all = (await api(w.live, w.owner, 'GET', `/api/users/${N.id}`)).body.memberships;
+  assert.deepEqual(all.map((m: { account_id: string }) => m.account_id).sort(), [w.a1, w.a2].sort());
 });
 
 test('finding 5: a restricted key revokes no key beyond it; a read-only key deletes no export', async (t) => {

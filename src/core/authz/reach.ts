@@ -1,7 +1,9 @@
 // The reach rule: a change to a user that does not stay inside one account — their identity (email, names,
 // job details: one user row shared by every account), a password reset, an organization-wide deactivation or
-// reactivation — reaches every account the user belongs to. It needs the permission in EACH of them, or the
-// organization role (owner, admin) that holds it everywhere.
+// reactivation, the erasure of their personal data — reaches every account the user belongs to. It needs the
+// permission in EACH of them, or the organization role (owner, admin) that holds it everywhere. A deactivated
+// user still belongs to the accounts its deactivation closed (a reactivation reopens them), so a deactivated
+// admin of another account is as far out of reach as an active one.
 //
 //   - owners and admins hold every permission org-wide (a restricted key: those its scopes grant);
 //   - a member holds in its principal's account what its profile there grants (heldProfilePermissions);
@@ -10,7 +12,9 @@
 //     to the token's scopes;
 //   - a member's API key is confined to its account: a user who belongs elsewhere is out of its reach;
 //   - a member never changes a user whose profile in any of those accounts grants more than the member holds
-//     there (whoever controls a person's email or password holds that person's rights).
+//     there (whoever controls a person's email or password holds that person's rights);
+//   - a refusal names only the accounts the principal may see (its own, a session's other accounts); the
+//     others it counts (reads are scoped like writes).
 //
 // Every service that makes such a change calls this (users, imports, password resets), so the faces that
 // call those services (/api, /management, /restapi) inherit it.
@@ -56,6 +60,12 @@ export class Reach {
     return this.elsewhere.get(accountId)?.has(need) ?? false;
   }
 
+  /** Whether the principal may see account `accountId` (a member: its own, and a session's other accounts). */
+  sees(accountId: string): boolean {
+    const p = this.principal;
+    return p.role !== 'member' || accountId === p.accountId || this.elsewhere.has(accountId);
+  }
+
   /** The accounts among `accountIds` where the principal lacks `need` (empty: within reach). */
   lacking(accountIds: Iterable<string>, need: ProfilePermission): string[] {
     return [...new Set(accountIds)].filter((a) => !this.holds(a, need)).sort();
@@ -83,11 +93,24 @@ export class Reach {
         p.kind === 'api_key' && p.role === 'member'
           ? `this API key acts only in account ${p.accountId}`
           : `you lack ${need} there`;
+      const shown = lacking.filter((a) => this.sees(a));
+      const others = lacking.length - shown.length;
+      const where = [
+        ...(shown.length > 0 ? [`account(s) ${shown.join(', ')}`] : []),
+        ...(others > 0 ? [`${others} ${shown.length > 0 ? 'more ' : ''}account(s) you cannot see`] : []),
+      ].join(' and ');
       return new AppError(
         'permission_denied',
-        `${change} of user ${userId} reaches account(s) ${lacking.join(', ')} where the user also belongs, and ${why}; ` +
+        `${change} of user ${userId} reaches ${where} where the user also belongs, and ${why}; ` +
           'it needs that permission in every account of the user, or the organization role admin',
-        [{ message: 'beyond your accounts', permission: need, accounts: lacking }],
+        [
+          {
+            message: 'beyond your accounts',
+            permission: need,
+            accounts: shown,
+            ...(others > 0 ? { other_accounts: others } : {}),
+          },
+        ],
       );
     }
     if (p.role !== 'member') return null;
@@ -114,26 +137,24 @@ export interface Reached {
 }
 
 /**
- * The memberships a change to `userId` reaches: its open (active or pending) ones, and with `reopening`, also
- * those a reactivation would reopen (closed by the deactivation).
+ * Whether a membership is one a change to its user reaches: an open (active or pending) one, or one the
+ * user's deactivation closed, which a reactivation reopens. Only a membership closed on its own is not.
  */
-export async function reachedBy(
-  db: Db,
-  userId: string,
-  opts: { reopening?: boolean } = {},
-): Promise<Reached[]> {
+export function reaches(m: { status: string; closed_by_deactivation: boolean }): boolean {
+  return m.status !== 'closed' || m.closed_by_deactivation;
+}
+
+/** The memberships a change to `userId` reaches (see `reaches`), with what their profiles grant. */
+export async function reachedBy(db: Db, userId: string): Promise<Reached[]> {
   const rows = await db
     .selectFrom('memberships as m')
     .leftJoin('permission_profiles as pp', 'pp.id', 'm.permission_profile_id')
-    .select(['m.account_id', 'pp.permissions'])
+    .select(['m.account_id', 'm.status', 'm.closed_by_deactivation', 'pp.permissions'])
     .where('m.user_id', '=', userId)
-    .where((eb) =>
-      opts.reopening
-        ? eb.or([eb('m.status', '!=', 'closed'), eb('m.closed_by_deactivation', '=', true)])
-        : eb('m.status', '!=', 'closed'),
-    )
     .execute();
-  return rows.map((r) => ({ accountId: r.account_id, profilePermissions: r.permissions ?? [] }));
+  return rows
+    .filter(reaches)
+    .map((r) => ({ accountId: r.account_id, profilePermissions: r.permissions ?? [] }));
 }
 
 /**
@@ -146,11 +167,10 @@ export async function requireReach(
   userId: string,
   need: ProfilePermission,
   change: string,
-  opts: { reopening?: boolean } = {},
 ): Promise<void> {
   // Owners and admins (unrestricted, or restricted to a scope granting it) hold it in every account.
   if (principal.role !== 'member' && heldProfilePermissions(principal).has(need)) return;
-  const reached = await reachedBy(db, userId, opts);
+  const reached = await reachedBy(db, userId);
   const denial = (await Reach.of(db, principal)).denial(userId, reached, need, change);
   if (denial) throw denial;
 }

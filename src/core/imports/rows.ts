@@ -13,7 +13,7 @@ import { sql } from 'kysely';
 import type { Db } from '../../db/connection.ts';
 import type { ImportOperation, Membership, MembershipStatus, User } from '../../db/schema.ts';
 import type { AuditInput } from '../audit/writer.ts';
-import type { Reach, Reached } from '../authz/reach.ts';
+import { type Reach, type Reached, reaches } from '../authz/reach.ts';
 import { restoreFormula } from '../csv-safe.ts';
 import { isEmail } from '../email.ts';
 import { isUuid, newId } from '../ids.ts';
@@ -788,22 +788,23 @@ async function planUpdate(
   if (prof.language && prof.language !== u.language) set.language = prof.language;
   const changing = Object.keys(emailChange === null ? set : { ...set, email: emailChange });
   if (changing.length > 0) {
-    // The user row is one person in every account: changing it reaches each account they are open in.
+    // The user row is one person in every account: changing it reaches each account they belong to.
     // Asking for an email change is checked like making it (the link goes where the row says).
-    const open: Reached[] = [];
+    const reached: Reached[] = [];
     for (const [accountId, m] of target.memberships) {
-      if (m.status === 'closed') continue;
+      if (!reaches({ status: m.status, closed_by_deactivation: m.row?.closed_by_deactivation ?? false }))
+        continue;
       // Only a member's change is bounded by the profiles the user holds (Reach.denial).
       if (env.principal.role !== 'member') {
-        open.push({ accountId, profilePermissions: [] });
+        reached.push({ accountId, profilePermissions: [] });
         continue;
       }
       const info = await env.catalog.account(accountId);
       const granted =
         m.permission_profile_id === null ? undefined : info.profilePermissions.get(m.permission_profile_id);
-      open.push({ accountId, profilePermissions: granted ?? [] });
+      reached.push({ accountId, profilePermissions: granted ?? [] });
     }
-    const denial = env.reach.denial(u.id, open, 'manage_users', `changing ${changing.sort().join(', ')}`);
+    const denial = env.reach.denial(u.id, reached, 'manage_users', `changing ${changing.sort().join(', ')}`);
     if (denial) throw new RowError('account_admin_access_denied', denial.message);
   }
 

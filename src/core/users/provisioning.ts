@@ -93,7 +93,10 @@ export class ProvisioningService {
 
   /** The user's access to the account as it is (a read: DocuSign's product permission profile lookups). */
   async access(ctx: Ctx, accountId: string, ref: UserRef): Promise<AccountAccess> {
-    const user = await this.userOf(ctx, new UsersService(this.db, this.emailChanges), ref);
+    // The account first: one the caller may not act in is refused before its people are looked at.
+    const s = servicesOf(this.db, this.emailChanges);
+    await s.accounts.get(ctx, accountId);
+    const user = await this.userOf(ctx, s.users, ref);
     return this.accessIn(ctx, this.db, accountId, { id: user.id });
   }
 
@@ -167,8 +170,8 @@ export class ProvisioningService {
   ): Promise<AccountAccess> {
     return mutate(this.db, ctx, async (trx) => {
       const s = servicesOf(trx, this.emailChanges);
-      const user = await this.userOf(ctx, s.users, ref);
       await s.accounts.get(ctx, accountId);
+      const user = await this.userOf(ctx, s.users, ref);
       if (profileId !== undefined) {
         const membership = user.memberships.find((m) => m.account_id === accountId);
         if (!membership) {

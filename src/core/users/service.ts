@@ -10,7 +10,7 @@ import { AppError, invalidField, notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { resolveMapping } from '../mapping-rules/match.ts';
 import { DEFAULT_LIMIT, decodeCursor, type Page, toPage } from '../pagination.ts';
-import { requireAccountAccess, requireHolds } from '../principal.ts';
+import { type Principal, requireAccountAccess, requireHolds } from '../principal.ts';
 import { accountInBody, defaultProfileId, groupsInAccount, profileInAccount } from '../refs.ts';
 import { requireMayGrantRole, requireMayManageRole } from '../roles.ts';
 import { EMAIL_TAKEN, type EmailChanges } from './email-changes.ts';
@@ -101,9 +101,18 @@ export function redactedEmail(userId: string): string {
 
 export const REDACTED_NAME = '[redacted]';
 
-function view(user: User, memberships: MembershipView[]): UserView {
+/**
+ * A user as `principal` may see them: a member (key or session) sees the user's membership in the account it
+ * acts in only, never where else the user belongs (reads are scoped like writes); owners and admins see all.
+ */
+function view(principal: Principal, user: User, memberships: MembershipView[]): UserView {
   const { password_hash: _omit, ...rest } = user;
-  return { ...rest, memberships };
+  return { ...rest, memberships: visibleTo(principal, memberships) };
+}
+
+function visibleTo(principal: Principal, memberships: MembershipView[]): MembershipView[] {
+  if (principal.role !== 'member') return memberships;
+  return memberships.filter((m) => m.account_id === principal.accountId);
 }
 
 export class UsersService {
@@ -125,7 +134,7 @@ export class UsersService {
     ) {
       throw notFound('user', id);
     }
-    return view(found.user, found.memberships);
+    return view(principal, found.user, found.memberships);
   }
 
   async list(ctx: Ctx, q: UserFilter & { limit?: number; cursor?: string }): Promise<Page<UserView>> {
@@ -145,7 +154,7 @@ export class UsersService {
       page.data.map((u) => u.id),
     );
     return {
-      data: page.data.map((u) => view(u, memberships.get(u.id) ?? [])),
+      data: page.data.map((u) => view(principal, u, memberships.get(u.id) ?? [])),
       next_cursor: page.next_cursor,
     };
   }
@@ -170,7 +179,7 @@ export class UsersService {
       this.db,
       rows.map((u) => u.id),
     );
-    return { data: rows.map((u) => view(u, memberships.get(u.id) ?? [])), total };
+    return { data: rows.map((u) => view(principal, u, memberships.get(u.id) ?? [])), total };
   }
 
   /** The user with this email address (case-insensitively), if the caller may see them. */
@@ -358,7 +367,6 @@ export class UsersService {
         id,
         'manage_users',
         status === 'deactivated' ? 'deactivating' : 'reactivating',
-        { reopening: status === 'active' },
       );
       if (status === 'deactivated' && before.role === 'owner') await this.assertNotLastOwner(trx, before);
       const after = await trx
@@ -406,7 +414,7 @@ export class UsersService {
 
   async memberships(ctx: Ctx, userId: string): Promise<MembershipView[]> {
     await this.load(ctx, userId);
-    return (await membershipsOf(this.db, [userId])).get(userId) ?? [];
+    return visibleTo(ctx.principal, (await membershipsOf(this.db, [userId])).get(userId) ?? []);
   }
 
   async createMembership(ctx: Ctx, userId: string, input: MembershipInput): Promise<MembershipView> {
@@ -450,6 +458,8 @@ export class UsersService {
     return mutate(this.db, ctx, async (trx, audit) => {
       const user = await this.load(ctx, userId, trx, true);
       await this.assertMayManage(ctx, trx, user);
+      // The user row is one person in every account: erasing it reaches each account they belong to.
+      await requireReach(trx, ctx.principal, userId, 'manage_users', 'erasing the personal data');
       const memberships = await trx
         .selectFrom('memberships')
         .selectAll()
