@@ -1,931 +1,75 @@
-// The generated isolation matrix: every route of every face (/api, /management, /restapi), taken
-// from the app's real route table (scripts/compatibility.ts appRoutes), called by every kind of caller with
-// ids filled in by the rules below. A route whose path parameters have no filler, or whose method takes a
-// body no entry of BODIES describes, fails the test: a new route cannot be added without coverage.
+// The generated tenancy matrices: every route of every face (/api, /management, /restapi), from the app's
+// real route table, filled with the ids of a world built through the API (test/matrix-world.ts). A route the
+// fillers cannot fill fails the test: a new route cannot land without coverage.
 //
 // Isolation (organization B calls with organization A's ids): every route answers its face's "does not
-// exist" (404), and A's data is byte-for-byte unchanged.
+// exist" (404 on /api and /management, the eSignature not-found codes on /restapi), or its denial where the
+// caller lacks the route's permission, and A's data is byte-for-byte unchanged.
+//
+// The account boundary (one organization, accounts A1 and A2): a member D of A1 whose profile there holds every
+// profile permission (DS Admin), through its unrestricted key, its keys restricted to each scope it may grant,
+// and its dashboard session, calls every route with A2's ids: A2's account, its user W (no membership in A1),
+// its profiles, groups, brands, rules, keys, invites, domain claims, imports, exports, account creations; the
+// path naming A2's ids alone or one at a time among A1's. Where D holds the route's permission, the answer is
+// the face's "does not exist" (404; eSignature's not-found codes) when the path names an A2 object, and its
+// denial (403) when the route acts on A2 itself: an account-level route (`/api/accounts/{A2}/…`, the DocuSign
+// faces' `accounts/{A2}`) and every object route under it answers 403 `permission_denied` (eSignature:
+// `USER_LACKS_PERMISSIONS`) once the account is named, before any object is looked up. A2's ids only in a body
+// are refused (4xx). Whatever the answer, it names none of A2's objects unless the request did, and A2's data
+// is byte-for-byte unchanged. The same holds for V, a user of A1 and A2 (DS Admin in A2): every route that
+// names a user is called with V among A1's ids; what D may change of V inside A1 it changes, but nothing of V
+// beyond A1 (src/core/authz/reach.ts): V's user row, A2 membership, tokens and mail are in A2's snapshot.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { sql } from 'kysely';
-import { type AppRoute, appRoutes } from '../scripts/compatibility.ts';
-import { newId } from '../src/core/ids.ts';
-import { PERMISSIONS, permissionsFor, systemPrincipal } from '../src/core/principal.ts';
-import type { Services } from '../src/services.ts';
-import { as, buildApp, type Caller, createTenant, type Tenant, testDb, unique } from './helper.ts';
+import type { AppRoute } from '../scripts/compatibility.ts';
+import { SCOPE_NAMES, scopeGrants } from '../src/core/api-keys/scopes.ts';
+import { PERMISSIONS, PROFILE_PERMISSIONS, permissionsFor, systemPrincipal } from '../src/core/principal.ts';
+import { startDnsServer } from './dns-server.ts';
+import { as, buildApp, type Caller, createTenant, testDb, unique } from './helper.ts';
 import { runWorker } from './imports-helper.ts';
-
-const PNG = Buffer.from(
-  '89504e470d0a1a0a0000000d4948445200000001000000010806000000' +
-    '1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082',
-  'hex',
-);
-
-// ---------------------------------------------------------------------------------------------------------
-// The world: what an account holds, made through the API (and, for imports and exports, written directly).
-
-/** The ids of one account's objects (and of its organization). */
-interface Ids {
-  org: string;
-  account: string;
-  /** A user whose only membership is in this account, and that membership. */
-  user: string;
-  userEmail: string;
-  membership: string;
-  profile: number;
-  group: number;
-  dsGroup: string;
-  brand: string;
-  rule: string;
-  key: string;
-  invite: string;
-  domain: string;
-  import: string;
-  export: string;
-  settingsExport: string;
-  settingsImport: string;
-  creation: string;
-  clone: string;
-  /** An integration key of the organization, with a secret, an RSA key and a consent. */
-  integration: string;
-  integrationSecret: string;
-  integrationKey: string;
-  consent: string;
-  /** A webhook endpoint of the account (its URL is never called: no job runner runs here). */
-  webhook: string;
-  /** A delivery of that endpoint (its test event). */
-  webhookDelivery: string;
-}
-
-interface Ctx {
-  services: Services;
-  owner: Caller;
-  tenant: Tenant;
-  /** A user of the organization with a member role and no permission of note: creator of the target keys. */
-  viewerId: string;
-}
-
-async function ok(res: Awaited<ReturnType<Caller>>, what: string): Promise<any> {
-  assert.ok(res.statusCode < 300, `${what}: ${res.statusCode} ${res.body}`);
-  return res.body ? res.json() : null;
-}
-
-/** One object of a kind, fresh, in `account` (the owner makes it). */
-const MAKERS = {
-  async user(c: Ctx, account: string, profile?: number) {
-    const email = `${unique('u')}@example.test`;
-    const u = await ok(
-      await c.owner('POST', '/api/users', {
-        email,
-        account_id: account,
-        ...(profile ? { permission_profile_id: profile } : {}),
-      }),
-      'user',
-    );
-    return { user: u.id as string, userEmail: email, membership: u.memberships[0].id as string };
-  },
-  async profile(c: Ctx, account: string) {
-    const p = await ok(
-      await c.owner('POST', `/api/accounts/${account}/permission_profiles`, {
-        name: unique('P'),
-        permissions: [],
-      }),
-      'profile',
-    );
-    return p.id as number;
-  },
-  async group(c: Ctx, account: string) {
-    const g = await ok(
-      await c.owner('POST', `/api/accounts/${account}/groups`, { name: unique('G') }),
-      'group',
-    );
-    const row = await testDb()
-      .db.selectFrom('groups')
-      .select('ds_group_id')
-      .where('id', '=', g.id)
-      .executeTakeFirstOrThrow();
-    return { group: g.id as number, dsGroup: row.ds_group_id as string };
-  },
-  async brand(c: Ctx, account: string) {
-    const b = await ok(
-      await c.owner('POST', `/api/accounts/${account}/brands`, { name: unique('B') }),
-      'brand',
-    );
-    await ok(
-      await c.owner('PUT', `/api/accounts/${account}/brands/${b.id}/logos/primary`, PNG, {
-        'content-type': 'image/png',
-      }),
-      'logo',
-    );
-    return b.id as string;
-  },
-  async rule(c: Ctx, account: string, profile: number) {
-    const r = await ok(
-      await c.owner('POST', `/api/accounts/${account}/mapping_rules`, {
-        name: unique('R'),
-        conditions: { job_title: { equals: unique('T') } },
-        permission_profile_id: profile,
-      }),
-      'rule',
-    );
-    return r.id as string;
-  },
-  async key(c: Ctx, account: string) {
-    // Made by a member with no permission beyond the base reads, so any caller allowed keys:write holds at
-    // least what the key holds.
-    const key = await c.services.apiKeys.create(
-      { principal: systemPrincipal(c.tenant.organizationId, 'test'), meta: {} },
-      { name: unique('k'), account_id: account, created_by: c.viewerId, role: 'member' },
-    );
-    return key.id as string;
-  },
-  async invite(c: Ctx, account: string) {
-    const i = await ok(
-      await c.owner('POST', '/api/invites', {
-        email: `${unique('inv')}@example.test`,
-        role: 'member',
-        account_id: account,
-      }),
-      'invite',
-    );
-    return i.id as string;
-  },
-  async domain(c: Ctx, account: string) {
-    const d = await ok(
-      await c.owner('POST', `/api/organizations/${c.tenant.organizationId}/domains`, {
-        domain: `${unique('d')}.test`,
-        auto_join: false,
-        account_id: account,
-      }),
-      'domain',
-    );
-    return d.id as string;
-  },
-  async import(c: Ctx, account: string) {
-    const id = newId();
-    await testDb()
-      .db.insertInto('imports')
-      .values({
-        id,
-        organization_id: c.tenant.organizationId,
-        account_id: account,
-        operation: 'add',
-        status: 'completed',
-        requestor: { kind: 'api_key', id: 'k', label: 'k' },
-        header: ['UserEmail'],
-      })
-      .execute();
-    await testDb()
-      .db.insertInto('import_files')
-      .values({ import_id: id, seq: 0, data: Buffer.from('UserEmail\nx@example.test\n') })
-      .execute();
-    return id;
-  },
-  async export(c: Ctx, account: string, kind: 'users' | 'account_settings' = 'users') {
-    const id = newId();
-    const db = testDb().db;
-    await db
-      .insertInto('exports')
-      .values({
-        id,
-        organization_id: c.tenant.organizationId,
-        kind,
-        format: 'csv',
-        account_ids: [account],
-        status: 'completed',
-        requestor: { kind: 'api_key', id: 'k', label: 'k' },
-        next_seq: 1,
-        expires_at: new Date(Date.now() + 3600_000),
-      })
-      .execute();
-    await db
-      .insertInto('export_chunks')
-      .values({ export_id: id, seq: 0, data: Buffer.from('AccountID\n') })
-      .execute();
-    // The Admin API face reads the DocuSign export type it was requested as.
-    const type =
-      kind === 'users' ? 'organization_memberships_export' : 'organization_account_settings_export';
-    await sql`INSERT INTO management_export_types (export_id, type) VALUES (${id}, ${type})`.execute(db);
-    return id;
-  },
-  async integration(c: Ctx) {
-    const i = await ok(
-      await c.owner('POST', '/api/integrations', {
-        name: unique('I'),
-        client_type: 'confidential',
-        redirect_uris: ['https://app.example/cb'],
-      }),
-      'integration',
-    );
-    const url = `/api/integrations/${i.id}`;
-    const key = await ok(await c.owner('POST', `${url}/rsa_keys`, { generate: true }), 'rsa key');
-    const consent = await ok(await c.owner('POST', `${url}/consents`, { scopes: ['signature'] }), 'consent');
-    return {
-      integration: i.id as string,
-      integrationSecret: i.secrets[0].id as string,
-      integrationKey: key.id as string,
-      consent: consent.id as string,
-    };
-  },
-  async webhook(c: Ctx, account: string) {
-    const w = await ok(
-      await c.owner('POST', '/api/webhook_endpoints', {
-        account_id: account,
-        url: 'https://hooks.example/signet',
-        events: ['*'],
-      }),
-      'webhook endpoint',
-    );
-    const sent = await ok(await c.owner('POST', `/api/webhook_endpoints/${w.id}/test`), 'test event');
-    return { webhook: w.id as string, webhookDelivery: sent.delivery_id as string };
-  },
-  async settingsImport(c: Ctx) {
-    const id = newId();
-    await sql`INSERT INTO settings_imports (id, organization_id, status, requestor, size_bytes)
-      VALUES (${id}, ${c.tenant.organizationId}, 'completed', '{"kind":"api_key","id":"k","label":"k"}'::jsonb, 1)`.execute(
-      testDb().db,
-    );
-    return id;
-  },
-  async creation(c: Ctx, account: string, source: string | null = null) {
-    const id = newId();
-    await sql`INSERT INTO account_creations (id, organization_id, account_id, status, request, requestor, kind, source_account_id)
-      VALUES (${id}, ${c.tenant.organizationId}, ${account}, 'completed', '{}'::jsonb,
-              '{"type":"api_key","id":"k","name":"k"}'::jsonb, ${source ? 'clone' : 'create'}, ${source})`.execute(
-      testDb().db,
-    );
-    return id;
-  },
-};
-
-async function populate(c: Ctx, account: string): Promise<Ids> {
-  const profile = await MAKERS.profile(c, account);
-  const user = await MAKERS.user(c, account);
-  const group = await MAKERS.group(c, account);
-  await ok(
-    await c.owner('POST', `/api/accounts/${account}/groups/${group.group}/members`, {
-      user_ids: [user.user],
-    }),
-    'member',
-  );
-  return {
-    org: c.tenant.organizationId,
-    account,
-    ...user,
-    profile,
-    ...group,
-    brand: await MAKERS.brand(c, account),
-    rule: await MAKERS.rule(c, account, profile),
-    key: await MAKERS.key(c, account),
-    invite: await MAKERS.invite(c, account),
-    domain: await MAKERS.domain(c, account),
-    import: await MAKERS.import(c, account),
-    export: await MAKERS.export(c, account),
-    settingsExport: await MAKERS.export(c, account, 'account_settings'),
-    settingsImport: await MAKERS.settingsImport(c),
-    creation: await MAKERS.creation(c, account),
-    clone: await MAKERS.creation(c, account, account),
-    ...(await MAKERS.integration(c)),
-    ...(await MAKERS.webhook(c, account)),
-  };
-}
-
-/** A copy of `ids` whose objects a mutating call may consume: every object the route names is made anew. */
-async function freshFor(c: Ctx, base: Ids, kinds: Set<ParamKind>): Promise<Ids> {
-  const ids = { ...base };
-  if (kinds.has('user') || kinds.has('membership')) Object.assign(ids, await MAKERS.user(c, ids.account));
-  if (kinds.has('profile')) ids.profile = await MAKERS.profile(c, ids.account);
-  if (kinds.has('group') || kinds.has('dsGroup')) {
-    Object.assign(ids, await MAKERS.group(c, ids.account));
-    await ok(
-      await c.owner('POST', `/api/accounts/${ids.account}/groups/${ids.group}/members`, {
-        user_ids: [ids.user],
-      }),
-      'member',
-    );
-  }
-  if (kinds.has('brand')) ids.brand = await MAKERS.brand(c, ids.account);
-  if (kinds.has('rule')) ids.rule = await MAKERS.rule(c, ids.account, ids.profile);
-  if (kinds.has('key')) ids.key = await MAKERS.key(c, ids.account);
-  if (kinds.has('invite')) ids.invite = await MAKERS.invite(c, ids.account);
-  if (kinds.has('domain')) ids.domain = await MAKERS.domain(c, ids.account);
-  if (kinds.has('import')) ids.import = await MAKERS.import(c, ids.account);
-  if (kinds.has('export')) ids.export = await MAKERS.export(c, ids.account);
-  if (kinds.has('settingsExport'))
-    ids.settingsExport = await MAKERS.export(c, ids.account, 'account_settings');
-  if (kinds.has('settingsImport')) ids.settingsImport = await MAKERS.settingsImport(c);
-  if (INTEGRATION_KINDS.some((k) => kinds.has(k))) Object.assign(ids, await MAKERS.integration(c));
-  if (kinds.has('webhook') || kinds.has('webhookDelivery'))
-    Object.assign(ids, await MAKERS.webhook(c, ids.account));
-  return ids;
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Filling a route: path parameters by name (and by the collection they follow), bodies by route.
-
-type ParamKind =
-  | 'org'
-  | 'account'
-  | 'user'
-  | 'membership'
-  | 'profile'
-  | 'group'
-  | 'dsGroup'
-  | 'brand'
-  | 'logo'
-  | 'rule'
-  | 'key'
-  | 'invite'
-  | 'domain'
-  | 'import'
-  | 'export'
-  | 'settingsExport'
-  | 'settingsImport'
-  | 'exportResult'
-  | 'settingsExportResult'
-  | 'creation'
-  | 'clone'
-  | 'integration'
-  | 'integrationSecret'
-  | 'integrationKey'
-  | 'consent'
-  | 'webhook'
-  | 'webhookDelivery'
-  | 'unsupported';
-
-const INTEGRATION_KINDS: ParamKind[] = ['integration', 'integrationSecret', 'integrationKey', 'consent'];
-
-/** What a path parameter names: by its own name, or for `:id` by the collection before it. */
-function kindOf(route: AppRoute, param: string, previous: string): ParamKind | null {
-  const byName: Record<string, ParamKind> = {
-    organizationId: 'org',
-    assetGroupId: 'org', // Signet's organization is its one asset group
-    accountId: 'account',
-    account_id: 'account',
-    userId: 'user',
-    membership_id: 'membership',
-    delivery_id: 'webhookDelivery',
-    membershipId: 'membership',
-    permissionProfileId: 'profile',
-    groupId: 'group',
-    dsGroupId: 'dsGroup',
-    brandId: 'brand',
-    kind: 'logo',
-    logoType: 'logo',
-    domain_id: 'domain',
-    secret_id: 'integrationSecret',
-    key_id: 'integrationKey',
-    consent_id: 'consent',
-    assetGroupWorkId: route.url.includes('/accountClones/') ? 'clone' : 'creation',
-    // The 501 operations' ids (any value: nothing is looked up).
-    connectId: 'unsupported',
-    keyId: 'unsupported',
-  };
-  if (param === 'importId') return route.url.includes('/account_settings') ? 'settingsImport' : 'import';
-  if (param === 'exportId') return route.url.includes('/account_settings') ? 'settingsExport' : 'export';
-  if (param === 'resultFile')
-    return route.url.includes('/account_settings') ? 'settingsExportResult' : 'exportResult';
-  if (byName[param]) return byName[param]!;
-  if (param !== 'id') return null;
-  const byCollection: Record<string, ParamKind> = {
-    organizations: 'org',
-    accounts: 'account',
-    users: 'user',
-    permission_profiles: 'profile',
-    groups: 'group',
-    brands: 'brand',
-    mapping_rules: 'rule',
-    api_keys: 'key',
-    invites: 'invite',
-    imports: 'import',
-    exports: 'export',
-    integrations: 'integration',
-    webhook_endpoints: 'webhook',
-  };
-  return byCollection[previous] ?? null;
-}
-
-function paramValue(kind: ParamKind, ids: Ids): string {
-  switch (kind) {
-    case 'org':
-      return ids.org;
-    case 'account':
-      return ids.account;
-    case 'user':
-      return ids.user;
-    case 'membership':
-      return ids.membership;
-    case 'profile':
-      return String(ids.profile);
-    case 'group':
-      return String(ids.group);
-    case 'dsGroup':
-      return ids.dsGroup;
-    case 'brand':
-      return ids.brand;
-    case 'logo':
-      return 'primary';
-    case 'rule':
-      return ids.rule;
-    case 'key':
-      return ids.key;
-    case 'invite':
-      return ids.invite;
-    case 'domain':
-      return ids.domain;
-    case 'import':
-      return ids.import;
-    case 'export':
-      return ids.export;
-    case 'settingsExport':
-      return ids.settingsExport;
-    case 'settingsImport':
-      return ids.settingsImport;
-    case 'exportResult':
-      return `${ids.export}.csv`;
-    case 'settingsExportResult':
-      return `${ids.settingsExport}.csv`;
-    case 'creation':
-      return ids.creation;
-    case 'clone':
-      return ids.clone;
-    case 'integration':
-      return ids.integration;
-    case 'integrationSecret':
-      return ids.integrationSecret;
-    case 'integrationKey':
-      return ids.integrationKey;
-    case 'consent':
-      return ids.consent;
-    case 'webhook':
-      return ids.webhook;
-    case 'webhookDelivery':
-      return ids.webhookDelivery;
-    case 'unsupported':
-      return '00000000-0000-4000-8000-000000000000';
-  }
-}
-
-/** Ids that name nothing of an account (the organization, a logo kind, a 501's placeholder). */
-const NOT_ACCOUNT_SCOPED = new Set<ParamKind>(['org', 'logo', 'unsupported']);
-
-interface Params {
-  names: string[];
-  kinds: ParamKind[];
-}
-
-function paramsOf(route: AppRoute): Params | { missing: string[] } {
-  const segments = route.url.split('?')[0]!.split('/');
-  const names: string[] = [];
-  const kinds: ParamKind[] = [];
-  const missing: string[] = [];
-  segments.forEach((s, i) => {
-    if (!s.startsWith(':')) return;
-    const kind = kindOf(route, s.slice(1), segments[i - 1] ?? '');
-    if (kind) {
-      names.push(s.slice(1));
-      kinds.push(kind);
-    } else missing.push(s);
-  });
-  return missing.length ? { missing } : { names, kinds };
-}
-
-function urlOf(route: AppRoute, values: (kind: ParamKind, index: number) => string): string {
-  let i = 0;
-  return route.url.replace(/:[A-Za-z_]+/g, () => {
-    const p = paramsOf(route) as Params;
-    const v = values(p.kinds[i]!, i);
-    i++;
-    return encodeURIComponent(v);
-  });
-}
-
-interface Request {
-  body?: unknown;
-  query?: string;
-  headers?: Record<string, string>;
-}
-
-const ESIGN = '6dc61d91-23f1-5056-a5a2-a900d7a35530'; // src/faces/management/products.ts ESIGN_PRODUCT_ID
-const csv = (text: string): Request => ({ body: text, headers: { 'content-type': 'text/csv' } });
-const png: Request = { body: PNG, headers: { 'content-type': 'image/png' } };
-
-/**
- * The body (and query) of each route that needs one, as a function of the ids its path was filled with. A
- * route missing here that takes a body (POST, PUT, PATCH) fails the test; `null` says it takes none.
- */
-const REQUESTS: Record<string, ((ids: Ids) => Request) | null> = {
-  // /api
-  'PATCH /api/organizations/:id': () => ({ body: { name: unique('Org') } }),
-  'POST /api/accounts': () => ({ body: { name: unique('Acct') } }),
-  'PATCH /api/accounts/:id': () => ({ body: { name: unique('Acct') } }),
-  'POST /api/users': (w) => ({ body: { email: `${unique('n')}@example.test`, account_id: w.account } }),
-  'PATCH /api/users/:id': () => ({ body: { job_title: unique('Job') } }),
-  'POST /api/users/:id/deactivate': null,
-  'POST /api/users/:id/reactivate': null,
-  'POST /api/users/:id/memberships': (w) => ({ body: { account_id: w.account } }),
-  'PATCH /api/users/:id/memberships/:membership_id': (w) => ({ body: { permission_profile_id: w.profile } }),
-  'POST /api/api_keys': (w) => ({ body: { name: unique('key'), account_id: w.account } }),
-  'POST /api/api_keys/:id/rotate': () => ({ body: {} }),
-  'POST /api/api_keys/revoke_all': () => ({ body: { reason: 'matrix' } }),
-  'POST /api/accounts/:account_id/permission_profiles': () => ({
-    body: { name: unique('P'), permissions: [] },
-  }),
-  'PATCH /api/accounts/:account_id/permission_profiles/:id': () => ({ body: { name: unique('P') } }),
-  'POST /api/accounts/:account_id/groups': () => ({ body: { name: unique('G') } }),
-  'PATCH /api/accounts/:account_id/groups/:id': () => ({ body: { name: unique('G') } }),
-  'POST /api/accounts/:account_id/groups/:id/members': (w) => ({ body: { user_ids: [w.user] } }),
-  'DELETE /api/accounts/:account_id/groups/:id/members': (w) => ({ body: { user_ids: [w.user] } }),
-  'POST /api/accounts/:account_id/mapping_rules': (w) => ({
-    body: { name: unique('R'), conditions: { company: { matches: '*' } }, permission_profile_id: w.profile },
-  }),
-  'PATCH /api/accounts/:account_id/mapping_rules/:id': () => ({ body: { name: unique('R') } }),
-  'POST /api/accounts/:account_id/mapping_rules/reorder': (w) => ({ body: { rule_ids: [w.rule] } }),
-  'POST /api/mapping_rules/test': (w) => ({ body: { account_id: w.account, job_title: 'Controller' } }),
-  'POST /api/accounts/:account_id/brands': () => ({ body: { name: unique('B') } }),
-  'PATCH /api/accounts/:account_id/brands/:id': () => ({ body: { name: unique('B') } }),
-  'PUT /api/accounts/:account_id/brands/:id/logos/:kind': () => png,
-  'PATCH /api/accounts/:account_id/settings': () => ({ body: { session_timeout_minutes: 45 } }),
-  'POST /api/invites': (w) => ({
-    body: { email: `${unique('i')}@example.test`, role: 'member', account_id: w.account },
-  }),
-  'POST /api/invites/:id/resend': null,
-  'POST /api/organizations/:id/domains': (w) => ({
-    body: { domain: `${unique('d')}.test`, auto_join: false, account_id: w.account },
-  }),
-  'POST /api/users/:id/password_reset': null,
-  'POST /api/organizations/:id/domains/:domain_id/verify': null,
-  'POST /api/imports': (w) => ({
-    query: `account_id=${w.account}&operation=add`,
-    ...csv(`UserEmail,FirstName,LastName\n${unique('imp')}@example.test,A,B\n`),
-  }),
-  'POST /api/imports/:id/cancel': null,
-  'POST /api/exports': (w) => ({ body: { kind: 'users', account_ids: [w.account] } }),
-  'POST /api/integrations': () => ({
-    body: { name: unique('I'), client_type: 'public', redirect_uris: ['https://a.example/cb'] },
-  }),
-  'PATCH /api/integrations/:id': () => ({ body: { name: unique('I') } }),
-  'POST /api/integrations/:id/secrets': () => ({ body: {} }),
-  'POST /api/integrations/:id/rsa_keys': () => ({ body: { generate: true } }),
-  'POST /api/integrations/:id/consents': () => ({ body: { scopes: ['signature'] } }),
-  'POST /api/webhook_endpoints': (w) => ({
-    body: { account_id: w.account, url: 'https://hooks.example/new', events: ['user.created'] },
-  }),
-  'PATCH /api/webhook_endpoints/:id': () => ({ body: { description: unique('W') } }),
-  'POST /api/webhook_endpoints/:id/rotate_secret': () => ({ body: { expires_in_seconds: 60 } }),
-  'POST /api/webhook_endpoints/:id/test': null,
-  'POST /api/webhook_endpoints/:id/deliveries/:delivery_id/redeliver': null,
-  'POST /api/webhook_endpoints/:id/replay': () => ({
-    body: { since: new Date(Date.now() - 3600_000).toISOString(), failed_only: false },
-  }),
-  // /management (DocuSign Admin API)
-  'POST /management/v2.1/organizations/:organizationId/accounts/:accountId/dsgroups': () => ({
-    body: { group_name: unique('G') },
-  }),
-  'POST /management/v2.1/organizations/:organizationId/accounts/:accountId/dsgroups/:dsGroupId/users': (
-    w,
-  ) => ({
-    body: { user_ids: [w.user] },
-  }),
-  'DELETE /management/v2.1/organizations/:organizationId/accounts/:accountId/dsgroups/:dsGroupId/users': (
-    w,
-  ) => ({
-    body: { user_ids: [w.user] },
-  }),
-  'GET /management/v2.1/organizations/:organizationId/accounts/:accountId/products/permission_profiles/users':
-    (w) => ({ query: `email=${encodeURIComponent(w.userEmail)}` }),
-  'POST /management/v2.1/organizations/:organizationId/accounts/:accountId/products/users/:userId/permission_profiles':
-    (w) => ({
-      body: {
-        product_permission_profiles: [{ product_id: ESIGN, permission_profile_id: String(w.profile) }],
-      },
-    }),
-  'POST /management/v2.1/organizations/:organizationId/accounts/:accountId/products/permission_profiles/users':
-    (w) => ({
-      body: {
-        email: w.userEmail,
-        product_permission_profiles: [{ product_id: ESIGN, permission_profile_id: String(w.profile) }],
-      },
-    }),
-  'DELETE /management/v2.1/organizations/:organizationId/accounts/:accountId/products/users': (w) => ({
-    body: { user_email: w.userEmail, product_ids: [ESIGN] },
-  }),
-  'POST /management/v2.1/organizations/:organizationId/accounts/:accountId/users': (w) => ({
-    body: {
-      email: `${unique('ds')}@example.test`,
-      user_name: 'DS User',
-      product_permission_profiles: [{ product_id: ESIGN, permission_profile_id: String(w.profile) }],
-    },
-  }),
-  'GET /management/v2.1/organizations/:organizationId/users/dsprofile': (w) => ({
-    query: `email=${encodeURIComponent(w.userEmail)}`,
-  }),
-  'POST /management/v2/organizations/:organizationId/assetGroups/accountCreate': () => ({
-    body: { targetAccount: { name: unique('Sub'), countryCode: 'US' } },
-  }),
-  'POST /management/v2/organizations/:organizationId/assetGroups/accountClone': (w) => ({
-    body: { sourceAccount: { id: w.account }, targetAccount: { name: unique('Clone') } },
-  }),
-  'POST /management/v2/organizations/:organizationId/users': (w) => ({
-    body: {
-      user_name: 'New User',
-      email: `${unique('ds')}@example.test`,
-      accounts: [{ id: w.account, permission_profile: { id: w.profile } }],
-    },
-  }),
-  'POST /management/v2/organizations/:organizationId/accounts/:accountId/users': (w) => ({
-    body: {
-      email: `${unique('ds')}@example.test`,
-      user_name: 'New User',
-      permission_profile: { id: w.profile },
-    },
-  }),
-  'GET /management/v2/organizations/:organizationId/users': (w) => ({ query: `account_id=${w.account}` }),
-  'GET /management/v2/organizations/:organizationId/users/profile': (w) => ({
-    query: `email=${encodeURIComponent(w.userEmail)}`,
-  }),
-  'POST /management/v2/organizations/:organizationId/users/profiles': (w) => ({
-    body: { users: [{ id: w.user, job_title: unique('Job') }] },
-  }),
-  'POST /management/v2/organizations/:organizationId/users/email_addresses': (w) => ({
-    body: { users: [{ id: w.user, email: `${unique('new')}@example.test` }] },
-  }),
-  'DELETE /management/v2/organizations/:organizationId/users/:userId/accounts': (w) => ({
-    body: { accounts: [{ id: w.account }] },
-  }),
-  'POST /management/v2/organizations/:organizationId/users/:userId/memberships/:membershipId': () => ({
-    body: {},
-  }),
-  'DELETE /management/v2/organizations/:organizationId/users/:userId/identities': () => ({
-    body: { identities: [{ id: '00000000-0000-4000-8000-000000000001' }] },
-  }),
-  'POST /management/v2/data_redaction/accounts/:accountId/user': (w) => ({ body: { user_id: w.user } }),
-  'POST /management/v2/data_redaction/organizations/:organizationId/user': (w) => ({
-    body: { user_id: w.user, memberships: [{ account_id: w.account }] },
-  }),
-  'POST /management/v2/organizations/:organizationId/imports/bulk_users/add': (w) =>
-    csv(
-      `AccountID,UserEmail,UserName,PermissionSet\n${w.account},${unique('b')}@example.test,B U,DS Viewer\n`,
-    ),
-  'POST /management/v2/organizations/:organizationId/imports/bulk_users/update': (w) =>
-    csv(`AccountID,UserEmail,UserName\n${w.account},${w.userEmail},New Name\n`),
-  'POST /management/v2/organizations/:organizationId/imports/bulk_users/close': (w) =>
-    csv(`AccountID,UserEmail\n${w.account},${w.userEmail}\n`),
-  'POST /management/v2/organizations/:organizationId/accounts/:accountId/imports/bulk_users/add': () =>
-    csv(`UserEmail,UserName,PermissionSet\n${unique('b')}@example.test,B U,DS Viewer\n`),
-  'POST /management/v2/organizations/:organizationId/accounts/:accountId/imports/bulk_users/update': (w) =>
-    csv(`UserEmail,UserName\n${w.userEmail},New Name\n`),
-  'POST /management/v2/organizations/:organizationId/imports/bulk_users/close_external': () => csv('a\n'),
-  'POST /management/v2/organizations/:organizationId/exports/user_list': (w) => ({
-    body: { type: 'organization_memberships_export', accounts: [{ account_id: w.account }] },
-  }),
-  'POST /management/v2/organizations/:organizationId/exports/account_settings': (w) => ({
-    body: { accounts: [{ account_id: w.account }] },
-  }),
-  'POST /management/v2/organizations/:organizationId/imports/account_settings': (w) =>
-    csv(`AccountId,sessionTimeout\n${w.account},45\n`),
-  // The 501 operations: any body.
-  'POST /management/v2/organizations/:organizationId/connect': () => ({ body: {} }),
-  'POST /management/v2/organizations/:organizationId/connect/oauth': () => ({ body: {} }),
-  'PUT /management/v2/organizations/:organizationId/connect/oauth': () => ({ body: {} }),
-  'POST /management/v2/organizations/:organizationId/connect/secret': () => ({ body: {} }),
-  'PUT /management/v2/organizations/:organizationId/connect/:connectId': () => ({ body: {} }),
-  // /restapi (eSignature)
-  'POST /restapi/v2.1/accounts/:accountId/users': () => ({
-    body: { newUsers: [{ email: `${unique('es')}@example.test`, userName: 'E S' }] },
-  }),
-  'PUT /restapi/v2.1/accounts/:accountId/users/:userId': () => ({ body: { jobTitle: unique('Job') } }),
-  'DELETE /restapi/v2.1/accounts/:accountId/users': (w) => ({ body: { users: [{ userId: w.user }] } }),
-  'POST /restapi/v2.1/accounts/:accountId/groups': () => ({ body: { groups: [{ groupName: unique('G') }] } }),
-  'PUT /restapi/v2.1/accounts/:accountId/groups': (w) => ({
-    body: { groups: [{ groupId: String(w.group), groupName: unique('G') }] },
-  }),
-  'DELETE /restapi/v2.1/accounts/:accountId/groups': (w) => ({
-    body: { groups: [{ groupId: String(w.group) }] },
-  }),
-  'PUT /restapi/v2.1/accounts/:accountId/groups/:groupId/users': (w) => ({
-    body: { users: [{ userId: w.user }] },
-  }),
-  'DELETE /restapi/v2.1/accounts/:accountId/groups/:groupId/users': (w) => ({
-    body: { users: [{ userId: w.user }] },
-  }),
-  'POST /restapi/v2.1/accounts/:accountId/permission_profiles': () => ({
-    body: { permissionProfileName: unique('P') },
-  }),
-  'PUT /restapi/v2.1/accounts/:accountId/permission_profiles/:permissionProfileId': () => ({
-    body: { permissionProfileName: unique('P') },
-  }),
-  'POST /restapi/v2.1/accounts/:accountId/brands': () => ({ body: { brandName: unique('B') } }),
-  'DELETE /restapi/v2.1/accounts/:accountId/brands': (w) => ({ body: { brands: [{ brandId: w.brand }] } }),
-  'PUT /restapi/v2.1/accounts/:accountId/brands/:brandId': () => ({ body: { brandName: unique('B') } }),
-  'PUT /restapi/v2.1/accounts/:accountId/brands/:brandId/logos/:logoType': () => png,
-  'PUT /restapi/v2.1/accounts/:accountId/settings': () => ({
-    body: { sessionTimeout: '45' },
-  }),
-};
-
-/** The routes the matrices cover: every route of the three faces. */
-const FACES = ['/api/', '/management/', '/restapi/'];
-
-/** Whether the route's declared permission lets a caller holding `perms` in. */
-function allowedByRoute(route: AppRoute, perms: Set<string>): boolean {
-  if (route.permission) return perms.has(route.permission);
-  if (route.anyPermission) return route.anyPermission.some((p) => perms.has(p));
-  return true;
-}
-
-function routeKey(r: AppRoute): string {
-  return `${r.method} ${r.url}`;
-}
-
-interface Cell {
-  method: string;
-  url: string;
-  body?: unknown;
-  headers?: Record<string, string>;
-}
-
-/** The object kinds a route's body (or query) names: read off the fields its builder touches. */
-function bodyKinds(route: AppRoute): ParamKind[] {
-  const make = REQUESTS[routeKey(route)];
-  if (!make) return [];
-  const touched = new Set<string>();
-  const probe = new Proxy({} as Ids, {
-    get(_target, field: string) {
-      touched.add(field);
-      return field === 'profile' || field === 'group' ? 1 : '00000000-0000-4000-8000-000000000000';
-    },
-  });
-  make(probe);
-  const kinds: Record<string, ParamKind> = {
-    user: 'user',
-    userEmail: 'user',
-    membership: 'user',
-    profile: 'profile',
-    group: 'group',
-    dsGroup: 'group',
-    brand: 'brand',
-    rule: 'rule',
-    key: 'key',
-    invite: 'invite',
-    domain: 'domain',
-    import: 'import',
-    export: 'export',
-    settingsExport: 'settingsExport',
-    settingsImport: 'settingsImport',
-  };
-  return [...touched].flatMap((f) => (kinds[f] ? [kinds[f]!] : []));
-}
-
-function cellOf(route: AppRoute, values: (kind: ParamKind, index: number) => string, bodyIds: Ids): Cell {
-  const make = REQUESTS[routeKey(route)];
-  const req = make ? make(bodyIds) : {};
-  const url = urlOf(route, values) + (req.query ? `?${req.query}` : '');
-  return {
-    method: route.method,
-    url,
-    ...(req.body !== undefined ? { body: req.body } : {}),
-    ...(req.headers ? { headers: req.headers } : {}),
-  };
-}
-
-async function send(caller: Caller, cell: Cell) {
-  return caller(cell.method as never, cell.url, cell.body, cell.headers);
-}
-
-/** Runs `fn` over `items`, `width` at a time (app.inject calls in flight together). */
-async function batched<T>(items: T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
-  for (let i = 0; i < items.length; i += width) await Promise.all(items.slice(i, i + width).map(fn));
-}
-
-/** Every row of an organization (or of one account of it), as one comparable value. */
-async function snapshot(orgId: string, accountId?: string): Promise<unknown> {
-  const db = testDb().db;
-  const tables = [
-    'accounts',
-    'users',
-    'memberships',
-    'permission_profiles',
-    'groups',
-    'brands',
-    'account_settings',
-    'api_keys',
-    'mapping_rules',
-    'imports',
-    'exports',
-    'invites',
-    'organization_domains',
-    'account_creations',
-    'integrations',
-    'oauth_consents',
-    'webhook_endpoints',
-  ] as const;
-  // Organization-level tables: all of the organization's rows, also in an account's snapshot.
-  const orgLevel = new Set<string>(['users', 'exports', 'integrations', 'oauth_consents']);
-  const out: Record<string, unknown> = {};
-  for (const table of tables) {
-    const scoped =
-      accountId && !orgLevel.has(table)
-        ? sql`AND ${sql.ref(table === 'accounts' ? 'id' : 'account_id')} = ${accountId}`
-        : sql``;
-    const userFilter =
-      accountId && table === 'users'
-        ? sql`AND id IN (SELECT user_id FROM memberships WHERE account_id = ${accountId})`
-        : sql``;
-    out[table] = (
-      await sql`SELECT to_jsonb(t) AS r FROM ${sql.table(table)} t WHERE organization_id = ${orgId} ${scoped} ${userFilter}
-                ORDER BY 1::text`.execute(db)
-    ).rows;
-  }
-  const acct = accountId ? sql`AND g.account_id = ${accountId}` : sql``;
-  out.group_members = (
-    await sql`SELECT gm.group_id, gm.user_id FROM group_members gm JOIN groups g ON g.id = gm.group_id
-              WHERE g.organization_id = ${orgId} ${acct} ORDER BY 1, 2`.execute(db)
-  ).rows;
-  out.logos = (
-    await sql`SELECT l.brand_id, l.kind, l.sha256 FROM brand_logos l JOIN brands g ON g.id = l.brand_id
-              WHERE g.organization_id = ${orgId} ${acct} ORDER BY 1, 2`.execute(db)
-  ).rows;
-  return out;
-}
-
-/** eSignature's codes for an unknown id (src/faces/esign/errors.ts); DocuSign answers them 400. */
-const ESIGN_NOT_FOUND = new Set([
-  'ACCOUNT_NOT_FOUND',
-  'INVALID_USERID',
-  'INVALID_GROUP_ID',
-  'INVALID_PERMISSION_PROFILE_ID',
-  'INVALID_BRAND_ID',
-  'BRAND_LOGO_NOT_FOUND',
-]);
-
-/** The answer a face gives for an id that does not exist (or that belongs to another organization). */
-function isNotFound(route: AppRoute, res: Awaited<ReturnType<Caller>>): boolean {
-  if (route.url.startsWith('/restapi/')) {
-    return (res.statusCode === 400 || res.statusCode === 404) && ESIGN_NOT_FOUND.has(res.json().errorCode);
-  }
-  if (res.statusCode !== 404) return false;
-  const body = res.json();
-  if (route.url.startsWith('/api/')) return body.error?.code === 'not_found';
-  if (route.url.startsWith('/management/')) return body.error === 'not_found';
-  return ESIGN_NOT_FOUND.has(body.errorCode);
-}
-
-// ---------------------------------------------------------------------------------------------------------
-
-interface Setup {
-  routes: AppRoute[];
-  params: Map<string, Params>;
-}
-
-async function routeTable(): Promise<Setup> {
-  const routes = (await appRoutes()).filter((r) => FACES.some((f) => r.url.startsWith(f)));
-  const params = new Map<string, Params>();
-  const uncovered: string[] = [];
-  for (const r of routes) {
-    const p = paramsOf(r);
-    if ('missing' in p) uncovered.push(`${routeKey(r)}: no filler for ${p.missing.join(', ')}`);
-    else params.set(routeKey(r), p);
-    if (['POST', 'PUT', 'PATCH'].includes(r.method) && !(routeKey(r) in REQUESTS))
-      uncovered.push(`${routeKey(r)}: takes a body; add it to REQUESTS`);
-  }
-  assert.deepEqual(uncovered, [], 'every route can be filled');
-  const stale = Object.keys(REQUESTS).filter((k) => !routes.some((r) => routeKey(r) === k));
-  assert.deepEqual(stale, [], 'REQUESTS names only routes that exist');
-  return { routes, params };
-}
-
-export type { Ctx, Ids, ParamKind };
-export { batched, bodyKinds, cellOf, freshFor, isNotFound, MAKERS, populate, routeTable, send, snapshot };
+import {
+  allowedByRoute,
+  bodyKinds,
+  type Cell,
+  type Ctx,
+  cellOf,
+  changes,
+  concurrently,
+  foreignFailure,
+  freshFor,
+  type Ids,
+  isDenial,
+  isNotFound,
+  jsonOf,
+  MAKERS,
+  MATRIX_WIDTH,
+  matrixApp,
+  NOT_ACCOUNT_SCOPED,
+  ok,
+  type ParamKind,
+  paramValue,
+  populate,
+  routeKey,
+  routeTable,
+  send,
+  sessionCaller,
+  snapshot,
+  type UserMaker,
+  worldOf,
+} from './matrix-world.ts';
 
 test('isolation matrix: organization B calls every route with organization A’s ids', async (t) => {
   const { routes, params } = await routeTable();
-  const { app, services, config } = await buildApp(t);
+  const { app, services, config, loggedError } = await matrixApp(t);
   await runWorker(t, config);
   const ta = await createTenant(services, config);
   const tb = await createTenant(services, config);
-  const ctxOf = async (tenant: Tenant): Promise<Ctx> => {
-    const owner = as(app, tenant.key);
-    const viewer = await ok(
-      await owner('POST', '/api/users', {
-        email: `${unique('viewer')}@example.test`,
-        account_id: tenant.accountId,
-      }),
-      'viewer',
-    );
-    return { services, owner, tenant, viewerId: viewer.id };
-  };
-  const ca = await ctxOf(ta);
-  const cb = await ctxOf(tb);
+  const ca = await worldOf(app, services, ta);
+  const cb = await worldOf(app, services, tb);
   const A = await populate(ca, ta.accountId);
   const B = await populate(cb, tb.accountId);
   // A member key of B: a DS Admin of B's account (every profile permission there).
-  const dsAdmin = await testDb()
-    .db.selectFrom('permission_profiles')
-    .select(['id', 'permissions'])
-    .where('account_id', '=', tb.accountId)
-    .where('name', '=', 'DS Admin')
-    .executeTakeFirstOrThrow();
+  const dsAdmin = await profileNamed(tb.accountId, 'DS Admin');
   const bMember = await MAKERS.user(cb, tb.accountId, dsAdmin.id);
   const bMemberKey = await services.apiKeys.create(
     { principal: systemPrincipal(tb.organizationId, 'test'), meta: {} },
@@ -934,11 +78,13 @@ test('isolation matrix: organization B calls every route with organization A’s
   await services.apiKeys.flushUsage();
   const before = await snapshot(ta.organizationId);
 
-  const failures: string[] = [];
-  const memberPerms = permissionsFor('member', dsAdmin.permissions);
   const callers = [
     { who: 'B owner', caller: as(app, tb.key), perms: new Set<string>(PERMISSIONS) },
-    { who: 'B member', caller: as(app, bMemberKey.key), perms: memberPerms as Set<string> },
+    {
+      who: 'B member',
+      caller: as(app, bMemberKey.key),
+      perms: permissionsFor('member', dsAdmin.permissions) as Set<string>,
+    },
   ];
   const cells: { route: AppRoute; cell: Cell; who: string; caller: Caller; perms: Set<string> }[] = [];
   for (const route of routes) {
@@ -979,47 +125,297 @@ test('isolation matrix: organization B calls every route with organization A’s
     A.integration,
   ];
   // B's own break-glass revoke (it names no id) revokes B's keys: it goes last.
-  const last = (c: { route: AppRoute }) => Number(routeKey(c.route) === 'POST /api/api_keys/revoke_all');
-  cells.sort((x, y) => last(x) - last(y));
-  await batched(cells, 8, async ({ route, cell, who, caller, perms }) => {
+  const isRevokeAll = (c: { route: AppRoute }) => routeKey(c.route) === 'POST /api/api_keys/revoke_all';
+  const failures: string[] = [];
+  const check = async (
+    { route, cell, who, caller, perms }: (typeof cells)[number],
+    inFlight: () => string[],
+  ) => {
     const res = await send(caller, cell);
-    const label = `${who}: ${cell.method} ${cell.url} → ${res.statusCode} ${res.body.slice(0, 200)}`;
-    if (route.notSupported) {
-      if (res.statusCode !== 501) failures.push(label);
-      return;
-    }
-    const p = params.get(routeKey(route))!;
-    if (!allowedByRoute(route, perms)) {
-      // Refused by the route's permission before any id is looked at: the same answer for every id.
-      if (res.statusCode !== 403) failures.push(label);
-    } else if (p.kinds.length > 0 && p.kinds.some((k) => k !== 'logo')) {
-      if (!isNotFound(route, res)) failures.push(label);
-    } else if (cell.body !== undefined && aIds.some((id) => JSON.stringify(cell.body).includes(id))) {
-      // No id in the path, A's ids in the body: refused (which answer depends on the face and the field).
-      if (res.statusCode < 400 || res.statusCode >= 500) failures.push(label);
-    } else if (res.statusCode >= 500) failures.push(label);
-    // Whatever the answer, none of A's ids is in it unless the request named it.
-    const asked = cell.url + JSON.stringify(cell.body ?? '');
-    for (const id of aIds)
-      if (res.body.includes(id) && !asked.includes(id)) failures.push(`${label}: leaks ${id}`);
-  });
-  assert.deepEqual(failures, [], 'isolation cells that failed');
+    const wrong = foreignFailure(route, params.get(routeKey(route))!, cell, res, perms, aIds);
+    if (res.statusCode >= 500 && res.statusCode !== 501)
+      failures.push(`${who}: ${wrong}: ${loggedError(res)}; in flight: ${inFlight().join(' | ')}`);
+    else if (wrong) failures.push(`${who}: ${wrong}`);
+  };
+  const label = (c: (typeof cells)[number]) => `${c.who}: ${c.cell.method} ${c.route.url}`;
+  await concurrently(
+    cells.filter((c) => !isRevokeAll(c)),
+    MATRIX_WIDTH,
+    label,
+    check,
+  );
+  await concurrently(cells.filter(isRevokeAll), 1, label, check);
+  assert.equal(failures.length, 0, `isolation cells that failed:\n${failures.join('\n')}`);
   await services.apiKeys.flushUsage();
   assert.deepEqual(await snapshot(ta.organizationId), before, "organization A's data is unchanged");
 });
+
+async function profileNamed(accountId: string, name: string) {
+  return testDb()
+    .db.selectFrom('permission_profiles')
+    .select(['id', 'permissions'])
+    .where('account_id', '=', accountId)
+    .where('name', '=', name)
+    .executeTakeFirstOrThrow();
+}
+
+/** Kinds of id that name something of the organization rather than of one account. */
+const ORGANIZATION_LEVEL = new Set<ParamKind>([
+  ...NOT_ACCOUNT_SCOPED,
+  'settingsImport',
+  'integration',
+  'integrationSecret',
+  'integrationKey',
+  'consent',
+]);
+
+test('account-boundary matrix: a DS Admin of A1 calls every route with A2’s ids, and changes V only inside A1', async (t) => {
+  const { routes, params } = await routeTable();
+  const dns = await startDnsServer(); // domain verification asks a real DNS server, which knows no claim
+  t.after(() => dns.close());
+  const { app, services, config, loggedError } = await matrixApp(t, { dnsServers: [dns.address] });
+  await runWorker(t, config);
+  const tenant = await createTenant(services, config);
+  const org = tenant.organizationId;
+  const owner = as(app, tenant.key);
+  const a1 = tenant.accountId;
+  const a2 = (await ok(await owner('POST', '/api/accounts', { name: unique('A2') }), 'A2')).id as string;
+  const c1 = await worldOf(app, services, tenant, a1);
+  const c2 = await worldOf(app, services, tenant, a2);
+  const A1 = await populate(c1, a1);
+  const A2 = await populate(c2, a2);
+  const adminOf = { [a1]: await profileNamed(a1, 'DS Admin'), [a2]: await profileNamed(a2, 'DS Admin') };
+  const sender = await profileNamed(a1, 'DS Sender');
+  assert.deepEqual([...adminOf[a1]!.permissions].sort(), [...PROFILE_PERMISSIONS].sort());
+
+  // D: a member of A1 only, holding every profile permission there; its key, its restricted keys, its session.
+  const d = await MAKERS.user(c1, a1, adminOf[a1]!.id);
+  const dPerms = permissionsFor('member', PROFILE_PERMISSIONS) as Set<string>;
+  const system = { principal: systemPrincipal(org, 'test'), meta: {} };
+  const keyOfD = async (scopes: string[] | null) =>
+    (
+      await services.apiKeys.create(system, {
+        name: unique('d'),
+        account_id: a1,
+        created_by: d.user,
+        role: 'member',
+        ...(scopes ? { scopes } : {}),
+      })
+    ).key;
+  interface Who {
+    who: string;
+    caller: Caller;
+    perms: Set<string>;
+    session: boolean;
+  }
+  const callers: Who[] = [
+    { who: 'D', caller: as(app, await keyOfD(null)), perms: dPerms, session: false },
+    {
+      who: 'D (session)',
+      caller: await sessionCaller(app, services, { id: d.user, organization_id: org }, a1),
+      perms: dPerms,
+      session: true,
+    },
+  ];
+  // The scopes D may put on a key: those within its own permissions (account:write grants org:write).
+  for (const scope of SCOPE_NAMES.filter((s) => [...scopeGrants([s])].every((p) => dPerms.has(p)))) {
+    const granted = scopeGrants([scope]) as Set<string>;
+    callers.push({
+      who: `D's key restricted to ${scope}`,
+      caller: as(app, await keyOfD([scope])),
+      perms: new Set([...dPerms].filter((p) => granted.has(p))),
+      session: false,
+    });
+  }
+
+  // V: a DS Sender of A1 and a DS Admin of A2. Every call that may change V gets a V of its own.
+  const straddler: UserMaker = async (c: Ctx, account: string) => {
+    const u = await MAKERS.user(c, account, sender.id);
+    await ok(
+      await owner('POST', `/api/users/${u.user}/memberships`, {
+        account_id: a2,
+        permission_profile_id: adminOf[a2]!.id,
+      }),
+      'V in A2',
+    );
+    return u;
+  };
+  const V = { ...A1, ...(await straddler(c1, a1)) };
+  // Deactivated by an owner: every membership closed, A2's to be reopened by a reactivation.
+  const deactivated: UserMaker = async (c: Ctx, account: string) => {
+    const u = await straddler(c, account);
+    await ok(await owner('POST', `/api/users/${u.user}/deactivate`), 'deactivate V');
+    return u;
+  };
+  const goneV = { ...A1, ...(await deactivated(c1, a1)) };
+
+  // The cells.
+  interface Row {
+    route: AppRoute;
+    who: Who;
+    cell: Cell;
+    /** Which rule the cell checks: A2's ids (alone, or one among A1's), or V (active, or deactivated). */
+    target: 'A2' | 'one A2 id' | 'A2 in the body' | 'V' | 'deactivated V';
+    /** The kinds of the path's ids that are A2's. */
+    foreign: ParamKind[];
+  }
+  const plans: { route: AppRoute; who: Who; target: Row['target']; index?: number }[] = [];
+  for (const route of routes) {
+    const p = params.get(routeKey(route))!;
+    const scoped = p.kinds.flatMap((k, i) => (ORGANIZATION_LEVEL.has(k) ? [] : [i]));
+    const namesUser =
+      p.kinds.some((k) => k === 'user' || k === 'membership') || bodyKinds(route).includes('user');
+    for (const who of callers) {
+      if (who.session && !route.url.startsWith('/api/')) continue;
+      if (scoped.length === 0) plans.push({ route, who, target: 'A2 in the body' });
+      else plans.push({ route, who, target: 'A2' });
+      if (scoped.length > 1)
+        for (const index of scoped) plans.push({ route, who, target: 'one A2 id', index });
+      if (namesUser && !route.notSupported) {
+        plans.push({ route, who, target: 'V' });
+        plans.push({ route, who, target: 'deactivated V' });
+      }
+    }
+  }
+  const rows: Row[] = [];
+  await concurrently(
+    plans,
+    MATRIX_WIDTH,
+    (p) => `${p.who.who}: ${routeKey(p.route)} (${p.target})`,
+    async ({ route, who, target, index }) => {
+      const p = params.get(routeKey(route))!;
+      let cell: Cell;
+      let foreign: ParamKind[] = [];
+      if (target === 'A2') {
+        cell = cellOf(route, (k) => paramValue(k, A2), A2);
+        foreign = p.kinds.filter((k) => !ORGANIZATION_LEVEL.has(k));
+      } else if (target === 'one A2 id') {
+        cell = cellOf(route, (k, i) => paramValue(k, i === index ? A2 : A1), A1);
+        foreign = [p.kinds[index!]!];
+      } else if (target === 'A2 in the body') cell = cellOf(route, (k) => paramValue(k, A1), A2);
+      else {
+        // V among A1's ids; a call D may make with a write method gets its own V and A1 objects.
+        const kinds = new Set<ParamKind>([...p.kinds, ...bodyKinds(route)]);
+        const writes = route.method !== 'GET' && allowedByRoute(route, who.perms);
+        const make = target === 'V' ? straddler : deactivated;
+        const ids: Ids = writes
+          ? await freshFor(c1, A1, kinds, route.method, make)
+          : target === 'V'
+            ? V
+            : goneV;
+        cell = cellOf(route, (k) => paramValue(k, ids), ids);
+      }
+      rows.push({ route, who, cell, target, foreign });
+    },
+  );
+  await services.apiKeys.flushUsage();
+  const before = await snapshot(org, a2);
+
+  // A2's own objects (W, the one user of A2 with no membership in A1, included): no answer names one unasked.
+  const a2Only = [
+    a2,
+    A2.user,
+    A2.userEmail,
+    A2.membership,
+    A2.brand,
+    A2.rule,
+    A2.key,
+    A2.invite,
+    A2.domain,
+    A2.dsGroup,
+    A2.import,
+    A2.export,
+    A2.settingsExport,
+    A2.creation,
+    A2.clone,
+  ];
+  const failures: string[] = [];
+  /** Bulk user imports the calls queued (the snapshot waits for them), and those that must refuse every row. */
+  const queued: string[] = [];
+  const imports: string[] = [];
+  await concurrently(
+    rows,
+    MATRIX_WIDTH,
+    (r) => `${r.who.who}: ${r.cell.method} ${r.route.url} (${r.target})`,
+    async ({ route, who, cell, target, foreign }, inFlight) => {
+      const res = await send(who.caller, cell);
+      const fail = (why: string) =>
+        failures.push(
+          `${who.who} (${target}): ${cell.method} ${cell.url} → ${res.statusCode} (${why}) ${res.body.slice(0, 300)}`,
+        );
+      if (res.statusCode >= 500 && res.statusCode !== 501) {
+        fail(`5xx: ${loggedError(res)}; in flight: ${inFlight().join(' | ')}`);
+        return;
+      }
+      if (route.notSupported) {
+        if (res.statusCode !== 501) fail('a deliberate 501');
+        return;
+      }
+      const asked = decodeURIComponent(cell.url) + JSON.stringify(cell.body ?? '');
+      const leaked = a2Only.find((id) => res.body.includes(id) && !asked.includes(id));
+      if (leaked) fail(`names A2's ${leaked}`);
+      if (route.url.includes('/imports/bulk_users/') && res.statusCode < 300) queued.push(jsonOf(res).id);
+      if (!allowedByRoute(route, who.perms)) {
+        if (!isDenial(route, res)) fail('lacks the permission: the face’s denial');
+        return;
+      }
+      if (target === 'A2' || target === 'one A2 id') {
+        // A2 itself named: denied; an object of A2 named in A1 (or by its own id): it does not exist.
+        if (foreign.includes('account')) {
+          if (!isDenial(route, res)) fail('names account A2: the face’s denial');
+        } else if (!isNotFound(route, res)) fail(`names A2’s ${foreign.join(', ')}: not found`);
+      } else if (target === 'A2 in the body') {
+        const named = a2Only.some((id) => JSON.stringify(cell.body ?? '').includes(id));
+        if (!named || res.statusCode >= 400) return;
+        // Refused all the same: a DocuSign batch item by item (its 2xx carries each item's error), a settings
+        // import account by account, a bulk user import row by row once it runs (checked below).
+        const body = jsonOf(res);
+        if (route.url.includes('/imports/bulk_users/')) imports.push(body.id);
+        else if (route.url.includes('/imports/account_settings')) {
+          if (body.number_processed_accounts !== 0) fail('A2’s settings: not processed');
+        } else if (!/"(error_details|errorDetails)"/.test(res.body)) fail('A2’s ids in the body: refused');
+      }
+    },
+  );
+  // The bulk imports naming A2's people: every row refused once they have run.
+  for (const id of queued) await settled(id);
+  for (const id of imports) {
+    const done = await settled(id);
+    const rows = await testDb()
+      .db.selectFrom('import_rows')
+      .select(['row_number', 'status', 'error_type'])
+      .where('import_id', '=', id)
+      .execute();
+    if (done.status !== 'completed' || rows.length === 0 || rows.some((r) => r.status !== 'error'))
+      failures.push(
+        `bulk import ${id} naming A2's people: ${JSON.stringify(done)}, rows ${JSON.stringify(rows)}`,
+      );
+  }
+  await services.apiKeys.flushUsage();
+  for (const change of changes(before, await snapshot(org, a2)))
+    failures.push(`A2's data changed: ${change}`);
+  assert.equal(failures.length, 0, `account-boundary cells that failed:\n${failures.join('\n')}`);
+});
+
+/** Waits for an import to end (the in-process worker runs it): its final status and error. */
+async function settled(id: string) {
+  for (let i = 0; ; i++) {
+    const row = await testDb()
+      .db.selectFrom('imports')
+      .select(['status', 'error'])
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
+    if (['completed', 'failed', 'canceled'].includes(row.status)) return row;
+    assert.ok(i < 600, `import ${id} did not end`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 test('reads are scoped like writes: a member lists the domain claims of its own account only', async (t) => {
   const { app, services, config } = await buildApp(t);
   const ta = await createTenant(services, config);
   const owner = as(app, ta.key);
-  const viewer = await ok(
-    await owner('POST', '/api/users', {
-      email: `${unique('viewer')}@example.test`,
-      account_id: ta.accountId,
-    }),
-    'viewer',
-  );
-  const c: Ctx = { services, owner, tenant: ta, viewerId: viewer.id };
+  const c = await worldOf(app, services, ta);
   const a2 = (await ok(await owner('POST', '/api/accounts', { name: 'A2' }), 'A2')).id as string;
   const mine = await MAKERS.domain(c, ta.accountId);
   const theirs = await MAKERS.domain(c, a2);
