@@ -9,6 +9,7 @@ import { loadConfig } from '../src/config.ts';
 import { as, buildApp, createTenant, type Tenant, type TestApp } from './helper.ts';
 import {
   assertion,
+  basic,
   consent,
   FORM,
   form,
@@ -143,6 +144,14 @@ test('revoking consent stops new tokens at once and existing ones at their next 
   ).id;
   const token = (await w.grant(await w.jwt())).body.access_token;
   assert.equal((await as(w.app, token)('GET', '/api/me')).statusCode, 200);
+  const active = await w.app.inject({
+    method: 'POST',
+    url: '/oauth/introspect',
+    headers: { ...FORM, authorization: basic(w.integration) },
+    payload: form({ token }),
+  });
+  assert.equal(active.json().active, true);
+  assert.equal(active.json().sub, w.tenant.ownerId);
   await revokeConsent(w.app, w.tenant, w.integration, own);
   // The organization's consent still covers it.
   assert.equal((await as(w.app, token)('GET', '/api/me')).statusCode, 200);
@@ -153,6 +162,14 @@ test('revoking consent stops new tokens at once and existing ones at their next 
   assert.equal(stale.statusCode, 401);
   assert.equal(stale.json().error.code, 'access_token_revoked');
   assert.match(stale.json().error.message, /consent .* was revoked/);
+  // Introspection agrees with the API.
+  const introspected = await w.app.inject({
+    method: 'POST',
+    url: '/oauth/introspect',
+    headers: { ...FORM, authorization: basic(w.integration) },
+    payload: form({ token }),
+  });
+  assert.deepEqual(introspected.json(), { active: false });
 });
 
 test('a deactivated user gets no token, and their tokens stop', async (t) => {

@@ -334,6 +334,17 @@ export class OAuthServer {
     const tokens = this.tokens;
     const audit = this.audit;
     const loadUser = (id: string) => this.loadUser(id);
+    const stillAuthorized = async (
+      client: Record<string, unknown>,
+      token: { accountId?: string; scope?: string },
+    ) => {
+      if (!token.accountId) return true;
+      const user = await loadUser(token.accountId);
+      if (user?.status !== 'active' || user.organization_id !== client['signet_organization_id'])
+        return false;
+      const consented = await lookup.consentFor(client['signet_integration_id'] as string, token.accountId);
+      return splitScope(token.scope).some((s) => consented.includes(s));
+    };
     const hooks = {
       writer: new PayloadWriter(db),
       findClient: async (clientId: string) => {
@@ -388,7 +399,13 @@ export class OAuthServer {
       features: {
         devInteractions: { enabled: false },
         clientCredentials: { enabled: true },
-        introspection: { enabled: true, allowedPolicy: ownTokensOnly },
+        // Active at introspection exactly when the API would still accept the token (tokens.ts): its user
+        // active, and the consent still covering some of its scopes.
+        introspection: {
+          enabled: true,
+          allowedPolicy: async (ctx, client, token) =>
+            ownTokensOnly(ctx, client, token) && (await stillAuthorized(client, token)),
+        },
         revocation: { enabled: true, allowedPolicy: ownTokensOnly },
         // /oauth/userinfo answers in DocuSign's shape (accounts, base_uri), which is not OpenID's: Signet's route.
         userinfo: { enabled: false },
