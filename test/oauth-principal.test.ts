@@ -57,6 +57,21 @@ test('a client_credentials token acts as its integration, with its creator\u2019
     .executeTakeFirstOrThrow();
   assert.equal(event.actor_type, 'integration');
   assert.equal(event.actor_id, s.integration.id);
+  // Twenty at once: written together (one INSERT for the tokens of one event-loop turn), each stored before
+  // it is answered, each its own.
+  const many = await Promise.all(
+    Array.from({ length: 20 }, () =>
+      s.app.inject({
+        method: 'POST',
+        url: '/oauth/token',
+        headers: { ...FORM, authorization: basic(s.integration) },
+        payload: form({ grant_type: 'client_credentials', scope: 'user_read' }),
+      }),
+    ),
+  );
+  const values = many.map((r) => r.json().access_token as string);
+  assert.equal(new Set(values).size, 20);
+  for (const value of values) assert.equal((await as(s.app, value)('GET', '/api/me')).statusCode, 200);
   // A wrong secret: invalid_client, audited as a refusal.
   const wrong = await s.app.inject({
     method: 'POST',
