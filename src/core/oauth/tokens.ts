@@ -239,35 +239,21 @@ export class AccessTokens {
       clientId: row.payload.clientId!,
       scopes: oauthScopes,
     };
-    const principal: Principal = asUser
-      ? {
-          kind: 'user',
-          id: row.user_id!,
-          label: `${row.email} (via ${row.integration_name})`,
-          organizationId: row.organization_id!,
-          accountId: row.account_id,
-          userId: row.user_id,
-          role,
-          environment: this.environment,
-          permissions,
-          scopes,
-          profilePermissions: row.permissions ?? [],
-          oauth: integration,
-        }
-      : {
-          kind: 'integration',
-          id: row.integration_id,
-          label: row.integration_name!,
-          organizationId: row.organization_id!,
-          accountId: row.account_id,
-          userId: row.user_id,
-          role,
-          environment: this.environment,
-          permissions,
-          scopes,
-          profilePermissions: row.permissions ?? [],
-          oauth: integration,
-        };
+    // A user's token acts as the user; a client_credentials token as its integration. The rest is the same.
+    const principal: Principal = {
+      ...(asUser
+        ? { kind: 'user', id: row.user_id!, label: `${row.email} (via ${row.integration_name})` }
+        : { kind: 'integration', id: row.integration_id, label: row.integration_name! }),
+      organizationId: row.organization_id!,
+      accountId: row.account_id,
+      userId: row.user_id,
+      role,
+      environment: this.environment,
+      permissions,
+      scopes,
+      profilePermissions: row.permissions ?? [],
+      oauth: integration,
+    };
     return { value: principal, expiresAt, grantId };
   }
 }
