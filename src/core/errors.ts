@@ -10,6 +10,8 @@ export const ERROR_STATUS = {
   invalid_request: 400,
   invalid_idempotency_key: 400,
   invalid_token: 400,
+  // A profile key sent `Atlas-Account`: only a platform key acts on behalf of a connected account (docs/platform.md).
+  platform_key_required: 400,
   // 401
   missing_credentials: 401,
   invalid_api_key: 401,
@@ -24,6 +26,10 @@ export const ERROR_STATUS = {
   // 403
   permission_denied: 403,
   csrf_failed: 403,
+  // Platform routes or a platform key in an organization whose platform mode is off (docs/platform.md).
+  platform_not_enabled: 403,
+  // A write that costs or sends, by a connected account its platform suspended (src/core/platform/billing.ts).
+  connected_account_suspended: 403,
   // 404
   not_found: 404,
   route_not_found: 404,

@@ -5,11 +5,27 @@ type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 type WithDefault<T> = ColumnType<T, T | undefined, T>;
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
 
+export type BillingMode = 'platform_pays' | 'child_pays';
+export type ConnectedStatus = 'active' | 'suspended';
+
 export interface OrganizationsTable {
   id: string;
   name: string;
   created_at: CreatedAt;
   updated_at: Timestamp;
+  /** Platform mode (0023): this organization provisions connected accounts. */
+  platform_enabled: WithDefault<boolean>;
+  /** Set for a connected account: the platform organization it belongs to. */
+  platform_organization_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /** A connected account's id in the platform's own system (unique per platform). */
+  external_id: ColumnType<string | null, string | null | undefined, string | null>;
+  billing_mode: WithDefault<BillingMode>;
+  /** NULL unless the organization is a connected account. */
+  connected_status: ColumnType<
+    ConnectedStatus | null,
+    ConnectedStatus | null | undefined,
+    ConnectedStatus | null
+  >;
 }
 
 export interface AccountsTable {
