@@ -30,6 +30,9 @@ export const ERROR_STATUS = {
   platform_not_enabled: 403,
   // A write that costs or sends, by a connected account its platform suspended (src/core/platform/billing.ts).
   connected_account_suspended: 403,
+  // A signing link (/sign/{envelope_id}?t=…, src/core/signing/tokens.ts) that Signet did not make for this
+  // envelope: altered, cut short, or another envelope's.
+  signing_link_invalid: 403,
   // 404
   not_found: 404,
   route_not_found: 404,
@@ -45,8 +48,15 @@ export const ERROR_STATUS = {
   domain_taken: 409,
   // a change DocuSign's built-in groups (Administrators, Everyone) refuse (src/core/groups/service.ts)
   builtin_group: 409,
+  // Signing (src/core/signing/service.ts): the envelope no longer takes signatures (completed, declined,
+  // voided, expired); the party already signed or declined; another party signs first (parties sign in order).
+  envelope_not_signable: 409,
+  already_signed: 409,
+  not_your_turn: 409,
   // 410: an export whose result has expired (docs/exports.md)
   export_expired: 410,
+  // 410: a signing link past its expiry (the envelope's, or 30 days after it was sent)
+  signing_link_expired: 410,
   // 413, 415, 422
   body_too_large: 413,
   unsupported_media_type: 415,
@@ -63,6 +73,8 @@ export const ERROR_STATUS = {
   idempotency_key_reused: 422,
   // An integration's RSA key that is not one PEM RSA public key of 2048-8192 bits (src/core/integrations/rsa.ts).
   invalid_public_key: 422,
+  // Signing without ticking the consent box, or without typing a name (src/core/signing/service.ts).
+  consent_required: 422,
   // 429, 500, 501, 503
   rate_limited: 429,
   too_many_attempts: 429,

@@ -1,7 +1,8 @@
 // What this database is, as a whole: its id (a random id made by migration 0019, shown on /healthz) and the
 // environment (test | live) of the server that uses it. `signet start` records the environment; `signet
 // bootstrap` reads both so that it never prints a key the running server would refuse (docs/operations.md).
-// Raw SQL on purpose: signet_meta is a key/value table read at start and by the CLI, not by any request.
+// Raw SQL on purpose: signet_meta is a key/value table read at start and by the CLI, and the server's own
+// secrets (readOrCreateMeta) are read once per process, not per request.
 import { sql } from 'kysely';
 import type { Db } from '../db/connection.ts';
 
@@ -50,4 +51,21 @@ export async function recordEnvironmentIfNone(db: Db, environment: Environment):
   await sql`
     INSERT INTO signet_meta (key, value) VALUES ('environment', ${environment})
     ON CONFLICT (key) DO NOTHING`.execute(db);
+}
+
+/**
+ * A value of signet_meta made by the first process that needs it (a server secret: the OAuth keys, the key
+ * of signing links). INSERT ... ON CONFLICT DO NOTHING then a read, so two processes starting together end up
+ * with the same value.
+ */
+export async function readOrCreateMeta(db: Db, key: string, make: () => string): Promise<string> {
+  const read = async () =>
+    (await sql<{ value: string }>`SELECT value FROM signet_meta WHERE key = ${key}`.execute(db)).rows[0]
+      ?.value;
+  const existing = await read();
+  if (existing !== undefined) return existing;
+  await sql`INSERT INTO signet_meta (key, value) VALUES (${key}, ${make()}) ON CONFLICT (key) DO NOTHING`.execute(
+    db,
+  );
+  return (await read())!;
 }

@@ -1,10 +1,14 @@
 // Secrets must not reach a log line. Mailed links carry their tokens in the URL fragment, which browsers
-// never send; but a client may still put a token, key or password in a query string, and Fastify logs every
-// request's URL. The request serializer below logs URLs with such parameters' values replaced.
+// never send, except signing links, whose token Atlas puts in the query (`/sign/{envelope_id}?t=…`, A-seq);
+// and a client may still put a token, key or password in a query string, and Fastify logs every request's
+// URL. The request serializer below logs URLs with such parameters' values replaced.
 import type { FastifyRequest } from 'fastify';
 
-/** Query parameter names whose values are secrets: *token*, *secret*, *password*, *key*, code, signature. */
-const SECRET_PARAM = /token|secret|passw|key|^code$|signature|assertion|credential/i;
+/**
+ * Query parameter names whose values are secrets: *token*, *secret*, *password*, *key*, code, signature, and
+ * `t` (the signing link's token).
+ */
+const SECRET_PARAM = /token|secret|passw|key|^code$|^t$|signature|assertion|credential/i;
 export const REDACTED = '[redacted]';
 
 /** The URL with the values of secret-looking query parameters replaced by [redacted]. */

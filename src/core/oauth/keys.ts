@@ -4,8 +4,8 @@
 // kept in signet_meta; INSERT ... ON CONFLICT DO NOTHING then a read, so two processes starting together end
 // up with the same ones.
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
-import { sql } from 'kysely';
 import type { Db } from '../../db/connection.ts';
+import { readOrCreateMeta } from '../instance.ts';
 
 export interface ServerKeys {
   /** A private JWK (RSA, with `kid`, `alg` RS256, `use` sig). */
@@ -13,20 +13,8 @@ export interface ServerKeys {
   cookieSecret: string;
 }
 
-async function readOrCreate(db: Db, key: string, make: () => string): Promise<string> {
-  const read = async () =>
-    (await sql<{ value: string }>`SELECT value FROM signet_meta WHERE key = ${key}`.execute(db)).rows[0]
-      ?.value;
-  const existing = await read();
-  if (existing !== undefined) return existing;
-  await sql`INSERT INTO signet_meta (key, value) VALUES (${key}, ${make()}) ON CONFLICT (key) DO NOTHING`.execute(
-    db,
-  );
-  return (await read())!;
-}
-
 export async function loadServerKeys(db: Db): Promise<ServerKeys> {
-  const signing = await readOrCreate(db, 'oauth_signing_key', () => {
+  const signing = await readOrCreateMeta(db, 'oauth_signing_key', () => {
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     return JSON.stringify({
       ...privateKey.export({ format: 'jwk' }),
@@ -35,7 +23,7 @@ export async function loadServerKeys(db: Db): Promise<ServerKeys> {
       use: 'sig',
     });
   });
-  const cookieSecret = await readOrCreate(db, 'oauth_cookie_secret', () =>
+  const cookieSecret = await readOrCreateMeta(db, 'oauth_cookie_secret', () =>
     randomBytes(32).toString('base64url'),
   );
   return { signingKey: JSON.parse(signing) as Record<string, unknown>, cookieSecret };
