@@ -3,7 +3,9 @@
 //   (g1) POST /oauth/token, grant_type=client_credentials (HTTP Basic client authentication)
 //   (g2) POST /oauth/token, the JWT bearer grant (an RS256 assertion for a consented user)
 //        each on `signet start` and on a bare oidc-provider (bench/oauth-bare-server.ts: in-memory adapter,
-//        the same client and grants) — target: Signet >= 70% of the bare provider's rate;
+//        the same client and grants) — target: Signet >= 70% of the bare provider's rate — and on the same
+//        bare provider storing through Signet's PostgreSQL adapter and lookup (g1pg, g2pg: the same SQL per
+//        grant in the smallest server that runs it, the limit of the stack);
 //   (r1) GET /api/users/{id} authenticated with an API key, and (r2) with an access token from (g2);
 //   (m1) GET /api/me with the API key, and (m2) with the access token
 //        — target: the token costs no more than the key, within 10% (same route, same run).
@@ -104,8 +106,10 @@ async function main(): Promise<void> {
 
   const signetPort = await lib.freePort();
   const barePort = await lib.freePort();
+  const pgPort = await lib.freePort();
   const signetBase = `http://127.0.0.1:${signetPort}`;
   const bareBase = `http://127.0.0.1:${barePort}`;
+  const pgBase = `http://127.0.0.1:${pgPort}`;
   const signet = lib.spawnNode(
     ['bin/signet.js', 'start'],
     {
@@ -140,21 +144,31 @@ async function main(): Promise<void> {
   const secret = integration.client_secret as string;
   await api(`/api/integrations/${integration.id}/rsa_keys`, { public_key: publicPem });
   await api(`/api/integrations/${integration.id}/consents`, { scopes: SCOPE.split(' ') });
-  const bare = lib.spawnNode(
-    ['bench/oauth-bare-server.ts'],
-    {
-      PORT: String(barePort),
-      BARE_CLIENT: JSON.stringify({
-        client_id: clientId,
-        client_secret: secret,
-        public_key_pem: publicPem,
-        user_id: boot.user_id,
-      }),
-    },
-    true,
-  );
-  lib.track(bare);
-  await lib.waitForHttp(`${bareBase}/.well-known/openid-configuration`, bare);
+  const bareClient = {
+    client_id: clientId,
+    client_secret: secret,
+    public_key_pem: publicPem,
+    user_id: boot.user_id,
+    integration_id: integration.id,
+    organization_id: boot.organization_id,
+  };
+  const spawnBare = async (port: number, store: 'memory' | 'pg') => {
+    const child = lib.spawnNode(
+      ['bench/oauth-bare-server.ts'],
+      {
+        PORT: String(port),
+        BARE_STORE: store,
+        DATABASE_URL: db.url,
+        BARE_CLIENT: JSON.stringify(bareClient),
+      },
+      true,
+    );
+    lib.track(child);
+    await lib.waitForHttp(`http://127.0.0.1:${port}/.well-known/openid-configuration`, child);
+    return child;
+  };
+  const bare = await spawnBare(barePort, 'memory');
+  const barePg = await spawnBare(pgPort, 'pg');
 
   const basic = `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`;
   const formHeaders = { 'content-type': 'application/x-www-form-urlencoded', authorization: basic };
@@ -175,6 +189,8 @@ async function main(): Promise<void> {
     g1: grant(signetBase, ccBody),
     g2bare: grant(bareBase, await jwtBody(bareBase)),
     g2: grant(signetBase, await jwtBody(signetBase)),
+    g1pg: grant(pgBase, ccBody),
+    g2pg: grant(pgBase, await jwtBody(pgBase)),
   };
 
   // Every target answers 200 before anything is timed.
@@ -211,29 +227,32 @@ async function main(): Promise<void> {
     g1: 'Signet, client_credentials',
     g2bare: 'bare oidc-provider, JWT bearer grant',
     g2: 'Signet, JWT bearer grant',
+    g1pg: 'bare oidc-provider + Signet SQL, client_credentials',
+    g2pg: 'bare oidc-provider + Signet SQL, JWT bearer grant',
     r1: 'Signet, GET /api/users/{id}, API key',
     r2: 'Signet, GET /api/users/{id}, access token',
     m1: 'Signet, GET /api/me, API key',
     m2: 'Signet, GET /api/me, access token',
   };
-  const servers: Record<string, ChildProcess> = { g1bare: bare, g2bare: bare };
+  const servers: Record<string, ChildProcess> = { g1bare: bare, g2bare: bare, g1pg: barePg, g2pg: barePg };
   const all = { ...targets, ...reads } as Record<string, Target>;
-  const pairs = (
+  // Each group is measured once per round, its members in an order that rotates from round to round (so drift
+  // in the host's speed favours none); the ratios pair the group's first member with each of the others.
+  const groups = (
     [
-      ['g1', 'g1bare', 'g1'],
-      ['g2', 'g2bare', 'g2'],
-      ['r2', 'r1', 'r'],
-      ['m2', 'm1', 'm'],
+      ['g1', ['g1', 'g1bare', 'g1pg']],
+      ['g2', ['g2', 'g2bare', 'g2pg']],
+      ['r', ['r2', 'r1']],
+      ['m', ['m2', 'm1']],
     ] as const
-  )
-    .filter(([, , name]) => !ONLY || ONLY.has(name))
-    .map(([a, b]) => [a, b] as [string, string]);
+  ).filter(([name]) => !ONLY || ONLY.has(name));
+  const pairs = groups.flatMap(([, [a, ...others]]) => others.map((b) => [a, b] as [string, string]));
   const rounds: Record<string, Row>[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     const rows: Record<string, Row> = {};
-    for (const [a, b] of pairs) {
-      // Alternate which of a pair goes first, so drift in the host's speed does not favour one.
-      const order = round % 2 === 0 ? [a, b] : [b, a];
+    for (const [, members] of groups) {
+      const shift = round % members.length;
+      const order = [...members.slice(shift), ...members.slice(0, shift)];
       for (const id of order) {
         rows[id] = await measure(id, labels[id]!, all[id]!, servers[id] ?? signet);
         lib.log(`round ${round + 1}: ${id} ${rows[id]!.rps.toFixed(0)} req/s`);
@@ -286,14 +305,16 @@ async function main(): Promise<void> {
   for (let i = 0; i < ROUNDS; i++) roundRows.push([String(i + 1), ...ratios.map((rs) => pct(rs[i]!))]);
   process.stdout.write(lib.table(roundRows));
   const goals: Record<string, [string, number]> = {
-    g1: ['client_credentials: Signet at >= 70% of the bare provider', 0.7],
-    g2: ['JWT bearer grant: Signet at >= 70% of the bare provider', 0.7],
-    r2: ["GET /api/users/{id}: access token at >= 90% of the API key's rate", 0.9],
-    m2: ["GET /api/me: access token at >= 90% of the API key's rate", 0.9],
+    'g1/g1bare': ['client_credentials: Signet at >= 70% of the bare provider', 0.7],
+    'g2/g2bare': ['JWT bearer grant: Signet at >= 70% of the bare provider', 0.7],
+    'g1/g1pg': ['client_credentials: Signet at >= 70% of the bare provider running the same SQL', 0.7],
+    'g2/g2pg': ['JWT bearer grant: Signet at >= 70% of the bare provider running the same SQL', 0.7],
+    'r2/r1': ["GET /api/users/{id}: access token at >= 90% of the API key's rate", 0.9],
+    'm2/m1': ["GET /api/me: access token at >= 90% of the API key's rate", 0.9],
   };
   process.stdout.write('\nTargets (medians of the rounds):\n');
-  pairs.forEach(([a], i) => {
-    const [what, floor] = goals[a]!;
+  pairs.forEach(([a, b], i) => {
+    const [what, floor] = goals[`${a}/${b}`]!;
     const med = median(ratios[i]!);
     // The cost side: what the pair's server spent per request (CPU-seconds per request), which other work on
     // the machine disturbs less than the rate does.
