@@ -1,13 +1,15 @@
 // The parts of signing that stand alone: signing-link tokens (HMAC, constant-time check, expiry, one secret per
-// database), the redaction of `t=` in logged URLs, and the signature page appended to a completed PDF.
+// database), the redaction of `t=` in logged URLs, the signature page appended to a completed PDF, and the
+// signing page's rendering (escaping, CSP, labels, legible brand colours).
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import { PDFDocument, StandardFonts } from 'pdf-lib';
 import { AppError } from '../src/core/errors.ts';
 import { completedPdf, sha256Hex } from '../src/core/signing/certificate.ts';
 import { SigningTokens } from '../src/core/signing/tokens.ts';
 import { redactUrl } from '../src/faces/log-redact.ts';
+import { contrast, errorPage, palette, signingPage } from '../src/faces/sign/pages.ts';
 import { testDb } from './helper.ts';
 
 async function refusal(p: Promise<unknown>): Promise<AppError> {
@@ -115,4 +117,51 @@ test('completed PDF: the original pages unchanged, one signature page more, its 
   }));
   const long = await completedPdf(original, { id: randomUUID(), title: 'Board', completedAt }, many);
   assert.ok(long.pageCount > 3, `${long.pageCount} pages`);
+});
+
+test('signing page: every value escaped, no script, its one style block allowed by hash, brand colours only when legible', () => {
+  const hostile = '<script>alert(1)</script>"\'';
+  const out = signingPage(
+    {
+      envelope: { id: randomUUID(), title: hostile, message: hostile, status: 'sent', completed_at: null },
+      party: {
+        id: randomUUID(),
+        name: hostile,
+        email: 'a@example.test',
+        role: 'signer',
+        order: 1,
+        status: 'pending',
+        signed_at: null,
+        signed_name: null,
+      },
+      parties: [{ order: 1, name: hostile, role: 'signer', status: 'pending' }],
+      sender: hostile,
+      // A yellow button with the default white text is unreadable (1.1:1): Signet's own colours are used.
+      brand: { name: 'Acme', colors: { primary: '#0b5394', button: '#ffee00' }, logo: false },
+      can_sign: true,
+    },
+    'tok"en',
+  );
+  assert.ok(!out.html.includes('<script'), 'escaped');
+  assert.ok(out.html.includes('&lt;script&gt;'));
+  assert.ok(out.html.includes('value="tok&quot;en"'));
+  const style = /<style>([\s\S]*?)<\/style>/.exec(out.html)![1]!;
+  const hash = createHash('sha256').update(style, 'utf8').digest('base64');
+  assert.ok(out.csp.includes(`style-src 'sha256-${hash}'`));
+  assert.ok(!out.csp.includes('unsafe'));
+  assert.ok(style.includes('--head: #0b5394'), 'the legible primary colour is the header');
+  assert.ok(style.includes('--btn: #1f4e79'), 'the illegible button colour is not used');
+  // Every control is labelled.
+  for (const id of ['name', 'consent', 'reason']) {
+    assert.ok(out.html.includes(`<label for="${id}">`) && out.html.includes(`id="${id}"`), id);
+  }
+  assert.ok(contrast('#000000', '#ffffff') > 20 && contrast('#777777', '#ffffff') < 4.5);
+  assert.deepEqual(
+    palette({}),
+    palette({ background: '#111111' }),
+    'dark background with default dark text: kept default',
+  );
+  const err = errorPage(403, 'signing_link_invalid', 'not valid');
+  assert.equal(err.status, 403);
+  assert.ok(err.html.includes('signing_link_invalid') && err.html.includes('role="alert"'));
 });
