@@ -4,13 +4,13 @@
 // PORT for its database id (/healthz); a server on another data folder or database is named, and no key made.
 import { parseArgs } from 'node:util';
 import type { Config } from '../config.ts';
+import { ApiKeysService } from '../core/api-keys/service.ts';
 import { bootstrap } from '../core/bootstrap.ts';
 import { isEmail } from '../core/email.ts';
 import { AppError } from '../core/errors.ts';
 import { readInstance } from '../core/instance.ts';
 import { embeddedDatabaseExists, readServerState } from '../db/embedded.ts';
 import { openDatabase } from '../db/index.ts';
-import { createServices } from '../services.ts';
 import { CliError } from './client.ts';
 
 export async function runBootstrap(args: string[], config: Config): Promise<number> {
@@ -51,9 +51,10 @@ export async function runBootstrap(args: string[], config: Config): Promise<numb
     if (remote?.databaseId && remote.databaseId !== facts.databaseId) {
       throw otherDatabase(remote.url, `it is not the database of ${where}`);
     }
-    const services = createServices(db.db, config);
+    // The key service alone, not createServices(): that would load the whole server (issue 15: start-up).
+    const apiKeys = new ApiKeysService(db.db, config.environment, config.keyCacheTtlMs);
     const { hashPassword } = await import('../core/passwords.ts');
-    const result = await bootstrap(db.db, services.apiKeys, config.environment, {
+    const result = await bootstrap(db.db, apiKeys, config.environment, {
       email: values.email,
       organizationName: values.org,
       accountName: values.account,

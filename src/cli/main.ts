@@ -1,13 +1,8 @@
 // `signet <command>`: start, migrate, bootstrap, audit verify, mail list; import and export (over the API).
+// Each command's module is imported only when that command runs (issue 15): `signet --help` loads nothing but
+// this file, `signet import` only the HTTP client, and only `start` loads the server.
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../config.ts';
-import { openDatabase } from '../db/index.ts';
-import { createServices } from '../services.ts';
-import { runBootstrap } from './bootstrap.ts';
-import { runExport, runImport } from './bulk.ts';
 import { CliError } from './client.ts';
-import { startServer } from './start.ts';
-import { startWorker } from './worker.ts';
 
 // Each command's usage: `signet --help` lists the first lines, `signet help CMD` and `signet CMD --help` print
 // the whole entry. The synopsis is the command's first line; what follows explains it.
@@ -117,19 +112,22 @@ export async function main(args: string[]): Promise<number> {
   }
   try {
     // These talk to a server over HTTP: no database, so no server configuration.
-    if (command === 'import') return await runImport(rest);
-    if (command === 'export') return await runExport(rest);
+    if (command === 'import') return await (await import('./bulk.ts')).runImport(rest);
+    if (command === 'export') return await (await import('./bulk.ts')).runExport(rest);
+    if (!Object.hasOwn(COMMANDS, command)) return fail(`unknown command "${command}"; try: signet --help`);
+    const { loadConfig } = await import('../config.ts');
     const config = loadConfig();
     const log = (m: string) => process.stderr.write(`${m}\n`);
+    const { openDatabase } = await import('../db/index.ts');
     switch (command) {
       case 'start':
-        return await startServer(config);
+        return await (await import('./start.ts')).startServer(config);
       case 'worker': {
         const { values } = parseArgs({ args: rest, options: { concurrency: { type: 'string' } } });
         const n = values.concurrency === undefined ? Math.max(1, config.workers) : Number(values.concurrency);
         if (!Number.isInteger(n) || n < 1 || n > 64)
           return fail('--concurrency must be an integer from 1 to 64');
-        return await startWorker(config, n);
+        return await (await import('./worker.ts')).startWorker(config, n);
       }
       case 'migrate': {
         const db = await openDatabase(config, { log });
@@ -138,15 +136,15 @@ export async function main(args: string[]): Promise<number> {
         return 0;
       }
       case 'bootstrap':
-        return await runBootstrap(rest, config);
+        return await (await import('./bootstrap.ts')).runBootstrap(rest, config);
       case 'audit': {
         if (rest[0] !== 'verify')
           return fail(`unknown audit command "${rest[0] ?? ''}"; try: signet audit verify`);
         const { values } = parseArgs({ args: rest.slice(1), options: { org: { type: 'string' } } });
+        const { AuditService } = await import('../core/audit/service.ts');
         const db = await openDatabase(config, { log: () => {} });
         try {
-          const services = createServices(db.db, config);
-          const result = await services.audit.verify(values.org);
+          const result = await new AuditService(db.db).verify(values.org);
           if (result.ok) {
             process.stdout.write(
               `audit chain intact: ${result.events} events in ${result.organizations} organizations\n`,
@@ -176,10 +174,10 @@ export async function main(args: string[]): Promise<number> {
         const limit = values.limit === undefined ? 100 : Number(values.limit);
         if (!Number.isInteger(limit) || limit < 1 || limit > 10_000)
           return fail('--limit must be an integer from 1 to 10000');
+        const { Mailer } = await import('../core/mail/mailer.ts');
         const db = await openDatabase(config, { log: () => {} });
         try {
-          const services = createServices(db.db, config);
-          const mails = await services.mailer.list({ to: values.to, limit });
+          const mails = await new Mailer(db.db, config).list({ to: values.to, limit });
           if (values.json) {
             process.stdout.write(`${JSON.stringify(mails)}\n`);
           } else if (mails.length === 0) {
@@ -201,7 +199,8 @@ export async function main(args: string[]): Promise<number> {
         return fail(`unknown command "${command}"; try: signet --help`);
     }
   } catch (err) {
-    if (err instanceof ConfigError) return fail(err.message);
+    // Loaded again only to compare (it is cached): a ConfigError can only come from a command that loaded it.
+    if (err instanceof (await import('../config.ts')).ConfigError) return fail(err.message);
     if (err instanceof CliError) {
       process.stderr.write(`signet: ${err.message}\n`);
       if (verbose && err.cause) process.stderr.write(`${describe(err.cause)}\n`);

@@ -6,7 +6,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type postgres from 'postgres';
 
-const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
+// The SQL files stay in src/ (the compiled build in dist/ holds JavaScript only): `../../src/db/migrations` from
+// this file, whether it runs as src/db/migrate.ts or as dist/db/migrate.js.
+const MIGRATIONS_DIR = fileURLToPath(new URL('../../src/db/migrations/', import.meta.url));
 const LOCK_ID = 0x5349474e; // "SIGN"
 
 export async function migrate(sql: postgres.Sql): Promise<string[]> {
