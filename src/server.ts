@@ -2,8 +2,9 @@
 // calls it and listens.
 
 import { randomUUID } from 'node:crypto';
+import SerializerSelector from '@fastify/fast-json-stringify-compiler';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { Ajv } from 'ajv';
+import { Ajv, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { app } from './app.ts';
@@ -53,6 +54,22 @@ export async function buildServer(
     // plain options: an https.Server serves the same requests, over TLS.
     ...(config.tls ? { https: { cert: config.tls.cert, key: config.tls.key } } : {}),
     rewriteUrl: (req) => canonicalManagementPrefix(req.url ?? '/'),
+    // Fastify's own response serializers (fast-json-stringify), each built when its route first answers with
+    // that status instead of at start: building all of them was a third of `signet start`'s CPU (issue 15).
+    schemaController: {
+      compilersFactory: {
+        buildSerializer: (external: unknown, options: unknown) => {
+          const build = SerializerSelector()(external as never, options as never);
+          return (route: Parameters<typeof build>[0]) => {
+            let serialize: ((data: unknown) => string) | undefined;
+            return (data: unknown) => {
+              serialize ??= build(route) as (d: unknown) => string;
+              return serialize(data);
+            };
+          };
+        },
+      },
+    },
     // Errors before routing (a path that does not decode, e.g. %FF): no face has the request yet, so the
     // face its path names renders it, in its dialect, rather than Fastify's default body.
     frameworkErrors: (err, request, reply) => {
@@ -77,7 +94,19 @@ export async function buildServer(
   const text = addFormats.default(new Ajv({ ...options, coerceTypes: 'array' }));
   // `format: "email"` is Signet's one email rule (core/email.ts: length first, linear time) on every face.
   for (const ajv of [body, text]) ajv.addFormat('email', isEmail);
-  fastify.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? body : text).compile(schema));
+  // Each validator is compiled on its first use, not at start (with the serializers above, issue 15). Fastify
+  // reads a failed validation's errors from the function's `errors`, as Ajv leaves them.
+  fastify.setValidatorCompiler(({ schema, httpPart }) => {
+    let compiled: ValidateFunction | undefined;
+    const validate = (data: unknown) => {
+      compiled ??= (httpPart === 'body' ? body : text).compile(schema);
+      const ok = compiled(data);
+      validate.errors = compiled.errors;
+      return ok;
+    };
+    validate.errors = null as ValidateFunction['errors'];
+    return validate;
+  });
   // Outside every face: Fastify's own 404 would log and echo the whole URL, query string included.
   fastify.setNotFoundHandler((request, reply) =>
     renderNative(

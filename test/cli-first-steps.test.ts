@@ -242,6 +242,8 @@ test("README's first steps, pasted whole on a fresh data folder: bootstrap waits
     const boot = await run(local(bootstrapLine), env);
     assert.equal(boot.code, 0, `bootstrap: ${boot.stderr}\nserver: ${serverErr}`);
     assert.doesNotMatch(boot.stderr, /\n\s+at |Error|lock file/, 'no stack trace, no lock-file error');
+    // Whichever of the two created the database said so while initdb ran (issue 15).
+    assert.match(`${serverErr}${boot.stderr}`, /first start: creating the PostgreSQL database in /);
     const out = JSON.parse(boot.stdout);
     assert.deepEqual(Object.keys(out).sort(), ['account_id', 'api_key', 'organization_id', 'user_id']);
     assert.match(out.api_key, /^sk_test_/);

@@ -5,9 +5,6 @@ import type { Config } from '../config.ts';
 import { recordServerEnvironment } from '../core/instance.ts';
 import { removeServerState, writeServerState } from '../db/embedded.ts';
 import { openDatabase } from '../db/index.ts';
-import { startJobRunner } from '../jobs/queue.ts';
-import { buildServer } from '../server.ts';
-import { createServices } from '../services.ts';
 import { CliError } from './client.ts';
 
 /** A listen failure as the one line a person can act on (the port, the host), or null if it is not one. */
@@ -52,6 +49,9 @@ export async function startServer(config: Config): Promise<number> {
       environment: config.environment,
     });
   }
+  // The server's modules load while PostgreSQL starts (a child process): the two overlap (issue 15).
+  const modules = Promise.all([import('../server.ts'), import('../services.ts'), import('../jobs/queue.ts')]);
+  modules.catch(() => {}); // awaited below; a failure to open the database is the one to report
   const db = await openDatabase(config, {
     log: (m) => config.logLevel === 'debug' && log(m),
     notice: (m) => config.logLevel !== 'silent' && log(m),
@@ -59,6 +59,7 @@ export async function startServer(config: Config): Promise<number> {
     if (embedded) await removeServerState(config.dataDir);
     throw err;
   });
+  const [{ buildServer }, { createServices }, { startJobRunner }] = await modules;
   const services = createServices(db.db, config);
   const server = await buildServer(config, services, {
     ready: async () => {

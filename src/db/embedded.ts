@@ -34,6 +34,8 @@ type Log = (msg: string) => void;
 
 /** How long a process waits for another to finish creating or starting the server (initdb takes seconds). */
 const START_WAIT_MS = 120_000;
+/** How long a wait for the start lock lasts before it is told (see acquireStartLock). */
+const NOTICE_AFTER_MS = 1_000;
 
 export interface EmbeddedOptions {
   /** Diagnostics (the server's log lines): shown by `signet start` at LOG_LEVEL=debug. */
@@ -87,8 +89,12 @@ export async function startEmbedded(dataDir: string, opts: EmbeddedOptions = {})
     // As root, the server runs as the `postgres` user, which must own its folders before initdb runs.
     if (isRoot) await chownForPostgres(dataDir, socketDir);
     if (!existsSync(path.join(pgData, 'PG_VERSION'))) {
-      log(`initialising embedded PostgreSQL in ${pgData}`);
+      // The first start spends seconds in initdb before anything else can happen: say so (issue 15), once.
+      const notice = opts.notice ?? log;
+      const began = Date.now();
+      notice(`first start: creating the PostgreSQL database in ${pgData} (initdb, a few seconds)…`);
       await pg.initialise();
+      notice(`database created in ${((Date.now() - began) / 1000).toFixed(1)} s; starting PostgreSQL…`);
     }
     const running = await runningPostmaster(pgData);
     if (running !== null) {
@@ -186,7 +192,9 @@ async function acquireStartLock(dataDir: string, notice: Log, waitMs: number): P
             'try again once it is ready',
         );
       }
-      if (!told) {
+      // Told only once the wait is long enough to notice: processes sharing a running server hold the lock for
+      // milliseconds, and several commands started at once would otherwise each print a wait nobody sees.
+      if (!told && deadline - Date.now() < waitMs - NOTICE_AFTER_MS) {
         notice(
           holder?.command === 'start'
             ? `waiting for ${who} to finish creating its database in ${dataDir}…`
