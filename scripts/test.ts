@@ -1,8 +1,9 @@
 // `npm test`: provision a fresh database, migrate it once, run every test file against it, clean up.
 // The database is the embedded PostgreSQL by default, or a new database on the server named by
 // TEST_DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/test), which is dropped afterwards.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,8 +26,28 @@ function withDatabase(url: string, database: string): string {
   return u.toString();
 }
 
+/**
+ * The dashboard's browser tests (test/dashboard-*.test.ts) drive Debian's Chromium. On a fresh machine it is
+ * installed here when we run as root (as CI does); otherwise the tests say how to install it.
+ */
+function ensureChromium(files: string[]): void {
+  const chromium = process.env.SIGNET_CHROMIUM ?? '/usr/bin/chromium';
+  if (!files.some((f) => /dashboard-.*\.test\.ts$/.test(f)) || existsSync(chromium)) return;
+  if (process.getuid?.() !== 0 || !existsSync('/usr/bin/apt-get')) {
+    process.stderr.write(
+      `Chromium is missing at ${chromium}: install it (apt-get install -y chromium) for the dashboard tests\n`,
+    );
+    return;
+  }
+  process.stderr.write('installing Chromium for the dashboard tests (apt-get install -y chromium)\n');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+  spawnSync('apt-get', ['install', '-y', '-qq', 'chromium'], { stdio: 'inherit', env });
+}
+
 async function main(): Promise<number> {
   const files = await testFiles(process.argv.slice(2));
+  ensureChromium(files);
   const dbName = `signet_test_${randomBytes(4).toString('hex')}`;
   let serverUrl: string;
   let testUrl: string;

@@ -13,6 +13,7 @@ import { oauthFace } from './faces/oauth/index.ts';
 import { peopleFace } from './faces/people/index.ts';
 import { installRateLimits } from './faces/rate-limit.ts';
 import { installRequestGuards } from './faces/request-guards.ts';
+import { webFace } from './faces/web.ts';
 import type { FaceServices, Services } from './services.ts';
 
 declare module 'fastify' {
@@ -100,4 +101,6 @@ export async function app(fastify: FastifyInstance, opts: AppOptions): Promise<v
   await fastify.register(apiFace, { prefix: '/api' });
   await fastify.register(managementFace, { prefix: '/management' });
   await fastify.register(esignFace, { prefix: '/restapi' });
+  // The dashboard at / (its pages and hashed assets; GET only, so no endpoint above is shadowed).
+  await fastify.register(webFace);
 }
