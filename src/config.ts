@@ -59,6 +59,10 @@ const ConfigSchema = Type.Object({
   // lets through (on-premises receivers, tests), and whether plain http:// URLs are accepted at all.
   outboundAllow: Type.Array(Type.String({ minLength: 1 })),
   outboundAllowHttp: Type.Boolean(),
+  // Envelopes (docs/envelopes.md): the largest PDF an envelope takes; credits a new self-service
+  // organization starts with (docs/platform.md, "Credits").
+  envelopeMaxBytes: Type.Integer({ minimum: 1024 }),
+  signupCredits: Type.Integer({ minimum: 0 }),
   // How long a webhook receiver has to answer, and whether this process's job workers send webhooks at all
   // (docs/webhooks.md: a deployment may leave delivery to some of its worker processes).
   webhookTimeoutMs: Type.Integer({ minimum: 100, maximum: 60_000 }),
@@ -122,6 +126,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       .map((s) => s.trim())
       .filter((s) => s !== ''),
     outboundAllowHttp: env.SIGNET_OUTBOUND_ALLOW_HTTP === 'true',
+    envelopeMaxBytes: int('SIGNET_ENVELOPE_MAX_BYTES', 25 * 1024 * 1024),
+    signupCredits: int('SIGNET_SIGNUP_CREDITS', 5),
     webhookTimeoutMs: int('SIGNET_WEBHOOK_TIMEOUT_MS', 10_000),
     webhookDelivery: env.SIGNET_WEBHOOK_DELIVERY !== 'false',
     ...overrides,
@@ -165,6 +171,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       '/importQueue': 'SIGNET_IMPORT_QUEUE',
       '/exportQueue': 'SIGNET_EXPORT_QUEUE',
       '/exportRetentionHours': 'SIGNET_EXPORT_RETENTION_HOURS',
+      '/envelopeMaxBytes': 'SIGNET_ENVELOPE_MAX_BYTES',
+      '/signupCredits': 'SIGNET_SIGNUP_CREDITS',
       '/tls': 'SIGNET_TLS_CERT / SIGNET_TLS_KEY',
       '/outboundAllowHttp': 'SIGNET_OUTBOUND_ALLOW_HTTP (true | false)',
       '/webhookTimeoutMs': 'SIGNET_WEBHOOK_TIMEOUT_MS',

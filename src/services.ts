@@ -10,6 +10,8 @@ import { PeopleService } from './core/auth/service.ts';
 import { SessionsService } from './core/auth/sessions.ts';
 import { LoginThrottle } from './core/auth/throttle.ts';
 import { BrandsService } from './core/brands/service.ts';
+import { CreditsService } from './core/credits/ledger.ts';
+import { EnvelopesService } from './core/envelopes/service.ts';
 import { ExportsService } from './core/exports/service.ts';
 import { GroupsService } from './core/groups/service.ts';
 import { IdempotencyStore } from './core/idempotency/store.ts';
@@ -22,6 +24,7 @@ import { IntegrationsService } from './core/integrations/service.ts';
 import { InvitesService } from './core/invites/service.ts';
 import { Mailer } from './core/mail/mailer.ts';
 import { MappingRulesService } from './core/mapping-rules/service.ts';
+import { resolverFor } from './core/net/outbound.ts';
 import { OAuthServer } from './core/oauth/provider.ts';
 import { AccessTokens } from './core/oauth/tokens.ts';
 import { DomainsService } from './core/organizations/domains.ts';
@@ -50,6 +53,7 @@ export function createServices(db: Db, config: Config) {
     mailer,
     config.environment,
     config.publicUrl,
+    config.signupCredits,
   );
   const invites = new InvitesService(db, sessions, mailer, config.environment, config.publicUrl);
   const integrationLookup = new IntegrationLookup(db);
@@ -108,6 +112,15 @@ export function createServices(db: Db, config: Config) {
     webhookEndpoints: new WebhookEndpointsService(db, {
       allow: config.outboundAllow,
       allowHttp: config.outboundAllowHttp,
+    }),
+    // Envelopes and the credits their sends cost (docs/envelopes.md, docs/platform.md).
+    credits: new CreditsService(db),
+    envelopes: new EnvelopesService(db, {
+      publicUrl: config.publicUrl,
+      maxBytes: config.envelopeMaxBytes,
+      outbound: { allow: config.outboundAllow, allowHttp: config.outboundAllowHttp },
+      resolve: resolverFor(config.dnsServers),
+      fetchTimeoutMs: config.webhookTimeoutMs,
     }),
   };
 }

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { sql } from 'kysely';
+import { PDFDocument } from 'pdf-lib';
 import { newId } from '../src/core/ids.ts';
 import { as, buildApp, createTenant, type Tenant, testDb } from './helper.ts';
 
@@ -32,6 +33,9 @@ interface World extends Tenant {
   consentId: string;
   webhookId: string;
   webhookDeliveryId: string;
+  envelopeId: string;
+  /** The PDF its envelope was made from, base64 (for bodies that make one). */
+  pdfBase64: string;
 }
 
 async function populate(call: ReturnType<typeof as>, tenant: Tenant): Promise<World> {
@@ -132,8 +136,17 @@ async function populate(call: ReturnType<typeof as>, tenant: Tenant): Promise<Wo
     })
   ).json();
   const webhookTest = (await call('POST', `/api/webhook_endpoints/${webhook.id}/test`)).json();
+  const pdf = await PDFDocument.create();
+  pdf.addPage();
+  const envelope = (
+    await call('POST', '/api/envelope', {
+      document: Buffer.from(await pdf.save()).toString('base64'),
+      parties: [{ email: 'party@example.test', name: 'Party' }],
+    })
+  ).json();
   for (const [name, value] of Object.entries({
     webhook,
+    envelope,
     profile,
     group,
     user,
@@ -168,6 +181,8 @@ async function populate(call: ReturnType<typeof as>, tenant: Tenant): Promise<Wo
     consentId: consent.id,
     webhookId: webhook.id,
     webhookDeliveryId: webhookTest.delivery_id,
+    envelopeId: envelope.id,
+    pdfBase64: Buffer.from(await pdf.save()).toString('base64'),
   };
 }
 
@@ -195,7 +210,9 @@ async function snapshot(orgId: string): Promise<unknown> {
       | 'outbox_mail'
       | 'integrations'
       | 'oauth_consents'
-      | 'webhook_endpoints',
+      | 'webhook_endpoints'
+      | 'envelopes'
+      | 'credit_entries',
     column = 'organization_id',
   ) =>
     (
@@ -224,6 +241,15 @@ async function snapshot(orgId: string): Promise<unknown> {
     integrations: await rows('integrations'),
     consents: await rows('oauth_consents'),
     webhooks: await rows('webhook_endpoints'),
+    envelopes: await rows('envelopes'),
+    credits: await rows('credit_entries'),
+    envelopeChildren: (
+      await sql`SELECT to_jsonb(p) AS r FROM envelope_parties p WHERE p.organization_id = ${orgId}
+                UNION ALL
+                SELECT to_jsonb(e) FROM envelope_events e WHERE e.organization_id = ${orgId} ORDER BY 1`.execute(
+        db,
+      )
+    ).rows,
     integrationCredentials: (
       await sql`SELECT to_jsonb(s) AS r FROM integration_secrets s JOIN integrations i ON i.id = s.integration_id
                 WHERE i.organization_id = ${orgId}
@@ -376,6 +402,14 @@ function matrix(a: World, b: World): { path: Row[]; body: Row[] } {
       ['POST', `/api/webhook_endpoints/${b.webhookId}/deliveries/${b.webhookDeliveryId}/redeliver`],
       ['POST', `/api/webhook_endpoints/${a.webhookId}/deliveries/${b.webhookDeliveryId}/redeliver`],
       ['POST', `/api/webhook_endpoints/${b.webhookId}/replay`, { since: '2020-01-01T00:00:00Z' }],
+      ['GET', `/api/envelope/${b.envelopeId}`],
+      ['GET', `/api/envelope/${b.envelopeId}/status`],
+      ['GET', `/api/envelope/${b.envelopeId}/pdf`],
+      ['GET', `/api/envelope/${b.envelopeId}/events`],
+      ['POST', `/api/envelope/${b.envelopeId}/send`],
+      ['POST', `/api/envelope/${b.envelopeId}/void`, {}],
+      ['POST', `/api/envelope/${b.envelopeId}/decline`, {}],
+      ['POST', `/api/envelope/${b.envelopeId}/remind`],
     ],
     // Ids of B's objects inside a body: refused exactly like ids that do not exist.
     body: [
@@ -399,6 +433,15 @@ function matrix(a: World, b: World): { path: Row[]; body: Row[] } {
         `/api/accounts/${a.accountId}/permission_profiles/${a.profileId}?move_users_to=${b.profileId}`,
       ],
       ['POST', '/api/api_keys', { name: 'x', account_id: b.accountId }],
+      [
+        'POST',
+        '/api/envelope',
+        {
+          account_id: b.accountId,
+          document: a.pdfBase64,
+          parties: [{ email: 'x@example.test', name: 'X' }],
+        },
+      ],
       ['POST', `${mixed}/mapping_rules`, { ...rule(a), permission_profile_id: b.profileId }],
       ['POST', `${mixed}/mapping_rules`, { ...rule(a), group_ids: [b.groupId] }],
       ['PATCH', `${mixed}/mapping_rules/${a.ruleId}`, { permission_profile_id: b.profileId }],
@@ -485,6 +528,7 @@ test('tenant isolation: every route with another organization’s ids answers as
     `/api/users?permission_profile_id=${B.profileId}`,
     `/api/users?email=victim@example.test&account_id=${B.accountId}`,
     `/api/audit_events?target_id=${B.userId}`,
+    `/api/envelopes?account_id=${B.accountId}`,
   ]) {
     const res = await callA('GET', url);
     assert.equal(res.statusCode, 200, url);
@@ -500,6 +544,8 @@ test('tenant isolation: every route with another organization’s ids answers as
     (await callA('GET', `/api/organizations/${A.organizationId}/domains`)).json(),
     (await callA('GET', '/api/exports?limit=500')).json(),
     (await callA('GET', '/api/integrations?limit=500')).json(),
+    (await callA('GET', '/api/envelopes?limit=500')).json(),
+    (await callA('GET', '/api/credits')).json(),
   ]);
   for (const id of [
     B.organizationId,
@@ -511,6 +557,7 @@ test('tenant isolation: every route with another organization’s ids answers as
     B.domainId,
     B.exportId,
     B.integrationId,
+    B.envelopeId,
   ])
     assert.ok(!own.includes(id), id);
 

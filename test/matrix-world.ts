@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
+import { PDFDocument } from 'pdf-lib';
 import { type AppRoute, appRoutes } from '../scripts/compatibility.ts';
 import type { Config } from '../src/config.ts';
 import { newId } from '../src/core/ids.ts';
@@ -20,6 +21,19 @@ const PNG = Buffer.from(
     '1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082',
   'hex',
 );
+
+/** A one-page PDF for the envelopes the world makes (made once: pdf-lib is not free). */
+let pdfOnce: Promise<Buffer> | null = null;
+function matrixPdf(): Promise<Buffer> {
+  pdfOnce ??= (async () => {
+    const doc = await PDFDocument.create();
+    doc.addPage([200, 200]);
+    return Buffer.from(await doc.save());
+  })();
+  return pdfOnce;
+}
+/** The same PDF in base64, for REQUESTS (synchronous); set by the first envelope populate() makes. */
+let MATRIX_PDF_BASE64 = '';
 
 // ---------------------------------------------------------------------------------------------------------
 // The world: what an account holds, made through the API (and, for imports and exports, written directly).
@@ -55,6 +69,8 @@ export interface Ids {
   webhook: string;
   /** A delivery of that endpoint (its test event). */
   webhookDelivery: string;
+  /** A draft envelope of the account. */
+  envelope: string;
 }
 
 export interface Ctx {
@@ -257,6 +273,18 @@ export const MAKERS = {
     const sent = await ok(await c.owner('POST', `/api/webhook_endpoints/${w.id}/test`), 'test event');
     return { webhook: w.id as string, webhookDelivery: sent.delivery_id as string };
   },
+  async envelope(c: Ctx, account: string) {
+    if (!MATRIX_PDF_BASE64) MATRIX_PDF_BASE64 = (await matrixPdf()).toString('base64');
+    const e = await ok(
+      await c.owner('POST', '/api/envelope', {
+        account_id: account,
+        document: MATRIX_PDF_BASE64,
+        parties: [{ email: 'party@example.test', name: 'Party' }],
+      }),
+      'envelope',
+    );
+    return e.id as string;
+  },
   async settingsImport(c: Ctx) {
     const id = newId();
     await sql`INSERT INTO settings_imports (id, organization_id, status, requestor, size_bytes)
@@ -305,6 +333,7 @@ export async function populate(c: Ctx, account: string): Promise<Ids> {
     clone: await MAKERS.creation(c, account, account),
     ...(await MAKERS.integration(c)),
     ...(await MAKERS.webhook(c, account)),
+    envelope: await MAKERS.envelope(c, account),
   };
 }
 
@@ -346,6 +375,8 @@ export async function freshFor(
     ids.settingsExport = await MAKERS.export(c, ids.account, 'account_settings');
   if (kinds.has('settingsImport')) ids.settingsImport = await MAKERS.settingsImport(c);
   if (INTEGRATION_KINDS.some((k) => kinds.has(k))) Object.assign(ids, await MAKERS.integration(c));
+  // An envelope's actions change its status: each call gets a draft of its own.
+  if (kinds.has('envelope') && method !== 'GET') ids.envelope = await MAKERS.envelope(c, ids.account);
   if ((kinds.has('webhook') || kinds.has('webhookDelivery')) && method === 'DELETE')
     Object.assign(ids, await MAKERS.webhook(c, ids.account));
   return ids;
@@ -382,6 +413,7 @@ export type ParamKind =
   | 'consent'
   | 'webhook'
   | 'webhookDelivery'
+  | 'envelope'
   | 'unsupported';
 
 const INTEGRATION_KINDS: ParamKind[] = ['integration', 'integrationSecret', 'integrationKey', 'consent'];
@@ -407,6 +439,7 @@ function kindOf(route: AppRoute, param: string, previous: string): ParamKind | n
     secret_id: 'integrationSecret',
     key_id: 'integrationKey',
     consent_id: 'consent',
+    envelopeId: 'envelope',
     assetGroupWorkId: route.url.includes('/accountClones/') ? 'clone' : 'creation',
     // The 501 operations' ids (any value: nothing is looked up).
     connectId: 'unsupported',
@@ -432,6 +465,7 @@ function kindOf(route: AppRoute, param: string, previous: string): ParamKind | n
     exports: 'export',
     integrations: 'integration',
     webhook_endpoints: 'webhook',
+    envelope: 'envelope',
   };
   return byCollection[previous] ?? null;
 }
@@ -492,6 +526,8 @@ export function paramValue(kind: ParamKind, ids: Ids): string {
       return ids.webhook;
     case 'webhookDelivery':
       return ids.webhookDelivery;
+    case 'envelope':
+      return ids.envelope;
     case 'unsupported':
       return '00000000-0000-4000-8000-000000000000';
   }
@@ -606,9 +642,22 @@ const REQUESTS: Record<string, ((ids: Ids) => Request) | null> = {
   'POST /api/webhook_endpoints/:id/rotate_secret': () => ({ body: { expires_in_seconds: 60 } }),
   'POST /api/webhook_endpoints/:id/test': null,
   'POST /api/webhook_endpoints/:id/deliveries/:delivery_id/redeliver': null,
+  'POST /api/envelope': (w) => ({
+    body: {
+      account_id: w.account,
+      document: MATRIX_PDF_BASE64,
+      parties: [{ email: 'party@example.test', name: 'Party' }],
+    },
+  }),
+  'POST /api/envelope/:id/send': null,
+  'POST /api/envelope/:id/void': () => ({ body: {} }),
+  'POST /api/envelope/:id/decline': () => ({ body: {} }),
+  'POST /api/envelope/:id/remind': null,
   'POST /api/webhook_endpoints/:id/replay': () => ({
     body: { since: new Date(Date.now() - 3600_000).toISOString(), failed_only: false },
   }),
+  // /restapi (eSignature): the status-change list needs its starting point.
+  'GET /restapi/v2.1/accounts/:accountId/envelopes': () => ({ query: 'from_date=2020-01-01' }),
   // /management (DocuSign Admin API)
   'POST /management/v2.1/organizations/:organizationId/accounts/:accountId/dsgroups': () => ({
     body: { group_name: unique('G') },
@@ -933,6 +982,7 @@ export async function snapshot(orgId: string, accountId?: string): Promise<Snaps
     'integrations',
     'oauth_consents',
     'webhook_endpoints',
+    'envelopes',
   ] as const;
   // Organization-level tables: all of the organization's rows, also in an account's snapshot.
   const orgLevel = new Set<string>(['integrations', 'oauth_consents']);
@@ -987,6 +1037,7 @@ const ESIGN_NOT_FOUND = new Set([
   'INVALID_PERMISSION_PROFILE_ID',
   'INVALID_BRAND_ID',
   'BRAND_LOGO_NOT_FOUND',
+  'ENVELOPE_DOES_NOT_EXIST',
 ]);
 
 /** A response's JSON body, or {} when it has none (a CSV, a logo, an empty 204). */

@@ -23,6 +23,8 @@ export const ERROR_STATUS = {
   invalid_access_token: 401,
   access_token_expired: 401,
   access_token_revoked: 401,
+  // 402: a send with no credit left in the paying pool (docs/envelopes.md, "Credits").
+  insufficient_credits: 402,
   // 403
   permission_denied: 403,
   csrf_failed: 403,
@@ -45,6 +47,8 @@ export const ERROR_STATUS = {
   conflict: 409,
   idempotency_in_progress: 409,
   export_not_ready: 409,
+  // An envelope action its status does not allow (sending one already sent, voiding a completed one).
+  invalid_envelope_state: 409,
   domain_taken: 409,
   // a change DocuSign's built-in groups (Administrators, Everyone) refuse (src/core/groups/service.ts)
   builtin_group: 409,
@@ -59,6 +63,8 @@ export const ERROR_STATUS = {
   signing_link_expired: 410,
   // 413, 415, 422
   body_too_large: 413,
+  // An envelope's PDF over SIGNET_ENVELOPE_MAX_BYTES.
+  document_too_large: 413,
   unsupported_media_type: 415,
   // Text Signet cannot store or decode: a NUL character (U+0000) or bytes that are not UTF-8.
   invalid_text: 422,
@@ -67,6 +73,8 @@ export const ERROR_STATUS = {
   user_not_in_account: 422,
   invalid_reference: 422,
   invalid_logo: 422,
+  // An envelope's document that is not a PDF pdf-lib can read (damaged, encrypted, another format).
+  invalid_document: 422,
   last_owner: 422,
   // A domain claim whose DNS TXT record was not found (src/core/organizations/domains.ts).
   domain_not_verified: 422,

@@ -30,6 +30,13 @@ export const PERMISSIONS = [
   // settings (an endpoint is an account setting that sends the account's events out).
   'webhooks:read',
   'webhooks:write',
+  // Envelopes (docs/envelopes.md): owners, admins, and members whose profile has send_envelopes; the credit
+  // pool's balance and ledger likewise. Granting credits (to a platform's connected accounts) is for owners
+  // and admins only, like integration keys: no profile permission grants credits:write.
+  'envelopes:read',
+  'envelopes:write',
+  'credits:read',
+  'credits:write',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -57,7 +64,7 @@ const MEMBER_BASE: Permission[] = [
 ];
 
 const GRANTS: Record<ProfilePermission, Permission[]> = {
-  send_envelopes: [],
+  send_envelopes: ['envelopes:read', 'envelopes:write', 'credits:read'],
   manage_users: ['users:write'],
   manage_groups: ['groups:write'],
   manage_permission_profiles: ['profiles:write'],
@@ -230,11 +237,13 @@ export function withinScopes(
 
 /**
  * The profile permissions among `wanted` that give power over the account (they grant a route permission)
- * and that `held` lacks. `send_envelopes` gives none (it is what the default profile, DS Sender, carries), so
- * whoever may manage users may hand it out.
+ * and that `held` lacks. `send_envelopes` gives none over the account (it is what the default profile, DS
+ * Sender, carries: sending one's envelopes), so whoever may manage users may hand it out.
  */
 export function beyondHeld(held: ReadonlySet<string>, wanted: readonly string[]): ProfilePermission[] {
-  return PROFILE_PERMISSIONS.filter((p) => wanted.includes(p) && GRANTS[p].length > 0 && !held.has(p));
+  return PROFILE_PERMISSIONS.filter(
+    (p) => wanted.includes(p) && p !== 'send_envelopes' && GRANTS[p].length > 0 && !held.has(p),
+  );
 }
 
 /**

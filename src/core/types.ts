@@ -3,6 +3,7 @@
 export type { Db } from '../db/connection.ts';
 export type {
   Account,
+  EnvelopeStatus,
   ExportKind,
   GroupType,
   ImportOperation,

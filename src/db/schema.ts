@@ -451,6 +451,12 @@ export interface Database {
   webhook_events: WebhookEventsTable;
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_attempts: WebhookAttemptsTable;
+  envelopes: EnvelopesTable;
+  envelope_parties: EnvelopePartiesTable;
+  envelope_documents: EnvelopeDocumentsTable;
+  envelope_events: EnvelopeEventsTable;
+  credit_balances: CreditBalancesTable;
+  credit_entries: CreditEntriesTable;
 }
 
 export type Organization = Selectable<OrganizationsTable>;
@@ -658,3 +664,116 @@ export interface WebhookAttemptsTable {
 
 export type WebhookEndpointRow = Selectable<WebhookEndpointsTable>;
 export type WebhookAttemptRow = Selectable<WebhookAttemptsTable>;
+
+// --- envelopes and credits (0024_envelopes_credits.sql) ---
+export type EnvelopeStatus = 'draft' | 'sent' | 'completed' | 'declined' | 'voided' | 'expired';
+export type PartyStatus = 'pending' | 'waiting' | 'signed' | 'declined';
+export type PartyRole = 'signer' | 'cc';
+type Nullable<T> = ColumnType<T | null, T | null | undefined, T | null>;
+
+export interface EnvelopesTable {
+  id: string;
+  organization_id: string;
+  account_id: string;
+  status: WithDefault<EnvelopeStatus>;
+  title: string;
+  message: WithDefault<string>;
+  external_id: Nullable<string>;
+  metadata: WithDefault<Record<string, unknown>>;
+  webhook_url: Nullable<string>;
+  created_by_type: string;
+  created_by_id: string | null;
+  created_by_label: string | null;
+  payer_organization_id: Nullable<string>;
+  sent_at: Nullable<Date>;
+  completed_at: Nullable<Date>;
+  declined_at: Nullable<Date>;
+  voided_at: Nullable<Date>;
+  expired_at: Nullable<Date>;
+  expires_at: Nullable<Date>;
+  void_reason: Nullable<string>;
+  decline_reason: Nullable<string>;
+  reminder_count: WithDefault<number>;
+  last_reminded_at: Nullable<Date>;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface EnvelopePartiesTable {
+  id: string;
+  organization_id: string;
+  envelope_id: string;
+  email: string;
+  name: string;
+  role: WithDefault<PartyRole>;
+  signing_order: number;
+  status: WithDefault<PartyStatus>;
+  viewed_at: Nullable<Date>;
+  signed_at: Nullable<Date>;
+  signed_name: Nullable<string>;
+  signed_ip: Nullable<string>;
+  signed_user_agent: Nullable<string>;
+  declined_at: Nullable<Date>;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface EnvelopeDocumentsTable {
+  id: string;
+  organization_id: string;
+  envelope_id: string;
+  kind: 'original' | 'signed';
+  filename: string;
+  content_type: WithDefault<string>;
+  size_bytes: number;
+  page_count: number;
+  sha256: string;
+  data: Buffer;
+  created_at: CreatedAt;
+}
+
+export interface EnvelopeEventsTable {
+  id: string;
+  organization_id: string;
+  envelope_id: string;
+  seq: number;
+  type: string;
+  occurred_at: Date | string;
+  actor_type: string;
+  actor_id: string | null;
+  actor_label: string | null;
+  party_id: string | null;
+  payload: Record<string, unknown>;
+  ip: string | null;
+  user_agent: string | null;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface CreditBalancesTable {
+  organization_id: string;
+  balance: WithDefault<number>;
+  updated_at: Timestamp;
+}
+
+export type CreditKind = 'grant' | 'signup' | 'send' | 'refund';
+
+export interface CreditEntriesTable {
+  id: string;
+  organization_id: string;
+  kind: CreditKind;
+  amount: number;
+  balance_after: number;
+  envelope_id: string | null;
+  envelope_organization_id: string | null;
+  actor_type: string;
+  actor_id: string | null;
+  actor_label: string | null;
+  reason: WithDefault<string>;
+  created_at: CreatedAt;
+}
+
+export type EnvelopeRow = Selectable<EnvelopesTable>;
+export type EnvelopePartyRow = Selectable<EnvelopePartiesTable>;
+export type EnvelopeEventRow = Selectable<EnvelopeEventsTable>;
+export type CreditEntryRow = Selectable<CreditEntriesTable>;

@@ -62,6 +62,19 @@ export const SCOPES = {
     description: 'Create, change, delete, test webhook endpoints and rotate their secrets',
     grants: ['webhooks:read', 'webhooks:write'],
   },
+  'envelopes:read': {
+    description: 'Read envelopes, their status, documents and histories',
+    grants: ['envelopes:read'],
+  },
+  'envelopes:write': {
+    description: 'Create, send, void, decline and remind envelopes',
+    grants: ['envelopes:read', 'envelopes:write'],
+  },
+  'credits:read': { description: 'Read the credit balance and ledger', grants: ['credits:read'] },
+  'credits:write': {
+    description: "Grant credits to a platform's connected accounts",
+    grants: ['credits:read', 'credits:write'],
+  },
 } as const satisfies Record<string, ScopeDefinition>;
 
 export type Scope = keyof typeof SCOPES;
@@ -86,7 +99,14 @@ export function scopeGrants(scopes: readonly string[]): Set<Permission> {
  * groups, permission profiles, brands, settings), but not the organization's audit log.
  */
 export const DOCUSIGN_SCOPES: Record<string, readonly Scope[]> = {
-  signature: ['account:read', 'account:write', 'users:read', 'users:write'],
+  signature: [
+    'account:read',
+    'account:write',
+    'users:read',
+    'users:write',
+    'envelopes:read',
+    'envelopes:write',
+  ],
   impersonation: [],
   extended: [],
   // OpenID Connect's scope (the userinfo endpoint) and DocuSign's CORS scope: about the token, not the API.

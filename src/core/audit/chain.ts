@@ -35,7 +35,12 @@ export interface ChainedFields {
   request_id: string | null;
 }
 
-export function eventHash(prevHash: string, event: ChainedFields): string {
+/**
+ * The link of any hash chain Signet keeps: SHA-256 over the previous link and the event's canonical JSON. The
+ * audit log chains ChainedFields per organization; envelope histories (src/core/envelopes/events.ts) chain
+ * their own fields per envelope with the same function.
+ */
+export function eventHash(prevHash: string, event: ChainedFields | Record<string, unknown>): string {
   return createHash('sha256').update(prevHash).update('\n').update(canonicalJson(event)).digest('hex');
 }
 

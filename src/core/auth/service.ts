@@ -7,6 +7,7 @@ import type { Db } from '../../db/connection.ts';
 import type { Account, Organization, User } from '../../db/schema.ts';
 import { requireReach } from '../authz/reach.ts';
 import { type Ctx, mutate, type RequestMeta } from '../context.ts';
+import { postCredit } from '../credits/ledger.ts';
 import { AppError, notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { LINK_TOKEN, type Mailer, scrubMailSecrets } from '../mail/mailer.ts';
@@ -81,6 +82,8 @@ export class PeopleService {
     private readonly mailer: Mailer,
     private readonly environment: 'test' | 'live',
     private readonly publicUrl: string,
+    /** Credits a new self-service organization starts with (SIGNET_SIGNUP_CREDITS; Atlas: 5 on signup). */
+    private readonly signupCredits = 0,
   ) {}
 
   /** Waits for work done after a response (reset mails, failed-login audit events). Tests use it. */
@@ -185,6 +188,15 @@ export class PeopleService {
         ownerAction: 'signup',
         ownerExtra: { via: 'new_organization' },
       });
+      if (this.signupCredits > 0) {
+        await postCredit(trx, {
+          organizationId: orgId,
+          kind: 'signup',
+          amount: this.signupCredits,
+          actor,
+          reason: 'credits a new organization starts with (SIGNET_SIGNUP_CREDITS)',
+        });
+      }
       mailIds.push(await this.queueVerification(trx, user, token, account.id));
       return this.sessions.create(trx, user, meta);
     });

@@ -208,6 +208,21 @@ export interface OutboundAnswer {
 
 const EXCERPT_BYTES = 1024;
 
+/** Request options that connect to the checked `address` whatever the name resolves to by now. */
+function pinned(address: string, timeoutMs: number): http.RequestOptions {
+  const family = isIP(address);
+  return {
+    // Pinned: the connection goes to the address checked (the TLS name is still the host's).
+    lookup: (_host, opts, cb) => {
+      if ((opts as { all?: boolean }).all)
+        (cb as (e: null, a: { address: string; family: number }[]) => void)(null, [{ address, family }]);
+      else cb(null, address, family);
+    },
+    agent: false,
+    signal: AbortSignal.timeout(timeoutMs),
+  };
+}
+
 /**
  * POSTs `body` to `url` through the guard: resolved and checked now, connected to the checked address (the
  * TLS name is still the host's), no redirect followed (a 3xx is an answer like any other), `timeoutMs` for the
@@ -222,7 +237,6 @@ export async function guardedPost(
   timeoutMs: number,
 ): Promise<OutboundAnswer> {
   const address = await checkedAddress(url, policy, resolve);
-  const family = isIP(address);
   const client = url.protocol === 'https:' ? https : http;
   return new Promise<OutboundAnswer>((done, fail) => {
     const req = client.request(
@@ -235,14 +249,7 @@ export async function guardedPost(
           'content-length': String(Buffer.byteLength(body)),
           'user-agent': 'Signet-Webhooks/1',
         },
-        // Pinned: whatever the name resolves to by now, the connection goes to the address checked above.
-        lookup: (_host, opts, cb) => {
-          if ((opts as { all?: boolean }).all)
-            (cb as (e: null, a: { address: string; family: number }[]) => void)(null, [{ address, family }]);
-          else cb(null, address, family);
-        },
-        agent: false,
-        signal: AbortSignal.timeout(timeoutMs),
+        ...pinned(address, timeoutMs),
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -263,5 +270,55 @@ export async function guardedPost(
     );
     req.on('error', fail);
     req.end(body);
+  });
+}
+
+export interface FetchedBody {
+  status: number;
+  contentType: string | undefined;
+  body: Buffer;
+}
+
+/**
+ * GETs `url` through the same guard as guardedPost (checked, pinned, no redirect, `timeoutMs` for the whole
+ * exchange), reading at most `maxBytes` of the body: a longer one is refused with OutboundRefused while it is
+ * read, so a huge answer never fills memory. An envelope's `document_url` is fetched here.
+ */
+export async function guardedGet(
+  url: URL,
+  policy: OutboundPolicy,
+  resolve: Resolve,
+  timeoutMs: number,
+  maxBytes: number,
+): Promise<FetchedBody> {
+  const address = await checkedAddress(url, policy, resolve);
+  const client = url.protocol === 'https:' ? https : http;
+  return new Promise<FetchedBody>((done, fail) => {
+    const req = client.request(
+      url,
+      { method: 'GET', headers: { 'user-agent': 'Signet/1' }, ...pinned(address, timeoutMs) },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > maxBytes) {
+            req.destroy(new OutboundRefused(`the document at ${url.host} is larger than ${maxBytes} bytes`));
+            return;
+          }
+          chunks.push(chunk);
+        });
+        res.on('end', () =>
+          done({
+            status: res.statusCode ?? 0,
+            contentType: res.headers['content-type'],
+            body: Buffer.concat(chunks),
+          }),
+        );
+        res.on('error', fail);
+      },
+    );
+    req.on('error', fail);
+    req.end();
   });
 }

@@ -45,6 +45,15 @@ export const EVENT_TYPES_BY_ACTION: Readonly<Record<string, string>> = {
   'import.created': 'import.created',
   'import.canceled': 'import.canceled',
   'export.created': 'export.created',
+  // Envelopes, under Atlas's event names (A-wh); a reminder makes no event.
+  'envelope.created': 'envelope.created',
+  'envelope.sent': 'envelope.sent',
+  'envelope.viewed': 'envelope.viewed',
+  'envelope.signed': 'envelope.signed',
+  'envelope.completed': 'envelope.completed',
+  'envelope.declined': 'envelope.declined',
+  'envelope.voided': 'envelope.voided',
+  'envelope.expired': 'envelope.expired',
 };
 
 /** Every public event type, sorted; an endpoint subscribes to some of them or to '*'. */

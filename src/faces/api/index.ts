@@ -10,6 +10,7 @@ import { accountRoutes } from './accounts.ts';
 import { apiKeyRoutes } from './api-keys.ts';
 import { auditRoutes } from './audit.ts';
 import { brandRoutes } from './brands.ts';
+import { envelopeRoutes } from './envelopes.ts';
 import { exportRoutes } from './exports.ts';
 import { groupRoutes } from './groups.ts';
 import { importRoutes } from './imports.ts';
@@ -100,4 +101,5 @@ export async function apiFace(fastify: FastifyInstance): Promise<void> {
   await fastify.register(exportRoutes);
   await fastify.register(integrationRoutes);
   await fastify.register(webhookRoutes);
+  await fastify.register(envelopeRoutes);
 }

@@ -40,6 +40,7 @@ const NOT_FOUND_CODES: Record<string, string> = {
   'permission profile': 'INVALID_PERMISSION_PROFILE_ID',
   brand: 'INVALID_BRAND_ID',
   'brand logo': 'BRAND_LOGO_NOT_FOUND',
+  envelope: 'ENVELOPE_DOES_NOT_EXIST',
 };
 
 /** And a name-taken code per kind. */

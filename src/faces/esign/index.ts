@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { type ErrorRenderer, installDocuSignFace } from '../docusign/face.ts';
 import { accountRoutes } from './accounts.ts';
 import { brandRoutes } from './brands.ts';
+import { envelopeRoutes } from './envelopes.ts';
 import { esignErrorCode, esignStatus } from './errors.ts';
 import { groupRoutes } from './groups.ts';
 import { permissionProfileRoutes } from './permission-profiles.ts';
@@ -26,4 +27,5 @@ export async function esignFace(fastify: FastifyInstance): Promise<void> {
   await fastify.register(permissionProfileRoutes);
   await fastify.register(brandRoutes);
   await fastify.register(settingRoutes);
+  await fastify.register(envelopeRoutes);
 }
