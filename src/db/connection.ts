@@ -67,6 +67,12 @@ export function connect(url: string, poolSize = 10): DbHandle {
   // With an options object as the first argument postgres.js ignores the second, so merge into one.
   const sql = socket ? postgres(options) : postgres(url, options);
   const db = new Kysely<Database>({ dialect: new PostgresJsPreparedDialect(sql) });
+  // Statements outside a transaction run on the pool (dialect.ts), so db.connection() would not pin a session.
+  Object.defineProperty(db, 'connection', {
+    value: () => {
+      throw new Error('db.connection() is not supported: use db.transaction() for a session (db/dialect.ts)');
+    },
+  });
   return {
     db,
     sql,

@@ -2,9 +2,14 @@
 // `reserved.unsafe(text, params)`, which postgres.js sends as an unnamed statement that it describes first:
 // two round trips per query, and PostgreSQL parses and plans the text every time. Here the same queries are
 // sent with `prepare: true`, as postgres.js's own tagged templates are: each connection keeps one named
-// prepared statement per query text, so a repeated query costs one round trip and no re-parse. Connections
-// are handled exactly as before (one reserved connection per Kysely connection, so transactions and
-// db.connection() keep their session). Measured in bench/drivers.ts; see docs/benchmarks.md.
+// prepared statement per query text, so a repeated query costs one round trip and no re-parse.
+//
+// A statement outside a transaction runs on the pool, as postgres.js's own `sql` calls do: no connection is
+// reserved for it (postgres.js's reserve() builds a whole new `sql` object per call, 16–28% of the CPU of a
+// one-query request, issue 15), and postgres.js may pipeline it behind others on a connection. A transaction
+// reserves its connection at BEGIN and keeps it to COMMIT/ROLLBACK. The one Kysely feature that needs a
+// session without a transaction, db.connection(), is therefore refused (connection.ts); nothing uses it.
+// Measured in bench/drivers.ts and bench/api.ts; see docs/benchmarks.md.
 import {
   CompiledQuery,
   type DatabaseConnection,
@@ -25,10 +30,13 @@ import type postgres from 'postgres';
 type Param = postgres.ParameterOrJSON<never>;
 
 class PreparedConnection implements DatabaseConnection {
-  constructor(readonly reserved: postgres.ReservedSql) {}
+  /** The connection reserved at BEGIN, while a transaction runs; otherwise statements go to the pool. */
+  reserved: postgres.ReservedSql | null = null;
+
+  constructor(private readonly pool: postgres.Sql) {}
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    const result = await this.reserved.unsafe(query.sql, query.parameters.slice() as Param[], {
+    const result = await (this.reserved ?? this.pool).unsafe(query.sql, query.parameters.slice() as Param[], {
       prepare: true,
     });
     const rows = Array.from(result.values()) as R[];
@@ -41,7 +49,7 @@ class PreparedConnection implements DatabaseConnection {
   async *streamQuery<R>(query: CompiledQuery, chunkSize: number): AsyncIterableIterator<QueryResult<R>> {
     if (!Number.isInteger(chunkSize) || chunkSize <= 0)
       throw new Error('chunkSize must be a positive integer');
-    const cursor = this.reserved
+    const cursor = (this.reserved ?? this.pool)
       .unsafe(query.sql, query.parameters.slice() as Param[], { prepare: true })
       .cursor(chunkSize);
     for await (const rows of cursor) yield { rows: rows as R[] };
@@ -54,14 +62,14 @@ class PreparedDriver implements Driver {
   async init(): Promise<void> {}
 
   async acquireConnection(): Promise<DatabaseConnection> {
-    return new PreparedConnection(await this.sql.reserve());
+    return new PreparedConnection(this.sql);
   }
 
   async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
+    const c = connection as PreparedConnection;
+    c.reserved ??= await this.sql.reserve();
     const level = settings.isolationLevel;
-    await connection.executeQuery(
-      CompiledQuery.raw(level ? `start transaction isolation level ${level}` : 'begin'),
-    );
+    await c.executeQuery(CompiledQuery.raw(level ? `start transaction isolation level ${level}` : 'begin'));
   }
 
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
@@ -73,7 +81,9 @@ class PreparedDriver implements Driver {
   }
 
   async releaseConnection(connection: DatabaseConnection): Promise<void> {
-    (connection as PreparedConnection).reserved.release();
+    const c = connection as PreparedConnection;
+    c.reserved?.release();
+    c.reserved = null;
   }
 
   async destroy(): Promise<void> {
