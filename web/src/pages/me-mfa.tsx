@@ -3,10 +3,21 @@
 // {recovery_codes}, shown once. DELETE /api/me/mfa {code} turns it off.
 import { useState } from 'react';
 import { encode } from 'uqr';
-import { del, post } from '../api.ts';
+import { del, get, post } from '../api.ts';
 import { navigate } from '../router.tsx';
 import { useSession } from '../session.tsx';
-import { Alert, Button, CopyButton, download, Field, Form, PageTitle, useAction } from '../ui.tsx';
+import {
+  Alert,
+  Button,
+  CopyButton,
+  download,
+  Field,
+  Form,
+  PageTitle,
+  useAction,
+  useLoad,
+  when,
+} from '../ui.tsx';
 
 /** The otpauth:// URI as a QR code, drawn as one SVG path (no inline style, no data: URL). */
 function Qr({ text }: { text: string }) {
@@ -32,6 +43,16 @@ function Qr({ text }: { text: string }) {
 
 export default function MfaPage() {
   const { session, refresh } = useSession();
+  // GET /api/me/mfa: {enabled, enrolled_at, pending, recovery_codes_remaining}.
+  const status = useLoad(
+    (signal) =>
+      get<{ enabled: boolean; enrolled_at: string | null; recovery_codes_remaining: number }>(
+        '/api/me/mfa',
+        signal,
+      ),
+    [],
+  );
+  const enabled = status.data?.enabled ?? null;
   const [setup, setSetup] = useState<{ secret: string; otpauth_uri: string } | null>(null);
   const [code, setCode] = useState('');
   const [recovery, setRecovery] = useState<string[] | null>(null);
@@ -47,12 +68,14 @@ export default function MfaPage() {
     setRecovery(res.recovery_codes);
     setSetup(null);
     setCode('');
+    status.reload();
     await refresh();
   });
   const disable = useAction(async () => {
     await del('/api/me/mfa', { code: offCode.replace(/\s+/g, '') });
     setOff(true);
     setOffCode('');
+    status.reload();
   });
   return (
     <>
@@ -113,6 +136,13 @@ export default function MfaPage() {
             </Button>
           </Form>
         </div>
+      ) : enabled ? (
+        <div className="card">
+          <p role="status">
+            Two-step verification is on since {when(status.data?.enrolled_at)};{' '}
+            {status.data?.recovery_codes_remaining} recovery codes left.
+          </p>
+        </div>
       ) : (
         <div className="card">
           <p>Sign-in asks for a code from an authenticator app after your password.</p>
@@ -122,7 +152,7 @@ export default function MfaPage() {
           </Button>
         </div>
       )}
-      {!setup && !recovery && (
+      {!setup && !recovery && enabled !== false && (
         <div className="card">
           <h2>Turn off two-step verification</h2>
           {off ? (

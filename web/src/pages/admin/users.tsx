@@ -63,6 +63,10 @@ export default function UsersPage() {
   // biome-ignore lint/correctness/useExhaustiveDependencies: runs when the rows change
   useEffect(() => setSelected(new Set()), [list.data]);
   const rows = list.data?.data ?? [];
+  // After React has committed the rows (their handlers attached): bench/dashboard.ts reads this mark.
+  useEffect(() => {
+    if (list.data) performance.mark('signet:users-rendered');
+  }, [list.data]);
   const toggle = (id: string) => {
     const s = new Set(selected);
     if (s.has(id)) s.delete(id);
@@ -101,8 +105,17 @@ export default function UsersPage() {
       done = ids.length;
     }
     if (action === 'activation') {
-      await post('/api/users/activation_mails', { user_ids: ids });
-      done = ids.length;
+      // {sent, skipped: [{user_id, reason}]}: a user who has a password already needs no activation.
+      const res = await post<{ sent: string[]; skipped: Array<{ user_id: string; reason: string }> }>(
+        '/api/users/activation_mails',
+        { user_ids: ids },
+      );
+      done = res.sent.length;
+      for (const s of res.skipped) {
+        failures.push(
+          `${rows.find((r) => r.id === s.user_id)?.email ?? s.user_id}: ${s.reason.replace(/_/g, ' ')}`,
+        );
+      }
     }
     setOutcome(`${done} of ${ids.length} done.${failures.length ? ` Not done: ${failures.join('; ')}` : ''}`);
     list.reload();
