@@ -40,7 +40,11 @@ test('link tokens reach no log line: fragment links, redacted query strings, no 
     `/restapi/v2.1/accounts/x/users?password=${token}`,
   ]) {
     const res = await app.inject({ method: 'GET', url });
-    assert.ok(res.statusCode >= 400 && res.statusCode < 500, `${url}: ${res.statusCode}`);
+    // The pages answer with the dashboard (503 where it is not built; docs/dashboard.md), which reads only the
+    // fragment; the APIs refuse. Neither echoes the token.
+    const page = !/^\/(api|management|restapi)\//.test(url);
+    if (page) assert.ok([200, 404, 503].includes(res.statusCode), `${url}: ${res.statusCode}`);
+    else assert.ok(res.statusCode >= 400 && res.statusCode < 500, `${url}: ${res.statusCode}`);
     assert.ok(!res.body.includes(token), `${url}: the answer does not echo the token`);
   }
   const used = await app.inject({ method: 'POST', url: '/verify_email', payload: { token } });
