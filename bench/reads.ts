@@ -1,0 +1,160 @@
+// Reads against the limit of Signet's own stack (issue 15, target 1): `signet start` against
+// bench/reads-bare-server.ts (Fastify + postgres.js, no auth, no hooks, exactly Signet's SQL, prepared, the
+// same response schemas), for
+//   (b)  GET /api/users/{id}
+//   (c1) GET /api/users?account_id&limit=100, first page
+//   (c2) the same, 90,000 rows deep
+// in BENCH_ROUNDS (default 3) interleaved rounds (each pair measured back to back, order alternating), after
+// checking that both servers answer byte-identical bodies. Targets: Signet ≥ 80% of the bare server's
+// requests/s for each, and c2 within 1.5× of c1's latency (Signet's).
+//
+//   DATABASE_URL=postgres://… node --import tsx bench/reads.ts      # BENCH_USERS (100000), BENCH_SECONDS (10)
+import autocannon from 'autocannon';
+import { encodeCursor } from '../src/core/pagination.ts';
+import {
+  benchTenant,
+  cleanupAll,
+  cpuWindow,
+  envNumber,
+  freePort,
+  log,
+  machine,
+  openScratchDb,
+  spawnNode,
+  table,
+  track,
+  waitForHttp,
+  watchdog,
+} from './lib.ts';
+import { memberAt, seed } from './seed.ts';
+
+const SECONDS = envNumber('BENCH_SECONDS', 10);
+const WARMUP = envNumber('BENCH_WARMUP_SECONDS', 3);
+const USERS = envNumber('BENCH_USERS', 100_000);
+const ROUNDS = envNumber('BENCH_ROUNDS', 3);
+const CONNECTIONS = 32;
+const DEEP = Math.min(90_000, USERS - 100);
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  return n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
+}
+
+async function main(): Promise<number> {
+  watchdog(3600);
+  const info = machine();
+  const { loadavg } = await import('node:os');
+  log(`${info.nproc} CPUs (${info.cpu}), node ${info.node}, ${info.date}, load ${loadavg().join(' ')}`);
+  const db = await openScratchDb();
+  const { handle, boot } = await benchTenant(db.url);
+  log(`seeding ${USERS} users`);
+  await seed(handle.sql, boot.organization_id, boot.account_id, USERS);
+  const userId = await memberAt(handle.sql, boot.organization_id, boot.account_id, Math.floor(USERS / 2));
+  const deepCursor = encodeCursor(
+    await memberAt(handle.sql, boot.organization_id, boot.account_id, DEEP - 1),
+  );
+  await handle.close();
+
+  const signetPort = await freePort();
+  const signet = spawnNode(
+    ['bin/signet.js', 'start'],
+    {
+      PORT: String(signetPort),
+      HOST: '127.0.0.1',
+      DATABASE_URL: db.url,
+      SIGNET_ENV: 'test',
+      LOG_LEVEL: 'silent',
+      SIGNET_RATE_LIMIT_PER_MINUTE: '1000000000',
+    },
+    true,
+  );
+  track(signet);
+  const barePort = await freePort();
+  const bare = spawnNode(
+    ['bench/reads-bare-server.ts'],
+    { PORT: String(barePort), DATABASE_URL: db.url, ORG_ID: boot.organization_id },
+    true,
+  );
+  track(bare);
+  await waitForHttp(`http://127.0.0.1:${signetPort}/readyz`, signet);
+  await waitForHttp(`http://127.0.0.1:${barePort}/api/users/${userId}`, bare);
+
+  const auth = { authorization: `Bearer ${boot.api_key}` };
+  const paths = {
+    b: `/api/users/${userId}`,
+    c1: `/api/users?account_id=${boot.account_id}&limit=100`,
+    c2: `/api/users?account_id=${boot.account_id}&limit=100&cursor=${deepCursor}`,
+  };
+  // The bytes: both servers must answer the same body for each request measured.
+  for (const [id, p] of Object.entries(paths)) {
+    const a = await (await fetch(`http://127.0.0.1:${signetPort}${p}`, { headers: auth })).text();
+    const b = await (await fetch(`http://127.0.0.1:${barePort}${p}`)).text();
+    if (a !== b)
+      throw new Error(`${id}: the bodies differ\nsignet: ${a.slice(0, 400)}\nbare:   ${b.slice(0, 400)}`);
+    log(`${id}: identical bodies, ${a.length} B`);
+  }
+
+  const results: Record<string, { rps: number; p50: number; p99: number; cpu: string }[]> = {};
+  const one = async (key: string, port: number, p: string, headers: Record<string, string>, pid: number) => {
+    const url = `http://127.0.0.1:${port}${p}`;
+    await autocannon({ url, connections: CONNECTIONS, duration: WARMUP, headers });
+    const probe = cpuWindow(pid, db.postmasterPid);
+    const r = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, headers });
+    const cpu = probe();
+    if (r.non2xx + r.errors + r.timeouts > 0)
+      throw new Error(`${key}: ${r.non2xx} non-2xx, ${r.errors} errors`);
+    (results[key] ??= []).push({
+      rps: r.requests.average,
+      p50: r.latency.p50,
+      p99: r.latency.p99,
+      cpu: cpu
+        ? `${cpu.subject.toFixed(2)}/${cpu.client.toFixed(2)}/${cpu.postgres.toFixed(2)}/${(cpu.foreign + cpu.steal).toFixed(2)}`
+        : '',
+    });
+    log(`${key}: ${r.requests.average.toFixed(0)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms`);
+  };
+  const ratios: Record<string, number[]> = { b: [], c1: [], c2: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    log(`round ${round + 1}/${ROUNDS}, load ${loadavg()[0]!.toFixed(2)}`);
+    for (const [id, p] of Object.entries(paths)) {
+      const pair = [
+        () => one(`${id} signet`, signetPort, p, auth, signet.pid!),
+        () => one(`${id} bare`, barePort, p, {}, bare.pid!),
+      ];
+      for (const f of round % 2 ? pair.reverse() : pair) await f();
+      const s = results[`${id} signet`]!.at(-1)!.rps;
+      const b = results[`${id} bare`]!.at(-1)!.rps;
+      ratios[id]!.push(s / b);
+    }
+  }
+  await cleanupAll();
+
+  const rows = [['row', 'req/s (rounds)', 'p50 ms', 'p99 ms', 'CPU cores server/client/pg/foreign (rounds)']];
+  for (const [key, rs] of Object.entries(results)) {
+    rows.push([
+      key,
+      rs.map((r) => r.rps.toFixed(0)).join(' / '),
+      rs.map((r) => r.p50).join(' / '),
+      rs.map((r) => r.p99).join(' / '),
+      rs.map((r) => r.cpu).join(' · '),
+    ]);
+  }
+  process.stdout.write(
+    `\nReads, ${ROUNDS} interleaved rounds, ${CONNECTIONS} connections, ${USERS} users\n\n`,
+  );
+  process.stdout.write(table(rows));
+  const pct = (xs: number[]) =>
+    `${(100 * median(xs)).toFixed(1)}% (${xs.map((x) => `${(100 * x).toFixed(1)}%`).join(' / ')})`;
+  process.stdout.write(`\nSignet / bare, median of rounds (target ≥ 80%):\n`);
+  for (const id of ['b', 'c1', 'c2']) process.stdout.write(`- ${id}: ${pct(ratios[id]!)}\n`);
+  const p50 = (k: string) => median(results[k]!.map((r) => r.p50));
+  const p99 = (k: string) => median(results[k]!.map((r) => r.p99));
+  process.stdout.write(
+    `- deep / first page latency (Signet, medians): p50 ${(p50('c2 signet') / p50('c1 signet')).toFixed(2)}×, p99 ${(p99('c2 signet') / p99('c1 signet')).toFixed(2)}× (target ≤ 1.5×)\n`,
+  );
+  process.stdout.write(`load average at the end: ${loadavg().join(' ')}\n`);
+  return 0;
+}
+
+process.exitCode = await main().finally(cleanupAll);
