@@ -13,6 +13,7 @@ import { oauthFace } from './faces/oauth/index.ts';
 import { peopleFace } from './faces/people/index.ts';
 import { installRateLimits } from './faces/rate-limit.ts';
 import { installRequestGuards } from './faces/request-guards.ts';
+import { signFace } from './faces/sign/index.ts';
 import { webFace } from './faces/web.ts';
 import type { FaceServices, Services } from './services.ts';
 
@@ -98,6 +99,7 @@ export async function app(fastify: FastifyInstance, opts: AppOptions): Promise<v
   await fastify.register(healthRoutes, { ready: opts.ready ?? (async () => true) });
   await fastify.register(peopleFace);
   await fastify.register(oauthFace);
+  await fastify.register(signFace);
   await fastify.register(apiFace, { prefix: '/api' });
   await fastify.register(managementFace, { prefix: '/management' });
   await fastify.register(esignFace, { prefix: '/restapi' });

@@ -32,6 +32,8 @@ import { OrganizationsService } from './core/organizations/service.ts';
 import { PermissionProfilesService } from './core/permission-profiles/service.ts';
 import { SettingsImportsService } from './core/settings/imports.ts';
 import { SettingsService } from './core/settings/service.ts';
+import { SigningService } from './core/signing/service.ts';
+import { SigningTokens } from './core/signing/tokens.ts';
 import { EmailChanges } from './core/users/email-changes.ts';
 import { ProvisioningService } from './core/users/provisioning.ts';
 import { UsersService } from './core/users/service.ts';
@@ -74,6 +76,11 @@ export function createServices(db: Db, config: Config) {
     },
     config.keyCacheTtlMs,
   );
+  // Parties sign through their mailed links; the envelope service starts each party's turn through it.
+  const signing = new SigningService(db, mailer, new SigningTokens(db), {
+    publicUrl: config.publicUrl,
+    environment: config.environment,
+  });
   return {
     mailer,
     sessions,
@@ -109,6 +116,8 @@ export function createServices(db: Db, config: Config) {
     imports: new ImportsService(db, config, (trx, id) => enqueueImport(trx, id, config)),
     exports: new ExportsService(db, config, (trx, id) => enqueueExport(trx, id, config)),
     // Webhook endpoints and their secrets (docs/webhooks.md); events reach them through the audit writer.
+    // Signing through a party's mailed link (docs/envelopes.md, "Signing").
+    signing,
     webhookEndpoints: new WebhookEndpointsService(db, {
       allow: config.outboundAllow,
       allowHttp: config.outboundAllowHttp,
@@ -121,6 +130,8 @@ export function createServices(db: Db, config: Config) {
       outbound: { allow: config.outboundAllow, allowHttp: config.outboundAllowHttp },
       resolve: resolverFor(config.dnsServers),
       fetchTimeoutMs: config.webhookTimeoutMs,
+      signUrl: (envelope, partyId) => signing.signUrl(envelope, partyId),
+      startTurn: (trx, envelope, party) => signing.startTurn(trx, envelope, party),
     }),
   };
 }

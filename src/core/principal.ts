@@ -96,9 +96,10 @@ export interface Principal {
   /**
    * `user` is a person: through a dashboard session, or through an OAuth access token an integration holds for
    * them (then `oauth` says which). `integration` is an integration acting as itself (a client_credentials
-   * token; the token endpoint's audit events).
+   * token; the token endpoint's audit events). `signer` is a party of an envelope acting through its signing
+   * link (src/core/signing/service.ts): recorded in audit and history, never authorised by permissions.
    */
-  kind: 'api_key' | 'user' | 'system' | 'integration';
+  kind: 'api_key' | 'user' | 'system' | 'integration' | 'signer';
   /** The key's id for API keys, the user's id for people, the integration's id, a fixed name for the system. */
   id: string;
   label: string;

@@ -1,4 +1,5 @@
-// Ordered SQL migrations from src/db/migrations (NNNN_name.sql), each applied once in its own transaction.
+// Ordered SQL migrations from src/db/migrations (NNNN_name.sql; NNNNb_name.sql is a second one of a number,
+// sorted after NNNN_name.sql since '_' < 'a'), each applied once in its own transaction.
 // A session-level advisory lock makes concurrent starts safe: the second process waits, then finds the
 // work done.
 import { readdir, readFile } from 'node:fs/promises';
@@ -12,7 +13,7 @@ const MIGRATIONS_DIR = fileURLToPath(new URL('../../src/db/migrations/', import.
 const LOCK_ID = 0x5349474e; // "SIGN"
 
 export async function migrate(sql: postgres.Sql): Promise<string[]> {
-  const files = (await readdir(MIGRATIONS_DIR)).filter((f) => /^\d{4}_.+\.sql$/.test(f)).sort();
+  const files = (await readdir(MIGRATIONS_DIR)).filter((f) => /^\d{4}[a-z]?_.+\.sql$/.test(f)).sort();
   const applied: string[] = [];
   const conn = await sql.reserve();
   try {

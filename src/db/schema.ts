@@ -332,6 +332,8 @@ export interface OutboxMailTable {
   secret: ColumnType<string | null, string | null | undefined, string | null>;
   secret_hash: ColumnType<Buffer | null, Buffer | null | undefined, Buffer | null>;
   secret_expires_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  /** The display name to send as (a brand's sender name), or null for SIGNET_MAIL_FROM's (0024b). */
+  from_name: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface InvitesTable {

@@ -153,6 +153,11 @@ export interface EnvelopesOptions {
    * the sender, who may hand it over. Absent: no link is shown.
    */
   signUrl?: (envelope: { id: string; expires_at: Date | null }, partyId: string) => Promise<string>;
+  /**
+   * Mails a party its signing link, in the caller's transaction (src/core/signing/service.ts, startTurn):
+   * the first signer when the envelope is sent, the party whose turn it is on a reminder.
+   */
+  startTurn?: (trx: Db, envelope: EnvelopeRow, party: EnvelopePartyRow) => Promise<void>;
 }
 
 function summary(row: EnvelopeRow, publicUrl: string): EnvelopeSummary {
@@ -609,6 +614,7 @@ export class EnvelopesService {
           .set({ status: 'pending', updated_at: now })
           .where('id', '=', first.id)
           .execute();
+        await this.options.startTurn?.(trx, envelope, first);
       }
       await this.record(ctx, trx, audit, envelope, 'envelope.sent', {
         payer_organization_id: payer,
@@ -708,6 +714,8 @@ export class EnvelopesService {
         .where('id', '=', id)
         .returningAll()
         .executeTakeFirstOrThrow();
+      // The same link again (a party's link does not change): src/core/signing/service.ts.
+      if (pending) await this.options.startTurn?.(trx, envelope, pending);
       await this.record(ctx, trx, audit, envelope, 'envelope.reminded', {
         party_id: pending?.id ?? null,
       });

@@ -74,6 +74,19 @@ export async function sweepExpiredMailSecrets(db: Db, limit = 1000): Promise<num
   return rows.length;
 }
 
+/**
+ * The From of a mail: SIGNET_MAIL_FROM's address, under the brand's sender name when the mail has one (the
+ * address stays the server's: a brand names itself, it does not send as another domain).
+ */
+export function fromHeader(
+  mailFrom: string,
+  fromName: string | null,
+): string | { name: string; address: string } {
+  if (!fromName) return mailFrom;
+  const address = /<([^>]+)>\s*$/.exec(mailFrom)?.[1] ?? mailFrom.trim();
+  return { name: fromName, address };
+}
+
 export interface MailListQuery {
   to?: string;
   limit?: number;
@@ -125,6 +138,11 @@ export class Mailer {
         secret: secret?.token ?? null,
         secret_hash: secret ? hashToken(secret.token) : null,
         secret_expires_at: secret?.expiresAt ?? null,
+        from_name:
+          mail.fromName
+            ?.replace(/[\r\n]+/g, ' ')
+            .trim()
+            .slice(0, 200) || null,
       })
       .execute();
     return id;
@@ -163,7 +181,7 @@ export class Mailer {
     if (!row || row.sent_at || !this.transport) return;
     const mail = renderMail(row);
     await this.transport.sendMail({
-      from: this.config.mailFrom,
+      from: fromHeader(this.config.mailFrom, row.from_name),
       to: mail.to,
       subject: mail.subject,
       text: mail.text,

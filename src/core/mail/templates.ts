@@ -202,3 +202,33 @@ export function emailChangedMail(o: EmailChangeFacts & { signInUrl: string }): R
     'You receive this mail because this was the address of your account until now.',
   );
 }
+
+/** What a signing mail (src/core/signing/service.ts) says: who sends what, branded as the envelope's account. */
+export interface SigningMailFacts {
+  brand: MailBrand | null;
+  /** The account's name, when no brand names the sender. */
+  sender: string;
+  partyName: string;
+  title: string;
+  message: string;
+}
+
+function senderOf(o: SigningMailFacts): string {
+  return o.brand?.email_sender_name || o.brand?.company || o.brand?.name || o.sender;
+}
+
+/** To the party whose turn it is: the signing link (its token stays out of the text until sent). */
+export function signRequestMail(o: SigningMailFacts & { link: string; expiresAt: Date }): RenderedMail {
+  const sender = senderOf(o);
+  return layout(
+    o.brand,
+    `${sender} sent you "${o.title}" to sign`,
+    [
+      `Hello ${o.partyName},`,
+      `${sender} asks you to review and sign "${o.title}".`,
+      ...(o.message ? [`Their message: ${o.message}`] : []),
+    ],
+    { label: 'Review and sign', url: o.link },
+    `The link is yours alone: do not forward this mail. It works until ${o.expiresAt.toISOString().slice(0, 16).replace('T', ' ')} UTC.`,
+  );
+}

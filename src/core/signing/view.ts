@@ -1,9 +1,6 @@
 // What the signing page shows a party (src/core/signing/service.ts makes it, src/faces/sign/pages.ts renders it).
+import type { EnvelopeStatus, PartyRole, PartyStatus } from '../../db/schema.ts';
 import type { ColorKey } from '../brands/service.ts';
-
-export type EnvelopeStatus = 'draft' | 'sent' | 'completed' | 'declined' | 'voided' | 'expired';
-export type PartyStatus = 'pending' | 'waiting' | 'signed' | 'declined';
-export type PartyRole = 'signer' | 'cc';
 
 export interface SigningBrand {
   name: string;

@@ -5,6 +5,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { AppError } from '../../core/errors.ts';
 import { PERMISSIONS } from '../../core/principal.ts';
 import { errorResponses, Nullable, Role, Uuid } from './schemas.ts';
 
@@ -53,6 +54,8 @@ export async function meRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request) => {
       const p = request.principal!;
+      // A party's signing link is a credential of the /sign pages only; it never authenticates here.
+      if (p.kind === 'signer') throw new AppError('missing_credentials', 'this endpoint needs an API key');
       return {
         type: p.kind,
         id: p.id,
