@@ -30,6 +30,7 @@ import { AccessTokens } from './core/oauth/tokens.ts';
 import { DomainsService } from './core/organizations/domains.ts';
 import { OrganizationsService } from './core/organizations/service.ts';
 import { PermissionProfilesService } from './core/permission-profiles/service.ts';
+import { PlatformService } from './core/platform/service.ts';
 import { SettingsImportsService } from './core/settings/imports.ts';
 import { SettingsService } from './core/settings/service.ts';
 import { SigningService } from './core/signing/service.ts';
@@ -92,6 +93,8 @@ export function createServices(db: Db, config: Config) {
     instance: new InstanceService(db),
     idempotency: new IdempotencyStore(db),
     organizations: new OrganizationsService(db),
+    // Platform mode, connected accounts and the Atlas-Account header (docs/platform.md).
+    platform: new PlatformService(db),
     accounts: new AccountsService(db),
     accountCreations: new AccountCreationsService(db, emailChanges),
     users,

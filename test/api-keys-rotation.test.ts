@@ -155,6 +155,11 @@ test('platform keys: created by owners and admins, recorded and listed as such',
   const tenant = await createTenant(services, config);
   const owner = as(app, tenant.key);
 
+  // Only in a platform organization (docs/platform.md).
+  const early = await owner('POST', '/api/api_keys', { name: 'platform', kind: 'platform' });
+  assert.equal(early.statusCode, 403);
+  assert.equal(early.json().error.code, 'platform_not_enabled');
+  assert.equal((await owner('POST', '/api/platform', { enabled: true })).statusCode, 200);
   const platform = await owner('POST', '/api/api_keys', { name: 'platform', kind: 'platform' });
   assert.equal(platform.statusCode, 201);
   assert.equal(platform.json().kind, 'platform');

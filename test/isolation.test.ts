@@ -36,6 +36,9 @@ interface World extends Tenant {
   envelopeId: string;
   /** The PDF its envelope was made from, base64 (for bodies that make one). */
   pdfBase64: string;
+  /** A connected account of the organization, a platform (docs/platform.md). */
+  connectedId: string;
+  connectedExternalId: string;
 }
 
 async function populate(call: ReturnType<typeof as>, tenant: Tenant): Promise<World> {
@@ -144,6 +147,13 @@ async function populate(call: ReturnType<typeof as>, tenant: Tenant): Promise<Wo
       parties: [{ email: 'party@example.test', name: 'Party' }],
     })
   ).json();
+  assert.equal((await call('POST', '/api/platform', { enabled: true })).statusCode, 200);
+  const connected = (
+    await call('POST', '/api/platform/connected-accounts', {
+      external_id: `iso-${tenant.organizationId}`,
+      name: 'Customer',
+    })
+  ).json();
   for (const [name, value] of Object.entries({
     webhook,
     envelope,
@@ -158,6 +168,7 @@ async function populate(call: ReturnType<typeof as>, tenant: Tenant): Promise<Wo
     integration,
     rsaKey,
     consent,
+    connected,
   })) {
     assert.ok(value.id, `${name} was created: ${JSON.stringify(value)}`);
   }
@@ -183,6 +194,8 @@ async function populate(call: ReturnType<typeof as>, tenant: Tenant): Promise<Wo
     webhookDeliveryId: webhookTest.delivery_id,
     envelopeId: envelope.id,
     pdfBase64: Buffer.from(await pdf.save()).toString('base64'),
+    connectedId: connected.id,
+    connectedExternalId: connected.external_id,
   };
 }
 
@@ -222,6 +235,7 @@ async function snapshot(orgId: string): Promise<unknown> {
     ).rows;
   return {
     organizations: await rows('organizations', 'id'),
+    connectedAccounts: await rows('organizations', 'platform_organization_id'),
     accounts: await rows('accounts'),
     users: await rows('users'),
     memberships: await rows('memberships'),
@@ -410,6 +424,10 @@ function matrix(a: World, b: World): { path: Row[]; body: Row[] } {
       ['POST', `/api/envelope/${b.envelopeId}/void`, {}],
       ['POST', `/api/envelope/${b.envelopeId}/decline`, {}],
       ['POST', `/api/envelope/${b.envelopeId}/remind`],
+      ['GET', `/api/platform/connected-accounts/${b.connectedId}`],
+      ['PATCH', `/api/platform/connected-accounts/${b.connectedId}`, { status: 'suspended' }],
+      // By B's external id: A's platform has no account of that external id.
+      ['GET', `/api/platform/connected-accounts/ext_${b.connectedExternalId}`],
     ],
     // Ids of B's objects inside a body: refused exactly like ids that do not exist.
     body: [

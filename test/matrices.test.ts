@@ -123,6 +123,7 @@ test('isolation matrix: organization B calls every route with organization A’s
     A.domain,
     A.dsGroup,
     A.integration,
+    A.connected,
   ];
   // B's own break-glass revoke (it names no id) revokes B's keys: it goes last.
   const isRevokeAll = (c: { route: AppRoute }) => routeKey(c.route) === 'POST /api/api_keys/revoke_all';
@@ -167,6 +168,7 @@ const ORGANIZATION_LEVEL = new Set<ParamKind>([
   'integrationSecret',
   'integrationKey',
   'consent',
+  'connected',
 ]);
 
 test('account-boundary matrix: a DS Admin of A1 calls every route with A2’s ids, and changes V only inside A1', async (t) => {

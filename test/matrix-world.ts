@@ -71,6 +71,8 @@ export interface Ids {
   webhookDelivery: string;
   /** A draft envelope of the account. */
   envelope: string;
+  /** A connected account of the organization (populate turns platform mode on: docs/platform.md). */
+  connected: string;
 }
 
 export interface Ctx {
@@ -285,6 +287,17 @@ export const MAKERS = {
     );
     return e.id as string;
   },
+  async connected(c: Ctx) {
+    await ok(await c.owner('POST', '/api/platform', { enabled: true }), 'platform mode');
+    const a = await ok(
+      await c.owner('POST', '/api/platform/connected-accounts', {
+        external_id: unique('ext'),
+        name: unique('C'),
+      }),
+      'connected account',
+    );
+    return a.id as string;
+  },
   async settingsImport(c: Ctx) {
     const id = newId();
     await sql`INSERT INTO settings_imports (id, organization_id, status, requestor, size_bytes)
@@ -304,7 +317,11 @@ export const MAKERS = {
   },
 };
 
-export async function populate(c: Ctx, account: string): Promise<Ids> {
+/**
+ * Every kind of object in `account`. A connected account cannot itself be a platform, so its world
+ * (`connected: false`) names a placeholder connected account (test/platform-matrix.test.ts).
+ */
+export async function populate(c: Ctx, account: string, options: { connected?: boolean } = {}): Promise<Ids> {
   const profile = await MAKERS.profile(c, account);
   const user = await MAKERS.user(c, account);
   const group = await MAKERS.group(c, account);
@@ -334,6 +351,8 @@ export async function populate(c: Ctx, account: string): Promise<Ids> {
     ...(await MAKERS.integration(c)),
     ...(await MAKERS.webhook(c, account)),
     envelope: await MAKERS.envelope(c, account),
+    connected:
+      options.connected === false ? '00000000-0000-4000-8000-000000000000' : await MAKERS.connected(c),
   };
 }
 
@@ -414,6 +433,7 @@ export type ParamKind =
   | 'webhook'
   | 'webhookDelivery'
   | 'envelope'
+  | 'connected'
   | 'unsupported';
 
 const INTEGRATION_KINDS: ParamKind[] = ['integration', 'integrationSecret', 'integrationKey', 'consent'];
@@ -466,6 +486,7 @@ function kindOf(route: AppRoute, param: string, previous: string): ParamKind | n
     integrations: 'integration',
     webhook_endpoints: 'webhook',
     envelope: 'envelope',
+    'connected-accounts': 'connected',
   };
   return byCollection[previous] ?? null;
 }
@@ -528,6 +549,8 @@ export function paramValue(kind: ParamKind, ids: Ids): string {
       return ids.webhookDelivery;
     case 'envelope':
       return ids.envelope;
+    case 'connected':
+      return ids.connected;
     case 'unsupported':
       return '00000000-0000-4000-8000-000000000000';
   }
@@ -594,6 +617,12 @@ const REQUESTS: Record<string, ((ids: Ids) => Request) | null> = {
   'PATCH /api/users/:id/memberships/:membership_id': (w) => ({ body: { permission_profile_id: w.profile } }),
   'POST /api/api_keys': (w) => ({ body: { name: unique('key'), account_id: w.account } }),
   'POST /api/api_keys/:id/rotate': () => ({ body: {} }),
+  // Enabling only: a matrix that turned platform mode off would turn the other cells' answers into 403s.
+  'POST /api/platform': () => ({ body: { enabled: true } }),
+  'POST /api/platform/connected-accounts': () => ({
+    body: { external_id: unique('ext'), name: unique('C') },
+  }),
+  'PATCH /api/platform/connected-accounts/:id': () => ({ body: { name: unique('C') } }),
   'POST /api/api_keys/revoke_all': () => ({ body: { reason: 'matrix' } }),
   'POST /api/accounts/:account_id/permission_profiles': () => ({
     body: { name: unique('P'), permissions: [] },
@@ -1017,6 +1046,12 @@ export async function snapshot(orgId: string, accountId?: string): Promise<Snaps
       db,
     )
   ).rows;
+  // Connected accounts (organizations of their own) linked to this organization: organization-level.
+  out.connected_accounts = (
+    await sql`SELECT to_jsonb(o) AS r FROM organizations o WHERE platform_organization_id = ${orgId}
+              ORDER BY 1::text`.execute(db)
+  ).rows;
+  out.platform = (await sql`SELECT platform_enabled FROM organizations WHERE id = ${orgId}`.execute(db)).rows;
   const acct = accountId ? sql`AND g.account_id = ${accountId}` : sql``;
   out.group_members = (
     await sql`SELECT gm.group_id, gm.user_id FROM group_members gm JOIN groups g ON g.id = gm.group_id

@@ -105,6 +105,12 @@ const SETTINGS_IMPORT = '/management/v2/organizations/:organizationId/imports/ac
 
 const EXCEPTIONS: Exception[] = [
   {
+    routes: ['POST /api/platform'],
+    applies: (w) => w.role !== 'owner',
+    answer: 'denial',
+    rule: 'Platform mode is turned on or off by an owner only (docs/platform.md)',
+  },
+  {
     routes: ['POST /api/api_keys/revoke_all'],
     applies: (w) => w.role !== 'owner',
     answer: 'denial',

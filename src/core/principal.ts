@@ -37,6 +37,9 @@ export const PERMISSIONS = [
   'envelopes:write',
   'credits:read',
   'credits:write',
+  // Platform mode and connected accounts (docs/platform.md): owners and admins only.
+  'platform:read',
+  'platform:write',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -114,6 +117,12 @@ export interface Principal {
   scopes?: readonly string[] | null;
   /** An API key's kind: `profile` (acts as its creator in one account) or `platform` (platform mode). */
   keyKind?: 'profile' | 'platform';
+  /**
+   * Set when a platform key acts in one of its platform's connected accounts (the `Atlas-Account` header,
+   * src/core/platform/service.ts): the platform organization the key belongs to. `organizationId` is then
+   * the connected account's, and `userId` null (the key's creator is no user of the connected account).
+   */
+  platformOrganizationId?: string;
   /**
    * A member's profile permissions in `accountId` (what `permissions` was derived from). Owners and admins
    * hold every profile permission and need none; absent for a member, they are derived from `permissions`.

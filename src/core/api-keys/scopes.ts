@@ -75,6 +75,14 @@ export const SCOPES = {
     description: "Grant credits to a platform's connected accounts",
     grants: ['credits:read', 'credits:write'],
   },
+  'platform:read': {
+    description: 'Read platform mode and the connected accounts of a platform organization',
+    grants: ['platform:read'],
+  },
+  'platform:write': {
+    description: 'Turn platform mode on or off; create, rename, suspend connected accounts',
+    grants: ['platform:read', 'platform:write'],
+  },
 } as const satisfies Record<string, ScopeDefinition>;
 
 export type Scope = keyof typeof SCOPES;

@@ -14,6 +14,7 @@ import { type Ctx, mutate } from '../context.ts';
 import { AppError, invalidField, notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { DEFAULT_LIMIT, decodeCursor, type Page, toPage } from '../pagination.ts';
+import { platformNotEnabled } from '../platform/errors.ts';
 import {
   lowerRole,
   type Permission,
@@ -155,6 +156,14 @@ export class ApiKeysService {
     const { principal } = ctx;
     const accountId = input.account_id ?? principal.accountId;
     if (!accountId) throw invalidField('account_id', 'required: the account the key acts in');
+    // A platform key acting for a connected account has no user there to own a key (docs/platform.md).
+    if (principal.platformOrganizationId) {
+      throw new AppError(
+        'permission_denied',
+        `a platform key acting for connected account ${principal.organizationId} cannot create API keys there: a key acts as a person of the account, and it has none. Invite a person (POST /api/invites with the Atlas-Account header), who then creates keys; or keep using the platform key with Atlas-Account`,
+        [{ field: 'Atlas-Account', message: 'keys of a connected account are created by its own people' }],
+      );
+    }
     // Only operator commands (the system principal) make keys on someone's behalf.
     const creatorId = principal.kind === 'system' ? input.created_by : principal.userId;
     if (!creatorId) throw invalidField('created_by', 'required when no user is calling');
@@ -242,6 +251,15 @@ export class ApiKeysService {
           `a platform key must be created by an owner or admin; user ${creator.id} is a ${creator.role}`,
           [{ field: 'kind', message: 'platform keys need the owner or admin role' }],
         );
+      }
+      // Platform keys exist only in a platform organization (Atlas: "Enable platform mode → Create key").
+      if (kind === 'platform') {
+        const org = await trx
+          .selectFrom('organizations')
+          .select('platform_enabled')
+          .where('id', '=', principal.organizationId)
+          .executeTakeFirstOrThrow();
+        if (!org.platform_enabled) throw platformNotEnabled(principal.organizationId);
       }
       // A key never exceeds its creator: every requested scope must be within the creator's permissions.
       if (scopes) {

@@ -20,6 +20,7 @@ import { meRoutes } from './me.ts';
 import { organizationRoutes } from './organizations.ts';
 import { peopleApiRoutes } from './people.ts';
 import { permissionProfileRoutes } from './permission-profiles.ts';
+import { platformRoutes } from './platform.ts';
 import { settingRoutes } from './settings.ts';
 import { userRoutes } from './users.ts';
 import { webhookRoutes } from './webhooks.ts';
@@ -33,6 +34,20 @@ export function renderNative(err: unknown, request: FastifyRequest, reply: Fasti
 }
 
 async function authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  await authenticateCredential(request, reply);
+  // A platform key acting for one of its connected accounts (docs/platform.md): every route below sees the
+  // connected account's principal, so each gets the scoping without knowing of it. Any other credential
+  // sending the header is refused (400 platform_key_required), never silently acting in its own organization.
+  const account = request.headers['atlas-account'];
+  if (account !== undefined) {
+    request.principal = await request.server.services.platform.scope(
+      request.principal!,
+      Array.isArray(account) ? account.join(',') : account,
+    );
+  }
+}
+
+async function authenticateCredential(request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const header = request.headers.authorization;
   // No key: a dashboard session cookie (with its CSRF token on writes) stands in for one.
   if (!header && sessionCookie(request)) {
@@ -102,4 +117,5 @@ export async function apiFace(fastify: FastifyInstance): Promise<void> {
   await fastify.register(integrationRoutes);
   await fastify.register(webhookRoutes);
   await fastify.register(envelopeRoutes);
+  await fastify.register(platformRoutes);
 }

@@ -28,6 +28,12 @@ const Me = Type.Object(
     role: Role,
     environment: Type.Union([Type.Literal('test'), Type.Literal('live')]),
     key_kind: Nullable(Type.Union([Type.Literal('profile'), Type.Literal('platform')])),
+    platform_organization_id: Nullable(
+      Type.String({
+        format: 'uuid',
+        description: 'set when a platform key acts for a connected account (Atlas-Account): its platform',
+      }),
+    ),
     /** A restricted key's scopes; null for an unrestricted key or a session. */
     scopes: Nullable(Type.Array(Type.String())),
     permissions: Type.Array(Type.String(), { description: 'every route permission the caller holds' }),
@@ -66,6 +72,7 @@ export async function meRoutes(app: FastifyInstance): Promise<void> {
         role: p.role,
         environment: p.environment,
         key_kind: p.keyKind ?? null,
+        platform_organization_id: p.platformOrganizationId ?? null,
         scopes: p.scopes ? [...p.scopes] : null,
         // In the catalogue's order, so the answer is stable.
         permissions: PERMISSIONS.filter((perm) => p.permissions.has(perm)),
