@@ -195,6 +195,8 @@ export interface AppRoute {
   anyPermission?: readonly string[];
   /** Any authenticated caller (GET /api/me). */
   authenticated?: boolean;
+  /** Only a dashboard session (the signed-in person's own password, sessions, MFA). */
+  person?: boolean;
   public?: boolean;
   docusignScope?: string;
   notSupported?: string;
@@ -242,6 +244,7 @@ export async function appRoutes(): Promise<AppRoute[]> {
       ...(c.permission ? { permission: c.permission } : {}),
       ...(c.anyPermission?.length ? { anyPermission: [...c.anyPermission] } : {}),
       ...(c.authenticated ? { authenticated: true } : {}),
+      ...(c.person ? { person: true } : {}),
       ...(c.public ? { public: true } : {}),
       ...(c.docusignScope ? { docusignScope: c.docusignScope } : {}),
       ...(c.notSupported ? { notSupported: c.notSupported } : {}),

@@ -25,8 +25,17 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     principal: Principal | null;
+    /** The dashboard session a request came with (cookie), when that is how it authenticated. */
+    signInSession: { id: string; mfaEnrollmentRequired: boolean } | null;
   }
   interface FastifyContextConfig {
+    /**
+     * A route of the signed-in person (their password, sessions, two-step verification): only a dashboard
+     * session reaches it; an API key or an access token is refused (docs/people-and-sessions.md).
+     */
+    person?: boolean;
+    /** Reachable by a session whose user must still enrol two-step verification (mfa_required). */
+    duringMfaEnrollment?: boolean;
     /** The permission a route needs. Routes under an authenticated face must declare one or be `public`. */
     permission?: Permission;
     /**
@@ -52,6 +61,7 @@ export async function app(fastify: FastifyInstance, opts: AppOptions): Promise<v
   fastify.decorate('services', faceServices);
   fastify.decorate('config', opts.config);
   fastify.decorateRequest('principal', null);
+  fastify.decorateRequest('signInSession', null);
   // Set first thing, so every answer carries it (errors and 404s too). A synchronous hook: this runs on every
   // request, and an async one costs a promise and a microtask turn each time.
   fastify.addHook('onRequest', (request, reply, done) => {

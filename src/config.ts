@@ -40,6 +40,8 @@ const ConfigSchema = Type.Object({
   // DNS servers for domain-claim proofs, as Node's Resolver.setServers takes them; empty = the system's.
   dnsServers: Type.Array(Type.String({ minLength: 1 })),
   sessionMaxHours: Type.Integer({ minimum: 1, maximum: 24 * 30 }),
+  // How long an activation link works (docs/people-and-sessions.md, "Activation").
+  activationTtlDays: Type.Integer({ minimum: 1, maximum: 90 }),
   // Bulk imports and the job workers (docs/imports.md).
   importMaxBytes: Type.Integer({ minimum: 1024 }),
   importBatchSize: Type.Integer({ minimum: 1, maximum: 5000 }),
@@ -106,6 +108,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     publicUrl: (env.SIGNET_PUBLIC_URL || `${tls ? 'https' : 'http'}://localhost:8080`).replace(/\/+$/, ''),
     oauthAudience: env.SIGNET_OAUTH_AUDIENCE || '',
     sessionMaxHours: int('SIGNET_SESSION_MAX_HOURS', 12),
+    activationTtlDays: int('SIGNET_ACTIVATION_TTL_DAYS', 7),
     dnsServers: dnsServersOf(env.SIGNET_DNS_SERVERS),
     importMaxBytes: int('SIGNET_IMPORT_MAX_BYTES', 200 * 1024 * 1024),
     importBatchSize: int('SIGNET_IMPORT_BATCH_SIZE', 2000),
@@ -163,6 +166,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       '/oauthAudience': 'SIGNET_OAUTH_AUDIENCE',
       '/dnsServers': 'SIGNET_DNS_SERVERS',
       '/sessionMaxHours': 'SIGNET_SESSION_MAX_HOURS',
+      '/activationTtlDays': 'SIGNET_ACTIVATION_TTL_DAYS',
       '/importMaxBytes': 'SIGNET_IMPORT_MAX_BYTES',
       '/importBatchSize': 'SIGNET_IMPORT_BATCH_SIZE',
       '/workers': 'SIGNET_WORKERS',

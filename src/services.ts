@@ -6,6 +6,9 @@ import { AccountCreationsService } from './core/accounts/creations.ts';
 import { AccountsService } from './core/accounts/service.ts';
 import { ApiKeysService } from './core/api-keys/service.ts';
 import { AuditService } from './core/audit/service.ts';
+import { Activation } from './core/auth/activation.ts';
+import { MfaService } from './core/auth/mfa.ts';
+import { PasswordPolicies } from './core/auth/password-policy.ts';
 import { PeopleService } from './core/auth/service.ts';
 import { SessionsService } from './core/auth/sessions.ts';
 import { LoginThrottle } from './core/auth/throttle.ts';
@@ -46,8 +49,16 @@ export function createServices(db: Db, config: Config) {
   // People: sessions, mail, sign-up/login/resets, invites, claimed domains (docs/people-and-sessions.md).
   const mailer = new Mailer(db, config);
   const emailChanges = new EmailChanges(db, mailer, config.environment, config.publicUrl);
-  const users = new UsersService(db, emailChanges);
+  const activation = new Activation(
+    db,
+    mailer,
+    config.environment,
+    config.publicUrl,
+    config.activationTtlDays,
+  );
+  const users = new UsersService(db, emailChanges, activation);
   const sessions = new SessionsService(db, config.environment, config.sessionMaxHours);
+  const mfa = new MfaService(db);
   const people = new PeopleService(
     db,
     users,
@@ -57,6 +68,7 @@ export function createServices(db: Db, config: Config) {
     config.environment,
     config.publicUrl,
     config.signupCredits,
+    mfa,
   );
   const invites = new InvitesService(db, sessions, mailer, config.environment, config.publicUrl);
   const integrationLookup = new IntegrationLookup(db);
@@ -86,6 +98,9 @@ export function createServices(db: Db, config: Config) {
     mailer,
     sessions,
     people,
+    mfa,
+    activation,
+    passwordPolicies: new PasswordPolicies(db),
     emailChanges,
     invites,
     domains: new DomainsService(db, txtLookup(config.dnsServers)),
@@ -99,7 +114,7 @@ export function createServices(db: Db, config: Config) {
     accountCreations: new AccountCreationsService(db, emailChanges),
     users,
     provisioning: new ProvisioningService(db, emailChanges),
-    accountBatches: new AccountBatchesService(db, emailChanges),
+    accountBatches: new AccountBatchesService(db, emailChanges, activation),
     apiKeys: new ApiKeysService(db, config.environment, config.keyCacheTtlMs),
     // Integration keys (OAuth clients), their secrets and RSA keys, consents (docs/oauth.md), what the
     // OAuth endpoints read about them, the OAuth server, and access tokens as principals.

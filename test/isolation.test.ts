@@ -39,6 +39,8 @@ interface World extends Tenant {
   /** A connected account of the organization, a platform (docs/platform.md). */
   connectedId: string;
   connectedExternalId: string;
+  /** A dashboard session of the owner (set by the test): the person's own routes take only a session. */
+  session?: { id: string; headers: Record<string, string> };
 }
 
 async function populate(call: ReturnType<typeof as>, tenant: Tenant): Promise<World> {
@@ -394,6 +396,9 @@ function matrix(a: World, b: World): { path: Row[]; body: Row[] } {
       ['DELETE', `/api/organizations/${b.organizationId}/domains/${b.domainId}`],
       ['DELETE', `/api/organizations/${a.organizationId}/domains/${b.domainId}`],
       ['POST', `/api/users/${b.userId}/password_reset`],
+      ['DELETE', `/api/users/${b.userId}/mfa`],
+      // A's owner, signed in, ends a session of B's owner: not one of theirs.
+      ['DELETE', `/api/me/sessions/${b.session!.id}`, undefined, a.session!.headers],
       ['GET', `/api/integrations/${b.integrationId}`],
       ['PATCH', `/api/integrations/${b.integrationId}`, { name: 'pwned' }],
       ['DELETE', `/api/integrations/${b.integrationId}`],
@@ -510,6 +515,22 @@ test('tenant isolation: every route with another organization’s ids answers as
   const tb = await createTenant(services, config);
   const A = await populate(as(app, ta.key), ta);
   const B = await populate(as(app, tb.key), tb);
+  // Each owner signed in. The worlds' account requires two-step verification (mfa_required above): A's owner
+  // has enrolled (written here as enrolment leaves it), so their session reaches the API.
+  await sql`UPDATE users SET totp_secret = 'JBSWY3DPEHPK3PXP', totp_enabled_at = now() WHERE id = ${A.ownerId}`.execute(
+    testDb().db,
+  );
+  for (const w of [A, B]) {
+    const s = await services.sessions.create(
+      testDb().db,
+      { id: w.ownerId, organization_id: w.organizationId },
+      {},
+    );
+    w.session = {
+      id: s.id,
+      headers: { authorization: '', cookie: `signet_session=${s.token}`, 'x-csrf-token': s.csrfToken },
+    };
+  }
   const callA = as(app, A.key);
   // B's own key use while populating is written in batches by a timer; write it now, so a flush landing
   // between the two snapshots is not mistaken for a change made by A.

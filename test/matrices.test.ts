@@ -298,7 +298,7 @@ test('account-boundary matrix: a DS Admin of A1 calls every route with A2’s id
       else {
         // V among A1's ids; a call D may make with a write method gets its own V and A1 objects.
         const kinds = new Set<ParamKind>([...p.kinds, ...bodyKinds(route)]);
-        const writes = route.method !== 'GET' && allowedByRoute(route, who.perms);
+        const writes = route.method !== 'GET' && allowedByRoute(route, who.perms, who.session);
         const make = target === 'V' ? straddler : deactivated;
         const ids: Ids = writes
           ? await freshFor(c1, A1, kinds, route.method, make)
@@ -357,7 +357,7 @@ test('account-boundary matrix: a DS Admin of A1 calls every route with A2’s id
       const leaked = a2Only.find((id) => res.body.includes(id) && !asked.includes(id));
       if (leaked) fail(`names A2's ${leaked}`);
       if (route.url.includes('/imports/bulk_users/') && res.statusCode < 300) queued.push(jsonOf(res).id);
-      if (!allowedByRoute(route, who.perms)) {
+      if (!allowedByRoute(route, who.perms, who.session)) {
         if (!isDenial(route, res)) fail('lacks the permission: the face’s denial');
         return;
       }

@@ -73,6 +73,8 @@ export interface Ids {
   envelope: string;
   /** A connected account of the organization (populate turns platform mode on: docs/platform.md). */
   connected: string;
+  /** A dashboard session of the account's user (only that user may end it). */
+  session: string;
 }
 
 export interface Ctx {
@@ -108,6 +110,15 @@ export async function ok(res: Awaited<ReturnType<Caller>>, what: string): Promis
 
 /** One object of a kind, fresh, in `account` (the owner makes it). */
 export const MAKERS = {
+  /** A dashboard session of `userId`, as a login makes one. */
+  async session(c: Ctx, userId: string) {
+    const s = await c.services.sessions.create(
+      testDb().db,
+      { id: userId, organization_id: c.tenant.organizationId },
+      {},
+    );
+    return s.id;
+  },
   async user(c: Ctx, account: string, profile?: number) {
     const email = `${unique('u')}@example.test`;
     const u = await ok(
@@ -353,6 +364,7 @@ export async function populate(c: Ctx, account: string, options: { connected?: b
     envelope: await MAKERS.envelope(c, account),
     connected:
       options.connected === false ? '00000000-0000-4000-8000-000000000000' : await MAKERS.connected(c),
+    session: await MAKERS.session(c, user.user),
   };
 }
 
@@ -434,6 +446,7 @@ export type ParamKind =
   | 'webhookDelivery'
   | 'envelope'
   | 'connected'
+  | 'session'
   | 'unsupported';
 
 const INTEGRATION_KINDS: ParamKind[] = ['integration', 'integrationSecret', 'integrationKey', 'consent'];
@@ -487,6 +500,7 @@ function kindOf(route: AppRoute, param: string, previous: string): ParamKind | n
     webhook_endpoints: 'webhook',
     envelope: 'envelope',
     'connected-accounts': 'connected',
+    sessions: 'session',
   };
   return byCollection[previous] ?? null;
 }
@@ -551,6 +565,8 @@ export function paramValue(kind: ParamKind, ids: Ids): string {
       return ids.envelope;
     case 'connected':
       return ids.connected;
+    case 'session':
+      return ids.session;
     case 'unsupported':
       return '00000000-0000-4000-8000-000000000000';
   }
@@ -682,6 +698,17 @@ const REQUESTS: Record<string, ((ids: Ids) => Request) | null> = {
   'POST /api/envelope/:id/void': () => ({ body: {} }),
   'POST /api/envelope/:id/decline': () => ({ body: {} }),
   'POST /api/envelope/:id/remind': null,
+  // The signed-in person's own routes (docs/people-and-sessions.md): no caller here has enrolled two-step
+  // verification, so every code is refused alike (a confirm's malformed code before any state is read).
+  'POST /api/me/password': () => ({
+    body: { current_password: 'not the password', password: 'A new password 1' },
+  }),
+  'POST /api/me/sessions/revoke_others': null,
+  'POST /api/me/mfa/totp': null,
+  'POST /api/me/mfa/totp/confirm': () => ({ body: { code: 'not-a-code' } }),
+  'POST /api/me/mfa/recovery_codes': () => ({ body: { code: '000000' } }),
+  'DELETE /api/me/mfa': () => ({ body: { code: '000000' } }),
+  'POST /api/users/activation_mails': (w) => ({ body: { user_ids: [w.user] } }),
   'POST /api/webhook_endpoints/:id/replay': () => ({
     body: { since: new Date(Date.now() - 3600_000).toISOString(), failed_only: false },
   }),
@@ -836,8 +863,12 @@ const REQUESTS: Record<string, ((ids: Ids) => Request) | null> = {
 /** The routes the matrices cover: every route of the three faces. */
 export const FACES = ['/api/', '/management/', '/restapi/'];
 
-/** Whether the route's declared permission lets a caller holding `perms` in. */
-export function allowedByRoute(route: AppRoute, perms: Set<string>): boolean {
+/**
+ * Whether the route's declared permission lets a caller holding `perms` in; a person's own route (config
+ * `person`) only a dashboard session (`session`).
+ */
+export function allowedByRoute(route: AppRoute, perms: Set<string>, session = false): boolean {
+  if (route.person && !session) return false;
   if (route.permission) return perms.has(route.permission);
   if (route.anyPermission) return route.anyPermission.some((p) => perms.has(p));
   return true;

@@ -121,7 +121,7 @@ export function basic(integration: TestIntegration): string {
 
 // --- a browser and a listening server, for the flows that need HTTP redirects and cookies ----------------------
 
-export const PASSWORD = 'correct horse battery staple';
+export const PASSWORD = 'Correct horse battery staple 1';
 
 /** A tenant whose owner can sign in with PASSWORD. */
 export async function tenantWithPassword(services: Services, config: Config): Promise<Tenant> {

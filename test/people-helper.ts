@@ -141,4 +141,4 @@ export async function mailCount(to: string): Promise<number> {
   return rows.length;
 }
 
-export const PASSWORD = 'correct horse battery staple';
+export const PASSWORD = 'Correct horse battery staple 1';

@@ -10,6 +10,12 @@ export const ERROR_STATUS = {
   invalid_request: 400,
   invalid_idempotency_key: 400,
   invalid_token: 400,
+  // A password that breaks the password policy; details name each unmet rule (src/core/auth/password-policy.ts).
+  password_policy: 400,
+  // POST /api/me/password: the current password given is not the user's.
+  invalid_current_password: 400,
+  // A TOTP or recovery code that is wrong, used already, or outside its window (src/core/auth/mfa.ts).
+  invalid_mfa_code: 400,
   // A profile key sent `Atlas-Account`: only a platform key acts on behalf of a connected account (docs/platform.md).
   platform_key_required: 400,
   // 401
@@ -28,6 +34,8 @@ export const ERROR_STATUS = {
   // 403
   permission_denied: 403,
   csrf_failed: 403,
+  // A session of a user who must enrol two-step verification (mfa_required) before using the API.
+  mfa_enrollment_required: 403,
   // Platform routes or a platform key in an organization whose platform mode is off (docs/platform.md).
   platform_not_enabled: 403,
   // A write that costs or sends, by a connected account its platform suspended (src/core/platform/billing.ts).
@@ -50,6 +58,9 @@ export const ERROR_STATUS = {
   // An envelope action its status does not allow (sending one already sent, voiding a completed one).
   invalid_envelope_state: 409,
   domain_taken: 409,
+  // Two-step verification is on already (enrolment), or is not (confirm, disable, new recovery codes).
+  mfa_already_enabled: 409,
+  mfa_not_enabled: 409,
   // a change DocuSign's built-in groups (Administrators, Everyone) refuse (src/core/groups/service.ts)
   builtin_group: 409,
   // Signing (src/core/signing/service.ts): the envelope no longer takes signatures (completed, declined,

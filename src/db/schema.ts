@@ -61,6 +61,12 @@ export interface UsersTable {
   email_verified_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
   /** An address the user is moving to, until the link mailed there is followed (0015). */
   pending_email: ColumnType<string | null, string | null | undefined, string | null>;
+  /** TOTP two-step verification (0026): the secret once confirmed, an enrolment not yet confirmed, when it
+   * was turned on, and the time step of the last code accepted (no code is accepted twice). */
+  totp_secret: ColumnType<string | null, string | null | undefined, string | null>;
+  totp_pending_secret: ColumnType<string | null, string | null | undefined, string | null>;
+  totp_enabled_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  totp_last_step: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 export interface PermissionProfilesTable {
@@ -297,7 +303,7 @@ export interface SessionsTable {
   user_agent: string | null;
 }
 
-export type UserTokenPurpose = 'email_verification' | 'password_reset' | 'email_change';
+export type UserTokenPurpose = 'email_verification' | 'password_reset' | 'email_change' | 'activation';
 
 export interface UserTokensTable {
   id: string;
@@ -310,6 +316,25 @@ export interface UserTokensTable {
   used_at: Date | null;
   /** email_change: the address this token confirms. */
   email: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+export interface MfaRecoveryCodesTable {
+  id: string;
+  organization_id: string;
+  user_id: string;
+  code_hash: Buffer;
+  created_at: CreatedAt;
+  used_at: Date | null;
+}
+
+export interface MfaChallengesTable {
+  id: string;
+  organization_id: string;
+  user_id: string;
+  token_hash: Buffer;
+  created_at: CreatedAt;
+  expires_at: Date;
+  used_at: Date | null;
 }
 
 export interface LoginFailuresTable {
@@ -435,6 +460,8 @@ export interface Database {
   audit_events: AuditEventsTable;
   sessions: SessionsTable;
   user_tokens: UserTokensTable;
+  mfa_recovery_codes: MfaRecoveryCodesTable;
+  mfa_challenges: MfaChallengesTable;
   login_failures: LoginFailuresTable;
   outbox_mail: OutboxMailTable;
   invites: InvitesTable;

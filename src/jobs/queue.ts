@@ -14,6 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { CompiledQuery } from 'kysely';
 import PgBoss from 'pg-boss';
 import type { Config } from '../config.ts';
+import { Activation } from '../core/auth/activation.ts';
 import {
   ExportLeaseHeld,
   giveUpExport,
@@ -141,6 +142,13 @@ export async function startJobRunner(opts: RunnerOptions): Promise<JobRunner> {
   const mailer = new Mailer(db, config);
   mailer.onError = (err, id) => log(`sending mail ${id} failed: ${(err as Error).message}`);
   const emailChanges = new EmailChanges(db, mailer, config.environment, config.publicUrl);
+  const activation = new Activation(
+    db,
+    mailer,
+    config.environment,
+    config.publicUrl,
+    config.activationTtlDays,
+  );
   for (let i = 0; i < opts.concurrency; i++) {
     await boss.work(
       config.importQueue,
@@ -157,6 +165,7 @@ export async function startJobRunner(opts: RunnerOptions): Promise<JobRunner> {
             shouldYield: () => stopping || Date.now() - started > sliceMs,
             log,
             emailChanges,
+            activation,
           });
           if (outcome === 'yielded') {
             await boss.send(config.importQueue, { import_id: importId }, jobOptions(config));

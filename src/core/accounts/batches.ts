@@ -8,6 +8,7 @@
 // What each operation returns is read inside its transaction, after the change: a face renders it without
 // reading again.
 import type { Db } from '../../db/connection.ts';
+import type { Activation } from '../auth/activation.ts';
 import { eachItem, type Outcome } from '../batch.ts';
 import { BrandsService, type BrandView } from '../brands/service.ts';
 import { type Ctx, mutate } from '../context.ts';
@@ -17,9 +18,9 @@ import { type LabelledUser, userOfAccount } from '../users/provisioning.ts';
 import { type CreateUserInput, UsersService, type UserView } from '../users/service.ts';
 
 /** Every service of one transaction: their mutations join it. */
-function servicesOf(trx: Db, emailChanges: EmailChanges) {
+function servicesOf(trx: Db, emailChanges: EmailChanges, activation: Activation | null) {
   return {
-    users: new UsersService(trx, emailChanges),
+    users: new UsersService(trx, emailChanges, activation),
     groups: new GroupsService(trx),
     brands: new BrandsService(trx),
   };
@@ -29,6 +30,8 @@ export class AccountBatchesService {
   constructor(
     private readonly db: Db,
     private readonly emailChanges: EmailChanges,
+    /** eSignature's sendActivationEmail on a new user (src/core/auth/activation.ts). */
+    private readonly activation: Activation | null = null,
   ) {}
 
   /** Creates each group in the account. */
@@ -38,7 +41,7 @@ export class AccountBatchesService {
     items: readonly Outcome<GroupInput>[],
   ): Promise<Outcome<GroupView>[]> {
     return mutate(this.db, ctx, (trx, audit) => {
-      const { groups } = servicesOf(trx, this.emailChanges);
+      const { groups } = servicesOf(trx, this.emailChanges, this.activation);
       return eachItem(trx, audit, items, (input) => groups.create(ctx, accountId, input));
     });
   }
@@ -50,7 +53,7 @@ export class AccountBatchesService {
     items: readonly Outcome<{ id: number; patch: GroupPatch }>[],
   ): Promise<Outcome<GroupView>[]> {
     return mutate(this.db, ctx, (trx, audit) => {
-      const { groups } = servicesOf(trx, this.emailChanges);
+      const { groups } = servicesOf(trx, this.emailChanges, this.activation);
       return eachItem(trx, audit, items, ({ id, patch }) => groups.update(ctx, accountId, id, patch));
     });
   }
@@ -62,7 +65,7 @@ export class AccountBatchesService {
     items: readonly Outcome<number>[],
   ): Promise<Outcome<GroupView>[]> {
     return mutate(this.db, ctx, (trx, audit) => {
-      const { groups } = servicesOf(trx, this.emailChanges);
+      const { groups } = servicesOf(trx, this.emailChanges, this.activation);
       return eachItem(trx, audit, items, async (id) => {
         const before = await groups.get(ctx, accountId, id);
         await groups.delete(ctx, accountId, id);
@@ -82,7 +85,7 @@ export class AccountBatchesService {
     userIds: string[],
   ): Promise<UserView[]> {
     return mutate(this.db, ctx, async (trx) => {
-      const { groups, users } = servicesOf(trx, this.emailChanges);
+      const { groups, users } = servicesOf(trx, this.emailChanges, this.activation);
       await groups.addMembers(ctx, accountId, groupId, userIds);
       return this.usersIn(ctx, users, [...new Set(userIds.map((u) => u.toLowerCase()))]);
     });
@@ -96,7 +99,7 @@ export class AccountBatchesService {
     userIds: string[],
   ): Promise<UserView[]> {
     return mutate(this.db, ctx, async (trx) => {
-      const { groups, users } = servicesOf(trx, this.emailChanges);
+      const { groups, users } = servicesOf(trx, this.emailChanges, this.activation);
       const { removed } = await groups.removeMembers(ctx, accountId, groupId, userIds);
       return this.usersIn(ctx, users, removed);
     });
@@ -109,7 +112,7 @@ export class AccountBatchesService {
     items: readonly Outcome<CreateUserInput>[],
   ): Promise<Outcome<LabelledUser>[]> {
     return mutate(this.db, ctx, (trx, audit) => {
-      const { users } = servicesOf(trx, this.emailChanges);
+      const { users } = servicesOf(trx, this.emailChanges, this.activation);
       return eachItem(trx, audit, items, async (input) => {
         const { user } = await users.enrol(ctx, { ...input, account_id: accountId });
         return { user, labels: await users.labels(ctx, user.memberships) };
@@ -124,7 +127,7 @@ export class AccountBatchesService {
     items: readonly Outcome<string>[],
   ): Promise<Outcome<UserView>[]> {
     return mutate(this.db, ctx, (trx, audit) => {
-      const { users } = servicesOf(trx, this.emailChanges);
+      const { users } = servicesOf(trx, this.emailChanges, this.activation);
       return eachItem(trx, audit, items, async (id) => {
         await userOfAccount(ctx, users, accountId, id);
         return users.update(ctx, id, { memberships: [{ account_id: accountId, status: 'closed' }] });
@@ -139,7 +142,7 @@ export class AccountBatchesService {
     items: readonly Outcome<string>[],
   ): Promise<Outcome<BrandView>[]> {
     return mutate(this.db, ctx, (trx, audit) => {
-      const { brands } = servicesOf(trx, this.emailChanges);
+      const { brands } = servicesOf(trx, this.emailChanges, this.activation);
       return eachItem(trx, audit, items, async (id) => {
         const before = await brands.get(ctx, accountId, id);
         await brands.delete(ctx, accountId, id);

@@ -25,6 +25,8 @@ import { requireMayManageRole } from '../roles.ts';
 import { openMembership } from '../users/memberships.ts';
 import type { UsersService, UserView } from '../users/service.ts';
 import { personActor } from './actor.ts';
+import type { MfaService } from './mfa.ts';
+import { policyOfAccounts, policyOfUser, requirePolicy } from './password-policy.ts';
 import type { NewSession, SessionsService } from './sessions.ts';
 import type { LoginThrottle } from './throttle.ts';
 import { newToken } from './tokens.ts';
@@ -46,6 +48,8 @@ export interface SessionInfo {
   account: Account | null;
   csrf_token: string;
   expires_at: Date;
+  /** The user must enrol two-step verification before the session reaches the API (mfa_required). */
+  mfa_enrollment_required: boolean;
 }
 
 /**
@@ -53,6 +57,14 @@ export interface SessionInfo {
  * answers "check your mail" whether or not the address had a user there (see signup()).
  */
 export type SignupResult = { kind: 'session'; session: NewSession } | { kind: 'check_mail' };
+
+/**
+ * What a right password gets: a session, or, for a user with two-step verification, the token that
+ * POST /login/mfa turns into one with a code.
+ */
+export type LoginResult =
+  | { kind: 'session'; session: NewSession }
+  | { kind: 'mfa'; mfaToken: string; expiresAt: Date };
 
 export function splitName(name: string): { first_name: string; last_name: string } {
   const parts = name.trim().split(/\s+/).filter(Boolean);
@@ -84,6 +96,7 @@ export class PeopleService {
     private readonly publicUrl: string,
     /** Credits a new self-service organization starts with (SIGNET_SIGNUP_CREDITS; Atlas: 5 on signup). */
     private readonly signupCredits = 0,
+    private readonly mfa: MfaService,
   ) {}
 
   /** Waits for work done after a response (reset mails, failed-login audit events). Tests use it. */
@@ -95,7 +108,6 @@ export class PeopleService {
   // --- sign-up ---------------------------------------------------------------------------------------
 
   async signup(input: SignupInput, meta: RequestMeta): Promise<SignupResult> {
-    const passwordHash = await hashPassword(input.password);
     const domain = await this.db
       .selectFrom('organization_domains')
       .selectAll()
@@ -104,6 +116,13 @@ export class PeopleService {
       // Only a claim proven by DNS lets anyone in (src/core/organizations/domains.ts).
       .where('verified_at', 'is not', null)
       .executeTakeFirst();
+    // The policy of the account joined, or the default one a new organization's first account starts with.
+    requirePolicy(
+      await policyOfAccounts(this.db, domain ? [domain.account_id] : []),
+      input.password,
+      input.email,
+    );
+    const passwordHash = await hashPassword(input.password);
     const { first_name, last_name } = splitName(input.name);
     const userId = newId();
     const token = newToken();
@@ -244,7 +263,7 @@ export class PeopleService {
   async login(
     input: { email: string; password: string; organization_id?: string },
     meta: RequestMeta,
-  ): Promise<NewSession> {
+  ): Promise<LoginResult> {
     await this.throttle.attempt(input.email, meta.ip ?? null);
     let query = this.db
       .selectFrom('users')
@@ -286,16 +305,145 @@ export class PeopleService {
       throw INVALID_CREDENTIALS();
     }
     const found = user;
-    return mutate(this.db, { principal: personActor(found, this.environment), meta }, async (trx, audit) => {
-      await this.throttle.clear(trx, found.email);
-      const session = await this.sessions.create(trx, found, meta);
+    if (found.totp_enabled_at) {
+      // The password was right; the code is still to come. The attempt stays counted until the code completes
+      // the login, so a known password does not buy unlimited guesses at the code (each retry of the
+      // password would otherwise clear the count).
+      const challenge = await this.mfa.createChallenge(this.db, found);
+      return { kind: 'mfa', mfaToken: challenge.token, expiresAt: challenge.expiresAt };
+    }
+    return { kind: 'session', session: await this.startSession(found, meta, { via: 'password' }) };
+  }
+
+  /** POST /login/mfa: the code (TOTP or recovery) of the user whose password gave `mfaToken`. */
+  async loginMfa(input: { mfa_token: string; code: string }, meta: RequestMeta): Promise<NewSession> {
+    const challenge = await this.mfa.challengeUser(input.mfa_token);
+    if (!challenge) throw INVALID_TOKEN('sign-in');
+    const user = await this.db
+      .selectFrom('users')
+      .selectAll()
+      .where('id', '=', challenge.userId)
+      .executeTakeFirstOrThrow();
+    // Counted like a password (core/auth/throttle.ts): five wrong codes or passwords lock the email.
+    await this.throttle.attempt(user.email, meta.ip ?? null);
+    const ctx: Ctx = { principal: personActor(user, this.environment), meta };
+    const used = await mutate(this.db, ctx, async (trx, audit) => {
+      const locked = await trx
+        .selectFrom('users')
+        .selectAll()
+        .where('id', '=', user.id)
+        .forUpdate()
+        .executeTakeFirstOrThrow();
+      if (locked.status !== 'active' || !locked.totp_enabled_at) return 'gone' as const;
+      const kind = await this.mfa.useCode(trx, locked, input.code);
+      if (!kind) {
+        audit.record({ action: 'login.mfa_failed', targetType: 'user', targetId: user.id });
+        return false;
+      }
+      if (!(await this.mfa.useChallenge(trx, challenge.challengeId))) return 'gone' as const;
+      if (kind === 'recovery')
+        audit.record({ action: 'mfa.recovery_code_used', targetType: 'user', targetId: user.id });
+      return kind;
+    });
+    if (used === 'gone') throw INVALID_TOKEN('sign-in');
+    if (!used) {
+      throw new AppError('invalid_mfa_code', 'the code is wrong, was used already, or has expired', [
+        { field: 'code', message: 'not valid' },
+      ]);
+    }
+    return this.startSession(user, meta, { via: used === 'totp' ? 'totp' : 'recovery_code' });
+  }
+
+  /** A session after every factor was checked: clears the failed-login count, audited as `login`. */
+  async startSession(
+    user: User,
+    meta: RequestMeta,
+    extra: Record<string, unknown> = {},
+  ): Promise<NewSession> {
+    return mutate(this.db, { principal: personActor(user, this.environment), meta }, async (trx, audit) => {
+      await this.throttle.clear(trx, user.email);
+      const session = await this.sessions.create(trx, user, meta);
       audit.record({
         action: 'login',
         targetType: 'session',
         targetId: session.id,
-        extra: { user_id: found.id },
+        extra: { user_id: user.id, ...extra },
       });
       return session;
+    });
+  }
+
+  /**
+   * POST /api/me/password: the signed-in person changes their password. The current one proves it is them
+   * (a wrong one counts as a failed login); the new one meets the policy; every other session ends.
+   */
+  async changePassword(
+    ctx: Ctx,
+    sessionId: string,
+    input: { current_password: string; password: string },
+  ): Promise<void> {
+    const userId = ctx.principal.userId!;
+    const user = await this.db
+      .selectFrom('users')
+      .selectAll()
+      .where('id', '=', userId)
+      .executeTakeFirstOrThrow();
+    await this.throttle.attempt(user.email, ctx.meta.ip ?? null);
+    const right =
+      user.password_hash !== null &&
+      (await verifyPassword(user.password_hash, input.current_password).catch(() => false));
+    if (!right) {
+      throw new AppError('invalid_current_password', 'the current password is wrong', [
+        { field: 'current_password', message: 'not your current password' },
+      ]);
+    }
+    requirePolicy(await policyOfUser(this.db, userId), input.password, user.email);
+    const passwordHash = await hashPassword(input.password);
+    await mutate(this.db, ctx, async (trx, audit) => {
+      await trx
+        .updateTable('users')
+        .set({ password_hash: passwordHash, updated_at: new Date() })
+        .where('id', '=', userId)
+        .execute();
+      const ended = await this.sessions.endOthers(trx, userId, sessionId);
+      await this.throttle.clear(trx, user.email);
+      audit.record({
+        action: 'password.changed',
+        targetType: 'user',
+        targetId: userId,
+        extra: { sessions_ended: ended.length },
+      });
+      for (const id of ended)
+        audit.record({
+          action: 'session.revoked',
+          targetType: 'session',
+          targetId: id,
+          extra: { reason: 'password_changed' },
+        });
+    });
+  }
+
+  /** DELETE /api/me/sessions/{id}. */
+  async endSession(ctx: Ctx, sessionId: string): Promise<void> {
+    await mutate(this.db, ctx, async (trx, audit) => {
+      if (!(await this.sessions.endById(trx, ctx.principal.userId!, sessionId)))
+        throw notFound('session', sessionId);
+      audit.record({ action: 'session.revoked', targetType: 'session', targetId: sessionId });
+    });
+  }
+
+  /** POST /api/me/sessions/revoke_others: every session of the person but `keepId`. */
+  async endOtherSessions(ctx: Ctx, keepId: string): Promise<number> {
+    return mutate(this.db, ctx, async (trx, audit) => {
+      const ended = await this.sessions.endOthers(trx, ctx.principal.userId!, keepId);
+      for (const id of ended)
+        audit.record({
+          action: 'session.revoked',
+          targetType: 'session',
+          targetId: id,
+          extra: { reason: 'revoke_others' },
+        });
+      return ended.length;
     });
   }
 
@@ -307,7 +455,13 @@ export class PeopleService {
   }
 
   /** What GET /session, /login and /signup answer with. */
-  async sessionInfo(principal: Principal, csrfToken: string, expiresAt: Date): Promise<SessionInfo> {
+  async sessionInfo(session: {
+    principal: Principal;
+    csrfToken: string;
+    expiresAt: Date;
+    mfaEnrollmentRequired: boolean;
+  }): Promise<SessionInfo> {
+    const { principal, csrfToken, expiresAt } = session;
     const ctx: Ctx = { principal, meta: {} };
     const user = await this.users.get(ctx, principal.userId!);
     const organization = await this.db
@@ -322,7 +476,14 @@ export class PeopleService {
           .where('id', '=', principal.accountId)
           .executeTakeFirst()) ?? null)
       : null;
-    return { user, organization, account, csrf_token: csrfToken, expires_at: expiresAt };
+    return {
+      user,
+      organization,
+      account,
+      csrf_token: csrfToken,
+      expires_at: expiresAt,
+      mfa_enrollment_required: session.mfaEnrollmentRequired,
+    };
   }
 
   // --- email verification ----------------------------------------------------------------------------
@@ -460,6 +621,7 @@ export class PeopleService {
       .where('id', '=', row.user_id)
       .executeTakeFirstOrThrow();
     if (user.status !== 'active') throw INVALID_TOKEN('password reset');
+    requirePolicy(await policyOfUser(this.db, user.id), password, user.email);
     const passwordHash = await hashPassword(password);
     await mutate(this.db, { principal: personActor(user, this.environment), meta }, async (trx, audit) => {
       if (!(await useUserToken(trx, row.id))) throw INVALID_TOKEN('password reset');

@@ -29,6 +29,22 @@ export interface ResolvedSession {
   principal: Principal;
   csrfToken: string;
   expiresAt: Date;
+  /**
+   * An account the user is an active member of has `mfa_required` and the user has not enrolled: until they
+   * do, the session reaches only GET /session, /logout and /api/me/mfa… (docs/people-and-sessions.md).
+   */
+  mfaEnrollmentRequired: boolean;
+}
+
+/** A live session of a user, as GET /api/me/sessions lists it. */
+export interface SessionView {
+  id: string;
+  created_at: Date;
+  last_seen_at: Date;
+  expires_at: Date;
+  ip: string | null;
+  user_agent: string | null;
+  current: boolean;
 }
 
 const NO_SESSION = () =>
@@ -92,6 +108,12 @@ export class SessionsService {
         'u.organization_id',
         'u.role',
         'u.status',
+        'u.totp_enabled_at',
+        // Evaluated live, so turning mfa_required on applies to sessions already open.
+        sql<boolean>`EXISTS (SELECT 1 FROM memberships m JOIN account_settings a ON a.account_id = m.account_id
+          WHERE m.user_id = u.id AND m.status = 'active' AND a.values->'mfa_required' = 'true'::jsonb)`.as(
+          'mfa_required',
+        ),
       ])
       .where('s.token_hash', '=', hashToken(token))
       .executeTakeFirst();
@@ -145,6 +167,7 @@ export class SessionsService {
       sessionId: row.id,
       csrfToken: csrfTokenFor(token),
       expiresAt: row.expires_at,
+      mfaEnrollmentRequired: row.mfa_required && row.totp_enabled_at === null,
       principal: {
         kind: 'user',
         id: row.user_id,
@@ -182,6 +205,50 @@ export class SessionsService {
       .returning('id')
       .execute();
     return rows.length;
+  }
+
+  /** The user's live sessions, newest first; `currentId` is marked current. */
+  async list(userId: string, currentId: string | null): Promise<SessionView[]> {
+    const rows = await this.db
+      .selectFrom('sessions')
+      .select(['id', 'created_at', 'last_seen_at', 'expires_at', 'ip', 'user_agent', 'idle_timeout_minutes'])
+      .where('user_id', '=', userId)
+      .where('ended_at', 'is', null)
+      .where('expires_at', '>', new Date())
+      .orderBy('created_at', 'desc')
+      .orderBy('id')
+      .limit(500)
+      .execute();
+    const now = Date.now();
+    return rows
+      .filter((r) => r.last_seen_at.getTime() + r.idle_timeout_minutes * 60_000 > now)
+      .map(({ idle_timeout_minutes: _idle, ...r }) => ({ ...r, current: r.id === currentId }));
+  }
+
+  /** Ends session `id` of the user; false when it is not theirs or has ended. */
+  async endById(trx: Db, userId: string, id: string): Promise<boolean> {
+    const row = await trx
+      .updateTable('sessions')
+      .set({ ended_at: new Date() })
+      .where('id', '=', id)
+      .where('user_id', '=', userId)
+      .where('ended_at', 'is', null)
+      .returning('id')
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  /** Ends every live session of the user but `keepId`; returns the ids ended. */
+  async endOthers(trx: Db, userId: string, keepId: string): Promise<string[]> {
+    const rows = await trx
+      .updateTable('sessions')
+      .set({ ended_at: new Date() })
+      .where('user_id', '=', userId)
+      .where('ended_at', 'is', null)
+      .where('id', '<>', keepId)
+      .returning('id')
+      .execute();
+    return rows.map((r) => r.id);
   }
 
   private notYourAccount(account: string): AppError {

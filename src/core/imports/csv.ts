@@ -36,6 +36,7 @@ export type Field =
   | 'department'
   | 'language'
   | 'auto_activate'
+  | 'send_activation'
   | 'api_user_name'
   | 'membership_id'
   | 'login_policy'
@@ -69,6 +70,9 @@ const ALIASES: Record<string, Field> = {
   department: 'department',
   language: 'language',
   autoactivate: 'auto_activate',
+  // Mail a new user an activation link (docs/people-and-sessions.md, "Activation").
+  sendactivationemail: 'send_activation',
+  sendactivation: 'send_activation',
   apiusername: 'api_user_name',
   userid: 'api_user_name',
   membershipid: 'membership_id',

@@ -13,6 +13,7 @@ import { sql } from 'kysely';
 import type { Db } from '../../db/connection.ts';
 import type { ImportOperation, Membership, MembershipStatus, User } from '../../db/schema.ts';
 import type { AuditInput } from '../audit/writer.ts';
+import type { Activation } from '../auth/activation.ts';
 import { type Reach, type Reached, reaches } from '../authz/reach.ts';
 import { restoreFormula } from '../csv-safe.ts';
 import { isEmail } from '../email.ts';
@@ -99,7 +100,9 @@ type Op =
   | { kind: 'updateMembership'; before: Membership; profileId: number }
   | { kind: 'closeMembership'; id: string; accountId: string; userId: string }
   /** Through src/core/users/email-changes.ts, as every email change: the address waits for its link. */
-  | { kind: 'requestEmailChange'; userId: string; email: string };
+  | { kind: 'requestEmailChange'; userId: string; email: string }
+  /** A new user's activation mail (SendActivationEmail: true), through src/core/auth/activation.ts. */
+  | { kind: 'sendActivation'; user: User; accountId: string };
 
 type UserSet = Partial<
   Pick<User, 'first_name' | 'last_name' | 'job_title' | 'company' | 'department' | 'language'>
@@ -583,6 +586,10 @@ async function planAdd(
     throw new RowError('invalid_autoactivate', 'AutoActivate must be true, false or blank');
   }
   const status: MembershipStatus = auto === 'false' ? 'pending' : 'active';
+  const activation = cell(env, fields, 'send_activation').toLowerCase();
+  if (activation && activation !== 'true' && activation !== 'false') {
+    throw new RowError('invalid_row_data', 'SendActivationEmail must be true, false or blank');
+  }
   let groups = await groupIds(env, fields, accountId);
   const setName = cell(env, fields, 'permission_set');
   let profileId: number;
@@ -692,6 +699,7 @@ async function planAdd(
   const membership = membershipRow(user, accountId, status, profileId);
   ops.push({ kind: 'createUser', row: user }, { kind: 'createMembership', row: membership });
   if (groups.length > 0) ops.push({ kind: 'addGroups', userId: user.id, accountId, groupIds: groups });
+  if (activation === 'true') ops.push({ kind: 'sendActivation', user, accountId });
   const planned: WUser = {
     id: user.id,
     planned: true,
@@ -959,6 +967,7 @@ export async function executeBatch(
   trx: Db,
   planned: Planned,
   emailChanges: EmailChanges,
+  activation: Activation | null = null,
 ): Promise<{ events: AuditInput[]; mailIds: string[] }> {
   const all = planned.ops.flat();
   const of = <K extends Op['kind']>(k: K) => all.filter((o): o is Extract<Op, { kind: K }> => o.kind === k);
@@ -1022,6 +1031,14 @@ export async function executeBatch(
     const recorded: AuditInput[] = [];
     const record = (event: AuditInput) => recorded.push(event);
     mailIds.push(...(await emailChanges.request(trx, { record }, op.userId, op.email, IMPORT_META)));
+    emailEvents.set(op, recorded);
+  }
+  const activations = of('sendActivation');
+  if (activations.length > 0 && !activation) throw new Error('executeBatch: no activation mailer given');
+  for (const op of activations) {
+    const recorded: AuditInput[] = [];
+    const record = (event: AuditInput) => recorded.push(event);
+    mailIds.push(await activation!.queue(trx, { record }, op.user, op.accountId, IMPORT_META));
     emailEvents.set(op, recorded);
   }
 
@@ -1100,6 +1117,7 @@ export async function executeBatch(
         });
         break;
       case 'requestEmailChange':
+      case 'sendActivation':
         events.push(...(emailEvents.get(op) ?? []));
         break;
     }

@@ -16,6 +16,7 @@ import type { Config } from '../../config.ts';
 import type { Db } from '../../db/connection.ts';
 import type { ImportOperation, ImportRow } from '../../db/schema.ts';
 import { scopeGrants } from '../api-keys/scopes.ts';
+import type { Activation } from '../auth/activation.ts';
 import { Reach } from '../authz/reach.ts';
 import { type Ctx, mutate } from '../context.ts';
 import { csvStream } from '../csv-safe.ts';
@@ -458,6 +459,8 @@ export interface ProcessOptions {
   log?: (msg: string) => void;
   /** How update rows ask for an email change (and hand its mails to SMTP after their batch commits). */
   emailChanges: EmailChanges;
+  /** How add rows with SendActivationEmail mail their new user an activation link. */
+  activation?: Activation;
 }
 
 function principalOf(imp: ImportRow): Principal {
@@ -714,7 +717,7 @@ export async function processImport(db: Db, id: string, opts: ProcessOptions): P
             await saveDryState(trx, id, last, world.seats);
             seatsAfter = world.seats;
           } else {
-            const executed = await executeBatch(trx, planned, opts.emailChanges);
+            const executed = await executeBatch(trx, planned, opts.emailChanges, opts.activation ?? null);
             await appendAuditBulk(trx, principal, meta, executed.events);
             mailIds = executed.mailIds;
           }

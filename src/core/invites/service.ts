@@ -7,6 +7,7 @@ import { sql } from 'kysely';
 import type { Db } from '../../db/connection.ts';
 import type { Invite, OrgRole, User } from '../../db/schema.ts';
 import { personActor } from '../auth/actor.ts';
+import { policyOfAccounts, requirePolicy } from '../auth/password-policy.ts';
 import { splitName } from '../auth/service.ts';
 import type { NewSession, SessionsService } from '../auth/sessions.ts';
 import { hashToken, newToken } from '../auth/tokens.ts';
@@ -308,11 +309,19 @@ export class InvitesService {
           `${invite.email} already has a user in this organization: log in as that user, or give its password`,
         );
       }
+      // A password alone is one factor: a user with two-step verification proves it by logging in first.
+      if (!bySession && existing.totp_enabled_at) {
+        throw new AppError(
+          'invalid_credentials',
+          `${invite.email} signs in with two-step verification: log in as that user first, then accept the invite`,
+        );
+      }
       if (existing.status !== 'active')
         throw new AppError('conflict', 'your user is deactivated in this organization; ask an admin');
     } else {
       if (!input.password)
-        throw invalidField('password', 'required to create your user (12 to 256 characters)');
+        throw invalidField('password', 'required to create your user (see the password policy)');
+      requirePolicy(await policyOfAccounts(this.db, [invite.account_id]), input.password, invite.email);
       passwordHash = await hashPassword(input.password);
     }
     const userId = existing?.id ?? newId();

@@ -91,6 +91,26 @@ export function verifyEmailMail(o: { brand: MailBrand | null; name: string; link
   );
 }
 
+export function activationMail(o: {
+  brand: MailBrand | null;
+  name: string;
+  organization: string;
+  link: string;
+  days: number;
+}): RenderedMail {
+  const who = o.brand?.company || o.brand?.name || o.organization;
+  return layout(
+    o.brand,
+    `Activate your ${who} account`,
+    [
+      `Hello${o.name ? ` ${o.name}` : ''},`,
+      `An administrator of ${o.organization} made you a user. Choose a password to activate your account.`,
+    ],
+    { label: 'Choose a password', url: o.link },
+    `The link works once and expires in ${o.days} days. If you did not expect this, ignore this mail.`,
+  );
+}
+
 export function passwordResetMail(o: {
   brand: MailBrand | null;
   link: string;

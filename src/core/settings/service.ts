@@ -80,7 +80,7 @@ function problem(field: string, schema: TSchema, value: unknown): ErrorDetail | 
 }
 
 /** Stored values over the defaults. A stored value the catalogue no longer accepts falls back to the default. */
-function effective(stored: Values): Settings {
+export function effective(stored: Values): Settings {
   const out: Values = {};
   for (const def of CATALOGUE as readonly SettingDef[]) {
     const value = stored[def.key];

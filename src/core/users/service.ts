@@ -4,6 +4,7 @@ import { sql } from 'kysely';
 import type { Db } from '../../db/connection.ts';
 import type { Membership, MembershipStatus, OrgRole, User, UserStatus } from '../../db/schema.ts';
 import type { AuditBuffer } from '../audit/writer.ts';
+import type { Activation } from '../auth/activation.ts';
 import { requireReach } from '../authz/reach.ts';
 import { afterCommit, type Ctx, mutate } from '../context.ts';
 import { AppError, invalidField, notFound } from '../errors.ts';
@@ -33,7 +34,12 @@ import {
 // The repository's views are part of this service's interface (faces import services, never repositories).
 export type { MembershipLabels, MembershipView, UserFilter } from './repository.ts';
 
-export interface UserView extends Omit<User, 'password_hash'> {
+/** What a user's row keeps to itself: the password hash and the TOTP state (src/core/auth/mfa.ts). */
+type Hidden = 'password_hash' | 'totp_secret' | 'totp_pending_secret' | 'totp_enabled_at' | 'totp_last_step';
+
+export interface UserView extends Omit<User, Hidden> {
+  /** Whether the user signs in with two-step verification (TOTP). */
+  mfa_enabled: boolean;
   memberships: MembershipView[];
 }
 
@@ -53,6 +59,8 @@ export interface CreateUserInput extends UserProfileFields {
   permission_profile_id?: number | string | null;
   group_ids?: (number | string)[];
   membership_status?: 'active' | 'pending';
+  /** Mail the new user an activation link (docs/people-and-sessions.md, "Activation"). */
+  send_activation?: boolean;
   /** Memberships in further accounts, made in the same transaction (each with its own profile and groups). */
   other_memberships?: MembershipInput[];
 }
@@ -106,8 +114,15 @@ export const REDACTED_NAME = '[redacted]';
  * acts in only, never where else the user belongs (reads are scoped like writes); owners and admins see all.
  */
 function view(principal: Principal, user: User, memberships: MembershipView[]): UserView {
-  const { password_hash: _omit, ...rest } = user;
-  return { ...rest, memberships: visibleTo(principal, memberships) };
+  const {
+    password_hash: _hash,
+    totp_secret: _secret,
+    totp_pending_secret: _pending,
+    totp_enabled_at: enabledAt,
+    totp_last_step: _step,
+    ...rest
+  } = user;
+  return { ...rest, mfa_enabled: enabledAt != null, memberships: visibleTo(principal, memberships) };
 }
 
 function visibleTo(principal: Principal, memberships: MembershipView[]): MembershipView[] {
@@ -116,10 +131,14 @@ function visibleTo(principal: Principal, memberships: MembershipView[]): Members
 }
 
 export class UsersService {
-  /** `emailChanges` is how update() asks for a new email (src/core/users/email-changes.ts). */
+  /**
+   * `emailChanges` is how update() asks for a new email (src/core/users/email-changes.ts); `activation`
+   * mails a new user their activation link when asked (src/core/auth/activation.ts).
+   */
   constructor(
     private readonly db: Db,
     private readonly emailChanges: EmailChanges,
+    private readonly activation: Activation | null = null,
   ) {}
 
   async get(ctx: Ctx, id: string, db: Db = this.db): Promise<UserView> {
@@ -297,7 +316,17 @@ export class UsersService {
       await accountInBody(ctx, trx, other.account_id);
       await this.membershipIn(ctx, trx, audit, user.id, other);
     }
+    if (input.send_activation) await this.sendActivation(trx, audit, user, accountId);
     return this.get(ctx, user.id, trx);
+  }
+
+  /** Queues an activation mail to a user with no password yet, sent once the transaction commits. */
+  private async sendActivation(trx: Db, audit: AuditBuffer, user: User, accountId: string): Promise<void> {
+    if (!this.activation) throw new Error('UsersService: no activation mailer given');
+    if (user.password_hash !== null || user.status !== 'active') return;
+    const activation = this.activation;
+    const id = await activation.queue(trx, audit, user, accountId);
+    afterCommit(trx, () => activation.dispatch([id]));
   }
 
   /**

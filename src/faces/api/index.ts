@@ -22,6 +22,7 @@ import { peopleApiRoutes } from './people.ts';
 import { permissionProfileRoutes } from './permission-profiles.ts';
 import { platformRoutes } from './platform.ts';
 import { settingRoutes } from './settings.ts';
+import { signInRoutes } from './sign-in.ts';
 import { userRoutes } from './users.ts';
 import { webhookRoutes } from './webhooks.ts';
 
@@ -51,7 +52,8 @@ async function authenticateCredential(request: FastifyRequest, reply: FastifyRep
   const header = request.headers.authorization;
   // No key: a dashboard session cookie (with its CSRF token on writes) stands in for one.
   if (!header && sessionCookie(request)) {
-    await authenticateSession(request);
+    const s = await authenticateSession(request);
+    request.signInSession = { id: s.sessionId, mfaEnrollmentRequired: s.mfaEnrollmentRequired };
     return;
   }
   if (!header) {
@@ -94,6 +96,19 @@ export async function apiFace(fastify: FastifyInstance): Promise<void> {
     const config = request.routeOptions.config;
     if (config.public) return;
     await authenticate(request, reply);
+    const session = request.signInSession;
+    if (session?.mfaEnrollmentRequired && !config.duringMfaEnrollment) {
+      throw new AppError(
+        'mfa_enrollment_required',
+        'an account of yours requires two-step verification: enrol first (POST /api/me/mfa/totp, then /api/me/mfa/totp/confirm)',
+      );
+    }
+    if (config.person && !session) {
+      throw new AppError(
+        'permission_denied',
+        'only a person signed in to the dashboard manages their own password, sessions and two-step verification: this route takes the session cookie, not an API key or access token',
+      );
+    }
     if (config.permission) requirePermission(request.principal!, config.permission);
     else if (config.anyPermission) requireAnyPermission(request.principal!, config.anyPermission);
     await rateLimitByPrincipal(request, reply);
@@ -105,6 +120,7 @@ export async function apiFace(fastify: FastifyInstance): Promise<void> {
   await fastify.register(userRoutes);
   await fastify.register(apiKeyRoutes);
   await fastify.register(meRoutes);
+  await fastify.register(signInRoutes);
   await fastify.register(auditRoutes);
   await fastify.register(permissionProfileRoutes);
   await fastify.register(groupRoutes);

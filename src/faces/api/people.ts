@@ -2,6 +2,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { MAX_RESEND } from '../../core/auth/activation.ts';
 import { ctxOf } from '../ctx.ts';
 import {
   Email,
@@ -73,7 +74,7 @@ const DomainParams = Type.Object({ id: Uuid, domain_id: Uuid }, Strict);
 
 export async function peopleApiRoutes(app: FastifyInstance): Promise<void> {
   const fastify = app.withTypeProvider<TypeBoxTypeProvider>();
-  const { invites, domains, people } = fastify.services;
+  const { invites, domains, people, mfa, activation } = fastify.services;
 
   // --- invites ---
   fastify.post(
@@ -243,5 +244,53 @@ export async function peopleApiRoutes(app: FastifyInstance): Promise<void> {
       await people.adminPasswordReset(ctxOf(request), request.params.id);
       return reply.code(202).send({ status: 'reset_link_sent' });
     },
+  );
+
+  // --- two-step verification reset, activation mails (docs/people-and-sessions.md) ---
+  fastify.delete(
+    '/users/:id/mfa',
+    {
+      config: { permission: 'users:write' },
+      schema: {
+        tags: ['users'],
+        summary:
+          "Turn off a user's two-step verification (a lost phone); they sign in with their password alone until they enrol again",
+        params: IdParams,
+        response: { 204: Type.Null(), ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      await mfa.adminReset(ctxOf(request), request.params.id);
+      return reply.code(204).send(null);
+    },
+  );
+
+  fastify.post(
+    '/users/activation_mails',
+    {
+      config: { permission: 'users:write' },
+      schema: {
+        tags: ['users'],
+        summary:
+          'Mail each named user without a password a new activation link (earlier links stop working); users with a password or deactivated are skipped',
+        body: Type.Object(
+          { user_ids: Type.Array(Uuid, { minItems: 1, maxItems: MAX_RESEND, uniqueItems: true }) },
+          Strict,
+        ),
+        response: {
+          200: Type.Object({
+            sent: Type.Array(Uuid),
+            skipped: Type.Array(
+              Type.Object({
+                user_id: Uuid,
+                reason: Type.Union([Type.Literal('already_activated'), Type.Literal('deactivated')]),
+              }),
+            ),
+          }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => activation.resend(ctxOf(request), request.body.user_ids),
   );
 }

@@ -62,6 +62,9 @@ export const User = Type.Object(
         }),
       ),
     ),
+    mfa_enabled: Type.Optional(
+      Type.Boolean({ description: 'whether the user signs in with two-step verification (TOTP)' }),
+    ),
     created_at: Timestamp,
     updated_at: Timestamp,
     memberships: Type.Array(Membership),
@@ -101,6 +104,12 @@ export async function userRoutes(app: FastifyInstance): Promise<void> {
             permission_profile_id: Type.Optional(Nullable(IntId)),
             group_ids: Type.Optional(Type.Array(IntId, { maxItems: 100 })),
             membership_status: Type.Optional(OpenStatus),
+            send_activation: Type.Optional(
+              Type.Boolean({
+                description:
+                  'mail the new user a link to choose a password (valid SIGNET_ACTIVATION_TTL_DAYS days)',
+              }),
+            ),
           },
           Strict,
         ),

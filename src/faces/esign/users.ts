@@ -158,6 +158,8 @@ export async function userRoutes(fastify: FastifyInstance): Promise<void> {
             company: optString(item, 'company', 200),
             permission_profile_id: profileIdOf(item),
             group_ids: groupIdsOf(item),
+            // DocuSign's UserInformation.sendActivationEmail: a string, "true" or "false".
+            send_activation: String(item.sendActivationEmail ?? '').toLowerCase() === 'true',
           };
         }),
       ),

@@ -221,10 +221,26 @@ export async function oauthFace(fastify: FastifyInstance): Promise<void> {
       const form = new URLSearchParams(asString(request) ?? '');
       const email = form.get('email') ?? '';
       try {
-        const session = await people.login(
+        const result = await people.login(
           { email, password: form.get('password') ?? '', organization_id: view.organizationId },
           requestMeta(request),
         );
+        if (result.kind === 'mfa') {
+          // This page asks for no second factor: the person signs in to Signet first (POST /login, then
+          // /login/mfa), and the interaction then goes on with that session (the GET above).
+          return page(
+            reply,
+            loginPage({
+              uid: view.uid,
+              clientName: view.clientName,
+              email,
+              error:
+                'This account signs in with two-step verification: sign in to Signet in this browser first, then reload this page.',
+            }),
+            401,
+          );
+        }
+        const session = result.session;
         // The person is signed in to Signet too, as after POST /login.
         setSessionCookie(request, reply, session.token, session.expiresAt);
         const resolved = await sessions.resolve(session.token, null, { requireAccount: false });

@@ -1,10 +1,11 @@
-// The people face, at the root: sign-up, login/logout, the current session, email verification, confirming an
-// email change, password resets and invite acceptance. These routes are public (they are how one gets
+// The people face, at the root: sign-up, login (with its second step, /login/mfa) and logout, the current
+// session, email verification, confirming an email change, password resets, activation and invite acceptance. These routes are public (they are how one gets
 // credentials); /logout and GET /session need the session cookie. Errors use the native dialect:
 // {"error": {code, message, details}}.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { MAX_PASSWORD_LENGTH } from '../../core/auth/password-policy.ts';
 import type { NewSession } from '../../core/auth/sessions.ts';
 import { AppError } from '../../core/errors.ts';
 import { Account } from '../api/accounts.ts';
@@ -16,8 +17,9 @@ import { requestMeta } from '../ctx.ts';
 import { toAppError } from '../http-errors.ts';
 import { authenticateSession, clearSessionCookie, sessionCookie, setSessionCookie } from '../session-auth.ts';
 
-/** 12 to 256 characters: long enough to matter, short enough that hashing cannot be used for a DoS. */
-const Password = Type.String({ minLength: 12, maxLength: 256 });
+/** At most 256 characters, so hashing cannot be used for a DoS; the password policy says the rest
+ * (core/auth/password-policy.ts: 400 password_policy naming each unmet rule). */
+const Password = Type.String({ minLength: 1, maxLength: MAX_PASSWORD_LENGTH });
 const Token = Type.String({ minLength: 20, maxLength: 200 });
 
 const SessionBody = {
@@ -26,8 +28,17 @@ const SessionBody = {
   account: Nullable(Account),
   csrf_token: Type.String(),
   expires_at: Timestamp,
+  mfa_enrollment_required: Type.Boolean({
+    description:
+      'an account of yours requires two-step verification and you have not enrolled: until you do, only GET /session, POST /logout and /api/me/mfa… work',
+  }),
 };
 const Session = Type.Object(SessionBody);
+const MfaChallenge = Type.Object({
+  mfa_required: Type.Literal(true),
+  mfa_token: Type.String({ description: 'send it to POST /login/mfa with a code; valid for 5 minutes' }),
+  expires_at: Timestamp,
+});
 const SignupBody = Type.Object({
   ...SessionBody,
   joined_existing_organization: Type.Boolean(),
@@ -46,7 +57,7 @@ const perIp = { rateLimit: { perIp: 'auth' } } as const;
 
 export async function peopleFace(app: FastifyInstance): Promise<void> {
   const fastify = app.withTypeProvider<TypeBoxTypeProvider>();
-  const { people, sessions, invites, emailChanges } = fastify.services;
+  const { people, sessions, invites, emailChanges, activation } = fastify.services;
   const tags = ['people'];
   // Work done after an answer (reset mails, failed-login audit events, SMTP sends) reports to the log, and
   // is waited for on close.
@@ -76,7 +87,7 @@ export async function peopleFace(app: FastifyInstance): Promise<void> {
   async function startSession(request: FastifyRequest, reply: FastifyReply, session: NewSession) {
     setSessionCookie(request, reply, session.token, session.expiresAt);
     const resolved = await sessions.resolve(session.token, null, { requireAccount: false });
-    return people.sessionInfo(resolved.principal, resolved.csrfToken, resolved.expiresAt);
+    return people.sessionInfo(resolved);
   }
 
   fastify.post(
@@ -124,7 +135,8 @@ export async function peopleFace(app: FastifyInstance): Promise<void> {
       config: perIp,
       schema: {
         tags,
-        summary: 'Log in with email and password; sets the signet_session cookie',
+        summary:
+          'Log in with email and password; sets the signet_session cookie. A user with two-step verification gets {mfa_required, mfa_token} and no cookie: then POST /login/mfa',
         body: Type.Object(
           {
             email: Type.String({ minLength: 3, maxLength: 320 }),
@@ -133,11 +145,58 @@ export async function peopleFace(app: FastifyInstance): Promise<void> {
           },
           Strict,
         ),
+        response: { 200: Type.Union([Session, MfaChallenge]), ...errors },
+      },
+    },
+    async (request, reply) => {
+      const result = await people.login(request.body, requestMeta(request));
+      if (result.kind === 'mfa') {
+        return reply.send({ mfa_required: true, mfa_token: result.mfaToken, expires_at: result.expiresAt });
+      }
+      return reply.send(await startSession(request, reply, result.session));
+    },
+  );
+
+  fastify.post(
+    '/login/mfa',
+    {
+      config: perIp,
+      schema: {
+        tags,
+        summary:
+          'The second step of a login: the mfa_token from POST /login and a TOTP code or a recovery code; sets the signet_session cookie',
+        body: Type.Object(
+          {
+            mfa_token: Token,
+            code: Type.String({ minLength: 1, maxLength: 40 }),
+          },
+          Strict,
+        ),
         response: { 200: Session, ...errors },
       },
     },
     async (request, reply) => {
-      const session = await people.login(request.body, requestMeta(request));
+      const session = await people.loginMfa(request.body, requestMeta(request));
+      return reply.send(await startSession(request, reply, session));
+    },
+  );
+
+  fastify.post(
+    '/activate',
+    {
+      config: perIp,
+      schema: {
+        tags,
+        summary:
+          'Activate your user with the token from the activation mail: choose a password (the policy applies); verifies your email and logs you in',
+        body: Type.Object({ token: Token, password: Password }, Strict),
+        response: { 200: Session, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const meta = requestMeta(request);
+      const user = await activation.activate(request.body.token, request.body.password, meta);
+      const session = await people.startSession(user, meta, { via: 'activation' });
       return reply.send(await startSession(request, reply, session));
     },
   );
@@ -169,8 +228,7 @@ export async function peopleFace(app: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
-      const s = await authenticateSession(request, { requireAccount: false });
-      return people.sessionInfo(s.principal, s.csrfToken, s.expiresAt);
+      return people.sessionInfo(await authenticateSession(request, { requireAccount: false }));
     },
   );
 
