@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import type { Config } from '../config.ts';
 import { ApiKeysService } from '../core/api-keys/service.ts';
+import { DEFAULT_POLICY, unmetRules } from '../core/auth/password-policy.ts';
 import { bootstrap } from '../core/bootstrap.ts';
 import { isEmail } from '../core/email.ts';
 import { AppError } from '../core/errors.ts';
@@ -29,8 +30,12 @@ export async function runBootstrap(args: string[], config: Config): Promise<numb
     throw new CliError('bootstrap needs --email with an email address', 2);
   if (!values.org) throw new CliError('bootstrap needs --org NAME', 2);
   if (!values.account) throw new CliError('bootstrap needs --account NAME', 2);
-  if (values.password !== undefined && values.password.length < 12) {
-    throw new CliError('--password must be at least 12 characters', 2);
+  if (values.password !== undefined) {
+    // A new organization's account starts with the default password policy (docs/people-and-sessions.md).
+    const unmet = unmetRules(DEFAULT_POLICY, values.password, values.email);
+    if (unmet.length > 0) {
+      throw new CliError(`--password must have ${unmet.map((d) => d.message).join('; ')}`, 2);
+    }
   }
 
   const where = config.databaseUrl ? 'DATABASE_URL' : `SIGNET_DATA_DIR=${config.dataDir}`;

@@ -27,7 +27,7 @@ const COMMANDS: Record<string, { synopsis: string; summary: string; details?: st
       "  --email E            the owner's email address\n" +
       '  --org NAME           the organization; run again with the same email and name, it is found, not made\n' +
       '  --account NAME       its first account\n' +
-      "  --password P         the owner's password for the dashboard (12 characters or more)\n" +
+      "  --password P         the owner's password for the dashboard (the default password policy: 12+ characters, mixed case, a digit)\n" +
       '  --new-organization   make a new organization even though one of that name exists with another owner\n' +
       '  --json               print {"organization_id","account_id","user_id","api_key"} on one line',
   },

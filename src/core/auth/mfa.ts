@@ -12,11 +12,10 @@ import { sql } from 'kysely';
 import { Secret, TOTP } from 'otpauth';
 import type { Db } from '../../db/connection.ts';
 import type { User } from '../../db/schema.ts';
-import { requireReach } from '../authz/reach.ts';
+import { requireReach, userToManage } from '../authz/reach.ts';
 import { type Ctx, mutate } from '../context.ts';
 import { AppError, notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
-import { requireMayManageRole } from '../roles.ts';
 import { hashToken, newToken } from './tokens.ts';
 
 export const TOTP_PERIOD = 30;
@@ -35,7 +34,7 @@ export function totpAt(
   opts: { algorithm?: 'SHA1' | 'SHA256' | 'SHA512'; digits?: number; period?: number } = {},
 ): string {
   return TOTP.generate({
-    secret: new Secret({ buffer: secret.slice().buffer }),
+    secret: new Secret({ buffer: Uint8Array.from(secret).buffer }),
     algorithm: opts.algorithm ?? 'SHA1',
     digits: opts.digits ?? TOTP_DIGITS,
     period: opts.period ?? TOTP_PERIOD,
@@ -211,25 +210,7 @@ export class MfaService {
    */
   async adminReset(ctx: Ctx, userId: string): Promise<void> {
     const { principal } = ctx;
-    const user = await this.db
-      .selectFrom('users')
-      .selectAll()
-      .where('id', '=', userId)
-      .where('organization_id', '=', principal.organizationId)
-      .executeTakeFirst();
-    if (!user) throw notFound('user', userId);
-    if (principal.role === 'member') {
-      const inAccount = principal.accountId
-        ? await this.db
-            .selectFrom('memberships')
-            .select('id')
-            .where('user_id', '=', userId)
-            .where('account_id', '=', principal.accountId)
-            .executeTakeFirst()
-        : undefined;
-      if (!inAccount) throw notFound('user', userId);
-    }
-    requireMayManageRole(principal.role, user, 'reset the two-step verification of');
+    const user = await userToManage(this.db, principal, userId, 'reset the two-step verification of');
     await requireReach(this.db, principal, user.id, 'manage_users', 'a two-step verification reset');
     await mutate(this.db, ctx, async (trx, audit) => {
       const before = await this.user(trx, userId, true);

@@ -5,7 +5,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../../db/connection.ts';
 import type { Account, Organization, User } from '../../db/schema.ts';
-import { requireReach } from '../authz/reach.ts';
+import { requireReach, userToManage } from '../authz/reach.ts';
 import { type Ctx, mutate, type RequestMeta } from '../context.ts';
 import { postCredit } from '../credits/ledger.ts';
 import { AppError, notFound } from '../errors.ts';
@@ -21,7 +21,6 @@ import {
 import { createOrganizationWithOwner } from '../organizations/create.ts';
 import { hashPassword, verifyPassword } from '../passwords.ts';
 import type { Principal } from '../principal.ts';
-import { requireMayManageRole } from '../roles.ts';
 import { openMembership } from '../users/memberships.ts';
 import type { UsersService, UserView } from '../users/service.ts';
 import { personActor } from './actor.ts';
@@ -586,25 +585,7 @@ export class PeopleService {
   /** Admin-triggered: mails the user a reset link. The target must be in the caller's organization. */
   async adminPasswordReset(ctx: Ctx, userId: string): Promise<void> {
     const { principal } = ctx;
-    const user = await this.db
-      .selectFrom('users')
-      .selectAll()
-      .where('id', '=', userId)
-      .where('organization_id', '=', principal.organizationId)
-      .executeTakeFirst();
-    if (!user) throw notFound('user', userId);
-    if (principal.role === 'member') {
-      const inAccount = principal.accountId
-        ? await this.db
-            .selectFrom('memberships')
-            .select('id')
-            .where('user_id', '=', userId)
-            .where('account_id', '=', principal.accountId)
-            .executeTakeFirst()
-        : undefined;
-      if (!inAccount) throw notFound('user', userId);
-    }
-    requireMayManageRole(principal.role, user, 'reset the password of');
+    const user = await userToManage(this.db, principal, userId, 'reset the password of');
     if (user.status !== 'active')
       throw new AppError('conflict', `user ${user.id} is deactivated; reactivate the user first`);
     // A new password opens every account the user belongs to: the caller needs manage_users in each.

@@ -19,7 +19,8 @@
 // Every service that makes such a change calls this (users, imports, password resets), so the faces that
 // call those services (/api, /management, /restapi) inherit it.
 import type { Db } from '../../db/connection.ts';
-import { AppError } from '../errors.ts';
+import type { User } from '../../db/schema.ts';
+import { AppError, notFound } from '../errors.ts';
 import {
   beyondHeld,
   heldProfilePermissions,
@@ -27,6 +28,7 @@ import {
   type ProfilePermission,
   withinScopes,
 } from '../principal.ts';
+import { requireMayManageRole } from '../roles.ts';
 
 export class Reach {
   private constructor(
@@ -173,4 +175,37 @@ export async function requireReach(
   const reached = await reachedBy(db, userId);
   const denial = (await Reach.of(db, principal)).denial(userId, reached, need, change);
   if (denial) throw denial;
+}
+
+/**
+ * The user an admin action on one person names (a password reset, a two-step verification reset): of the
+ * principal's organization, and for a member of its own account (anyone else answers 404, as if they did not
+ * exist), never above the principal's role. The caller then checks the reach (requireReach).
+ */
+export async function userToManage(
+  db: Db,
+  principal: Principal,
+  userId: string,
+  verb: string,
+): Promise<User> {
+  const user = await db
+    .selectFrom('users')
+    .selectAll()
+    .where('id', '=', userId)
+    .where('organization_id', '=', principal.organizationId)
+    .executeTakeFirst();
+  if (!user) throw notFound('user', userId);
+  if (principal.role === 'member') {
+    const inAccount = principal.accountId
+      ? await db
+          .selectFrom('memberships')
+          .select('id')
+          .where('user_id', '=', userId)
+          .where('account_id', '=', principal.accountId)
+          .executeTakeFirst()
+      : undefined;
+    if (!inAccount) throw notFound('user', userId);
+  }
+  requireMayManageRole(principal.role, user, verb);
+  return user;
 }
