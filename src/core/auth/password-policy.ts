@@ -33,7 +33,8 @@ let common: Set<string> | null = null;
 /** Whether `password` is one of the bundled common passwords (compared ignoring case). */
 export function isCommonPassword(password: string): boolean {
   common ??= new Set(
-    readFileSync(new URL('./common-passwords.txt', import.meta.url), 'utf8')
+    // Through src/ from here or from the compiled dist/core/auth/ alike (as src/db/migrate.ts reads migrations).
+    readFileSync(new URL('../../../src/core/auth/common-passwords.txt', import.meta.url), 'utf8')
       .split('\n')
       .filter((l) => l !== ''),
   );
