@@ -49,13 +49,7 @@ export function createServices(db: Db, config: Config) {
   // People: sessions, mail, sign-up/login/resets, invites, claimed domains (docs/people-and-sessions.md).
   const mailer = new Mailer(db, config);
   const emailChanges = new EmailChanges(db, mailer, config.environment, config.publicUrl);
-  const activation = new Activation(
-    db,
-    mailer,
-    config.environment,
-    config.publicUrl,
-    config.activationTtlDays,
-  );
+  const activation = Activation.of(db, mailer, config);
   const users = new UsersService(db, emailChanges, activation);
   const sessions = new SessionsService(db, config.environment, config.sessionMaxHours);
   const mfa = new MfaService(db);

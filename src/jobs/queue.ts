@@ -142,13 +142,7 @@ export async function startJobRunner(opts: RunnerOptions): Promise<JobRunner> {
   const mailer = new Mailer(db, config);
   mailer.onError = (err, id) => log(`sending mail ${id} failed: ${(err as Error).message}`);
   const emailChanges = new EmailChanges(db, mailer, config.environment, config.publicUrl);
-  const activation = new Activation(
-    db,
-    mailer,
-    config.environment,
-    config.publicUrl,
-    config.activationTtlDays,
-  );
+  const activation = Activation.of(db, mailer, config);
   for (let i = 0; i < opts.concurrency; i++) {
     await boss.work(
       config.importQueue,

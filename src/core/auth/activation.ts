@@ -4,6 +4,7 @@
 // verifies the address (the mail reached it) and turns the user's pending memberships active, as DocuSign's
 // activation_required memberships become active when their user activates.
 import { sql } from 'kysely';
+import type { Config } from '../../config.ts';
 import type { Db } from '../../db/connection.ts';
 import type { User } from '../../db/schema.ts';
 import type { AuditBuffer } from '../audit/writer.ts';
@@ -32,6 +33,11 @@ const INVALID_LINK = (expired = false) =>
   );
 
 export class Activation {
+  /** The activation mails of a process, as its configuration says. */
+  static of(db: Db, mailer: Mailer, config: Config): Activation {
+    return new Activation(db, mailer, config.environment, config.publicUrl, config.activationTtlDays);
+  }
+
   constructor(
     private readonly db: Db,
     private readonly mailer: Mailer,

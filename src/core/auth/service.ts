@@ -5,6 +5,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../../db/connection.ts';
 import type { Account, Organization, User } from '../../db/schema.ts';
+import type { AuditBuffer } from '../audit/writer.ts';
 import { requireReach, userToManage } from '../authz/reach.ts';
 import { type Ctx, mutate, type RequestMeta } from '../context.ts';
 import { postCredit } from '../credits/ledger.ts';
@@ -79,6 +80,12 @@ const INVALID_TOKEN = (what: string) =>
     `this ${what} link is not valid: it was used already, has expired, or is wrong`,
     [{ field: 'token', message: 'not valid' }],
   );
+
+/** One `session.revoked` event per session a person ended (their own choice, or a password change). */
+function recordRevoked(audit: Pick<AuditBuffer, 'record'>, ids: readonly string[], reason: string): void {
+  for (const id of ids)
+    audit.record({ action: 'session.revoked', targetType: 'session', targetId: id, extra: { reason } });
+}
 
 export class PeopleService {
   private dummyHash: Promise<string> | null = null;
@@ -412,13 +419,7 @@ export class PeopleService {
         targetId: userId,
         extra: { sessions_ended: ended.length },
       });
-      for (const id of ended)
-        audit.record({
-          action: 'session.revoked',
-          targetType: 'session',
-          targetId: id,
-          extra: { reason: 'password_changed' },
-        });
+      recordRevoked(audit, ended, 'password_changed');
     });
   }
 
@@ -427,7 +428,7 @@ export class PeopleService {
     await mutate(this.db, ctx, async (trx, audit) => {
       if (!(await this.sessions.endById(trx, ctx.principal.userId!, sessionId)))
         throw notFound('session', sessionId);
-      audit.record({ action: 'session.revoked', targetType: 'session', targetId: sessionId });
+      recordRevoked(audit, [sessionId], 'by_user');
     });
   }
 
@@ -435,13 +436,7 @@ export class PeopleService {
   async endOtherSessions(ctx: Ctx, keepId: string): Promise<number> {
     return mutate(this.db, ctx, async (trx, audit) => {
       const ended = await this.sessions.endOthers(trx, ctx.principal.userId!, keepId);
-      for (const id of ended)
-        audit.record({
-          action: 'session.revoked',
-          targetType: 'session',
-          targetId: id,
-          extra: { reason: 'revoke_others' },
-        });
+      recordRevoked(audit, ended, 'revoke_others');
       return ended.length;
     });
   }
