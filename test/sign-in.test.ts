@@ -535,6 +535,13 @@ test('activation: POST /api/users send_activation, the link, the policy, bulk re
   });
   assert.equal(activated.statusCode, 200, activated.body);
   assert.equal(activated.json().user.email, yes);
+  // eSignature's UsersApi.create with sendActivationEmail ("true", a string there).
+  const viaEsign = email('esign');
+  const esign = await api('POST', `/restapi/v2.1/accounts/${tenant.accountId}/users`, {
+    newUsers: [{ email: viaEsign, userName: 'E Sign', sendActivationEmail: 'true' }],
+  });
+  assert.equal(esign.statusCode, 201, esign.body);
+  assert.match((await lastMail(viaEsign)).subject, /Activate your/);
   const actions = await auditActions(tenant.organizationId);
   assert.ok(actions.includes('user.activation_sent'));
   assert.ok(actions.includes('user.activated'));
