@@ -80,7 +80,7 @@ test('dashboard journey: sign up, verify, invite, accept, import with a dry run,
 
     // 1. Sign up.
     const email = `${unique('ada')}@example.test`;
-    const password = 'correct horse battery staple 42';
+    const password = 'Correct horse battery staple 42';
     await page.goto(`${base}/signup`);
     await check(page, 'signup', problems);
     await page.getByLabel('Your name').fill('Ada Lovelace');

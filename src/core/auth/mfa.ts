@@ -175,7 +175,7 @@ export class MfaService {
     const ok = await mutate(this.db, ctx, async (trx, audit) => {
       const user = await this.user(trx, userId, true);
       if (!user.totp_enabled_at) throw NOT_ENABLED('nothing to turn off');
-      if (!(await this.useCode(trx, user, code))) return false;
+      if (!(await this.consumeCode(trx, user, code))) return false;
       await this.clear(trx, userId);
       audit.record({
         action: 'mfa.disabled',
@@ -194,7 +194,7 @@ export class MfaService {
     const codes = await mutate(this.db, ctx, async (trx, audit) => {
       const user = await this.user(trx, userId, true);
       if (!user.totp_enabled_at) throw NOT_ENABLED('enrol first');
-      if (!(await this.useCode(trx, user, code))) return null;
+      if (!(await this.consumeCode(trx, user, code))) return null;
       const fresh = await this.newRecoveryCodes(trx, user);
       audit.record({ action: 'mfa.recovery_codes_regenerated', targetType: 'user', targetId: userId });
       return fresh;
@@ -229,7 +229,7 @@ export class MfaService {
    * Checks and consumes a code of `user`: a TOTP code of a step after the last one accepted, or an unused
    * recovery code. False when it is neither. Runs in the caller's transaction (the user's row is locked).
    */
-  async useCode(trx: Db, user: User, code: string): Promise<false | 'totp' | 'recovery'> {
+  async consumeCode(trx: Db, user: User, code: string): Promise<false | 'totp' | 'recovery'> {
     const trimmed = code.trim();
     if (user.totp_secret && /^[0-9]{6}$/.test(trimmed)) {
       const step = totpStep(user.totp_secret, trimmed);
@@ -295,7 +295,7 @@ export class MfaService {
   }
 
   /** Marks a challenge used; false when another request used it first. */
-  async useChallenge(trx: Db, challengeId: string): Promise<boolean> {
+  async consumeChallenge(trx: Db, challengeId: string): Promise<boolean> {
     const row = await trx
       .updateTable('mfa_challenges')
       .set({ used_at: new Date() })

@@ -341,12 +341,12 @@ export class PeopleService {
         .forUpdate()
         .executeTakeFirstOrThrow();
       if (locked.status !== 'active' || !locked.totp_enabled_at) return 'gone' as const;
-      const kind = await this.mfa.useCode(trx, locked, input.code);
+      const kind = await this.mfa.consumeCode(trx, locked, input.code);
       if (!kind) {
         audit.record({ action: 'login.mfa_failed', targetType: 'user', targetId: user.id });
         return false;
       }
-      if (!(await this.mfa.useChallenge(trx, challenge.challengeId))) return 'gone' as const;
+      if (!(await this.mfa.consumeChallenge(trx, challenge.challengeId))) return 'gone' as const;
       if (kind === 'recovery')
         audit.record({ action: 'mfa.recovery_code_used', targetType: 'user', targetId: user.id });
       return kind;
