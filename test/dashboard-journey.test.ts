@@ -115,7 +115,7 @@ test('dashboard journey: sign up, verify, invite, accept, import with a dry run,
     await page2.goto(await mailedLink(colleague, base));
     await check(page2, 'accept-invite', problems2);
     await page2.getByLabel('Your name').fill('Grace Hopper');
-    await page2.getByLabel('Password').fill('a ship in port is safe 1906');
+    await page2.getByLabel('Password').fill('A ship in port is safe 1906');
     await page2.getByRole('button', { name: 'Accept invitation' }).click();
     await page2.getByRole('heading', { name: 'Accounts' }).waitFor();
     assert.match((await page2.locator('header').textContent()) ?? '', new RegExp(colleague));
