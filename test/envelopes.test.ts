@@ -333,7 +333,7 @@ test('signup credits: a new self-service organization starts with SIGNET_SIGNUP_
     url: '/signup',
     payload: {
       email: `signup-${Date.now()}@example.test`,
-      password: 'correct horse battery staple',
+      password: 'Correct horse battery staple 1',
       name: 'Ada Lovelace',
       organization_name: 'Analytical',
     },
