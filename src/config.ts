@@ -69,9 +69,28 @@ const ConfigSchema = Type.Object({
   // (docs/webhooks.md: a deployment may leave delivery to some of its worker processes).
   webhookTimeoutMs: Type.Integer({ minimum: 100, maximum: 60_000 }),
   webhookDelivery: Type.Boolean(),
+  // The waits (seconds) between a failed attempt and the next (docs/webhooks.md, "Delivery"): Atlas's ladder,
+  // then Standard Webhooks' example, about three days in all. Shorter ladders are for tests and drills.
+  webhookRetrySeconds: Type.Array(Type.Integer({ minimum: 0, maximum: 7 * 24 * 3600 }), {
+    minItems: 1,
+    maxItems: 50,
+  }),
+  // An endpoint whose attempts have all failed for this long is disabled and its organization's admins mailed.
+  webhookDisableAfterSeconds: Type.Integer({ minimum: 1, maximum: 30 * 24 * 3600 }),
+  // Deliveries of one endpoint in flight at once, all processes together (one slow receiver holds only these).
+  webhookEndpointConcurrency: Type.Integer({ minimum: 1, maximum: 100 }),
+  // The organizations whose webhooks this process sends (empty: all): a worker set aside for some tenants, or
+  // on the network segment their on-premises receivers are on. Every organization needs some process.
+  webhookOrganizations: Type.Array(Type.String({ format: 'uuid' })),
 });
 
 export type Config = Static<typeof ConfigSchema>;
+
+/**
+ * Seconds to wait after each failed webhook attempt: Atlas's ladder (1 min, 5 min, 30 min, 2 h), then Standard
+ * Webhooks' example (5 h, 10 h, 14 h, 20 h, 24 h): about three days, then the delivery has failed.
+ */
+export const DEFAULT_RETRY_SECONDS = [60, 300, 1800, 7200, 18_000, 36_000, 50_400, 72_000, 86_400] as const;
 
 export class ConfigError extends Error {}
 
@@ -133,6 +152,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     signupCredits: int('SIGNET_SIGNUP_CREDITS', 5),
     webhookTimeoutMs: int('SIGNET_WEBHOOK_TIMEOUT_MS', 10_000),
     webhookDelivery: env.SIGNET_WEBHOOK_DELIVERY !== 'false',
+    webhookRetrySeconds: env.SIGNET_WEBHOOK_RETRY_SECONDS
+      ? env.SIGNET_WEBHOOK_RETRY_SECONDS.split(',').map((s) => (/^\s*\d+\s*$/.test(s) ? Number(s) : -1))
+      : [...DEFAULT_RETRY_SECONDS],
+    webhookDisableAfterSeconds: int('SIGNET_WEBHOOK_DISABLE_AFTER_SECONDS', 3 * 24 * 3600),
+    webhookEndpointConcurrency: int('SIGNET_WEBHOOK_ENDPOINT_CONCURRENCY', 4),
+    webhookOrganizations: (env.SIGNET_WEBHOOK_ORGANIZATIONS ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
     ...overrides,
   };
   // By default the audience is SIGNET_PUBLIC_URL's host[:port], which is what the SDKs send.
@@ -180,6 +208,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       '/tls': 'SIGNET_TLS_CERT / SIGNET_TLS_KEY',
       '/outboundAllowHttp': 'SIGNET_OUTBOUND_ALLOW_HTTP (true | false)',
       '/webhookTimeoutMs': 'SIGNET_WEBHOOK_TIMEOUT_MS',
+      '/webhookRetrySeconds': 'SIGNET_WEBHOOK_RETRY_SECONDS (comma-separated seconds)',
+      '/webhookDisableAfterSeconds': 'SIGNET_WEBHOOK_DISABLE_AFTER_SECONDS',
+      '/webhookEndpointConcurrency': 'SIGNET_WEBHOOK_ENDPOINT_CONCURRENCY',
+      '/webhookOrganizations': 'SIGNET_WEBHOOK_ORGANIZATIONS (organization ids, comma-separated)',
     };
     const got = typeof first.value === 'string' ? `, got "${first.value}"` : '';
     throw new ConfigError(`invalid ${names[first.path] ?? first.path}: ${first.message}${got}`);

@@ -41,6 +41,7 @@ import { SigningTokens } from './core/signing/tokens.ts';
 import { EmailChanges } from './core/users/email-changes.ts';
 import { ProvisioningService } from './core/users/provisioning.ts';
 import { UsersService } from './core/users/service.ts';
+import { ConnectService } from './core/webhooks/connect.ts';
 import { WebhookEndpointsService } from './core/webhooks/endpoints.ts';
 import type { Db } from './db/connection.ts';
 import { enqueueExport, enqueueImport } from './jobs/queue.ts';
@@ -145,6 +146,8 @@ export function createServices(db: Db, config: Config) {
       signUrl: (envelope, partyId) => signing.signUrl(envelope, partyId),
       startTurn: (trx, envelope, party) => signing.startTurn(trx, envelope, party),
     }),
+    // The Connect operations of /management: organization-level Connect configurations on the same endpoints.
+    connect: new ConnectService(db, { allow: config.outboundAllow, allowHttp: config.outboundAllowHttp }),
   };
 }
 

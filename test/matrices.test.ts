@@ -169,6 +169,8 @@ const ORGANIZATION_LEVEL = new Set<ParamKind>([
   'integrationKey',
   'consent',
   'connected',
+  'connect',
+  'connectSecret',
 ]);
 
 test('account-boundary matrix: a DS Admin of A1 calls every route with A2’s ids, and changes V only inside A1', async (t) => {

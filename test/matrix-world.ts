@@ -75,6 +75,9 @@ export interface Ids {
   connected: string;
   /** A dashboard session of the account's user (only that user may end it). */
   session: string;
+  /** An organization-level Connect configuration and a Connect HMAC key (the organization also has OAuth). */
+  connect: string;
+  connectSecret: string;
 }
 
 export interface Ctx {
@@ -309,6 +312,30 @@ export const MAKERS = {
     );
     return a.id as string;
   },
+  /** Through /management, as a DocuSign client would: a configuration, a key and the OAuth configuration. */
+  async connect(c: Ctx) {
+    const base = `/management/v2/organizations/${c.tenant.organizationId}/connect`;
+    const cfg = await ok(
+      await c.owner('POST', base, { urlToPublishTo: 'https://hooks.example/connect', name: unique('C') }),
+      'connect configuration',
+    );
+    const made = await ok(await c.owner('POST', `${base}/secret`, {}), 'connect secret');
+    // The answer holds the secret, not its key id (others may be made meanwhile): look it up.
+    const key = await testDb()
+      .db.selectFrom('connect_hmac_secrets')
+      .select('id')
+      .where('secret', '=', made.secrets[0])
+      .executeTakeFirstOrThrow();
+    await ok(
+      await c.owner('PUT', `${base}/oauth`, {
+        authorizationServerUrl: 'https://auth.example/oauth/token',
+        clientId: 'c',
+        clientSecret: 's',
+      }),
+      'connect oauth',
+    );
+    return { connect: cfg.connectId as string, connectSecret: key.id };
+  },
   async settingsImport(c: Ctx) {
     const id = newId();
     await sql`INSERT INTO settings_imports (id, organization_id, status, requestor, size_bytes)
@@ -365,6 +392,7 @@ export async function populate(c: Ctx, account: string, options: { connected?: b
     connected:
       options.connected === false ? '00000000-0000-4000-8000-000000000000' : await MAKERS.connected(c),
     session: await MAKERS.session(c, user.user),
+    ...(await MAKERS.connect(c)),
   };
 }
 
@@ -410,6 +438,8 @@ export async function freshFor(
   if (kinds.has('envelope') && method !== 'GET') ids.envelope = await MAKERS.envelope(c, ids.account);
   if ((kinds.has('webhook') || kinds.has('webhookDelivery')) && method === 'DELETE')
     Object.assign(ids, await MAKERS.webhook(c, ids.account));
+  if ((kinds.has('connect') || kinds.has('connectSecret')) && method === 'DELETE')
+    Object.assign(ids, await MAKERS.connect(c));
   return ids;
 }
 
@@ -447,7 +477,9 @@ export type ParamKind =
   | 'envelope'
   | 'connected'
   | 'session'
-  | 'unsupported';
+  | 'unsupported'
+  | 'connect'
+  | 'connectSecret';
 
 const INTEGRATION_KINDS: ParamKind[] = ['integration', 'integrationSecret', 'integrationKey', 'consent'];
 
@@ -474,9 +506,8 @@ function kindOf(route: AppRoute, param: string, previous: string): ParamKind | n
     consent_id: 'consent',
     envelopeId: 'envelope',
     assetGroupWorkId: route.url.includes('/accountClones/') ? 'clone' : 'creation',
-    // The 501 operations' ids (any value: nothing is looked up).
-    connectId: 'unsupported',
-    keyId: 'unsupported',
+    connectId: 'connect',
+    keyId: 'connectSecret',
   };
   if (param === 'importId') return route.url.includes('/account_settings') ? 'settingsImport' : 'import';
   if (param === 'exportId') return route.url.includes('/account_settings') ? 'settingsExport' : 'export';
@@ -569,10 +600,14 @@ export function paramValue(kind: ParamKind, ids: Ids): string {
       return ids.session;
     case 'unsupported':
       return '00000000-0000-4000-8000-000000000000';
+    case 'connect':
+      return ids.connect;
+    case 'connectSecret':
+      return ids.connectSecret;
   }
 }
 
-/** Ids that name nothing of an account (the organization, a logo kind, a 501's placeholder). */
+/** Ids that name nothing of an account (the organization, a logo kind). */
 export const NOT_ACCOUNT_SCOPED = new Set<ParamKind>(['org', 'logo', 'unsupported']);
 
 export interface Params {
@@ -820,12 +855,17 @@ const REQUESTS: Record<string, ((ids: Ids) => Request) | null> = {
   }),
   'POST /management/v2/organizations/:organizationId/imports/account_settings': (w) =>
     csv(`AccountId,sessionTimeout\n${w.account},45\n`),
-  // The 501 operations: any body.
-  'POST /management/v2/organizations/:organizationId/connect': () => ({ body: {} }),
-  'POST /management/v2/organizations/:organizationId/connect/oauth': () => ({ body: {} }),
-  'PUT /management/v2/organizations/:organizationId/connect/oauth': () => ({ body: {} }),
+  'POST /management/v2/organizations/:organizationId/connect': () => ({
+    body: { urlToPublishTo: 'https://hooks.example/connect', name: unique('C') },
+  }),
+  'POST /management/v2/organizations/:organizationId/connect/oauth': () => ({
+    body: { authorizationServerUrl: 'https://auth.example/token', clientId: 'c', clientSecret: 's' },
+  }),
+  'PUT /management/v2/organizations/:organizationId/connect/oauth': () => ({ body: { scope: 'hooks' } }),
   'POST /management/v2/organizations/:organizationId/connect/secret': () => ({ body: {} }),
-  'PUT /management/v2/organizations/:organizationId/connect/:connectId': () => ({ body: {} }),
+  'PUT /management/v2/organizations/:organizationId/connect/:connectId': () => ({
+    body: { name: unique('C') },
+  }),
   // /restapi (eSignature)
   'POST /restapi/v2.1/accounts/:accountId/users': () => ({
     body: { newUsers: [{ email: `${unique('es')}@example.test`, userName: 'E S' }] },

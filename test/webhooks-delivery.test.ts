@@ -3,107 +3,12 @@
 // Retry-After; rotation signs with both secrets; 410 disables the endpoint; the outbound guard's ranges.
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
-import { type TestContext, test } from 'node:test';
+import { test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
-import type { Config } from '../src/config.ts';
 import { checkedAddress, isBlockedAddress, OutboundRefused } from '../src/core/net/outbound.ts';
 import { startDnsServer } from './dns-server.ts';
-import { as, buildApp, createTenant, testDb, unique } from './helper.ts';
-import { runWorker } from './imports-helper.ts';
-
-interface Received {
-  path: string;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
-/** A receiver on 127.0.0.1: records every request; answers what `answer` says (200 by default). */
-async function receiver(t: TestContext) {
-  const got: Received[] = [];
-  const waiters: (() => void)[] = [];
-  const held = new Set<string>();
-  const parked: (() => void)[] = [];
-  let answer: (r: Received) => { status: number; headers?: Record<string, string> } = () => ({ status: 200 });
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const r = { path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
-      got.push(r);
-      const reply = () => {
-        const a = answer(r);
-        res.writeHead(a.status, a.headers ?? {});
-        res.end('ok');
-      };
-      // A held path answers only once released (a receiver that hangs).
-      if (held.has(r.path)) parked.push(reply);
-      else reply();
-      for (const w of waiters.splice(0)) w();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(() => {
-    for (const reply of parked.splice(0)) reply();
-    return new Promise<void>((r) => server.close(() => r()));
-  });
-  const port = (server.address() as { port: number }).port;
-  return {
-    url: (path: string) => `http://127.0.0.1:${port}${path}`,
-    got,
-    answer(fn: typeof answer) {
-      answer = fn;
-    },
-    hold(path: string) {
-      held.add(path);
-    },
-    release() {
-      held.clear();
-      for (const reply of parked.splice(0)) reply();
-    },
-    /** Resolves once `n` requests have arrived at `path`. */
-    async wait(path: string, n: number): Promise<Received[]> {
-      for (;;) {
-        const here = got.filter((r) => r.path === path);
-        if (here.length >= n) return here;
-        await new Promise<void>((r) => waiters.push(r));
-      }
-    },
-  };
-}
-
-/** Calls `read` until `done` holds for its result (the worker runs on its own; this waits for it). */
-async function until<T>(read: () => Promise<T>, done: (v: T) => boolean): Promise<T> {
-  for (;;) {
-    const v = await read();
-    if (done(v)) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function setup(t: TestContext, overrides: Partial<Config> = {}) {
-  const built = await buildApp(t, {
-    outboundAllowHttp: true,
-    outboundAllow: ['127.0.0.1'],
-    webhookDelivery: true,
-    ...overrides,
-  });
-  await runWorker(t, built.config);
-  const tenant = await createTenant(built.services, built.config);
-  const api = as(built.app, tenant.key);
-  const rx = await receiver(t);
-  const endpoint = async (path: string, format: string, events = ['user.created']) => {
-    const res = await api('POST', '/api/webhook_endpoints', {
-      account_id: tenant.accountId,
-      url: rx.url(path),
-      events,
-      format,
-    });
-    assert.equal(res.statusCode, 201, res.body);
-    return res.json();
-  };
-  return { ...built, tenant, api, rx, endpoint };
-}
+import { testDb, unique } from './helper.ts';
+import { setup, until } from './webhooks-helper.ts';
 
 test('delivery: the three formats, signed, verified by the receiver; the webhook-id is the event id', async (t) => {
   const { api, rx, endpoint, tenant } = await setup(t);

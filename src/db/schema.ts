@@ -486,6 +486,8 @@ export interface Database {
   envelope_events: EnvelopeEventsTable;
   credit_balances: CreditBalancesTable;
   credit_entries: CreditEntriesTable;
+  connect_hmac_secrets: ConnectHmacSecretsTable;
+  connect_oauth_configs: ConnectOAuthConfigsTable;
 }
 
 export type Organization = Selectable<OrganizationsTable>;
@@ -632,7 +634,18 @@ export type WebhookFormat = 'standard' | 'atlas' | 'connect';
 export interface WebhookEndpointsTable {
   id: string;
   organization_id: string;
-  account_id: string;
+  /** NULL for an organization-level Connect configuration (0025). */
+  account_id: string | null;
+  /** An organization-level endpoint's accounts (Connect's accountIds); NULL: every account (0025). */
+  account_ids: ColumnType<string[] | null, string[] | null | undefined, string[] | null>;
+  /** The Connect configuration's own fields, as /management set them (0025). */
+  connect: ColumnType<
+    Record<string, unknown> | null,
+    Record<string, unknown> | null | undefined,
+    Record<string, unknown> | null
+  >;
+  /** When the current run of failed attempts began; NULL after a success (0025). */
+  failing_since: ColumnType<Date | null, Date | null | undefined, Date | null>;
   url: string;
   description: ColumnType<string, string | undefined, string>;
   format: WebhookFormat;
@@ -689,6 +702,28 @@ export interface WebhookAttemptsTable {
   response_excerpt: string;
   error: string | null;
   next_retry_at: Date | null;
+}
+
+export interface ConnectHmacSecretsTable {
+  id: string;
+  organization_id: string;
+  secret: string;
+  created_at: CreatedAt;
+}
+
+export interface ConnectOAuthConfigsTable {
+  organization_id: string;
+  authorization_server_url: string;
+  client_id: string;
+  client_secret: string;
+  scope: ColumnType<string, string | undefined, string>;
+  custom_parameters: ColumnType<
+    Record<string, string>,
+    Record<string, string> | undefined,
+    Record<string, string>
+  >;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
 }
 
 export type WebhookEndpointRow = Selectable<WebhookEndpointsTable>;

@@ -25,6 +25,7 @@ import { giveUpImport, LeaseHeld, processImport } from '../core/imports/service.
 import { Mailer } from '../core/mail/mailer.ts';
 import { resolverFor } from '../core/net/outbound.ts';
 import { EmailChanges } from '../core/users/email-changes.ts';
+import { ConnectTokens } from '../core/webhooks/connect-oauth.ts';
 import { WebhookRelay } from '../core/webhooks/relay.ts';
 import type { Db } from '../db/connection.ts';
 
@@ -219,12 +220,21 @@ export async function startJobRunner(opts: RunnerOptions): Promise<JobRunner> {
   // processes share the work and a crashed one's claims lapse; a pg-boss job per attempt would add nothing.
   let relay: WebhookRelay | null = null;
   if (opts.concurrency > 0 && config.webhookDelivery) {
+    const policy = { allow: config.outboundAllow, allowHttp: config.outboundAllowHttp };
+    const resolve = resolverFor(config.dnsServers);
     relay = new WebhookRelay(
       db,
       {
-        policy: { allow: config.outboundAllow, allowHttp: config.outboundAllowHttp },
-        resolve: resolverFor(config.dnsServers),
+        policy,
+        resolve,
         timeoutMs: config.webhookTimeoutMs,
+        retrySeconds: config.webhookRetrySeconds,
+        disableAfterSeconds: config.webhookDisableAfterSeconds,
+        perEndpoint: config.webhookEndpointConcurrency,
+        organizations: config.webhookOrganizations,
+        tokens: new ConnectTokens(policy, resolve, config.webhookTimeoutMs),
+        mailer,
+        publicUrl: config.publicUrl,
       },
       log,
     );

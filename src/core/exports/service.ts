@@ -22,6 +22,7 @@ import {
   requireAccountAccess,
   requirePermission,
 } from '../principal.ts';
+import { recordOutcomeEvents } from '../webhooks/events.ts';
 import { planExport, preamble, units } from './format.ts';
 
 /** Bytes kept per export_chunks row (a chunk is cut after the user that reaches this). */
@@ -376,7 +377,7 @@ export async function sweepExpiredExports(db: Db, now = new Date(), batch = 100)
         .where((eb) => eb('id', '=', eb.fn.any(eb.val(ids))))
         .execute();
       // One that never completed within the retention period (no worker ran it) will not now.
-      await trx
+      const expired = await trx
         .updateTable('exports')
         .set({
           status: 'failed',
@@ -385,7 +386,9 @@ export async function sweepExpiredExports(db: Db, now = new Date(), batch = 100)
         })
         .where((eb) => eb('id', '=', eb.fn.any(eb.val(ids))))
         .where('status', 'in', ['queued', 'in_process'])
+        .returning(['id', 'organization_id', 'account_ids'])
         .execute();
+      await recordOutcomeEvents(trx, 'export.failed', expired.map(exportScope));
       return due.length;
     });
     purged += n;
@@ -469,9 +472,12 @@ export async function giveUpExport(db: Db, id: string, err: unknown): Promise<vo
       })
       .where('id', '=', id)
       .where('status', 'in', ['queued', 'in_process'])
-      .returning('id')
+      .returning(['id', 'organization_id', 'account_ids'])
       .executeTakeFirst();
-    if (row) await trx.deleteFrom('export_chunks').where('export_id', '=', id).execute();
+    if (row) {
+      await trx.deleteFrom('export_chunks').where('export_id', '=', id).execute();
+      await recordOutcomeEvents(trx, 'export.failed', [exportScope(row)]);
+    }
   });
 }
 
@@ -545,7 +551,11 @@ export async function processExport(
             : { lease_until: new Date(now.getTime() + opts.leaseSeconds * 1000) }),
         }))
         .where('id', '=', id)
-        .execute();
+        .returning(['id', 'organization_id', 'account_ids'])
+        .execute()
+        .then((done) =>
+          final ? recordOutcomeEvents(trx, 'export.completed', done.map(exportScope)) : undefined,
+        );
     });
     if (data.length > 0) seq += 1;
     pending = [];
@@ -578,4 +588,13 @@ export async function processExport(
   }
   opts.log?.(`export ${id} completed`);
   return 'done';
+}
+
+/**
+ * An export's account, for its webhook events: the one account it covers, else none (an organization-level
+ * event, for the endpoints that hear those: an export of several accounts is not one account's business).
+ */
+function exportScope(row: { id: string; organization_id: string; account_ids: string[] | null }) {
+  const only = row.account_ids?.length === 1 ? row.account_ids[0]! : null;
+  return { id: row.id, organization_id: row.organization_id, account_id: only };
 }

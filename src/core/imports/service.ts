@@ -25,6 +25,7 @@ import { newId } from '../ids.ts';
 import { DEFAULT_LIMIT, decodeCursor, decodeIntCursor, type Page, toPage } from '../pagination.ts';
 import { type Principal, permissionsFor, requireAccountAccess } from '../principal.ts';
 import type { EmailChanges } from '../users/email-changes.ts';
+import { recordOutcomeEvents } from '../webhooks/events.ts';
 import { appendAuditBulk, insertRowResults } from './bulk.ts';
 import { CHUNK_BYTES, FileError, mapColumns, readCsv, storedFile } from './csv.ts';
 import { Catalog, executeBatch, planBatch, type RowResult, World } from './rows.ts';
@@ -527,19 +528,23 @@ async function release(db: Db, id: string, workerId: string): Promise<void> {
 
 async function failImport(db: Db, id: string, code: string, message: string): Promise<void> {
   await clearSpilled(db, id); // a dry-run's simulated users
-  await db
-    .updateTable('imports')
-    .set({
-      status: 'failed',
-      error: { code, message },
-      completed_at: new Date(),
-      updated_at: new Date(),
-      lease_owner: null,
-      lease_until: null,
-    })
-    .where('id', '=', id)
-    .where('status', 'in', ['queued', 'in_process'])
-    .execute();
+  await db.transaction().execute(async (trx) => {
+    const failed = await trx
+      .updateTable('imports')
+      .set({
+        status: 'failed',
+        error: { code, message },
+        completed_at: new Date(),
+        updated_at: new Date(),
+        lease_owner: null,
+        lease_until: null,
+      })
+      .where('id', '=', id)
+      .where('status', 'in', ['queued', 'in_process'])
+      .returning(['id', 'organization_id', 'account_id'])
+      .execute();
+    await recordOutcomeEvents(trx, 'import.failed', failed);
+  });
 }
 
 /** Marks an import failed after its job has used up its retries (a bug or a database outage, not the file). */
@@ -813,7 +818,7 @@ export async function processImport(db: Db, id: string, opts: ProcessOptions): P
     throw err;
   }
   await db.transaction().execute(async (trx) => {
-    await trx
+    const completed = await trx
       .updateTable('imports')
       .set({
         status: 'completed',
@@ -824,7 +829,9 @@ export async function processImport(db: Db, id: string, opts: ProcessOptions): P
       })
       .where('id', '=', id)
       .where('status', '=', 'in_process')
+      .returning(['id', 'organization_id', 'account_id'])
       .execute();
+    await recordOutcomeEvents(trx, 'import.completed', completed);
     if (dryRun) await clearSpilled(trx, id);
   });
   opts.log?.(`import ${id} completed`);

@@ -252,3 +252,24 @@ export function signRequestMail(o: SigningMailFacts & { link: string; expiresAt:
     `The link is yours alone: do not forward this mail. It works until ${o.expiresAt.toISOString().slice(0, 16).replace('T', ' ')} UTC.`,
   );
 }
+
+/** To an organization's owners and admins: Signet stopped sending to a webhook endpoint that kept failing. */
+export function webhookDisabledMail(o: {
+  organization: string;
+  url: string;
+  failingSince: Date;
+  lastError: string;
+  endpointsUrl: string;
+}): RenderedMail {
+  return layout(
+    null,
+    `Webhook endpoint disabled: ${o.url}`,
+    [
+      'Hello,',
+      `Every delivery to the webhook endpoint ${o.url} of ${o.organization} has failed since ${o.failingSince.toISOString()}, so Signet has disabled it. The last attempt: ${o.lastError}.`,
+      'Its events are kept: once the receiver works again, enable the endpoint (PATCH {"enabled": true}) and replay the failed deliveries (POST …/replay).',
+    ],
+    { label: 'Open the webhook endpoints', url: o.endpointsUrl },
+    'You receive this mail as an owner or admin of the organization.',
+  );
+}

@@ -235,7 +235,10 @@ export async function guardedPost(
   policy: OutboundPolicy,
   resolve: Resolve,
   timeoutMs: number,
+  /** Another body type (a form, for an OAuth token request) and how much of the answer to keep. */
+  opts: { contentType?: string; keepBytes?: number } = {},
 ): Promise<OutboundAnswer> {
+  const keep = opts.keepBytes ?? EXCERPT_BYTES;
   const address = await checkedAddress(url, policy, resolve);
   const client = url.protocol === 'https:' ? https : http;
   return new Promise<OutboundAnswer>((done, fail) => {
@@ -245,7 +248,7 @@ export async function guardedPost(
         method: 'POST',
         headers: {
           ...headers,
-          'content-type': 'application/json',
+          'content-type': opts.contentType ?? 'application/json',
           'content-length': String(Buffer.byteLength(body)),
           'user-agent': 'Signet-Webhooks/1',
         },
@@ -255,14 +258,14 @@ export async function guardedPost(
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (chunk: Buffer) => {
-          if (size < EXCERPT_BYTES) chunks.push(chunk);
+          if (size < keep) chunks.push(chunk);
           size += chunk.length;
         });
         res.on('end', () =>
           done({
             status: res.statusCode ?? 0,
             retryAfter: res.headers['retry-after'],
-            excerpt: Buffer.concat(chunks).subarray(0, EXCERPT_BYTES).toString('utf8'),
+            excerpt: Buffer.concat(chunks).subarray(0, keep).toString('utf8'),
           }),
         );
         res.on('error', fail);

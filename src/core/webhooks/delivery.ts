@@ -3,19 +3,17 @@
 // delivery is sent again), POSTed through the outbound guard, and each attempt is logged. At least once: the
 // webhook-id is the event's id on every attempt, so a receiver deduplicates on it.
 import { sql } from 'kysely';
+import { DEFAULT_RETRY_SECONDS } from '../../config.ts';
 import type { Db } from '../../db/connection.ts';
 import type { WebhookAttemptRow, WebhookFormat } from '../../db/schema.ts';
 import { newId } from '../ids.ts';
+import type { Mailer } from '../mail/mailer.ts';
+import { webhookDisabledMail } from '../mail/templates.ts';
 import { guardedPost, type OutboundPolicy, OutboundRefused, type Resolve } from '../net/outbound.ts';
+import { ConnectTokenError, type ConnectTokens } from './connect-oauth.ts';
 import { forgetSubscribers } from './events.ts';
 import { bodyOf, signingHeaders } from './signing.ts';
 
-/**
- * Seconds to wait after each failed attempt: Atlas's ladder (1 min, 5 min, 30 min, 2 h), then Standard
- * Webhooks' example (5 h, 10 h, 14 h, 20 h, 24 h): about three days, then the delivery has failed.
- */
-export const RETRY_LADDER_SECONDS = [60, 300, 1800, 7200, 18_000, 36_000, 50_400, 72_000, 86_400] as const;
-export const MAX_ATTEMPTS = RETRY_LADDER_SECONDS.length + 1;
 /** A Retry-After longer than this is cut to it. */
 const MAX_RETRY_AFTER_SECONDS = 24 * 3600;
 
@@ -23,26 +21,44 @@ export interface DeliveryOptions {
   policy: OutboundPolicy;
   resolve: Resolve;
   timeoutMs: number;
+  /** Waits after each failed attempt (config.webhookRetrySeconds); one attempt more than its length. */
+  retrySeconds: readonly number[];
+  /** An endpoint failing for this long is disabled and its organization's admins mailed. */
+  disableAfterSeconds: number;
+  /** Tokens for Connect configurations with includeOAuth. */
+  tokens: ConnectTokens;
+  /** Queues the mail to the admins when an endpoint is disabled (and hands it to SMTP after the commit). */
+  mailer: Mailer;
+  /** Links in that mail. */
+  publicUrl: string;
 }
 
 /** The wait before the next attempt: Retry-After when the receiver sent one, else the ladder, ±20% jitter. */
-export function retryDelaySeconds(attempt: number, retryAfter: string | undefined, now = Date.now()): number {
+export function retryDelaySeconds(
+  attempt: number,
+  retryAfter: string | undefined,
+  ladder: readonly number[] = DEFAULT_RETRY_SECONDS,
+  now = Date.now(),
+): number {
   if (retryAfter !== undefined) {
     const secs = /^\d+$/.test(retryAfter.trim())
       ? Number(retryAfter.trim())
       : (Date.parse(retryAfter) - now) / 1000;
     if (Number.isFinite(secs)) return Math.min(Math.max(Math.ceil(secs), 0), MAX_RETRY_AFTER_SECONDS);
   }
-  const base = RETRY_LADDER_SECONDS[Math.min(attempt - 1, RETRY_LADDER_SECONDS.length - 1)]!;
-  return Math.round(base * (0.8 + Math.random() * 0.4));
+  const base = ladder[Math.min(attempt - 1, ladder.length - 1)]!;
+  return base * (0.8 + Math.random() * 0.4);
 }
 
 export interface Claimed {
   id: string;
   attempts: number;
   endpoint_id: string;
+  organization_id: string;
   url: string;
   format: WebhookFormat;
+  /** An organization-level Connect configuration's own fields (includeHMAC, includeOAuth…), else null. */
+  connect: Record<string, unknown> | null;
   event_id: string;
   type: string;
   occurred_at: Date;
@@ -53,65 +69,115 @@ export interface Claimed {
 export interface ClaimOptions {
   /** How many deliveries to claim at most. */
   limit: number;
-  /** How many deliveries of one endpoint may be in flight at once (in this process). */
+  /** How many deliveries of one endpoint may be in flight at once, all processes together. */
   perEndpoint: number;
-  /** How many of each endpoint's deliveries this process already has in flight. */
-  busy: ReadonlyMap<string, number>;
   /** How long a claim holds (then another worker may send the delivery again). */
   leaseMs: number;
+  /** Only these organizations' deliveries (config.webhookOrganizations); empty: all. */
+  organizations?: readonly string[];
+}
+
+/** Endpoints looked at per claim, those whose oldest due delivery is oldest first. */
+const ENDPOINTS_PER_CLAIM = 200;
+
+/**
+ * Claims due deliveries, each endpoint's oldest first, keeping at most `perEndpoint` of one endpoint in flight
+ * across every process: a delivery in flight is one whose lease has not lapsed, and the endpoints being
+ * claimed for are row-locked (SKIP LOCKED) for the claim, so two processes never both fill one endpoint's room.
+ * A slow or dead receiver holds its own few leases and never the others' deliveries; and one endpoint's
+ * backlog does not hide other endpoints' deliveries behind it: candidates are picked per endpoint, and a
+ * claim takes every endpoint's oldest before any endpoint's second (round robin). A disabled
+ * endpoint's deliveries wait (enabling it sends them), but its `webhook.test` events go out.
+ */
+export async function claimDue(db: Db, opts: ClaimOptions): Promise<Claimed[]> {
+  const orgs = [...(opts.organizations ?? [])];
+  return db.transaction().execute(async (trx) => {
+    // The endpoints with a due delivery, locked for this claim; another process claiming now skips them.
+    const endpoints = (
+      await sql<{ id: string }>`
+        SELECT e.id FROM webhook_endpoints e
+        CROSS JOIN LATERAL (
+          SELECT d.next_attempt_at FROM webhook_deliveries d
+          JOIN webhook_events ev ON ev.id = d.event_id
+          WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.next_attempt_at <= now()
+            AND (d.locked_until IS NULL OR d.locked_until < now())
+            AND (e.enabled OR ev.type = 'webhook.test')
+          ORDER BY d.next_attempt_at LIMIT 1
+        ) oldest
+        WHERE ${orgs.length === 0} OR e.organization_id = ANY(${orgs}::uuid[])
+        ORDER BY oldest.next_attempt_at
+        LIMIT ${ENDPOINTS_PER_CLAIM}
+        FOR NO KEY UPDATE OF e SKIP LOCKED`.execute(trx)
+    ).rows.map((r) => r.id);
+    if (endpoints.length === 0) return [];
+    // A new statement, so a new snapshot: it sees the leases other processes committed before our locks.
+    return (
+      await sql<Claimed>`
+        WITH room AS (
+          SELECT e.id, e.enabled, ${opts.perEndpoint}::int - (
+            SELECT count(*) FROM webhook_deliveries d
+            WHERE d.endpoint_id = e.id AND d.locked_until >= now()
+          ) AS free
+          FROM webhook_endpoints e WHERE e.id = ANY(${endpoints}::uuid[])
+        ), candidates AS (
+          SELECT c.id FROM room r
+          CROSS JOIN LATERAL (
+            SELECT d.id, d.next_attempt_at, row_number() OVER (ORDER BY d.next_attempt_at) AS n
+            FROM webhook_deliveries d
+            JOIN webhook_events ev ON ev.id = d.event_id
+            WHERE d.endpoint_id = r.id AND d.status = 'pending' AND d.next_attempt_at <= now()
+              AND (d.locked_until IS NULL OR d.locked_until < now())
+              AND (r.enabled OR ev.type = 'webhook.test')
+            ORDER BY d.next_attempt_at
+            LIMIT GREATEST(r.free, 0)
+          ) c
+          -- Round robin: every endpoint's oldest before any endpoint's second.
+          ORDER BY c.n, c.next_attempt_at
+          LIMIT ${opts.limit}
+        )
+        UPDATE webhook_deliveries d SET locked_until = now() + ${`${opts.leaseMs} milliseconds`}::interval
+        FROM candidates, webhook_endpoints e, webhook_events ev
+        WHERE d.id = candidates.id AND e.id = d.endpoint_id AND ev.id = d.event_id
+        RETURNING d.id, d.attempts, d.endpoint_id, e.organization_id, e.url, e.format, e.connect,
+                  ev.id AS event_id, ev.type, ev.occurred_at, ev.account_id, ev.payload`.execute(trx)
+    ).rows;
+  });
 }
 
 /**
- * Claims due deliveries, the oldest first, at most `perEndpoint` in flight per endpoint, so a slow or dead
- * receiver holds a few of this process's slots and never the others' deliveries. A disabled endpoint's
- * deliveries wait (enabling it sends them), but its `webhook.test` events go out.
+ * The secrets a delivery is signed with, oldest first: the endpoint's own (those still signing), or, for an
+ * organization-level Connect configuration, the organization's Connect HMAC secrets when it has includeHMAC
+ * "true" (and none otherwise: DocuSign sends no signature then).
  */
-export async function claimDue(db: Db, opts: ClaimOptions): Promise<Claimed[]> {
-  // Sent as text and cast: a string bound to a jsonb parameter would arrive as a JSON string.
-  const busy = JSON.stringify(Object.fromEntries(opts.busy));
+async function signingSecrets(db: Db, d: Claimed, at: Date): Promise<string[]> {
+  if (d.connect) {
+    if (d.connect.includeHMAC !== 'true') return [];
+    return (
+      await db
+        .selectFrom('connect_hmac_secrets')
+        .select('secret')
+        .where('organization_id', '=', d.organization_id)
+        .orderBy('created_at')
+        .orderBy('id')
+        .execute()
+    ).map((s) => s.secret);
+  }
   return (
-    await sql<Claimed>`
-      WITH candidates AS (
-        SELECT d.id, row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at) AS n,
-               ${opts.perEndpoint} - COALESCE((${busy}::text::jsonb ->> d.endpoint_id::text)::int, 0) AS room
-        FROM (
-          SELECT d.id, d.endpoint_id, d.next_attempt_at FROM webhook_deliveries d
-          JOIN webhook_endpoints e ON e.id = d.endpoint_id
-          JOIN webhook_events ev ON ev.id = d.event_id
-          WHERE d.status = 'pending' AND d.next_attempt_at <= now()
-            AND (d.locked_until IS NULL OR d.locked_until < now())
-            AND (e.enabled OR ev.type = 'webhook.test')
-          ORDER BY d.next_attempt_at
-          LIMIT 1000
-        ) d
-      ), due AS (
-        SELECT d.id FROM webhook_deliveries d JOIN candidates c ON c.id = d.id
-        WHERE c.n <= c.room
-        ORDER BY d.next_attempt_at
-        LIMIT ${opts.limit}
-        FOR UPDATE OF d SKIP LOCKED
-      )
-      UPDATE webhook_deliveries d SET locked_until = now() + ${`${opts.leaseMs} milliseconds`}::interval
-      FROM due, webhook_endpoints e, webhook_events ev
-      WHERE d.id = due.id AND e.id = d.endpoint_id AND ev.id = d.event_id
-      RETURNING d.id, d.attempts, d.endpoint_id, e.url, e.format, ev.id AS event_id, ev.type, ev.occurred_at,
-                ev.account_id, ev.payload`.execute(db)
-  ).rows;
+    await db
+      .selectFrom('webhook_secrets')
+      .select('secret')
+      .where('endpoint_id', '=', d.endpoint_id)
+      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', at)]))
+      .orderBy('created_at')
+      .execute()
+  ).map((s) => s.secret);
 }
 
 /** Sends one claimed delivery and records the attempt (and what it decides: delivered, retry, failed). */
 export async function attemptDelivery(db: Db, d: Claimed, opts: DeliveryOptions): Promise<void> {
   const number = d.attempts + 1;
   const started = new Date();
-  const secrets = (
-    await db
-      .selectFrom('webhook_secrets')
-      .select('secret')
-      .where('endpoint_id', '=', d.endpoint_id)
-      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', started)]))
-      .orderBy('created_at')
-      .execute()
-  ).map((s) => s.secret);
+  const secrets = await signingSecrets(db, d, started);
   const event = { ...d, id: d.event_id, occurred_at: new Date(d.occurred_at) };
   const body = bodyOf(d.format, event, d.endpoint_id, number);
   const headers = signingHeaders(d.format, secrets, d.event_id, started, body);
@@ -120,6 +186,9 @@ export async function attemptDelivery(db: Db, d: Claimed, opts: DeliveryOptions)
   let error: string | null = null;
   let retryAfter: string | undefined;
   try {
+    if (d.connect?.includeOAuth === 'true') {
+      headers.authorization = `Bearer ${await opts.tokens.token(db, d.organization_id)}`;
+    }
     const answer = await guardedPost(
       new URL(d.url),
       headers,
@@ -135,19 +204,22 @@ export async function attemptDelivery(db: Db, d: Claimed, opts: DeliveryOptions)
     error =
       err instanceof OutboundRefused
         ? `refused by the outbound guard: ${err.message}`
-        : (err as Error).name === 'TimeoutError' || (err as Error).name === 'AbortError'
-          ? `no answer within ${opts.timeoutMs} ms`
-          : `${(err as { code?: string }).code ?? 'error'}: ${(err as Error).message}`;
+        : err instanceof ConnectTokenError
+          ? err.message
+          : (err as Error).name === 'TimeoutError' || (err as Error).name === 'AbortError'
+            ? `no answer within ${opts.timeoutMs} ms`
+            : `${(err as { code?: string }).code ?? 'error'}: ${(err as Error).message}`;
   }
   const latency = Date.now() - started.getTime();
   const delivered = status !== null && status >= 200 && status < 300;
   // 410 Gone: the receiver says the endpoint is no more (Standard Webhooks); stop sending it anything.
   const gone = status === 410;
-  const exhausted = number >= MAX_ATTEMPTS;
+  const exhausted = number >= opts.retrySeconds.length + 1;
   const next =
     delivered || gone || exhausted
       ? null
-      : new Date(Date.now() + retryDelaySeconds(number, retryAfter) * 1000);
+      : new Date(Date.now() + retryDelaySeconds(number, retryAfter, opts.retrySeconds) * 1000);
+  const mails: string[] = [];
   await db.transaction().execute(async (trx) => {
     await trx
       .insertInto('webhook_attempts')
@@ -174,16 +246,88 @@ export async function attemptDelivery(db: Db, d: Claimed, opts: DeliveryOptions)
       })
       .where('id', '=', d.id)
       .execute();
-    if (gone) {
-      const ep = await trx
+    if (delivered) {
+      // The run of failures, if any, is over (written only when there was one).
+      await trx
         .updateTable('webhook_endpoints')
-        .set({ enabled: false, disabled_reason: 'the receiver answered 410 Gone', updated_at: new Date() })
+        .set({ failing_since: null })
         .where('id', '=', d.endpoint_id)
-        .returning('organization_id')
-        .executeTakeFirst();
-      if (ep) forgetSubscribers(ep.organization_id);
+        .where('failing_since', 'is not', null)
+        .execute();
+    } else if (gone) {
+      await disable(trx, d.endpoint_id, 'the receiver answered 410 Gone');
+    } else {
+      mails.push(...(await noteFailure(trx, d, started, error ?? `status ${status}`, opts)));
     }
   });
+  opts.mailer.dispatch(mails);
+}
+
+/** Disables an enabled endpoint, saying why; returns its organization when it was enabled. */
+async function disable(trx: Db, endpointId: string, reason: string): Promise<string | null> {
+  const ep = await trx
+    .updateTable('webhook_endpoints')
+    .set({ enabled: false, disabled_reason: reason, updated_at: new Date() })
+    .where('id', '=', endpointId)
+    .where('enabled', '=', true)
+    .returning('organization_id')
+    .executeTakeFirst();
+  if (!ep) return null;
+  forgetSubscribers(ep.organization_id);
+  return ep.organization_id;
+}
+
+/**
+ * A failed attempt: starts the endpoint's run of failures, or, when it has lasted `disableAfterSeconds`
+ * (three days: the whole retry ladder), disables the endpoint and mails the organization's owners and admins
+ * (Standard Webhooks: persistent failure → notify and disable). Returns the mails to hand to SMTP.
+ */
+async function noteFailure(
+  trx: Db,
+  d: Claimed,
+  at: Date,
+  why: string,
+  opts: DeliveryOptions,
+): Promise<string[]> {
+  // Written once per run of failures (not on every failed attempt: an outage fails thousands).
+  await trx
+    .updateTable('webhook_endpoints')
+    .set({ failing_since: at })
+    .where('id', '=', d.endpoint_id)
+    .where('failing_since', 'is', null)
+    .execute();
+  const ep = await trx
+    .selectFrom('webhook_endpoints')
+    .select(['failing_since', 'enabled', 'url'])
+    .where('id', '=', d.endpoint_id)
+    .executeTakeFirst();
+  if (!ep?.enabled || !ep.failing_since) return [];
+  const since = new Date(ep.failing_since);
+  if (at.getTime() - since.getTime() < opts.disableAfterSeconds * 1000) return [];
+  const days = Math.round((opts.disableAfterSeconds / 86_400) * 10) / 10;
+  const reason = `every attempt failed for ${days >= 1 ? `${days} days` : `${opts.disableAfterSeconds} s`} (since ${since.toISOString()}); last: ${why}`;
+  const org = await disable(trx, d.endpoint_id, reason.slice(0, 1000));
+  if (!org) return [];
+  const [organization, admins] = await Promise.all([
+    trx.selectFrom('organizations').select('name').where('id', '=', org).executeTakeFirst(),
+    trx
+      .selectFrom('users')
+      .select('email')
+      .where('organization_id', '=', org)
+      .where('role', 'in', ['owner', 'admin'])
+      .where('status', '=', 'active')
+      .execute(),
+  ]);
+  const mail = webhookDisabledMail({
+    organization: organization?.name ?? org,
+    url: ep.url,
+    failingSince: since,
+    lastError: why.slice(0, 300),
+    endpointsUrl: `${opts.publicUrl}/api/webhook_endpoints/${d.endpoint_id}`,
+  });
+  const ids: string[] = [];
+  for (const a of admins) ids.push(await opts.mailer.queue(trx, org, a.email, mail));
+  return ids;
 }
 
 /** One attempt as the delivery log shows it. */

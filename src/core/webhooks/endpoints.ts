@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../../db/connection.ts';
 import type { WebhookEndpointRow, WebhookFormat } from '../../db/schema.ts';
+import type { AuditBuffer } from '../audit/writer.ts';
 import { type Ctx, mutate } from '../context.ts';
 import { AppError, invalidField, notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
@@ -23,7 +24,10 @@ export const WEBHOOK_FORMATS: readonly WebhookFormat[] = ['standard', 'atlas', '
 
 export interface EndpointView {
   id: string;
-  account_id: string;
+  /** NULL for an organization-level Connect configuration (made through /management). */
+  account_id: string | null;
+  /** An organization-level endpoint's accounts (null: every account). */
+  account_ids: string[] | null;
   url: string;
   description: string;
   format: WebhookFormat;
@@ -183,17 +187,9 @@ export class WebhookEndpointsService {
 
   /** Deletes the endpoint, its secrets and its delivery log; pending deliveries are not sent. */
   async delete(ctx: Ctx, id: string): Promise<void> {
-    await mutate(this.db, ctx, async (trx, audit) => {
-      const before = await this.load(ctx, trx, id, true);
-      await trx.deleteFrom('webhook_endpoints').where('id', '=', id).execute();
-      audit.record({
-        action: 'webhook_endpoint.deleted',
-        targetType: 'webhook_endpoint',
-        targetId: id,
-        accountId: before.account_id,
-        before: { ...before },
-      });
-    });
+    await mutate(this.db, ctx, async (trx, audit) =>
+      removeEndpoint(trx, audit, await this.load(ctx, trx, id, true)),
+    );
     forgetSubscribers(ctx.principal.organizationId);
   }
 
@@ -217,6 +213,12 @@ export class WebhookEndpointsService {
     const secret = newSigningSecret();
     const view = await mutate(this.db, ctx, async (trx, audit) => {
       const before = await this.load(ctx, trx, id, true);
+      if (before.account_id === null) {
+        throw new AppError(
+          'conflict',
+          `webhook endpoint ${id} is an organization-level Connect configuration: it is signed with the organization's Connect HMAC secrets (POST /management/v2/organizations/{organizationId}/connect/secret)`,
+        );
+      }
       const now = new Date();
       const until = new Date(now.getTime() + expiresInSeconds * 1000);
       // Secrets still signing stop at `until` (one already ending sooner keeps its earlier end).
@@ -355,6 +357,7 @@ export class WebhookEndpointsService {
       .select((eb) => [
         'e.id',
         'e.account_id',
+        'e.account_ids',
         'e.url',
         'e.description',
         'e.format',
@@ -392,4 +395,20 @@ function toView(
 ): EndpointView {
   const x = row.previous_secrets_expire_at;
   return { ...row, previous_secrets_expire_at: x === null || x === undefined ? null : new Date(x as string) };
+}
+
+/** Deletes an endpoint (its secrets, deliveries and attempts go with it), audited; `before` is it, locked. */
+export async function removeEndpoint(
+  trx: Db,
+  audit: AuditBuffer,
+  before: { id: string; account_id?: string | null },
+): Promise<void> {
+  await trx.deleteFrom('webhook_endpoints').where('id', '=', before.id).execute();
+  audit.record({
+    action: 'webhook_endpoint.deleted',
+    targetType: 'webhook_endpoint',
+    targetId: before.id,
+    accountId: before.account_id ?? null,
+    before: { ...before },
+  });
 }

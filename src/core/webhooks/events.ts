@@ -56,13 +56,29 @@ export const EVENT_TYPES_BY_ACTION: Readonly<Record<string, string>> = {
   'envelope.expired': 'envelope.expired',
 };
 
+/**
+ * Events no audit action makes: a job's outcome, which a worker decides, not a request (recordOutcomeEvents).
+ * Their payload is the thin one: the object and its ids (read the import or export for its counts).
+ */
+export const OUTCOME_EVENT_TYPES = [
+  'import.completed',
+  'import.failed',
+  'export.completed',
+  'export.failed',
+] as const;
+export type OutcomeEventType = (typeof OUTCOME_EVENT_TYPES)[number];
+
 /** Every public event type, sorted; an endpoint subscribes to some of them or to '*'. */
-export const EVENT_TYPES: readonly string[] = [...new Set(Object.values(EVENT_TYPES_BY_ACTION))].sort();
+export const EVENT_TYPES: readonly string[] = [
+  ...new Set([...Object.values(EVENT_TYPES_BY_ACTION), ...OUTCOME_EVENT_TYPES]),
+].sort();
 
 /** What the outbox needs to know of an enabled endpoint to decide whether an event is owed to it. */
 export interface Subscriber {
   id: string;
-  account_id: string;
+  /** NULL: an organization-level Connect configuration, for the accounts of account_ids (NULL: every one). */
+  account_id: string | null;
+  account_ids: string[] | null;
   events: string[];
   organization_events: boolean;
 }
@@ -87,7 +103,7 @@ async function subscribersOf(trx: Db, organizationId: string): Promise<Subscribe
   if (hit && hit.until > now) return hit.subscribers;
   const subscribers = await trx
     .selectFrom('webhook_endpoints')
-    .select(['id', 'account_id', 'events', 'organization_events'])
+    .select(['id', 'account_id', 'account_ids', 'events', 'organization_events'])
     .where('organization_id', '=', organizationId)
     .where('enabled', '=', true)
     .execute();
@@ -100,7 +116,9 @@ async function subscribersOf(trx: Db, organizationId: string): Promise<Subscribe
 /** Whether an event of this type, in this account (null: organization-level), is owed to the endpoint. */
 export function subscribes(s: Subscriber, type: string, accountId: string | null): boolean {
   if (!(s.events.includes('*') || s.events.includes(type))) return false;
-  return accountId === null ? s.organization_events : s.account_id === accountId;
+  if (accountId === null) return s.organization_events;
+  if (s.account_id === null) return s.account_ids === null || s.account_ids.includes(accountId);
+  return s.account_id === accountId;
 }
 
 const SECRET_FIELD = /password|secret|token|hash|key$/i;
@@ -140,6 +158,54 @@ export async function recordWebhookEvents(
   occurredAt: string,
 ): Promise<void> {
   if (!inputs.some((i) => EVENT_TYPES_BY_ACTION[i.action] !== undefined)) return;
+  const made: NewEvent[] = [];
+  for (const input of inputs) {
+    const type = EVENT_TYPES_BY_ACTION[input.action];
+    if (type !== undefined) {
+      made.push({ type, accountId: input.accountId ?? null, payload: () => thinPayload(input) });
+    }
+  }
+  await writeEvents(trx, organizationId, made, occurredAt);
+}
+
+/**
+ * Writes the outcome events of imports or exports (completed, failed) in the caller's transaction, the one
+ * that records the outcome: `rows` are the jobs whose status it changed.
+ */
+export async function recordOutcomeEvents(
+  trx: Db,
+  type: OutcomeEventType,
+  rows: readonly { id: string; organization_id: string; account_id: string | null }[],
+): Promise<void> {
+  const object = type.slice(0, type.indexOf('.'));
+  const occurredAt = new Date().toISOString();
+  for (const organizationId of new Set(rows.map((r) => r.organization_id))) {
+    const made = rows
+      .filter((r) => r.organization_id === organizationId)
+      .map((r) => ({
+        type,
+        accountId: r.account_id,
+        payload: () => ({ object, id: r.id, account_id: r.account_id }),
+      }));
+    await writeEvents(trx, organizationId, made, occurredAt);
+  }
+}
+
+interface NewEvent {
+  type: string;
+  accountId: string | null;
+  /** Built only for events some endpoint wants. */
+  payload: () => Record<string, unknown>;
+}
+
+/** The outbox rows of these events and one pending delivery per endpoint owed each (none if none wants it). */
+async function writeEvents(
+  trx: Db,
+  organizationId: string,
+  made: readonly NewEvent[],
+  occurredAt: string,
+): Promise<void> {
+  if (made.length === 0) return;
   const subscribers = await subscribersOf(trx, organizationId);
   if (subscribers.length === 0) return;
   const events: {
@@ -152,20 +218,17 @@ export async function recordWebhookEvents(
   }[] = [];
   const deliveries: { id: string; endpoint_id: string; event_id: string; next_attempt_at: Date }[] = [];
   const now = new Date();
-  for (const input of inputs) {
-    const type = EVENT_TYPES_BY_ACTION[input.action];
-    if (type === undefined) continue;
-    const accountId = input.accountId ?? null;
-    const owed = subscribers.filter((s) => subscribes(s, type, accountId));
+  for (const e of made) {
+    const owed = subscribers.filter((s) => subscribes(s, e.type, e.accountId));
     if (owed.length === 0) continue;
     const id = newId();
     events.push({
       id,
       organization_id: organizationId,
-      account_id: accountId,
-      type,
+      account_id: e.accountId,
+      type: e.type,
       occurred_at: occurredAt,
-      payload: thinPayload(input),
+      payload: e.payload(),
     });
     for (const s of owed)
       deliveries.push({ id: newId(), endpoint_id: s.id, event_id: id, next_attempt_at: now });

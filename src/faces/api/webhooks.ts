@@ -32,7 +32,18 @@ const Description = Type.String({ maxLength: 500 });
 export const WebhookEndpoint = Type.Object(
   {
     id: Uuid,
-    account_id: Uuid,
+    account_id: Nullable(
+      Type.String({
+        format: 'uuid',
+        description:
+          'null for an organization-level Connect configuration (made through /management; it hears every account of account_ids)',
+      }),
+    ),
+    account_ids: Nullable(
+      Type.Array(Uuid, {
+        description: 'an organization-level endpoint: the accounts it hears (null: every account)',
+      }),
+    ),
     url: Type.String(),
     description: Type.String(),
     format: Format,

@@ -32,7 +32,8 @@ export type DocuSignScope = (typeof DOCUSIGN_ADMIN_SCOPES)[number] | 'signature'
 /**
  * The Signet permission a DocuSign scope stands for on a route that does not name a narrower one. Write
  * scopes over users map to users:write; account settings to settings:*; the organization-level reads to
- * org:read. Operations Signet answers with 501 still name their scope, so the table is complete.
+ * org:read; Connect to integrations:*. Operations Signet answers with 501 still name their scope, so the table
+ * is complete.
  */
 export const SCOPE_PERMISSION: Record<DocuSignScope, Permission> = {
   organization_read: 'org:read',
@@ -50,11 +51,13 @@ export const SCOPE_PERMISSION: Record<DocuSignScope, Permission> = {
   asset_group_account_read: 'accounts:read',
   asset_group_account_clone_read: 'accounts:read',
   asset_group_account_clone_write: 'accounts:write',
-  connect_org_config_read_api: 'org:read',
-  connect_org_config_write_api: 'org:write',
-  connect_org_hmac_read_api: 'org:read',
-  connect_org_hmac_write_api: 'org:write',
-  connect_org_oauth_read_api: 'org:read',
-  connect_org_oauth_write_api: 'org:write',
+  // Organization-level Connect configurations hear every account they name and the OAuth configuration holds a
+  // client secret: owners and admins only, as for integrations (no profile permission grants these).
+  connect_org_config_read_api: 'integrations:read',
+  connect_org_config_write_api: 'integrations:write',
+  connect_org_hmac_read_api: 'integrations:read',
+  connect_org_hmac_write_api: 'integrations:write',
+  connect_org_oauth_read_api: 'integrations:read',
+  connect_org_oauth_write_api: 'integrations:write',
   signature: 'accounts:read',
 };

@@ -6,10 +6,10 @@ import type { FastifyInstance } from 'fastify';
 import { type ErrorRenderer, installDocuSignFace } from '../docusign/face.ts';
 import { accountCreationRoutes } from './account-creation.ts';
 import { accountRoutes } from './accounts.ts';
+import { connectRoutes } from './connect.ts';
 import { managementExportRoutes } from './exports.ts';
 import { managementImportRoutes } from './imports.ts';
 import { managementMultiProductRoutes } from './multi-product.ts';
-import { notSupportedRoutes } from './not-supported.ts';
 import { organizationSettingRoutes } from './organization-settings.ts';
 import { organizationRoutes } from './organizations.ts';
 import { redactionRoutes } from './redaction.ts';
@@ -24,14 +24,15 @@ export async function managementFace(fastify: FastifyInstance): Promise<void> {
   installDocuSignFace(fastify, renderManagementError);
   await fastify.register(organizationRoutes);
   // v2.1 multi-product user management (DS groups, product permission profiles, addOrUpdateUser, DS profiles),
-  // account creation, and the operations Signet answers with 501 not_supported.
+  // and account creation.
   await fastify.register(managementMultiProductRoutes);
   await fastify.register(accountCreationRoutes);
-  await fastify.register(notSupportedRoutes);
   await fastify.register(userRoutes);
   await fastify.register(accountRoutes);
   await fastify.register(organizationSettingRoutes);
   await fastify.register(redactionRoutes);
+  // OrgConnectApi: organization-level Connect configurations, HMAC secrets, OAuth configuration.
+  await fastify.register(connectRoutes);
   // Bulk operations: user imports, exports, account-settings imports (each installs its CSV body parsers).
   await fastify.register(managementImportRoutes);
   await fastify.register(managementExportRoutes);
