@@ -12,7 +12,7 @@ import { type Ctx, mutate } from '../context.ts';
 import { AppError, invalidField, notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { checkUrlShape, type OutboundPolicy } from '../net/outbound.ts';
-import { removeEndpoint } from './endpoints.ts';
+import { lockAuditHead, removeEndpoint } from './endpoints.ts';
 import { EVENT_TYPES, forgetSubscribers } from './events.ts';
 
 /** The organization's Connect configurations at most (each event is matched against every endpoint). */
@@ -226,9 +226,10 @@ export class ConnectService {
   }
 
   async delete(ctx: Ctx, id: string): Promise<void> {
-    await mutate(this.db, ctx, async (trx, audit) =>
-      removeEndpoint(trx, audit, await this.load(ctx, trx, id, true)),
-    );
+    await mutate(this.db, ctx, async (trx, audit) => {
+      await lockAuditHead(trx, ctx.principal.organizationId);
+      await removeEndpoint(trx, audit, await this.load(ctx, trx, id, true));
+    });
     forgetSubscribers(ctx.principal.organizationId);
   }
 

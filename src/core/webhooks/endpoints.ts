@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../../db/connection.ts';
 import type { WebhookEndpointRow, WebhookFormat } from '../../db/schema.ts';
+import { GENESIS_HASH } from '../audit/chain.ts';
 import type { AuditBuffer } from '../audit/writer.ts';
 import { type Ctx, mutate } from '../context.ts';
 import { AppError, invalidField, notFound } from '../errors.ts';
@@ -187,9 +188,10 @@ export class WebhookEndpointsService {
 
   /** Deletes the endpoint, its secrets and its delivery log; pending deliveries are not sent. */
   async delete(ctx: Ctx, id: string): Promise<void> {
-    await mutate(this.db, ctx, async (trx, audit) =>
-      removeEndpoint(trx, audit, await this.load(ctx, trx, id, true)),
-    );
+    await mutate(this.db, ctx, async (trx, audit) => {
+      await lockAuditHead(trx, ctx.principal.organizationId);
+      await removeEndpoint(trx, audit, await this.load(ctx, trx, id, true));
+    });
     forgetSubscribers(ctx.principal.organizationId);
   }
 
@@ -411,4 +413,24 @@ export async function removeEndpoint(
     accountId: before.account_id ?? null,
     before: { ...before },
   });
+}
+
+/**
+ * Takes the organization's audit chain lock first. A change that records events locks the chain, then writes
+ * deliveries that reference the endpoint (a key-share lock on its row); deleting the endpoint locks its row
+ * and then the chain, at commit: the opposite order, a deadlock under concurrent imports. Taking the chain
+ * first puts the delete in the same order.
+ */
+export async function lockAuditHead(trx: Db, organizationId: string): Promise<void> {
+  await trx
+    .insertInto('audit_heads')
+    .values({ organization_id: organizationId, last_seq: 0, last_hash: GENESIS_HASH })
+    .onConflict((oc) => oc.column('organization_id').doNothing())
+    .execute();
+  await trx
+    .selectFrom('audit_heads')
+    .select('last_seq')
+    .where('organization_id', '=', organizationId)
+    .forUpdate()
+    .execute();
 }
