@@ -104,7 +104,8 @@ async function main(): Promise<number> {
     const cpu = probe();
     if (r.non2xx + r.errors + r.timeouts > 0)
       throw new Error(`${key}: ${r.non2xx} non-2xx, ${r.errors} errors`);
-    (results[key] ??= []).push({
+    results[key] ??= [];
+    results[key].push({
       rps: r.requests.average,
       p50: r.latency.p50,
       p99: r.latency.p99,
