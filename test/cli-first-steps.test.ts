@@ -311,8 +311,10 @@ test("README's first steps, pasted whole on a fresh data folder: bootstrap waits
   } finally {
     if (server.exitCode === null) process.kill(-server.pid!, 'SIGTERM');
     await serverExit;
-    await rm(dataDir, { recursive: true, force: true });
-    await rm(elsewhere, { recursive: true, force: true });
+    // PostgreSQL's last WAL files can land while the tree is being removed (ENOTEMPTY): fs.rm retries those.
+    const gone = { recursive: true, force: true, maxRetries: 10, retryDelay: 200 };
+    await rm(dataDir, gone);
+    await rm(elsewhere, gone);
   }
   assert.equal(existsSync(path.join(dataDir, 'pg', 'postmaster.pid')), false);
 });
