@@ -140,7 +140,7 @@ export class SigningService {
    */
   async startTurn(trx: Db, envelope: EnvelopeRow, party: Pick<EnvelopePartyRow, 'id' | 'name' | 'email'>) {
     const expiresAt = linkExpiry(envelope);
-    const token = await this.tokens.issue({ envelopeId: envelope.id, partyId: party.id, expiresAt });
+    const token = await this.tokens.issue({ envelopeId: envelope.id, partyId: party.id, expiresAt }, trx);
     const [brand, account] = await Promise.all([
       sendingBrand(trx, envelope.account_id),
       trx

@@ -58,15 +58,29 @@ export class SigningTokens {
     return this.secret;
   }
 
-  private async mac(envelopeId: string, partyId: string, expires: number): Promise<Buffer> {
-    return createHmac('sha256', await this.key())
+  /**
+   * The key, read through `trx` while it is not loaded yet: a caller inside a transaction (the send, holding
+   * its payer's balance row) must not wait for a second pool connection, which under concurrent sends are all
+   * held by transactions queued on that row (a pool deadlock). Read that way it is not cached: the
+   * transaction may still roll back the key it made.
+   */
+  private keyFor(trx?: Db): Promise<Buffer> {
+    if (this.secret || !trx) return this.key();
+    return readOrCreateMeta(trx, 'signing_link_secret', () => randomBytes(32).toString('base64url')).then(
+      (v) => Buffer.from(v, 'base64url'),
+    );
+  }
+
+  private async mac(envelopeId: string, partyId: string, expires: number, trx?: Db): Promise<Buffer> {
+    return createHmac('sha256', await this.keyFor(trx))
       .update(`${PURPOSE}\n${envelopeId}\n${partyId}\n${expires}`)
       .digest();
   }
 
-  async issue(claims: SigningClaims): Promise<string> {
+  /** A party's token; pass the caller's transaction when there is one (keyFor). */
+  async issue(claims: SigningClaims, trx?: Db): Promise<string> {
     const expires = Math.floor(claims.expiresAt.getTime() / 1000);
-    const mac = await this.mac(claims.envelopeId, claims.partyId, expires);
+    const mac = await this.mac(claims.envelopeId, claims.partyId, expires, trx);
     return `${claims.partyId}.${expires}.${mac.toString('base64url')}`;
   }
 
