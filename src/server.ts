@@ -6,7 +6,7 @@ import SerializerSelector from '@fastify/fast-json-stringify-compiler';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import { app } from './app.ts';
 import type { Config } from './config.ts';
 import { isEmail } from './core/email.ts';
@@ -77,6 +77,16 @@ export async function buildServer(
       const path = request.url;
       if (/^\/management(?=\/|\?|$)/i.test(path)) return renderManagementError(appErr, request, reply);
       if (/^\/restapi(?=\/|\?|$)/.test(path)) return renderEsignError(appErr, request, reply);
+      // The OAuth face answers in RFC 6749's dialect (section 5.2): a malformed request is invalid_request.
+      if (/^\/(oauth|\.well-known)(?=\/|\?|$)/.test(path)) {
+        return (reply as FastifyReply)
+          .code(appErr.status)
+          .header('cache-control', 'no-store')
+          .send({
+            error: appErr.status === 400 ? 'invalid_request' : appErr.code,
+            error_description: appErr.message,
+          });
+      }
       return renderNative(appErr, request, reply);
     },
   } as FastifyServerOptions).withTypeProvider<TypeBoxTypeProvider>();

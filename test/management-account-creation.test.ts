@@ -258,50 +258,6 @@ test('scopes: restricted keys get 403 naming the spec’s scope; an admin needs 
   assert.equal(orgs.organizations[0].accounts.length, 2, 'the refused creation made no account');
 });
 
-test('the 12 Org Connect operations answer 501 not_supported with a reason, after authentication (401 first)', async (t) => {
-  const live = await startApp(t);
-  const tenant = await liveTenant(live);
-  const org = tenant.organizationId;
-  const id = '00000000-0000-4000-8000-000000000000';
-  const ops = (client: unknown): [string, () => Promise<unknown>][] => {
-    const c = new admin.OrgConnectApi(client);
-    return [
-      ['getOrganizationConnectConfigs', () => c.getOrganizationConnectConfigs(org)],
-      ['createOrganizationConnectConfig', () => c.createOrganizationConnectConfig({ name: 'x' }, org)],
-      ['getOrganizationConnectOAuthConfiguration', () => c.getOrganizationConnectOAuthConfiguration(org)],
-      [
-        'postOrganizationConnectOAuthConfiguration',
-        () => c.postOrganizationConnectOAuthConfiguration({}, org),
-      ],
-      ['putOrganizationConnectOAuthConfiguration', () => c.putOrganizationConnectOAuthConfiguration({}, org)],
-      [
-        'deleteOrganizationConnectOAuthConfiguration',
-        () => c.deleteOrganizationConnectOAuthConfiguration(org),
-      ],
-      ['getConnectHmacSecrets', () => c.getConnectHmacSecrets(org)],
-      ['postConnectHmacSecret', () => c.postConnectHmacSecret(org)],
-      ['deleteConnectHmacSecret', () => c.deleteConnectHmacSecret(org, 'key1')],
-      ['getOrganizationConnectConfig', () => c.getOrganizationConnectConfig(org, id)],
-      ['updateOrganizationConnectConfig', () => c.updateOrganizationConnectConfig({ name: 'x' }, org, id)],
-      ['deleteOrganizationConnectConfig', () => c.deleteOrganizationConnectConfig(org, id)],
-    ];
-  };
-  const authed = ops(adminClient(live, tenant.key));
-  assert.equal(authed.length, 12);
-  for (const [name, call] of authed) {
-    const err = await sdkError(call());
-    assert.equal(err.statusCode, 501, name);
-    assert.deepEqual(Object.keys(err.body).sort(), ['error', 'error_description'], name);
-    assert.equal(err.body.error, 'not_supported', name);
-    assert.match(err.body.error_description, /^Signet does not/, name);
-  }
-  for (const [name, call] of ops(adminClient(live, 'sk_test_not_a_key'))) {
-    const err = await sdkError(call());
-    assert.equal(err.statusCode, 401, name);
-    assert.equal(typeof err.body.error_description, 'string', name);
-  }
-});
-
 test('cloneAssetGroupAccount copies settings, permission profiles, groups and brands (not people); clones read back', async (t) => {
   const live = await startApp(t);
   const tenant = await liveTenant(live);

@@ -392,7 +392,14 @@ export async function populate(c: Ctx, account: string, options: { connected?: b
     connected:
       options.connected === false ? '00000000-0000-4000-8000-000000000000' : await MAKERS.connected(c),
     session: await MAKERS.session(c, user.user),
-    ...(await MAKERS.connect(c)),
+    // Connect lives on /management, which a connected account's world (made through its platform's key and
+    // Atlas-Account, an /api header) cannot reach; the platform matrix covers /api only.
+    ...(options.connected === false
+      ? {
+          connect: '00000000-0000-4000-8000-000000000000',
+          connectSecret: '00000000-0000-4000-8000-000000000000',
+        }
+      : await MAKERS.connect(c)),
   };
 }
 
