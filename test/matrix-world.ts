@@ -868,7 +868,15 @@ const REQUESTS: Record<string, ((ids: Ids) => Request) | null> = {
   'POST /management/v2/organizations/:organizationId/connect/oauth': () => ({
     body: { authorizationServerUrl: 'https://auth.example/token', clientId: 'c', clientSecret: 's' },
   }),
-  'PUT /management/v2/organizations/:organizationId/connect/oauth': () => ({ body: { scope: 'hooks' } }),
+  // Complete, so it answers alike whether or not a concurrent DELETE of the configuration came first.
+  'PUT /management/v2/organizations/:organizationId/connect/oauth': () => ({
+    body: {
+      authorizationServerUrl: 'https://auth.example/token',
+      clientId: 'c',
+      clientSecret: 's',
+      scope: 'hooks',
+    },
+  }),
   'POST /management/v2/organizations/:organizationId/connect/secret': () => ({ body: {} }),
   'PUT /management/v2/organizations/:organizationId/connect/:connectId': () => ({
     body: { name: unique('C') },
