@@ -29,6 +29,7 @@ import { DEFAULT_LIMIT, decodeCursor, decodeIntCursor, type Page, toPage } from 
 import { requireAccountAccess } from '../principal.ts';
 import { accountInBody } from '../refs.ts';
 import { actorOf, appendHistory, type HistoryEventView, type HistoryInput, historyView } from './history.ts';
+import { envelopeParties } from './parties.ts';
 import { payerFor } from './payer.ts';
 import { checkPdf } from './pdf.ts';
 
@@ -458,19 +459,9 @@ export class EnvelopesService {
     return row;
   }
 
-  private async parties(db: Db, envelopeId: string): Promise<EnvelopePartyRow[]> {
-    return db
-      .selectFrom('envelope_parties')
-      .selectAll()
-      .where('envelope_id', '=', envelopeId)
-      .orderBy('signing_order')
-      .orderBy('id')
-      .execute();
-  }
-
   private async view(db: Db, row: EnvelopeRow): Promise<EnvelopeView> {
     const [parties, docs] = await Promise.all([
-      this.parties(db, row.id),
+      envelopeParties(db, row.id),
       db
         .selectFrom('envelope_documents')
         .select(['kind', 'filename', 'size_bytes', 'page_count', 'sha256'])
@@ -500,7 +491,7 @@ export class EnvelopesService {
 
   async status(ctx: Ctx, id: string): Promise<EnvelopeStatusView> {
     const row = await this.load(ctx, this.db, id);
-    const parties = await this.parties(this.db, id);
+    const parties = await envelopeParties(this.db, id);
     const next = row.status === 'sent' ? parties.find((p) => p.status === 'pending') : undefined;
     return {
       envelope_id: row.id,
@@ -606,7 +597,7 @@ export class EnvelopesService {
         .where('id', '=', id)
         .returningAll()
         .executeTakeFirstOrThrow();
-      const parties = await this.parties(trx, id);
+      const parties = await envelopeParties(trx, id);
       const first = parties.find((p) => p.role === 'signer');
       if (first) {
         await trx
@@ -637,7 +628,7 @@ export class EnvelopesService {
       if (before.status !== 'draft' && before.status !== 'sent') {
         throw stateError(before, 'void', 'draft or sent');
       }
-      const parties = await this.parties(trx, id);
+      const parties = await envelopeParties(trx, id);
       const refund =
         before.status === 'sent' &&
         signingCounts(parties).signed_count === 0 &&
@@ -679,7 +670,7 @@ export class EnvelopesService {
       const before = await this.load(ctx, trx, id, true);
       if (before.status !== 'sent') throw stateError(before, 'decline', 'sent');
       const now = new Date();
-      const pending = (await this.parties(trx, id)).find((p) => p.status === 'pending');
+      const pending = (await envelopeParties(trx, id)).find((p) => p.status === 'pending');
       if (pending) {
         await trx
           .updateTable('envelope_parties')
@@ -706,7 +697,7 @@ export class EnvelopesService {
     return mutate(this.db, ctx, async (trx, audit) => {
       const before = await this.load(ctx, trx, id, true);
       if (before.status !== 'sent') throw stateError(before, 'remind', 'sent');
-      const pending = (await this.parties(trx, id)).find((p) => p.status === 'pending');
+      const pending = (await envelopeParties(trx, id)).find((p) => p.status === 'pending');
       const now = new Date();
       const envelope = await trx
         .updateTable('envelopes')

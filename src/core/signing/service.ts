@@ -22,6 +22,7 @@ import type { LogoType } from '../brands/logos.ts';
 import { COLOR_KEYS, type ColorKey, HEX_COLOR, type LogoFile } from '../brands/service.ts';
 import { afterCommit, type Ctx, mutate, type RequestMeta } from '../context.ts';
 import { appendHistory } from '../envelopes/history.ts';
+import { envelopeParties } from '../envelopes/parties.ts';
 import { AppError, invalidField, notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { LINK_TOKEN, type Mailer, scrubMailSecrets } from '../mail/mailer.ts';
@@ -199,16 +200,6 @@ export class SigningService {
     return { envelope, party };
   }
 
-  private async parties(db: Db, envelopeId: string): Promise<EnvelopePartyRow[]> {
-    return db
-      .selectFrom('envelope_parties')
-      .selectAll()
-      .where('envelope_id', '=', envelopeId)
-      .orderBy('signing_order')
-      .orderBy('id')
-      .execute();
-  }
-
   /** The envelope row, locked, with the checks every signing change needs: still out, not past expiry. */
   private async lockSignable(trx: Db, envelopeId: string): Promise<EnvelopeRow> {
     const envelope = await lockEnvelope(trx, envelopeId);
@@ -285,7 +276,7 @@ export class SigningService {
       });
     }
     const [parties, brand, account] = await Promise.all([
-      this.parties(this.db, envelopeId),
+      envelopeParties(this.db, envelopeId),
       this.brandOf(envelope.account_id),
       this.db
         .selectFrom('accounts')
@@ -385,7 +376,7 @@ export class SigningService {
     }
     return mutate(this.db, this.ctxFor(seen, party, meta), async (trx, audit) => {
       const envelope = await this.lockSignable(trx, envelopeId);
-      const parties = await this.parties(trx, envelopeId);
+      const parties = await envelopeParties(trx, envelopeId);
       const me = this.turnOf(parties, party.id);
       const now = new Date();
       const ctx = this.ctxFor(envelope, me, meta);
@@ -542,7 +533,7 @@ export class SigningService {
     const { envelope: seen, party } = await this.resolve(envelopeId, token);
     return mutate(this.db, this.ctxFor(seen, party, meta), async (trx, audit) => {
       const envelope = await this.lockSignable(trx, envelopeId);
-      const me = this.turnOf(await this.parties(trx, envelopeId), party.id);
+      const me = this.turnOf(await envelopeParties(trx, envelopeId), party.id);
       const now = new Date();
       await trx
         .updateTable('envelope_parties')
