@@ -209,8 +209,10 @@ export async function freePort(): Promise<number> {
 }
 
 /** Polls `url` until it answers 200, failing if the child exits or 60 s pass. */
+/** Waits for `url` to answer 2xx; BENCH_READY_SECONDS (default 180: a server starting on a loaded machine). */
 export async function waitForHttp(url: string, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 60_000;
+  const seconds = envNumber('BENCH_READY_SECONDS', 180);
+  const deadline = Date.now() + seconds * 1000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`server process exited with ${child.exitCode}`);
     try {
@@ -222,7 +224,7 @@ export async function waitForHttp(url: string, child: ChildProcess): Promise<voi
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`${url} did not become ready within 60 s`);
+  throw new Error(`${url} did not become ready within ${seconds} s (BENCH_READY_SECONDS)`);
 }
 
 // --- CPU accounting (Linux /proc; null elsewhere) -------------------------------------------------------------

@@ -19,15 +19,28 @@ type Param = Parameters<typeof sql.unsafe>[1];
 const run = (q: { sql: string; parameters: readonly unknown[] }) =>
   sql.unsafe(q.sql, q.parameters as Param, { prepare: true });
 
+/** What Signet's user view shows of a row: no secrets, and whether MFA is on (src/core/users/service.ts). */
+function shown(row: Record<string, unknown>): Record<string, unknown> {
+  const {
+    password_hash: _hash,
+    totp_secret: _secret,
+    totp_pending_secret: _pending,
+    totp_enabled_at: enabledAt,
+    totp_last_step: _step,
+    ...rest
+  } = row;
+  return { ...rest, mfa_enabled: enabledAt != null };
+}
+
 const app = Fastify({ logger: false });
 app.get('/api/users/:id', { schema: { response: { 200: User } } }, async (request) => {
   const { id } = request.params as { id: string };
   const rows = await run(userWithMemberships(k, { orgId, id }));
   const first = rows[0];
   if (!first) throw Object.assign(new Error('no such user'), { statusCode: 404 });
-  const user: Record<string, unknown> = {};
-  for (const key of Object.keys(first))
-    if (!key.startsWith('m_') && key !== 'password_hash') user[key] = first[key];
+  const row: Record<string, unknown> = {};
+  for (const key of Object.keys(first)) if (!key.startsWith('m_')) row[key] = first[key];
+  const user = shown(row);
   user.memberships = rows
     .filter((r) => r.m_id !== null)
     .map((r) => ({
@@ -60,10 +73,10 @@ app.get('/api/users', { schema: { response: { 200: Page(User) } } }, async (requ
     memberships.set(m.user_id, list);
   }
   return {
-    data: data.map((u) => {
-      const { password_hash: _omit, ...rest } = u as Record<string, unknown>;
-      return { ...rest, memberships: memberships.get(u.id) ?? [] };
-    }),
+    data: data.map((u) => ({
+      ...shown(u as Record<string, unknown>),
+      memberships: memberships.get(u.id) ?? [],
+    })),
     next_cursor,
   };
 });

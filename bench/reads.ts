@@ -9,8 +9,14 @@
 // requests/s for each, and c2 within 1.5× of c1's latency (Signet's).
 //
 //   DATABASE_URL=postgres://… node --import tsx bench/reads.ts      # BENCH_USERS (100000), BENCH_SECONDS (10)
+import { execFile } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import autocannon from 'autocannon';
 import { encodeCursor } from '../src/core/pagination.ts';
+import { membershipsOfMany, userPages, userWithMemberships } from '../src/core/users/repository.ts';
 import {
   benchTenant,
   cleanupAll,
@@ -33,7 +39,48 @@ const WARMUP = envNumber('BENCH_WARMUP_SECONDS', 3);
 const USERS = envNumber('BENCH_USERS', 100_000);
 const ROUNDS = envNumber('BENCH_ROUNDS', 3);
 const CONNECTIONS = 32;
+/** Both servers' pool size (Signet's default, bench/reads-bare-server.ts's), and pgbench's clients. */
+const POOL = 10;
 const DEEP = Math.min(90_000, USERS - 100);
+
+/** One statement of a request, as Signet sends it: its SQL text and the values of its parameters. */
+interface Statement {
+  sql: string;
+  parameters: readonly unknown[];
+}
+
+/**
+ * The database's own ceiling for one request's statements: `pgbench -M prepared` running exactly that SQL
+ * (a pgbench "transaction" is the request's statements back to back, with no BEGIN), at the servers' pool
+ * size. Returns requests per second, or null when pgbench is not installed.
+ */
+async function pgbench(url: string, statements: Statement[], seconds: number): Promise<number | null> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'signet-pgbench-'));
+  const defines: string[] = [];
+  const script = statements
+    .map((st, i) =>
+      st.sql.replace(/\$(\d+)/g, (_m, n: string) => {
+        const value = st.parameters[Number(n) - 1];
+        const text = Array.isArray(value) ? `{${value.join(',')}}` : String(value);
+        defines.push('-D', `s${i}p${n}=${text}`);
+        return `:s${i}p${n}`;
+      }),
+    )
+    .map((q) => `${q.replace(/\s+/g, ' ')};`)
+    .join('\n');
+  const file = path.join(dir, 'request.sql');
+  await writeFile(file, `${script}\n`);
+  const args = ['-n', '-M', 'prepared', '-c', String(POOL), '-j', '2', '-T', String(seconds), '-f', file];
+  try {
+    const { stdout } = await promisify(execFile)('pgbench', [...args, ...defines, url]);
+    const tps = /tps = ([\d.]+)/.exec(stdout);
+    if (!tps) throw new Error(`pgbench printed no tps:\n${stdout}`);
+    return Number(tps[1]);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -51,9 +98,28 @@ async function main(): Promise<number> {
   log(`seeding ${USERS} users`);
   await seed(handle.sql, boot.organization_id, boot.account_id, USERS);
   const userId = await memberAt(handle.sql, boot.organization_id, boot.account_id, Math.floor(USERS / 2));
-  const deepCursor = encodeCursor(
-    await memberAt(handle.sql, boot.organization_id, boot.account_id, DEEP - 1),
-  );
+  const deepAfter = await memberAt(handle.sql, boot.organization_id, boot.account_id, DEEP - 1);
+  const deepCursor = encodeCursor(deepAfter);
+  // The statements each request runs, with its values, for pgbench (the page's ids are the page's own).
+  const orgId = boot.organization_id;
+  const k = handle.db;
+  const pageStatements = async (after: string | undefined): Promise<Statement[]> => {
+    const page = userPages[2 + (after ? 1 : 0)]!(k, {
+      orgId,
+      accountId: boot.account_id,
+      after: after ?? '',
+      take: 101,
+    });
+    const rows = (await handle.sql.unsafe(page.sql, page.parameters as never[])) as unknown as {
+      id: string;
+    }[];
+    return [page, membershipsOfMany(k, { ids: rows.slice(0, 100).map((r) => r.id) })];
+  };
+  const statements: Record<string, Statement[]> = {
+    b: [userWithMemberships(k, { orgId, id: userId })],
+    c1: await pageStatements(undefined),
+    c2: await pageStatements(deepAfter),
+  };
   await handle.close();
 
   const signetPort = await freePort();
@@ -90,8 +156,12 @@ async function main(): Promise<number> {
   for (const [id, p] of Object.entries(paths)) {
     const a = await (await fetch(`http://127.0.0.1:${signetPort}${p}`, { headers: auth })).text();
     const b = await (await fetch(`http://127.0.0.1:${barePort}${p}`)).text();
-    if (a !== b)
-      throw new Error(`${id}: the bodies differ\nsignet: ${a.slice(0, 400)}\nbare:   ${b.slice(0, 400)}`);
+    if (a !== b) {
+      let at = 0;
+      while (a[at] === b[at]) at++;
+      const around = (t: string) => t.slice(Math.max(0, at - 200), at + 200);
+      throw new Error(`${id}: the bodies differ at ${at}\nsignet: …${around(a)}\nbare:   …${around(b)}`);
+    }
     log(`${id}: identical bodies, ${a.length} B`);
   }
 
@@ -116,6 +186,7 @@ async function main(): Promise<number> {
     log(`${key}: ${r.requests.average.toFixed(0)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms`);
   };
   const ratios: Record<string, number[]> = { b: [], c1: [], c2: [] };
+  const ceilings: Record<string, number[]> = { b: [], c1: [], c2: [] };
   for (let round = 0; round < ROUNDS; round++) {
     log(`round ${round + 1}/${ROUNDS}, load ${loadavg()[0]!.toFixed(2)}`);
     for (const [id, p] of Object.entries(paths)) {
@@ -127,6 +198,11 @@ async function main(): Promise<number> {
       const s = results[`${id} signet`]!.at(-1)!.rps;
       const b = results[`${id} bare`]!.at(-1)!.rps;
       ratios[id]!.push(s / b);
+      const ceiling = await pgbench(db.url, statements[id]!, SECONDS);
+      if (ceiling !== null) {
+        ceilings[id]!.push(ceiling);
+        log(`${id} pgbench -M prepared: ${ceiling.toFixed(0)} requests/s`);
+      }
     }
   }
   await cleanupAll();
@@ -149,6 +225,19 @@ async function main(): Promise<number> {
     `${(100 * median(xs)).toFixed(1)}% (${xs.map((x) => `${(100 * x).toFixed(1)}%`).join(' / ')})`;
   process.stdout.write(`\nSignet / bare, median of rounds (target ≥ 80%):\n`);
   for (const id of ['b', 'c1', 'c2']) process.stdout.write(`- ${id}: ${pct(ratios[id]!)}\n`);
+  if (ceilings.b!.length > 0) {
+    process.stdout.write(
+      `\nAgainst the database's own ceiling (pgbench -M prepared, the same SQL, ${POOL} clients), medians:\n`,
+    );
+    for (const id of ['b', 'c1', 'c2']) {
+      const pg = median(ceilings[id]!);
+      const sig = median(results[`${id} signet`]!.map((r) => r.rps));
+      const bare = median(results[`${id} bare`]!.map((r) => r.rps));
+      process.stdout.write(
+        `- ${id}: pgbench ${pg.toFixed(0)}/s; Signet ${((100 * sig) / pg).toFixed(1)}%, bare server ${((100 * bare) / pg).toFixed(1)}%\n`,
+      );
+    }
+  }
   const p50 = (k: string) => median(results[k]!.map((r) => r.p50));
   const p99 = (k: string) => median(results[k]!.map((r) => r.p99));
   process.stdout.write(
