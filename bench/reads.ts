@@ -38,6 +38,9 @@ const SECONDS = envNumber('BENCH_SECONDS', 10);
 const WARMUP = envNumber('BENCH_WARMUP_SECONDS', 3);
 const USERS = envNumber('BENCH_USERS', 100_000);
 const ROUNDS = envNumber('BENCH_ROUNDS', 3);
+/** BENCH_ONLY=b,c1: measure only these (e.g. for a CPU profile of one route with BENCH_CPU_PROF=<folder>). */
+const ONLY = process.env.BENCH_ONLY?.split(',');
+const MEASURED = ['b', 'c1', 'c2'].filter((id) => !ONLY || ONLY.includes(id));
 const CONNECTIONS = 32;
 /** Both servers' pool size (Signet's default, bench/reads-bare-server.ts's), and pgbench's clients. */
 const POOL = 10;
@@ -190,6 +193,7 @@ async function main(): Promise<number> {
   for (let round = 0; round < ROUNDS; round++) {
     log(`round ${round + 1}/${ROUNDS}, load ${loadavg()[0]!.toFixed(2)}`);
     for (const [id, p] of Object.entries(paths)) {
+      if (!MEASURED.includes(id)) continue;
       const pair = [
         () => one(`${id} signet`, signetPort, p, auth, signet.pid!),
         () => one(`${id} bare`, barePort, p, {}, bare.pid!),
@@ -224,12 +228,12 @@ async function main(): Promise<number> {
   const pct = (xs: number[]) =>
     `${(100 * median(xs)).toFixed(1)}% (${xs.map((x) => `${(100 * x).toFixed(1)}%`).join(' / ')})`;
   process.stdout.write(`\nSignet / bare, median of rounds (target ≥ 80%):\n`);
-  for (const id of ['b', 'c1', 'c2']) process.stdout.write(`- ${id}: ${pct(ratios[id]!)}\n`);
-  if (ceilings.b!.length > 0) {
+  for (const id of MEASURED) process.stdout.write(`- ${id}: ${pct(ratios[id]!)}\n`);
+  if (Object.values(ceilings).some((c) => c.length > 0)) {
     process.stdout.write(
       `\nAgainst the database's own ceiling (pgbench -M prepared, the same SQL, ${POOL} clients), medians:\n`,
     );
-    for (const id of ['b', 'c1', 'c2']) {
+    for (const id of MEASURED) {
       const pg = median(ceilings[id]!);
       const sig = median(results[`${id} signet`]!.map((r) => r.rps));
       const bare = median(results[`${id} bare`]!.map((r) => r.rps));
@@ -240,9 +244,10 @@ async function main(): Promise<number> {
   }
   const p50 = (k: string) => median(results[k]!.map((r) => r.p50));
   const p99 = (k: string) => median(results[k]!.map((r) => r.p99));
-  process.stdout.write(
-    `- deep / first page latency (Signet, medians): p50 ${(p50('c2 signet') / p50('c1 signet')).toFixed(2)}×, p99 ${(p99('c2 signet') / p99('c1 signet')).toFixed(2)}× (target ≤ 1.5×)\n`,
-  );
+  if (results['c1 signet'] && results['c2 signet'])
+    process.stdout.write(
+      `- deep / first page latency (Signet, medians): p50 ${(p50('c2 signet') / p50('c1 signet')).toFixed(2)}×, p99 ${(p99('c2 signet') / p99('c1 signet')).toFixed(2)}× (target ≤ 1.5×)\n`,
+    );
   process.stdout.write(`load average at the end: ${loadavg().join(' ')}\n`);
   return 0;
 }
