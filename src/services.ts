@@ -144,7 +144,7 @@ export function createServices(db: Db, config: Config) {
       resolve: resolverFor(config.dnsServers),
       fetchTimeoutMs: config.webhookTimeoutMs,
       signUrl: (envelope, partyId) => signing.signUrl(envelope, partyId),
-      startTurn: (trx, envelope, party) => signing.startTurn(trx, envelope, party),
+      startTurn: (trx, envelope, party, opts) => signing.startTurn(trx, envelope, party, opts),
     }),
     // The Connect operations of /management: organization-level Connect configurations on the same endpoints.
     connect: new ConnectService(db, { allow: config.outboundAllow, allowHttp: config.outboundAllowHttp }),

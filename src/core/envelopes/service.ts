@@ -158,7 +158,18 @@ export interface EnvelopesOptions {
    * Mails a party its signing link, in the caller's transaction (src/core/signing/service.ts, startTurn):
    * the first signer when the envelope is sent, the party whose turn it is on a reminder.
    */
-  startTurn?: (trx: Db, envelope: EnvelopeRow, party: EnvelopePartyRow) => Promise<void>;
+  startTurn?: (
+    trx: Db,
+    envelope: EnvelopeRow,
+    party: EnvelopePartyRow,
+    opts?: { reminder?: boolean },
+  ) => Promise<void>;
+  /**
+   * The PDF check and the credit posting, src/core/envelopes/pdf.ts and src/core/credits/ledger.ts unless
+   * given: only bench/envelopes-bare-server.ts gives others (no-ops), to measure what the two cost a send.
+   */
+  checkPdf?: typeof checkPdf;
+  postCredit?: typeof postCredit;
 }
 
 function summary(row: EnvelopeRow, publicUrl: string): EnvelopeSummary {
@@ -295,10 +306,16 @@ function stateError(envelope: EnvelopeRow, action: string, allowed: string): App
 }
 
 export class EnvelopesService {
+  private readonly checkPdf: typeof checkPdf;
+  private readonly postCredit: typeof postCredit;
+
   constructor(
     private readonly db: Db,
     private readonly options: EnvelopesOptions,
-  ) {}
+  ) {
+    this.checkPdf = options.checkPdf ?? checkPdf;
+    this.postCredit = options.postCredit ?? postCredit;
+  }
 
   /** The document's bytes from whichever source, fetched (document_url) through the outbound guard. */
   private async documentBytes(source: DocumentSource): Promise<Buffer> {
@@ -358,7 +375,7 @@ export class EnvelopesService {
       }
     }
     const filename = filenameOf(input.document);
-    const pdf = await checkPdf(await this.documentBytes(input.document), this.options.maxBytes);
+    const pdf = await this.checkPdf(await this.documentBytes(input.document), this.options.maxBytes);
     return mutate(this.db, ctx, async (trx, audit) => {
       await accountInBody(ctx, trx, accountId);
       const id = newId();
@@ -575,7 +592,7 @@ export class EnvelopesService {
       const before = await this.load(ctx, trx, id, true);
       if (before.status !== 'draft') throw stateError(before, 'send', 'draft');
       const payer = await payerFor(trx, before.organization_id);
-      await postCredit(trx, {
+      await this.postCredit(trx, {
         organizationId: payer,
         kind: 'send',
         amount: -1,
@@ -634,7 +651,7 @@ export class EnvelopesService {
         signingCounts(parties).signed_count === 0 &&
         before.payer_organization_id !== null;
       if (refund) {
-        await postCredit(trx, {
+        await this.postCredit(trx, {
           organizationId: before.payer_organization_id!,
           kind: 'refund',
           amount: 1,
@@ -692,7 +709,10 @@ export class EnvelopesService {
     });
   }
 
-  /** Records a reminder to the party whose turn it is; free (Atlas A-bm: reminders cost nothing). */
+  /**
+   * Reminds the party whose turn it is: its signing link mailed again (the same link, branded, through the
+   * outbox like the send's), and the reminder counted; free (Atlas A-bm: reminders cost nothing).
+   */
   async remind(ctx: Ctx, id: string): Promise<EnvelopeView> {
     return mutate(this.db, ctx, async (trx, audit) => {
       const before = await this.load(ctx, trx, id, true);
@@ -705,8 +725,8 @@ export class EnvelopesService {
         .where('id', '=', id)
         .returningAll()
         .executeTakeFirstOrThrow();
-      // The same link again (a party's link does not change): src/core/signing/service.ts.
-      if (pending) await this.options.startTurn?.(trx, envelope, pending);
+      // The same link again (a party's link does not change), in a mail that says it is a reminder.
+      if (pending) await this.options.startTurn?.(trx, envelope, pending, { reminder: true });
       await this.record(ctx, trx, audit, envelope, 'envelope.reminded', {
         party_id: pending?.id ?? null,
       });

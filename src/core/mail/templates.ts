@@ -237,19 +237,64 @@ function senderOf(o: SigningMailFacts): string {
   return o.brand?.email_sender_name || o.brand?.company || o.brand?.name || o.sender;
 }
 
-/** To the party whose turn it is: the signing link (its token stays out of the text until sent). */
-export function signRequestMail(o: SigningMailFacts & { link: string; expiresAt: Date }): RenderedMail {
+/**
+ * To the party whose turn it is: the signing link (its token stays out of the text until sent). A reminder
+ * (POST …/remind) is the same mail with the same link, saying it is one.
+ */
+export function signRequestMail(
+  o: SigningMailFacts & { link: string; expiresAt: Date; reminder?: boolean },
+): RenderedMail {
   const sender = senderOf(o);
   return layout(
     o.brand,
-    `${sender} sent you "${o.title}" to sign`,
+    `${o.reminder ? 'Reminder: ' : ''}${sender} sent you "${o.title}" to sign`,
     [
       `Hello ${o.partyName},`,
-      `${sender} asks you to review and sign "${o.title}".`,
+      o.reminder
+        ? `${sender} reminds you that "${o.title}" is waiting for your signature.`
+        : `${sender} asks you to review and sign "${o.title}".`,
       ...(o.message ? [`Their message: ${o.message}`] : []),
     ],
     { label: 'Review and sign', url: o.link },
-    `The link is yours alone: do not forward this mail. It works until ${o.expiresAt.toISOString().slice(0, 16).replace('T', ' ')} UTC.`,
+    `The link is yours alone: do not forward this mail. It works until ${utc(o.expiresAt)} UTC.`,
+  );
+}
+
+function utc(d: Date): string {
+  return d.toISOString().slice(0, 16).replace('T', ' ');
+}
+
+/**
+ * When the last signer has signed: to each party, its own link, which now shows the signed copy (the
+ * document with its signature page) until the link expires; to the sender (`link` without a token), where
+ * the API serves the signed PDF.
+ */
+export function completedMail(
+  o: SigningMailFacts & {
+    link: string;
+    signedSha256: string;
+    /** The party's link expiry; absent in the sender's mail. */
+    expiresAt?: Date;
+    toSender?: boolean;
+  },
+): RenderedMail {
+  const sender = senderOf(o);
+  return layout(
+    o.brand,
+    `"${o.title}" is signed by every party`,
+    [
+      `Hello ${o.partyName},`,
+      o.toSender
+        ? `Every party has signed "${o.title}", which you sent. The signed PDF carries a signature page with each party, the time and the address they signed from.`
+        : `Every party has signed "${o.title}", sent by ${sender}. Keep the signed copy: it carries a signature page with each party, the time and the address they signed from.`,
+      `SHA-256 of the signed PDF: ${o.signedSha256}`,
+    ],
+    o.toSender
+      ? { label: 'Download the signed PDF', url: o.link }
+      : { label: 'Open the signed document', url: o.link },
+    o.toSender
+      ? 'The link needs you signed in to Signet (or the API with a key: GET /api/envelope/{id}/pdf).'
+      : `The link is yours alone: do not forward this mail. It works until ${utc(o.expiresAt ?? new Date())} UTC.`,
   );
 }
 

@@ -26,7 +26,7 @@ import { envelopeParties } from '../envelopes/parties.ts';
 import { AppError, invalidField, notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { LINK_TOKEN, type Mailer, scrubMailSecrets } from '../mail/mailer.ts';
-import { sendingBrand, signRequestMail } from '../mail/templates.ts';
+import { completedMail, sendingBrand, signRequestMail } from '../mail/templates.ts';
 import { type Principal, systemPrincipal } from '../principal.ts';
 import { completedPdf } from './certificate.ts';
 import { invalidLink, type SigningTokens } from './tokens.ts';
@@ -136,12 +136,34 @@ export class SigningService {
 
   /**
    * Mails `party` its link, in the caller's transaction (one a mutate() owns): the send for the first
-   * signer, a signature for the next. The token rides apart from the mail's text (src/core/mail/mailer.ts)
-   * and is handed to SMTP after commit.
+   * signer, a signature for the next, a reminder (POST …/remind) for the party whose turn it is. The token
+   * rides apart from the mail's text (src/core/mail/mailer.ts) and is handed to SMTP after commit.
    */
-  async startTurn(trx: Db, envelope: EnvelopeRow, party: Pick<EnvelopePartyRow, 'id' | 'name' | 'email'>) {
+  async startTurn(
+    trx: Db,
+    envelope: EnvelopeRow,
+    party: Pick<EnvelopePartyRow, 'id' | 'name' | 'email'>,
+    opts: { reminder?: boolean } = {},
+  ) {
     const expiresAt = linkExpiry(envelope);
     const token = await this.tokens.issue({ envelopeId: envelope.id, partyId: party.id, expiresAt }, trx);
+    const facts = await this.mailFacts(trx, envelope);
+    const mail = signRequestMail({
+      ...facts,
+      partyName: party.name,
+      link: `${this.options.publicUrl}/sign/${envelope.id}?t=${LINK_TOKEN}`,
+      expiresAt,
+      reminder: opts.reminder,
+    });
+    const id = await this.mailer.queue(trx, envelope.organization_id, party.email, mail, {
+      token,
+      expiresAt,
+    });
+    afterCommit(trx, () => this.mailer.dispatch([id]));
+  }
+
+  /** What every mail about an envelope says of it: the account's brand and name, the title and message. */
+  private async mailFacts(trx: Db, envelope: EnvelopeRow) {
     const [brand, account] = await Promise.all([
       sendingBrand(trx, envelope.account_id),
       trx
@@ -150,20 +172,74 @@ export class SigningService {
         .where('id', '=', envelope.account_id)
         .executeTakeFirstOrThrow(),
     ]);
-    const mail = signRequestMail({
-      brand,
-      sender: account.name,
-      partyName: party.name,
-      title: envelope.title,
-      message: envelope.message,
-      link: `${this.options.publicUrl}/sign/${envelope.id}?t=${LINK_TOKEN}`,
-      expiresAt,
-    });
-    const id = await this.mailer.queue(trx, envelope.organization_id, party.email, mail, {
-      token,
-      expiresAt,
-    });
-    afterCommit(trx, () => this.mailer.dispatch([id]));
+    return { brand, sender: account.name, title: envelope.title, message: envelope.message };
+  }
+
+  /**
+   * The person who sent the envelope, to be told it completed: the user who created it, or the creator of
+   * the API key that did (a platform key's creator is a user of the platform organization). None for a
+   * creator that is no person (an integration acting as itself, the system) or a user no longer active.
+   */
+  private async senderOf(trx: Db, envelope: EnvelopeRow): Promise<{ email: string; name: string } | null> {
+    let userId: string | null = null;
+    if (envelope.created_by_type === 'user') userId = envelope.created_by_id;
+    else if (envelope.created_by_type === 'api_key' && envelope.created_by_id) {
+      const key = await trx
+        .selectFrom('api_keys')
+        .select('created_by')
+        .where('id', '=', envelope.created_by_id)
+        .executeTakeFirst();
+      userId = key?.created_by ?? null;
+    }
+    if (!userId) return null;
+    const user = await trx
+      .selectFrom('users')
+      .select(['email', 'first_name', 'last_name', 'status'])
+      .where('id', '=', userId)
+      .executeTakeFirst();
+    if (user?.status !== 'active') return null;
+    const name = [user.first_name, user.last_name].filter(Boolean).join(' ');
+    return { email: user.email, name: name || user.email };
+  }
+
+  /**
+   * In the completing transaction: every party (signers and cc) is mailed its own link, which now opens the
+   * signed copy, and the sender a link to the signed PDF in the API (unless the sender is a party too, who
+   * has the party's mail). Handed to SMTP after commit, like every mail.
+   */
+  private async mailCompletion(trx: Db, envelope: EnvelopeRow, signedSha256: string): Promise<void> {
+    const [facts, parties, sender] = await Promise.all([
+      this.mailFacts(trx, envelope),
+      envelopeParties(trx, envelope.id),
+      this.senderOf(trx, envelope),
+    ]);
+    const expiresAt = linkExpiry(envelope);
+    const ids: string[] = [];
+    for (const party of parties) {
+      const token = await this.tokens.issue({ envelopeId: envelope.id, partyId: party.id, expiresAt }, trx);
+      const mail = completedMail({
+        ...facts,
+        partyName: party.name,
+        link: `${this.options.publicUrl}/sign/${envelope.id}?t=${LINK_TOKEN}`,
+        signedSha256,
+        expiresAt,
+      });
+      ids.push(
+        await this.mailer.queue(trx, envelope.organization_id, party.email, mail, { token, expiresAt }),
+      );
+    }
+    const isParty = (email: string) => parties.some((p) => p.email.toLowerCase() === email.toLowerCase());
+    if (sender && !isParty(sender.email)) {
+      const mail = completedMail({
+        ...facts,
+        partyName: sender.name,
+        link: `${this.options.publicUrl}/api/envelope/${envelope.id}/pdf`,
+        signedSha256,
+        toSender: true,
+      });
+      ids.push(await this.mailer.queue(trx, envelope.organization_id, sender.email, mail));
+    }
+    afterCommit(trx, () => this.mailer.dispatch(ids));
   }
 
   /**
@@ -518,6 +594,7 @@ export class SigningService {
       },
       null,
     );
+    await this.mailCompletion(trx, completed, pdf.sha256);
     return pdf.sha256;
   }
 
