@@ -382,7 +382,7 @@ export async function envelopeRoutes(app: FastifyInstance): Promise<void> {
       config: { permission: 'envelopes:write' },
       schema: {
         tags,
-        summary: 'Remind the party whose turn it is (free)',
+        summary: 'Mail the party whose turn it is its signing link again, as a reminder (free)',
         params: IdParams,
         response: { 200: Envelope, ...errorResponses },
       },
