@@ -729,6 +729,7 @@ const REQUESTS: Record<string, ((ids: Ids) => Request) | null> = {
   'POST /api/webhook_endpoints/:id/rotate_secret': () => ({ body: { expires_in_seconds: 60 } }),
   'POST /api/webhook_endpoints/:id/test': null,
   'POST /api/webhook_endpoints/:id/deliveries/:delivery_id/redeliver': null,
+  'POST /api/accounts/:account_id/webhook_secret': null,
   'POST /api/envelope': (w) => ({
     body: {
       account_id: w.account,

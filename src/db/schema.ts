@@ -477,6 +477,7 @@ export interface Database {
   export_chunks: ExportChunksTable;
   webhook_endpoints: WebhookEndpointsTable;
   webhook_secrets: WebhookSecretsTable;
+  webhook_account_secrets: WebhookAccountSecretsTable;
   webhook_events: WebhookEventsTable;
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_attempts: WebhookAttemptsTable;
@@ -644,6 +645,8 @@ export interface WebhookEndpointsTable {
     Record<string, unknown> | null | undefined,
     Record<string, unknown> | null
   >;
+  /** An envelope's one-off endpoint (its webhook_url), else NULL (0030). */
+  envelope_id: ColumnType<string | null, string | null | undefined, string | null>;
   /** When the current run of failed attempts began; NULL after a success (0025). */
   failing_since: ColumnType<Date | null, Date | null | undefined, Date | null>;
   url: string;
@@ -665,6 +668,15 @@ export interface WebhookSecretsTable {
   secret: string;
   created_at: CreatedAt;
   expires_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}
+
+/** An account's default signing secret, for its envelopes' webhook_url (0030). */
+export interface WebhookAccountSecretsTable {
+  account_id: string;
+  organization_id: string;
+  secret: string;
+  /** Set again by a rotation. */
+  created_at: ColumnType<Date, Date | undefined, Date>;
 }
 
 export interface WebhookEventsTable {

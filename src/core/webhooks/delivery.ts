@@ -59,6 +59,9 @@ export interface Claimed {
   format: WebhookFormat;
   /** An organization-level Connect configuration's own fields (includeHMAC, includeOAuth…), else null. */
   connect: Record<string, unknown> | null;
+  /** An envelope's one-off endpoint (its webhook_url): signed with its account's default secret. */
+  envelope_id: string | null;
+  endpoint_account_id: string | null;
   event_id: string;
   type: string;
   occurred_at: Date;
@@ -139,6 +142,7 @@ export async function claimDue(db: Db, opts: ClaimOptions): Promise<Claimed[]> {
         FROM candidates, webhook_endpoints e, webhook_events ev
         WHERE d.id = candidates.id AND e.id = d.endpoint_id AND ev.id = d.event_id
         RETURNING d.id, d.attempts, d.endpoint_id, e.organization_id, e.url, e.format, e.connect,
+                  e.envelope_id, e.account_id AS endpoint_account_id,
                   ev.id AS event_id, ev.type, ev.occurred_at, ev.account_id, ev.payload`.execute(trx)
     ).rows;
   });
@@ -147,9 +151,19 @@ export async function claimDue(db: Db, opts: ClaimOptions): Promise<Claimed[]> {
 /**
  * The secrets a delivery is signed with, oldest first: the endpoint's own (those still signing), or, for an
  * organization-level Connect configuration, the organization's Connect HMAC secrets when it has includeHMAC
- * "true" (and none otherwise: DocuSign sends no signature then).
+ * "true" (and none otherwise: DocuSign sends no signature then), or, for an envelope's webhook_url, its
+ * account's default secret.
  */
 async function signingSecrets(db: Db, d: Claimed, at: Date): Promise<string[]> {
+  if (d.envelope_id && d.endpoint_account_id) {
+    return (
+      await db
+        .selectFrom('webhook_account_secrets')
+        .select('secret')
+        .where('account_id', '=', d.endpoint_account_id)
+        .execute()
+    ).map((s) => s.secret);
+  }
   if (d.connect) {
     if (d.connect.includeHMAC !== 'true') return [];
     return (

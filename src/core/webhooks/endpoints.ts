@@ -1,19 +1,19 @@
 // Webhook endpoints: where an account's events are sent, in which format, signed with which secrets
 // (docs/webhooks.md). An endpoint belongs to one account; a member reaches only its own account's endpoints.
 // Every change is audited; the audit actions (webhook_endpoint.*) make no webhook event themselves.
-import { randomBytes } from 'node:crypto';
 import type { Db } from '../../db/connection.ts';
 import type { WebhookEndpointRow, WebhookFormat } from '../../db/schema.ts';
 import { GENESIS_HASH } from '../audit/chain.ts';
 import type { AuditBuffer } from '../audit/writer.ts';
 import { type Ctx, mutate } from '../context.ts';
 import { AppError, invalidField, notFound } from '../errors.ts';
-import { newId } from '../ids.ts';
+import { isUuid, newId } from '../ids.ts';
 import { checkUrlShape, type OutboundPolicy } from '../net/outbound.ts';
 import { requireAccountAccess } from '../principal.ts';
-import { accountInBody } from '../refs.ts';
+import { accountInBody, accountInPath } from '../refs.ts';
 import { type DeliveryView, deliveryLog } from './delivery.ts';
 import { EVENT_TYPES, forgetSubscribers } from './events.ts';
+import { newSigningSecret } from './signing.ts';
 
 /** An account holds at most this many endpoints (each event is matched against all of them). */
 export const MAX_ENDPOINTS_PER_ACCOUNT = 20;
@@ -51,15 +51,13 @@ export interface EndpointInput {
   enabled?: boolean;
 }
 
-export type EndpointPatch = Partial<Omit<EndpointInput, 'account_id' | 'format'>>;
-
-/**
- * A Standard Webhooks symmetric secret: 32 random bytes, base64, prefixed `whsec_` (the spec asks for 24-64
- * bytes; the `standardwebhooks` package reads this form as it is).
- */
-export function newSigningSecret(): string {
-  return `whsec_${randomBytes(32).toString('base64')}`;
+export interface AccountSecretView {
+  account_id: string;
+  /** When the current secret was made; null while the account has none. */
+  created_at: Date | null;
 }
+
+export type EndpointPatch = Partial<Omit<EndpointInput, 'account_id' | 'format'>>;
 
 function cleanEvents(events: string[]): string[] {
   const out = [...new Set(events.map((e) => e.trim()))];
@@ -97,6 +95,7 @@ export class WebhookEndpointsService {
         .selectFrom('webhook_endpoints')
         .select((eb) => eb.fn.countAll<string>().as('count'))
         .where('account_id', '=', input.account_id)
+        .where('envelope_id', 'is', null)
         .executeTakeFirstOrThrow();
       if (Number(count) >= MAX_ENDPOINTS_PER_ACCOUNT) {
         throw new AppError(
@@ -353,30 +352,100 @@ export class WebhookEndpointsService {
     });
   }
 
+  /**
+   * Whether the account has a default signing secret (what signs its envelopes' webhook_url), and since when;
+   * never the secret.
+   */
+  async accountSecret(ctx: Ctx, accountId: string): Promise<AccountSecretView> {
+    await accountInPath(ctx, this.db, accountId);
+    const row = await this.db
+      .selectFrom('webhook_account_secrets')
+      .select('created_at')
+      .where('account_id', '=', accountId)
+      .executeTakeFirst();
+    return { account_id: accountId, created_at: row?.created_at ?? null };
+  }
+
+  /**
+   * A new default signing secret for the account, shown once; it replaces the one before at once (an
+   * X-Atlas-Signature carries one signature). A delivery the receiver refuses meanwhile is retried, and each
+   * attempt is signed afresh, so it arrives signed with the new secret.
+   */
+  async rotateAccountSecret(ctx: Ctx, accountId: string): Promise<AccountSecretView & { secret: string }> {
+    const secret = newSigningSecret();
+    return mutate(this.db, ctx, async (trx, audit) => {
+      await accountInPath(ctx, trx, accountId);
+      const now = new Date();
+      await trx
+        .insertInto('webhook_account_secrets')
+        .values({
+          account_id: accountId,
+          organization_id: ctx.principal.organizationId,
+          secret,
+          created_at: now,
+        })
+        .onConflict((oc) => oc.column('account_id').doUpdateSet({ secret, created_at: now }))
+        .execute();
+      audit.record({
+        action: 'webhook_account_secret.rotated',
+        targetType: 'account',
+        targetId: accountId,
+        accountId,
+      });
+      return { account_id: accountId, created_at: now, secret };
+    });
+  }
+
+  /** The delivery log of an envelope's webhook_url, newest first (empty when it has none). */
+  async envelopeDeliveries(ctx: Ctx, envelopeId: string, limit: number): Promise<{ data: DeliveryView[] }> {
+    const envelope = isUuid(envelopeId)
+      ? await this.db
+          .selectFrom('envelopes')
+          .select('account_id')
+          .where('id', '=', envelopeId)
+          .where('organization_id', '=', ctx.principal.organizationId)
+          .executeTakeFirst()
+      : undefined;
+    // Another account's envelope, for a member, is as missing as another organization's (as the envelope's own routes).
+    if (!envelope || (ctx.principal.role === 'member' && envelope.account_id !== ctx.principal.accountId)) {
+      throw notFound('envelope', envelopeId);
+    }
+    const endpoint = await this.db
+      .selectFrom('webhook_endpoints')
+      .select('id')
+      .where('envelope_id', '=', envelopeId)
+      .executeTakeFirst();
+    return { data: endpoint ? await deliveryLog(this.db, endpoint.id, limit) : [] };
+  }
+
   private views(db: Db, ctx: Ctx) {
-    return db
-      .selectFrom('webhook_endpoints as e')
-      .select((eb) => [
-        'e.id',
-        'e.account_id',
-        'e.account_ids',
-        'e.url',
-        'e.description',
-        'e.format',
-        'e.events',
-        'e.organization_events',
-        'e.enabled',
-        'e.disabled_reason',
-        'e.created_at',
-        'e.updated_at',
-        eb
-          .selectFrom('webhook_secrets as s')
-          .select((s) => s.fn.max('s.expires_at').as('x'))
-          .whereRef('s.endpoint_id', '=', 'e.id')
-          .where('s.expires_at', '>', new Date())
-          .as('previous_secrets_expire_at'),
-      ])
-      .where('e.organization_id', '=', ctx.principal.organizationId);
+    return (
+      db
+        .selectFrom('webhook_endpoints as e')
+        .select((eb) => [
+          'e.id',
+          'e.account_id',
+          'e.account_ids',
+          'e.url',
+          'e.description',
+          'e.format',
+          'e.events',
+          'e.organization_events',
+          'e.enabled',
+          'e.disabled_reason',
+          'e.created_at',
+          'e.updated_at',
+          eb
+            .selectFrom('webhook_secrets as s')
+            .select((s) => s.fn.max('s.expires_at').as('x'))
+            .whereRef('s.endpoint_id', '=', 'e.id')
+            .where('s.expires_at', '>', new Date())
+            .as('previous_secrets_expire_at'),
+        ])
+        .where('e.organization_id', '=', ctx.principal.organizationId)
+        // An envelope's own endpoint (its webhook_url) is the envelope's: its log is GET /api/envelope/{id}/webhook_deliveries.
+        .where('e.envelope_id', 'is', null)
+    );
   }
 
   /** The endpoint, if the principal may reach it; another account's is not found, as another tenant's. */

@@ -6,6 +6,7 @@
 import type { Db } from '../../db/connection.ts';
 import type { AuditInput } from '../audit/writer.ts';
 import { newId } from '../ids.ts';
+import { newSigningSecret } from './signing.ts';
 
 /** Audit action → public event type (docs/webhooks.md lists them). */
 export const EVENT_TYPES_BY_ACTION: Readonly<Record<string, string>> = {
@@ -106,6 +107,8 @@ async function subscribersOf(trx: Db, organizationId: string): Promise<Subscribe
     .select(['id', 'account_id', 'account_ids', 'events', 'organization_events'])
     .where('organization_id', '=', organizationId)
     .where('enabled', '=', true)
+    // Envelopes' own endpoints (webhook_url) are found by envelope (envelopeEndpoints), not here.
+    .where('envelope_id', 'is', null)
     .execute();
   // Bounded: an entry per organization that wrote in the last moments, dropped when stale.
   if (cache.size > 10_000) cache.clear();
@@ -162,7 +165,12 @@ export async function recordWebhookEvents(
   for (const input of inputs) {
     const type = EVENT_TYPES_BY_ACTION[input.action];
     if (type !== undefined) {
-      made.push({ type, accountId: input.accountId ?? null, payload: () => thinPayload(input) });
+      made.push({
+        type,
+        accountId: input.accountId ?? null,
+        envelopeId: input.targetType === 'envelope' ? input.targetId : null,
+        payload: () => thinPayload(input),
+      });
     }
   }
   await writeEvents(trx, organizationId, made, occurredAt);
@@ -194,6 +202,8 @@ export async function recordOutcomeEvents(
 interface NewEvent {
   type: string;
   accountId: string | null;
+  /** The envelope an envelope event is about: its webhook_url, if it has one, is owed the event too. */
+  envelopeId?: string | null;
   /** Built only for events some endpoint wants. */
   payload: () => Record<string, unknown>;
 }
@@ -207,7 +217,12 @@ async function writeEvents(
 ): Promise<void> {
   if (made.length === 0) return;
   const subscribers = await subscribersOf(trx, organizationId);
-  if (subscribers.length === 0) return;
+  const envelopeIds = [...new Set(made.flatMap((e) => (e.envelopeId ? [e.envelopeId] : [])))];
+  const hooks =
+    envelopeIds.length === 0
+      ? new Map<string, string>()
+      : await envelopeEndpoints(trx, organizationId, envelopeIds);
+  if (subscribers.length === 0 && hooks.size === 0) return;
   const events: {
     id: string;
     organization_id: string;
@@ -219,7 +234,9 @@ async function writeEvents(
   const deliveries: { id: string; endpoint_id: string; event_id: string; next_attempt_at: Date }[] = [];
   const now = new Date();
   for (const e of made) {
-    const owed = subscribers.filter((s) => subscribes(s, e.type, e.accountId));
+    const owed = subscribers.filter((s) => subscribes(s, e.type, e.accountId)).map((s) => s.id);
+    const hook = e.envelopeId ? hooks.get(e.envelopeId) : undefined;
+    if (hook) owed.push(hook);
     if (owed.length === 0) continue;
     const id = newId();
     events.push({
@@ -230,8 +247,8 @@ async function writeEvents(
       occurred_at: occurredAt,
       payload: e.payload(),
     });
-    for (const s of owed)
-      deliveries.push({ id: newId(), endpoint_id: s.id, event_id: id, next_attempt_at: now });
+    for (const endpointId of owed)
+      deliveries.push({ id: newId(), endpoint_id: endpointId, event_id: id, next_attempt_at: now });
   }
   // In chunks: PostgreSQL caps a statement at 65,535 parameters.
   for (let i = 0; i < events.length; i += 1000) {
@@ -246,4 +263,82 @@ async function writeEvents(
       .values(deliveries.slice(i, i + 1000))
       .execute();
   }
+}
+
+/**
+ * The one-off endpoints of these envelopes' webhook_url (Atlas: the URL given when the envelope was created
+ * hears that envelope's events), by envelope id, enabled ones only. An envelope's endpoint is made with its
+ * first event (envelope.created, in the envelope's own transaction), in the atlas format, signed with its
+ * account's default secret (made then too if the account has none): so the envelope service needs to know
+ * nothing of webhooks, and the deliveries go through the same outbox, relay, retries, delivery log and
+ * outbound guard as every endpoint's. The URL was checked when the envelope was made, and is checked again by
+ * the guard at each attempt.
+ */
+async function envelopeEndpoints(
+  trx: Db,
+  organizationId: string,
+  envelopeIds: readonly string[],
+): Promise<Map<string, string>> {
+  const envelopes = await trx
+    .selectFrom('envelopes')
+    .select(['id', 'account_id', 'webhook_url'])
+    .where('organization_id', '=', organizationId)
+    .where('id', 'in', envelopeIds)
+    .where('webhook_url', 'is not', null)
+    .execute();
+  if (envelopes.length === 0) return new Map();
+  const made = await trx
+    .selectFrom('webhook_endpoints')
+    .select(['id', 'envelope_id', 'enabled'])
+    .where(
+      'envelope_id',
+      'in',
+      envelopes.map((e) => e.id),
+    )
+    .execute();
+  const missing = envelopes.filter((e) => !made.some((m) => m.envelope_id === e.id));
+  if (missing.length > 0) {
+    await trx
+      .insertInto('webhook_account_secrets')
+      .values(
+        [...new Set(missing.map((e) => e.account_id))].map((accountId) => ({
+          account_id: accountId,
+          organization_id: organizationId,
+          secret: newSigningSecret(),
+        })),
+      )
+      .onConflict((oc) => oc.column('account_id').doNothing())
+      .execute();
+    const rows = await trx
+      .insertInto('webhook_endpoints')
+      .values(
+        missing.map((e) => ({
+          id: newId(),
+          organization_id: organizationId,
+          account_id: e.account_id,
+          envelope_id: e.id,
+          url: e.webhook_url!,
+          description: `webhook_url of envelope ${e.id}`,
+          format: 'atlas' as const,
+          events: ['*'],
+        })),
+      )
+      // Envelope changes lock the envelope row, so two of its events are never written at once; should they
+      // be, the second finds the first's endpoint rather than failing.
+      .onConflict((oc) => oc.column('envelope_id').where('envelope_id', 'is not', null).doNothing())
+      .returning(['id', 'envelope_id', 'enabled'])
+      .execute();
+    made.push(...rows);
+    if (rows.length < missing.length) {
+      const raced = missing.filter((e) => !rows.some((r) => r.envelope_id === e.id)).map((e) => e.id);
+      made.push(
+        ...(await trx
+          .selectFrom('webhook_endpoints')
+          .select(['id', 'envelope_id', 'enabled'])
+          .where('envelope_id', 'in', raced)
+          .execute()),
+      );
+    }
+  }
+  return new Map(made.filter((m) => m.enabled).map((m) => [m.envelope_id!, m.id]));
 }

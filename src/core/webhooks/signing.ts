@@ -1,8 +1,16 @@
 // The three wire formats of a delivery (docs/webhooks.md, "Formats"): the body each sends and the headers that
 // sign it, one signature per secret still signing (a rotation's window).
-import { createHmac } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import type { WebhookFormat } from '../../db/schema.ts';
+
+/**
+ * A Standard Webhooks symmetric secret: 32 random bytes, base64, prefixed `whsec_` (the spec asks for 24-64
+ * bytes; the `standardwebhooks` package reads this form as it is).
+ */
+export function newSigningSecret(): string {
+  return `whsec_${randomBytes(32).toString('base64')}`;
+}
 
 export interface OutgoingEvent {
   id: string;
@@ -66,8 +74,10 @@ export function signingHeaders(
       .map((s) => new Webhook(s).sign(eventId, new Date(seconds * 1000), body))
       .join(' ');
   } else if (format === 'atlas') {
-    const newest = secrets[secrets.length - 1]!;
-    headers['x-atlas-signature'] = `sha256=${createHmac('sha256', newest).update(body).digest('hex')}`;
+    const newest = secrets[secrets.length - 1];
+    if (newest !== undefined) {
+      headers['x-atlas-signature'] = `sha256=${createHmac('sha256', newest).update(body).digest('hex')}`;
+    }
   } else {
     secrets.forEach((s, i) => {
       headers[`x-docusign-signature-${i + 1}`] = createHmac('sha256', s).update(body).digest('base64');

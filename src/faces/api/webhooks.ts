@@ -10,7 +10,16 @@ import {
 } from '../../core/webhooks/endpoints.ts';
 import { EVENT_TYPES } from '../../core/webhooks/events.ts';
 import { ctxOf } from '../ctx.ts';
-import { DateTime, errorResponses, IdParams, Nullable, Strict, Timestamp, Uuid } from './schemas.ts';
+import {
+  AccountParams,
+  DateTime,
+  errorResponses,
+  IdParams,
+  Nullable,
+  Strict,
+  Timestamp,
+  Uuid,
+} from './schemas.ts';
 
 const Format = Type.Union([Type.Literal('standard'), Type.Literal('atlas'), Type.Literal('connect')], {
   description:
@@ -207,6 +216,76 @@ export async function webhookRoutes(app: FastifyInstance): Promise<void> {
     ),
     next_retry_at: Nullable(Timestamp),
   });
+  const Delivery = Type.Object({
+    id: Uuid,
+    event_id: Uuid,
+    event_type: Type.String(),
+    status: Type.Union([Type.Literal('pending'), Type.Literal('delivered'), Type.Literal('failed')]),
+    attempts: Type.Array(Attempt),
+    next_attempt_at: Nullable(Timestamp),
+    created_at: Timestamp,
+  });
+  const Limit = Type.Object(
+    { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })) },
+    Strict,
+  );
+
+  fastify.get(
+    '/envelope/:id/webhook_deliveries',
+    {
+      config: { permission: 'envelopes:read' },
+      schema: {
+        tags,
+        summary:
+          "The delivery log of the envelope's webhook_url: the latest deliveries, newest first, each with its attempts",
+        params: IdParams,
+        querystring: Limit,
+        response: { 200: Type.Object({ data: Type.Array(Delivery) }), ...errorResponses },
+      },
+    },
+    async (request) =>
+      endpoints.envelopeDeliveries(ctxOf(request), request.params.id, request.query.limit ?? 50),
+  );
+
+  const AccountSecret = Type.Object({
+    account_id: Uuid,
+    created_at: Nullable(Timestamp),
+  });
+  fastify.get(
+    '/accounts/:account_id/webhook_secret',
+    {
+      config: { permission: 'webhooks:read' },
+      schema: {
+        tags,
+        summary:
+          "Whether the account has a default signing secret (it signs its envelopes' webhook_url deliveries); never the secret",
+        params: AccountParams,
+        response: { 200: AccountSecret, ...errorResponses },
+      },
+    },
+    async (request) => endpoints.accountSecret(ctxOf(request), request.params.account_id),
+  );
+  fastify.post(
+    '/accounts/:account_id/webhook_secret',
+    {
+      config: { permission: 'webhooks:write' },
+      schema: {
+        tags,
+        summary:
+          "A new default signing secret for the account (shown once), replacing the one before at once: it signs its envelopes' webhook_url deliveries",
+        params: AccountParams,
+        response: {
+          200: Type.Intersect([
+            AccountSecret,
+            Type.Object({ secret: Type.String({ description: 'whsec_…: shown this once' }) }),
+          ]),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => endpoints.rotateAccountSecret(ctxOf(request), request.params.account_id),
+  );
+
   fastify.get(
     '/webhook_endpoints/:id/deliveries',
     {
@@ -215,30 +294,8 @@ export async function webhookRoutes(app: FastifyInstance): Promise<void> {
         tags,
         summary: 'The delivery log: the latest deliveries, newest first, each with its attempts',
         params: IdParams,
-        querystring: Type.Object(
-          { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })) },
-          Strict,
-        ),
-        response: {
-          200: Type.Object({
-            data: Type.Array(
-              Type.Object({
-                id: Uuid,
-                event_id: Uuid,
-                event_type: Type.String(),
-                status: Type.Union([
-                  Type.Literal('pending'),
-                  Type.Literal('delivered'),
-                  Type.Literal('failed'),
-                ]),
-                attempts: Type.Array(Attempt),
-                next_attempt_at: Nullable(Timestamp),
-                created_at: Timestamp,
-              }),
-            ),
-          }),
-          ...errorResponses,
-        },
+        querystring: Limit,
+        response: { 200: Type.Object({ data: Type.Array(Delivery) }), ...errorResponses },
       },
     },
     async (request) => endpoints.deliveries(ctxOf(request), request.params.id, request.query.limit ?? 50),
