@@ -429,6 +429,9 @@ function matrix(a: World, b: World): { path: Row[]; body: Row[] } {
       ['POST', `/api/envelope/${b.envelopeId}/void`, {}],
       ['POST', `/api/envelope/${b.envelopeId}/decline`, {}],
       ['POST', `/api/envelope/${b.envelopeId}/remind`],
+      ['GET', `/api/envelope/${b.envelopeId}/webhook_deliveries`],
+      ['GET', `/api/accounts/${b.accountId}/webhook_secret`],
+      ['POST', `/api/accounts/${b.accountId}/webhook_secret`],
       ['GET', `/api/platform/connected-accounts/${b.connectedId}`],
       ['PATCH', `/api/platform/connected-accounts/${b.connectedId}`, { status: 'suspended' }],
       // By B's external id: A's platform has no account of that external id.

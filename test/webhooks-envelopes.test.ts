@@ -38,12 +38,12 @@ test("envelope webhook_url: the envelope's events, signed with the account's def
   assert.equal(created.statusCode, 201, created.body);
   const env = created.json();
   assert.equal(env.webhook_url, rx.url('/envelope-hook'));
-  // The account's default secret was made with the envelope's first event, unseen: deliveries signed with it
-  // are refused by this receiver, and retried.
-  const made = (await api('GET', secretPath)).json();
-  assert.ok(made.created_at, `the secret was made: ${JSON.stringify(made)}`);
+  // The account's default secret was made by the first delivery, unseen: deliveries signed with it are
+  // refused by this receiver, and retried.
   const [first] = await rx.wait('/envelope-hook', 1);
   assert.equal(atlasVerifies(first!, known), false, 'nobody knows the secret yet');
+  const made = (await api('GET', secretPath)).json();
+  assert.ok(made.created_at, `the secret was made: ${JSON.stringify(made)}`);
 
   // The owner takes a new secret (shown once); the retry comes signed with it and is accepted.
   const rotated = await api('POST', secretPath);
