@@ -1,11 +1,14 @@
 // The dashboard, end to end in Chromium against the real server and database (issue 14): a person signs
-// up, verifies their address from the mailed link, invites a colleague, who accepts from their mailed link;
+// up, verifies their address from the mailed link, invites a colleague, who accepts from their mailed link
+// and enrols two-step verification (then signs in with a code);
 // the admin imports a CSV (a dry run first, an error row fixed in place, then applied), rotates an API key,
 // revokes the old one and reads both in the audit log. Axe-core checks every page visited (no serious or
 // critical finding), every page is checked for CSP violations, and the main pages at 390×844 too.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { Secret } from 'otpauth';
 import type { Page } from 'playwright-core';
+import { TOTP_PERIOD, totpAt } from '../src/core/auth/mfa.ts';
 import { renderMail } from '../src/core/mail/mailer.ts';
 import { axeFindings, ensureDashboardBuilt, launch, screenshot, watch } from './browser-helper.ts';
 import { startApp, testDb, unique } from './helper.ts';
@@ -51,7 +54,7 @@ async function narrowFits(page: Page, name: string): Promise<void> {
   await page.setViewportSize({ width: 1280, height: 800 });
 }
 
-test('dashboard journey: sign up, verify, invite, accept, import with a dry run, rotate and revoke a key, audit', async (t) => {
+test('dashboard journey: sign up, verify, invite, accept and enrol MFA, import with a dry run, rotate and revoke a key, audit', async (t) => {
   ensureDashboardBuilt();
   const live = await startApp(t, { authRateLimitPerMinute: 0, importBatchSize: 2 });
   await runWorker(t, live.config);
@@ -119,6 +122,34 @@ test('dashboard journey: sign up, verify, invite, accept, import with a dry run,
     await page2.getByRole('button', { name: 'Accept invitation' }).click();
     await page2.getByRole('heading', { name: 'Accounts' }).waitFor();
     assert.match((await page2.locator('header').textContent()) ?? '', new RegExp(colleague));
+
+    // 4b. The colleague enrols two-step verification (TOTP, the code computed as an authenticator app
+    // would from the key the page shows), keeps the recovery codes, and signs in again with a code.
+    await page2.goto(`${base}/me/mfa`);
+    await page2.getByRole('button', { name: 'Set up an authenticator app' }).click();
+    const secret = (await page2.getByTestId('totp-secret').textContent()) ?? '';
+    assert.match(secret, /^[A-Z2-7]+$/, 'the page shows the base32 key');
+    await page2.getByRole('img', { name: /QR code of the authenticator setup link/ }).waitFor();
+    await check(page2, 'mfa-enrol', problems2);
+    // The previous step's code (inside the drift window): the sign-in below uses the current one, and no
+    // code is accepted twice.
+    await page2
+      .getByLabel('Code from the app')
+      .fill(totpAt(Secret.fromBase32(secret).bytes, Date.now() - TOTP_PERIOD * 1000));
+    await page2.getByRole('button', { name: 'Turn on two-step verification' }).click();
+    const recovery = ((await page2.getByTestId('recovery-codes').textContent()) ?? '').split('\n');
+    assert.equal(recovery.length, 10, 'ten recovery codes are shown once');
+    await check(page2, 'mfa-recovery-codes', problems2);
+    await page2.getByRole('button', { name: 'Sign out' }).click();
+    await page2.getByRole('heading', { name: 'Sign in to Signet' }).waitFor();
+    await page2.getByLabel('Email').fill(colleague);
+    await page2.getByLabel('Password').fill('A ship in port is safe 1906');
+    await page2.getByRole('button', { name: 'Sign in' }).click();
+    await page2.getByRole('heading', { name: 'Two-step verification' }).waitFor();
+    await check(page2, 'login-mfa', problems2);
+    await page2.getByLabel('Code').fill(totpAt(Secret.fromBase32(secret).bytes, Date.now()));
+    await page2.getByRole('button', { name: 'Verify and sign in' }).click();
+    await page2.getByRole('heading', { name: 'Accounts' }).waitFor();
     await other.close();
 
     // 5. Import a CSV: dry run, fix the error row, dry run again, apply.
