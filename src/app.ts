@@ -26,7 +26,7 @@ declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal | null;
     /** The dashboard session a request came with (cookie), when that is how it authenticated. */
-    signInSession: { id: string; mfaEnrollmentRequired: boolean } | null;
+    signInSession: { id: string; mfaEnrollmentRequired: boolean; passwordChangeRequired: boolean } | null;
   }
   interface FastifyContextConfig {
     /**
@@ -36,6 +36,8 @@ declare module 'fastify' {
     person?: boolean;
     /** Reachable by a session whose user must still enrol two-step verification (mfa_required). */
     duringMfaEnrollment?: boolean;
+    /** Reachable by a session whose password has expired (password_policy.max_age_days): the change itself. */
+    duringPasswordChange?: boolean;
     /** The permission a route needs. Routes under an authenticated face must declare one or be `public`. */
     permission?: Permission;
     /**

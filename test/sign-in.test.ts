@@ -3,6 +3,7 @@
 // mfa_required, the session list, password change and activation (API, bulk resend, import).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { sql } from 'kysely';
 import { Secret } from 'otpauth';
 import { TOTP_PERIOD, totpAt, totpStep } from '../src/core/auth/mfa.ts';
 import { isCommonPassword, strictest, unmetRules } from '../src/core/auth/password-policy.ts';
@@ -411,6 +412,88 @@ test('mfa_required: a session without MFA reaches only /session, /logout and /ap
   assert.equal((await b.call('GET', '/api/users')).statusCode, 200);
   // API keys are not a person signing in: unaffected.
   assert.equal((await b.call('POST', '/logout')).statusCode, 204);
+});
+
+test('password_policy.max_age_days: an expired password holds the session to the change, at sign-in and in open sessions', async (t) => {
+  const { app } = await buildApp(t, OPEN);
+  const owner = browser(app);
+  const address = email('aged');
+  const s = (await signup(owner, address)).json();
+  assert.equal(s.password_change_required, false);
+  const changedAt = async () =>
+    (
+      await testDb()
+        .db.selectFrom('users')
+        .select('password_changed_at')
+        .where('id', '=', s.user.id)
+        .executeTakeFirstOrThrow()
+    ).password_changed_at;
+  const setAt = (await changedAt())!;
+  assert.ok(Date.now() - setAt.getTime() < 60_000, 'the database records when the password was set');
+  const patched = await owner.call('PATCH', `/api/accounts/${s.account.id}/settings`, {
+    password_policy: { max_age_days: 90 },
+  });
+  assert.equal(patched.statusCode, 200, patched.body);
+  assert.equal((await owner.call('GET', '/api/users')).statusCode, 200, 'a fresh password is not expired');
+
+  // 91 days later (the clock moved by moving the date back).
+  await testDb()
+    .db.updateTable('users')
+    .set({ password_changed_at: new Date(Date.now() - 91 * 86_400_000) } as never)
+    .where('id', '=', s.user.id)
+    .execute();
+  const open = await owner.call('GET', '/api/users');
+  assert.equal(open.statusCode, 403, 'the open session is held to the change too');
+  assert.equal(open.json().error.code, 'password_expired');
+
+  // Signing in still works (the password is right) and says what to do.
+  const b = browser(app);
+  const login = await b.call('POST', '/login', { email: address, password: PASSWORD });
+  assert.equal(login.statusCode, 200, login.body);
+  assert.equal(login.json().password_change_required, true);
+  assert.equal((await b.call('GET', '/session')).json().password_change_required, true);
+  for (const url of [
+    '/api/me',
+    '/api/me/sessions',
+    '/api/me/mfa',
+    `/api/accounts/${s.account.id}/settings`,
+  ]) {
+    const res = await b.call('GET', url);
+    assert.equal(res.statusCode, 403, url);
+    assert.equal(res.json().error.code, 'password_expired', url);
+    assert.match(res.json().error.message, /POST \/api\/me\/password/, url);
+  }
+  assert.equal((await b.call('GET', '/api/me/password_policy')).statusCode, 200);
+  // mfa_required as well: the password comes first, the enrolment after.
+  await testDb()
+    .db.updateTable('account_settings')
+    .set({ values: sql`values || '{"mfa_required": true}'::jsonb` })
+    .where('account_id', '=', s.account.id)
+    .execute();
+  const same = await b.call('POST', '/api/me/password', { current_password: PASSWORD, password: PASSWORD });
+  assert.equal(same.statusCode, 400);
+  assert.deepEqual(rules(same), ['not_current']);
+  const fresh = 'A brand new passphrase 2027';
+  const changed = await b.call('POST', '/api/me/password', { current_password: PASSWORD, password: fresh });
+  assert.equal(changed.statusCode, 204, changed.body);
+  assert.ok((await changedAt())!.getTime() > Date.now() - 60_000, 'the change resets the age');
+  const after = (await b.call('GET', '/session')).json();
+  assert.equal(after.password_change_required, false);
+  assert.equal(after.mfa_enrollment_required, true);
+  assert.equal((await b.call('GET', '/api/users')).json().error.code, 'mfa_enrollment_required');
+
+  // 0 means never: an old password with max_age_days 0 is not expired.
+  await testDb()
+    .db.updateTable('account_settings')
+    .set({ values: sql`values || '{"mfa_required": false, "password_policy": {"max_age_days": 0}}'::jsonb` })
+    .where('account_id', '=', s.account.id)
+    .execute();
+  await testDb()
+    .db.updateTable('users')
+    .set({ password_changed_at: new Date(Date.now() - 5000 * 86_400_000) } as never)
+    .where('id', '=', s.user.id)
+    .execute();
+  assert.equal((await b.call('GET', '/api/users')).statusCode, 200);
 });
 
 test('sessions: list with the current one marked, end one, end the others; only a session may', async (t) => {

@@ -36,6 +36,7 @@ export const ERROR_STATUS = {
   csrf_failed: 403,
   // A session of a user who must enrol two-step verification (mfa_required) before using the API.
   mfa_enrollment_required: 403,
+  password_expired: 403,
   // Platform routes or a platform key in an organization whose platform mode is off (docs/platform.md).
   platform_not_enabled: 403,
   // A write that costs or sends, by a connected account its platform suspended (src/core/platform/billing.ts).

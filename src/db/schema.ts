@@ -67,6 +67,8 @@ export interface UsersTable {
   totp_pending_secret: ColumnType<string | null, string | null | undefined, string | null>;
   totp_enabled_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
   totp_last_step: ColumnType<number | null, number | null | undefined, number | null>;
+  /** Set by the database (migration 0031) whenever password_hash changes; NULL without a password. */
+  password_changed_at: ColumnType<Date | null, never, never>;
 }
 
 export interface PermissionProfilesTable {

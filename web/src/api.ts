@@ -74,6 +74,8 @@ export interface Session {
   expires_at: string;
   /** Set by the sign-in contract when the account requires MFA and the person has none yet. */
   mfa_enrollment_required?: boolean;
+  /** The password is older than the account's password_policy.max_age_days: it must be changed first. */
+  password_change_required?: boolean;
 }
 
 export interface Page<T> {

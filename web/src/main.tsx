@@ -234,7 +234,9 @@ function App() {
   if (status === 'out' || !session) {
     return <Redirect to={`/login?next=${encodeURIComponent(path + location.search)}`} />;
   }
-  if (session.mfa_enrollment_required && path !== '/me/mfa') return <Redirect to="/me/mfa" />;
+  if (session.password_change_required && path !== '/me/password') return <Redirect to="/me/password" />;
+  if (session.mfa_enrollment_required && !session.password_change_required && path !== '/me/mfa')
+    return <Redirect to="/me/mfa" />;
   if (path === '/') return <Redirect to={can('users:read') ? '/admin' : '/me'} />;
   const userMatch = /^\/admin\/users\/([0-9a-f-]{36})$/.exec(path);
   const entry = SIGNED_IN.find((p) => p.path === path);

@@ -50,6 +50,11 @@ export interface SessionInfo {
   expires_at: Date;
   /** The user must enrol two-step verification before the session reaches the API (mfa_required). */
   mfa_enrollment_required: boolean;
+  /**
+   * The password is older than password_policy.max_age_days allows: the session reaches only the password
+   * change until the person chooses a new one.
+   */
+  password_change_required: boolean;
 }
 
 /**
@@ -404,6 +409,12 @@ export class PeopleService {
       ]);
     }
     requirePolicy(await policyOfUser(this.db, userId), input.password, user.email);
+    // Otherwise a password that expired (max_age_days) could be "changed" to itself.
+    if (input.password === input.current_password) {
+      throw new AppError('password_policy', 'the new password must differ from the current one', [
+        { field: 'password', rule: 'not_current', message: 'not the current password' },
+      ]);
+    }
     const passwordHash = await hashPassword(input.password);
     await mutate(this.db, ctx, async (trx, audit) => {
       await trx
@@ -454,6 +465,7 @@ export class PeopleService {
     csrfToken: string;
     expiresAt: Date;
     mfaEnrollmentRequired: boolean;
+    passwordChangeRequired: boolean;
   }): Promise<SessionInfo> {
     const { principal, csrfToken, expiresAt } = session;
     const ctx: Ctx = { principal, meta: {} };
@@ -477,6 +489,7 @@ export class PeopleService {
       csrf_token: csrfToken,
       expires_at: expiresAt,
       mfa_enrollment_required: session.mfaEnrollmentRequired,
+      password_change_required: session.passwordChangeRequired,
     };
   }
 

@@ -34,6 +34,11 @@ export interface ResolvedSession {
    * do, the session reaches only GET /session, /logout and /api/me/mfa… (docs/people-and-sessions.md).
    */
   mfaEnrollmentRequired: boolean;
+  /**
+   * The user's password is older than password_policy.max_age_days allows: until they change it, the session
+   * reaches only GET /session, /logout, GET /api/me/password_policy and POST /api/me/password.
+   */
+  passwordChangeRequired: boolean;
 }
 
 /** A live session of a user, as GET /api/me/sessions lists it. */
@@ -114,6 +119,16 @@ export class SessionsService {
           WHERE m.user_id = u.id AND m.status = 'active' AND a.values->'mfa_required' = 'true'::jsonb)`.as(
           'mfa_required',
         ),
+        // Also live: the password is older than the smallest non-zero password_policy.max_age_days of the
+        // user's active accounts (a session open when it expires is held to the change too).
+        sql<boolean>`COALESCE(u.password_changed_at + make_interval(days => (
+          SELECT min((a.values->'password_policy'->>'max_age_days')::int)
+          FROM memberships m JOIN account_settings a ON a.account_id = m.account_id
+          WHERE m.user_id = u.id AND m.status = 'active'
+            AND jsonb_typeof(a.values->'password_policy'->'max_age_days') = 'number'
+            AND (a.values->'password_policy'->>'max_age_days')::int > 0)) <= now(), false)`.as(
+          'password_expired',
+        ),
       ])
       .where('s.token_hash', '=', hashToken(token))
       .executeTakeFirst();
@@ -168,6 +183,7 @@ export class SessionsService {
       csrfToken: csrfTokenFor(token),
       expiresAt: row.expires_at,
       mfaEnrollmentRequired: row.mfa_required && row.totp_enabled_at === null,
+      passwordChangeRequired: row.password_expired,
       principal: {
         kind: 'user',
         id: row.user_id,

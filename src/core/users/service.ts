@@ -35,7 +35,13 @@ import {
 export type { MembershipLabels, MembershipView, UserFilter } from './repository.ts';
 
 /** What a user's row keeps to itself: the password hash and the TOTP state (src/core/auth/mfa.ts). */
-type Hidden = 'password_hash' | 'totp_secret' | 'totp_pending_secret' | 'totp_enabled_at' | 'totp_last_step';
+type Hidden =
+  | 'password_hash'
+  | 'password_changed_at'
+  | 'totp_secret'
+  | 'totp_pending_secret'
+  | 'totp_enabled_at'
+  | 'totp_last_step';
 
 export interface UserView extends Omit<User, Hidden> {
   /** Whether the user signs in with two-step verification (TOTP). */
@@ -116,6 +122,7 @@ export const REDACTED_NAME = '[redacted]';
 function view(principal: Principal, user: User, memberships: MembershipView[]): UserView {
   const {
     password_hash: _hash,
+    password_changed_at: _changed,
     totp_secret: _secret,
     totp_pending_secret: _pending,
     totp_enabled_at: enabledAt,

@@ -53,7 +53,11 @@ async function authenticateCredential(request: FastifyRequest, reply: FastifyRep
   // No key: a dashboard session cookie (with its CSRF token on writes) stands in for one.
   if (!header && sessionCookie(request)) {
     const s = await authenticateSession(request);
-    request.signInSession = { id: s.sessionId, mfaEnrollmentRequired: s.mfaEnrollmentRequired };
+    request.signInSession = {
+      id: s.sessionId,
+      mfaEnrollmentRequired: s.mfaEnrollmentRequired,
+      passwordChangeRequired: s.passwordChangeRequired,
+    };
     return;
   }
   if (!header) {
@@ -97,6 +101,14 @@ export async function apiFace(fastify: FastifyInstance): Promise<void> {
     if (config.public) return;
     await authenticate(request, reply);
     const session = request.signInSession;
+    // An expired password comes first: changing it is all the session may do (the MFA enrolment, if also
+    // required, follows once the password is new).
+    if (session?.passwordChangeRequired && !config.duringPasswordChange) {
+      throw new AppError(
+        'password_expired',
+        "your password is older than your account's password policy allows (password_policy.max_age_days): choose a new one first (POST /api/me/password)",
+      );
+    }
     if (session?.mfaEnrollmentRequired && !config.duringMfaEnrollment) {
       throw new AppError(
         'mfa_enrollment_required',

@@ -13,6 +13,9 @@ import { ErrorBody, errorResponses, IdParams, Nullable, Strict, Timestamp, Uuid 
 
 const person = { authenticated: true, person: true } as const;
 const enrolment = { ...person, duringMfaEnrollment: true } as const;
+// The password change (and the policy it must meet) stays open to a session whose password expired, and to
+// one that must also enrol MFA (the password comes first, then the enrolment).
+const passwordChange = { ...person, duringPasswordChange: true, duringMfaEnrollment: true } as const;
 const secretAnswer = { ...enrolment, idempotency: false } as const;
 
 const Code = Type.String({
@@ -48,7 +51,7 @@ export async function signInRoutes(app: FastifyInstance): Promise<void> {
   fastify.get(
     '/me/password_policy',
     {
-      config: person,
+      config: passwordChange,
       schema: {
         tags,
         summary: 'The password policy your next password must meet (the strictest of your accounts)',
@@ -69,7 +72,7 @@ export async function signInRoutes(app: FastifyInstance): Promise<void> {
   fastify.post(
     '/me/password',
     {
-      config: person,
+      config: passwordChange,
       schema: {
         tags,
         summary: 'Change your password (the policy applies); ends your other sessions',

@@ -32,6 +32,10 @@ const SessionBody = {
     description:
       'an account of yours requires two-step verification and you have not enrolled: until you do, only GET /session, POST /logout and /api/me/mfa… work',
   }),
+  password_change_required: Type.Boolean({
+    description:
+      "your password is older than your accounts' password_policy.max_age_days allows: until you choose a new one (POST /api/me/password), only GET /session, POST /logout, GET /api/me/password_policy and POST /api/me/password work",
+  }),
 };
 const Session = Type.Object(SessionBody);
 const MfaChallenge = Type.Object({

@@ -2,9 +2,13 @@
 // applies (400 password_policy says which rule failed).
 import { useState } from 'react';
 import { post } from '../api.ts';
+import { navigate } from '../router.tsx';
+import { useSession } from '../session.tsx';
 import { Alert, Button, Field, Form, fieldErrors, PageTitle, useAction } from '../ui.tsx';
 
 export default function PasswordPage() {
+  const { session, refresh } = useSession();
+  const expired = session?.password_change_required ?? false;
   const [current, setCurrent] = useState('');
   const [next, setNext] = useState('');
   const [done, setDone] = useState(false);
@@ -14,11 +18,22 @@ export default function PasswordPage() {
     setCurrent('');
     setNext('');
     setDone(true);
+    // A session held to the change is free again: go on to where signing in would have led.
+    if (expired) {
+      await refresh();
+      navigate('/', { replace: true });
+    }
   });
   const errs = fieldErrors(change.error);
   return (
     <>
       <PageTitle>Change your password</PageTitle>
+      {expired && (
+        <Alert>
+          Your password has expired: your organization asks for a new one every so often. Choose a new
+          password (not the current one) to go on.
+        </Alert>
+      )}
       <div className="card narrow">
         <Form onSubmit={change.run} label="Change password">
           <input type="text" name="username" autoComplete="username" hidden readOnly />

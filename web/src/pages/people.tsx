@@ -10,7 +10,8 @@ import { Alert, Button, Field, Form, fieldErrors, PageTitle, useAction } from '.
 /** Where to go once signed in: the page asked for, else the start page. */
 function afterSignIn(s: Session, next: string | null): void {
   const active = (s.user.memberships ?? []).filter((m) => m.status === 'active');
-  if (s.mfa_enrollment_required) navigate('/me/mfa', { replace: true });
+  if (s.password_change_required) navigate('/me/password', { replace: true });
+  else if (s.mfa_enrollment_required) navigate('/me/mfa', { replace: true });
   else if (active.length > 1 && !next) navigate('/choose_account', { replace: true });
   else navigate(next?.startsWith('/') && !next.startsWith('//') ? next : '/', { replace: true });
 }
