@@ -106,9 +106,9 @@ export function createServices(db: Db, config: Config) {
     // Platform mode, connected accounts and the Atlas-Account header (docs/platform.md).
     platform: new PlatformService(db),
     accounts: new AccountsService(db),
-    accountCreations: new AccountCreationsService(db, emailChanges),
+    accountCreations: new AccountCreationsService(db, emailChanges, activation),
     users,
-    provisioning: new ProvisioningService(db, emailChanges),
+    provisioning: new ProvisioningService(db, emailChanges, activation),
     accountBatches: new AccountBatchesService(db, emailChanges, activation),
     apiKeys: new ApiKeysService(db, config.environment, config.keyCacheTtlMs),
     // Integration keys (OAuth clients), their secrets and RSA keys, consents (docs/oauth.md), what the

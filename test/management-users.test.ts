@@ -839,3 +839,53 @@ test('Idempotency-Key: a retried createUser or updateUser replays the DocuSign-s
   assert.deepEqual(await send('POST', '/users/profiles', update, updateKey), updated);
   assert.equal((await api(live, tenant.key, 'GET', `/api/users/${other.id}`)).body.first_name, 'B');
 });
+
+test('activation mail: createUser, addUsers and addOrUpdateUser mail a new user their link unless auto-activated; the link works', async (t) => {
+  const live = await startApp(t);
+  const tenant = await liveTenant(live);
+  const users = new admin.UsersApi(adminClient(live, tenant.key));
+  const org = tenant.organizationId;
+  const activationMails = async (to: string) =>
+    (await mailsTo(to)).filter((m) => /Activate your/.test(m.subject));
+
+  // DocuSign's rule: without auto-activation the new user is mailed an activation link.
+  const viaCreate = email();
+  await users.createUser({ email: viaCreate, accounts: [{ id: tenant.accountId }] }, org);
+  const [mail] = await activationMails(viaCreate);
+  assert.ok(mail, 'createUser without auto-activation mails the activation link');
+  assert.match(mail.text, /\/activate#token=/);
+  const activated = await fetch(`${live.base}/activate`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ token: mail.token, password: 'Activated by mail 2026' }),
+  });
+  assert.equal(activated.status, 200, await activated.clone().text());
+  assert.equal(((await activated.json()) as any).user.email, viaCreate);
+
+  // Auto-activation "bypasses the activation email": no mail.
+  const auto = email();
+  await users.createUser(
+    { email: auto, auto_activate_memberships: true, accounts: [{ id: tenant.accountId }] },
+    org,
+  );
+  assert.deepEqual(await activationMails(auto), []);
+
+  const second = await account(live, tenant, 'Second');
+  const viaAdd = email();
+  await users.addUsers({ email: viaAdd }, org, second);
+  assert.equal((await activationMails(viaAdd)).length, 1, 'addUsers making a user mails them');
+  // A user who exists already gets a membership, not another mail.
+  await users.addUsers({ email: auto }, org, second);
+  assert.deepEqual(await activationMails(auto), []);
+
+  const viaMultiProduct = email();
+  await users.addOrUpdateUser({ email: viaMultiProduct, product_permission_profiles: [] }, org, second);
+  assert.equal((await activationMails(viaMultiProduct)).length, 1, 'addOrUpdateUser making a user mails them');
+  const autoMultiProduct = email();
+  await users.addOrUpdateUser(
+    { email: autoMultiProduct, product_permission_profiles: [], auto_activate_memberships: true },
+    org,
+    second,
+  );
+  assert.deepEqual(await activationMails(autoMultiProduct), []);
+});

@@ -18,7 +18,7 @@ import { type LabelledUser, userOfAccount } from '../users/provisioning.ts';
 import { type CreateUserInput, UsersService, type UserView } from '../users/service.ts';
 
 /** Every service of one transaction: their mutations join it. */
-function servicesOf(trx: Db, emailChanges: EmailChanges, activation: Activation | null) {
+function servicesOf(trx: Db, emailChanges: EmailChanges, activation: Activation) {
   return {
     users: new UsersService(trx, emailChanges, activation),
     groups: new GroupsService(trx),
@@ -31,7 +31,7 @@ export class AccountBatchesService {
     private readonly db: Db,
     private readonly emailChanges: EmailChanges,
     /** eSignature's sendActivationEmail on a new user (src/core/auth/activation.ts). */
-    private readonly activation: Activation | null = null,
+    private readonly activation: Activation,
   ) {}
 
   /** Creates each group in the account. */

@@ -8,9 +8,11 @@
 // profile of the same name takes the source's permissions, settings and description), the account's own groups
 // (names, descriptions and profiles, without members; the built-in ones it has already) and the brands with their logos. Memberships, API keys, HR mapping rules,
 // imports and exports stay with the source account.
+
 import { sql } from 'kysely';
 import type { Db } from '../../db/connection.ts';
 import type { Account, AccountCreation } from '../../db/schema.ts';
+import type { Activation } from '../auth/activation.ts';
 import { BrandsService } from '../brands/service.ts';
 import { type Ctx, mutate } from '../context.ts';
 import { invalidField, notFound } from '../errors.ts';
@@ -60,6 +62,7 @@ export class AccountCreationsService {
   constructor(
     private readonly db: Db,
     private readonly emailChanges: EmailChanges,
+    private readonly activation: Activation,
   ) {}
 
   async create(
@@ -109,7 +112,7 @@ export class AccountCreationsService {
           .where('account_id', '=', account.id)
           .where('name', '=', ADMIN_PROFILE_NAME)
           .executeTakeFirstOrThrow();
-        const users = new UsersService(trx, this.emailChanges);
+        const users = new UsersService(trx, this.emailChanges, this.activation);
         const existing = await findUserByEmail(trx, ctx.principal.organizationId, input.admin.email);
         if (existing) {
           await users.createMembership(ctx, existing.id, {

@@ -10,6 +10,7 @@
 import type { Db } from '../../db/connection.ts';
 import type { Account } from '../../db/schema.ts';
 import { AccountsService } from '../accounts/service.ts';
+import type { Activation } from '../auth/activation.ts';
 import { eachItem } from '../batch.ts';
 import { type Ctx, mutate } from '../context.ts';
 import { type AppError, invalidField, notFound } from '../errors.ts';
@@ -46,6 +47,8 @@ export interface AddOrUpdateInput {
   ds_group_ids?: string[];
   /** For a new or reopened membership; undefined: the core's default. */
   membership_status?: 'active' | 'pending';
+  /** Mail a user this creates an activation link (a user who exists already is not mailed). */
+  send_activation?: boolean;
 }
 
 /** A user with the names of the accounts, profiles and groups their memberships point at. */
@@ -76,10 +79,10 @@ const openIn = (memberships: readonly MembershipView[], accountId: string) =>
   memberships.find((m) => m.account_id === accountId && m.status !== 'closed') ?? null;
 
 /** Every service of one transaction: their mutations join it. */
-function servicesOf(trx: Db, emailChanges: EmailChanges) {
+function servicesOf(trx: Db, emailChanges: EmailChanges, activation: Activation) {
   return {
     accounts: new AccountsService(trx),
-    users: new UsersService(trx, emailChanges),
+    users: new UsersService(trx, emailChanges, activation),
     groups: new GroupsService(trx),
     profiles: new PermissionProfilesService(trx),
   };
@@ -89,12 +92,13 @@ export class ProvisioningService {
   constructor(
     private readonly db: Db,
     private readonly emailChanges: EmailChanges,
+    private readonly activation: Activation,
   ) {}
 
   /** The user's access to the account as it is (a read: DocuSign's product permission profile lookups). */
   async access(ctx: Ctx, accountId: string, ref: UserRef): Promise<AccountAccess> {
     // The account first: one the caller may not act in is refused before its people are looked at.
-    const s = servicesOf(this.db, this.emailChanges);
+    const s = servicesOf(this.db, this.emailChanges, this.activation);
     await s.accounts.get(ctx, accountId);
     const user = await this.userOf(ctx, s.users, ref);
     return this.accessIn(ctx, this.db, accountId, { id: user.id });
@@ -107,7 +111,7 @@ export class ProvisioningService {
    */
   async addOrUpdate(ctx: Ctx, input: AddOrUpdateInput): Promise<AccountAccess> {
     return mutate(this.db, ctx, async (trx) => {
-      const s = servicesOf(trx, this.emailChanges);
+      const s = servicesOf(trx, this.emailChanges, this.activation);
       const accountId = input.account_id;
       await s.accounts.get(ctx, accountId);
       const groupIds = await s.groups.idsOfDsGroups(ctx, accountId, input.ds_group_ids ?? []);
@@ -148,6 +152,7 @@ export class ProvisioningService {
             : {}),
           group_ids: groupIds,
           ...(input.membership_status ? { membership_status: input.membership_status } : {}),
+          ...(input.send_activation ? { send_activation: true } : {}),
         });
         userId = enrolled.user.id;
         // enrol() makes a new user with the names; an existing one keeps theirs unless the request names them.
@@ -169,7 +174,7 @@ export class ProvisioningService {
     profileId: number | undefined,
   ): Promise<AccountAccess> {
     return mutate(this.db, ctx, async (trx) => {
-      const s = servicesOf(trx, this.emailChanges);
+      const s = servicesOf(trx, this.emailChanges, this.activation);
       await s.accounts.get(ctx, accountId);
       const user = await this.userOf(ctx, s.users, ref);
       if (profileId !== undefined) {
@@ -200,7 +205,7 @@ export class ProvisioningService {
     ref: { id?: string; email?: string },
   ): Promise<{ user: UserView; closed: boolean }> {
     return mutate(this.db, ctx, async (trx) => {
-      const s = servicesOf(trx, this.emailChanges);
+      const s = servicesOf(trx, this.emailChanges, this.activation);
       await s.accounts.get(ctx, accountId);
       let user: UserView;
       if (ref.id) {
@@ -227,7 +232,7 @@ export class ProvisioningService {
   async closeMemberships(ctx: Ctx, userId: string, accountIds: readonly string[]): Promise<string[]> {
     const wanted = [...new Set(accountIds.map((a) => a.toLowerCase()))];
     return mutate(this.db, ctx, async (trx) => {
-      const { users } = servicesOf(trx, this.emailChanges);
+      const { users } = servicesOf(trx, this.emailChanges, this.activation);
       const memberships = await users.memberships(ctx, userId); // another organization's user: 404
       for (const accountId of wanted) {
         const membership = memberships.find((m) => m.account_id === accountId);
@@ -255,7 +260,7 @@ export class ProvisioningService {
     items: readonly { id: string; patch: UpdateUserInput }[],
   ): Promise<ItemOutcome[]> {
     return mutate(this.db, ctx, async (trx, audit) => {
-      const { users } = servicesOf(trx, this.emailChanges);
+      const { users } = servicesOf(trx, this.emailChanges, this.activation);
       const outcomes = await eachItem(
         trx,
         audit,
@@ -277,7 +282,7 @@ export class ProvisioningService {
     patch: UpdateUserInput,
   ): Promise<LabelledUser> {
     return mutate(this.db, ctx, async (trx) => {
-      const { users } = servicesOf(trx, this.emailChanges);
+      const { users } = servicesOf(trx, this.emailChanges, this.activation);
       await userOfAccount(ctx, users, accountId, userId);
       const user = await users.update(ctx, userId, patch);
       return { user, labels: await users.labels(ctx, user.memberships) };
@@ -286,7 +291,7 @@ export class ProvisioningService {
 
   /** The user's access to the account, read in the transaction. */
   private async accessIn(ctx: Ctx, trx: Db, accountId: string, ref: { id: string }): Promise<AccountAccess> {
-    const s = servicesOf(trx, this.emailChanges);
+    const s = servicesOf(trx, this.emailChanges, this.activation);
     const [user, account] = [await s.users.get(ctx, ref.id), await s.accounts.get(ctx, accountId)];
     const membership = openIn(user.memberships, accountId);
     const profile =

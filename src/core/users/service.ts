@@ -71,6 +71,18 @@ export interface CreateUserInput extends UserProfileFields {
   other_memberships?: MembershipInput[];
 }
 
+/**
+ * Whether a person an admin creates through DocuSign's Admin API (/management: createUser, addUsers,
+ * addOrUpdateUser) is mailed an activation link: yes, unless their memberships are auto-activated. That is
+ * DocuSign's rule ("auto-activating a user's account membership bypasses the activation email and password
+ * setup process"), kept here once so every route that creates a person that way sends the same mail that
+ * /api's `send_activation` and eSignature's `sendActivationEmail` ask for. Only a user the request creates
+ * is mailed (one who exists already keeps their password).
+ */
+export function activationMailUnlessAutoActivated(autoActivate: boolean | undefined): boolean {
+  return autoActivate !== true;
+}
+
 export interface UpdateUserInput extends UserProfileFields {
   email?: string;
   role?: OrgRole;
@@ -140,12 +152,14 @@ function visibleTo(principal: Principal, memberships: MembershipView[]): Members
 export class UsersService {
   /**
    * `emailChanges` is how update() asks for a new email (src/core/users/email-changes.ts); `activation`
-   * mails a new user their activation link when asked (src/core/auth/activation.ts).
+   * mails a new user their activation link when asked (src/core/auth/activation.ts). Required, not optional:
+   * every service that creates people through this one (provisioning, account creation, eSignature batches)
+   * then honours `send_activation` alike, instead of some of them failing or ignoring it.
    */
   constructor(
     private readonly db: Db,
     private readonly emailChanges: EmailChanges,
-    private readonly activation: Activation | null = null,
+    private readonly activation: Activation,
   ) {}
 
   async get(ctx: Ctx, id: string, db: Db = this.db): Promise<UserView> {
@@ -329,7 +343,6 @@ export class UsersService {
 
   /** Queues an activation mail to a user with no password yet, sent once the transaction commits. */
   private async sendActivation(trx: Db, audit: AuditBuffer, user: User, accountId: string): Promise<void> {
-    if (!this.activation) throw new Error('UsersService: no activation mailer given');
     if (user.password_hash !== null || user.status !== 'active') return;
     const activation = this.activation;
     const id = await activation.queue(trx, audit, user, accountId);

@@ -18,7 +18,11 @@ import { invalidField } from '../../core/errors.ts';
 import type { GroupView, MembersAdded, MembersRemoved } from '../../core/groups/service.ts';
 import type { Account } from '../../core/types.ts';
 import type { AccountAccess } from '../../core/users/provisioning.ts';
-import type { MembershipLabels, UserView } from '../../core/users/service.ts';
+import {
+  activationMailUnlessAutoActivated,
+  type MembershipLabels,
+  type UserView,
+} from '../../core/users/service.ts';
 import { ctxOf } from '../ctx.ts';
 import { type Trx, translatingCtx } from '../docusign/ctx.ts';
 import { requireOwnOrganization } from '../docusign/face.ts';
@@ -555,6 +559,7 @@ export async function managementMultiProductRoutes(instance: FastifyInstance): P
         ...(body.auto_activate_memberships !== undefined
           ? { membership_status: body.auto_activate_memberships ? 'active' : 'pending' }
           : {}),
+        send_activation: activationMailUnlessAutoActivated(body.auto_activate_memberships),
       });
       return addUserResponse(access);
     },

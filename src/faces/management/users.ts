@@ -8,7 +8,13 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../../core/errors.ts';
 import type { ItemOutcome } from '../../core/users/provisioning.ts';
-import type { Enrolment, MembershipLabels, UserFilter, UserView } from '../../core/users/service.ts';
+import {
+  activationMailUnlessAutoActivated,
+  type Enrolment,
+  type MembershipLabels,
+  type UserFilter,
+  type UserView,
+} from '../../core/users/service.ts';
 import { ctxOf } from '../ctx.ts';
 import { type Trx, translatingCtx } from '../docusign/ctx.ts';
 import { requireOwnOrganization } from '../docusign/face.ts';
@@ -213,6 +219,7 @@ export async function userRoutes(app: FastifyInstance): Promise<void> {
           permission_profile_id: first!.permission_profile?.id,
           group_ids: first!.groups?.map((g) => g.id),
           membership_status: status,
+          send_activation: activationMailUnlessAutoActivated(body.auto_activate_memberships),
           other_memberships: others.map((a) => ({
             account_id: a.id,
             permission_profile_id: a.permission_profile?.id,
@@ -265,6 +272,7 @@ export async function userRoutes(app: FastifyInstance): Promise<void> {
           permission_profile_id: body.permission_profile?.id,
           group_ids: body.groups?.map((g) => g.id),
           membership_status: openStatus(body.auto_activate_memberships),
+          send_activation: activationMailUnlessAutoActivated(body.auto_activate_memberships),
         }),
         { permission_profile_id: 'permission_profile.id', group_ids: 'groups.id' },
       );
