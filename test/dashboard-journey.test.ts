@@ -131,13 +131,16 @@ test('dashboard journey: sign up, verify, invite, accept and enrol MFA, import w
     assert.match(secret, /^[A-Z2-7]+$/, 'the page shows the base32 key');
     await page2.getByRole('img', { name: /QR code of the authenticator setup link/ }).waitFor();
     await check(page2, 'mfa-enrol', problems2);
-    // The previous step's code (inside the drift window): the sign-in below uses the current one, and no
-    // code is accepted twice.
-    await page2
-      .getByLabel('Code from the app')
-      .fill(totpAt(Secret.fromBase32(secret).bytes, Date.now() - TOTP_PERIOD * 1000));
+    // The current step's code; the sign-in below uses the next step's (inside the drift window, and later
+    // than this one: no code is accepted twice).
+    await page2.getByLabel('Code from the app').fill(totpAt(Secret.fromBase32(secret).bytes, Date.now()));
     await page2.getByRole('button', { name: 'Turn on two-step verification' }).click();
-    const recovery = ((await page2.getByTestId('recovery-codes').textContent()) ?? '').split('\n');
+    const codes = page2.getByTestId('recovery-codes');
+    await codes.waitFor().catch(async (err) => {
+      const alerts = await page2.locator('[role=alert]').allInnerTexts();
+      throw new Error(`no recovery codes (alerts: ${alerts.join(' | ') || 'none'}): ${err}`);
+    });
+    const recovery = ((await codes.textContent()) ?? '').split('\n');
     assert.equal(recovery.length, 10, 'ten recovery codes are shown once');
     await check(page2, 'mfa-recovery-codes', problems2);
     await page2.getByRole('button', { name: 'Sign out' }).click();
@@ -147,7 +150,9 @@ test('dashboard journey: sign up, verify, invite, accept and enrol MFA, import w
     await page2.getByRole('button', { name: 'Sign in' }).click();
     await page2.getByRole('heading', { name: 'Two-step verification' }).waitFor();
     await check(page2, 'login-mfa', problems2);
-    await page2.getByLabel('Code').fill(totpAt(Secret.fromBase32(secret).bytes, Date.now()));
+    await page2
+      .getByLabel('Code')
+      .fill(totpAt(Secret.fromBase32(secret).bytes, Date.now() + TOTP_PERIOD * 1000));
     await page2.getByRole('button', { name: 'Verify and sign in' }).click();
     await page2.getByRole('heading', { name: 'Accounts' }).waitFor();
     await other.close();
