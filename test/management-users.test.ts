@@ -880,7 +880,11 @@ test('activation mail: createUser, addUsers and addOrUpdateUser mail a new user 
 
   const viaMultiProduct = email();
   await users.addOrUpdateUser({ email: viaMultiProduct, product_permission_profiles: [] }, org, second);
-  assert.equal((await activationMails(viaMultiProduct)).length, 1, 'addOrUpdateUser making a user mails them');
+  assert.equal(
+    (await activationMails(viaMultiProduct)).length,
+    1,
+    'addOrUpdateUser making a user mails them',
+  );
   const autoMultiProduct = email();
   await users.addOrUpdateUser(
     { email: autoMultiProduct, product_permission_profiles: [], auto_activate_memberships: true },
