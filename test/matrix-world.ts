@@ -741,6 +741,10 @@ const REQUESTS: Record<string, ((ids: Ids) => Request) | null> = {
   'POST /api/envelope/:id/void': () => ({ body: {} }),
   'POST /api/envelope/:id/decline': () => ({ body: {} }),
   'POST /api/envelope/:id/remind': null,
+  // A grant from the world's platform to its own connected account; any other caller's is refused.
+  'POST /api/credits/grants': (w) => ({
+    body: { organization_id: w.connected, amount: 1, reason: 'matrix' },
+  }),
   // The signed-in person's own routes (docs/people-and-sessions.md): no caller here has enrolled two-step
   // verification, so every code is refused alike (a confirm's malformed code before any state is read).
   'POST /api/me/password': () => ({

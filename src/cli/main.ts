@@ -35,6 +35,17 @@ const COMMANDS: Record<string, { synopsis: string; summary: string; details?: st
     synopsis: 'audit verify [--org ID]',
     summary: 'recompute the audit hash chains; exits 1 at the first broken event',
   },
+  credits: {
+    synopsis: 'credits grant --org ID --amount N --reason TEXT [--json]',
+    summary: "grant credits to an organization's pool, as the server's operator (audited, in its ledger)",
+    details:
+      '  --org ID        the organization (a connected account, a platform, any organization)\n' +
+      '  --amount N      a whole number from 1 to 1000000\n' +
+      '  --reason TEXT   why; kept in the ledger and the audit log\n' +
+      '  --json          print the ledger entry with the balance after it\n' +
+      'A platform grants to its own connected accounts over the API (POST /api/credits/grants); this is the\n' +
+      "operator's way, for any organization on this server's database.",
+  },
   mail: {
     synopsis: 'mail list [--to EMAIL] [--limit N] [--json]',
     summary: 'the mail Signet sent or queued (newest first; without SMTP_URL, the outbox)',
@@ -64,7 +75,7 @@ const line = (name: string) => {
 const USAGE = `Usage: signet <command> [options]     (signet help <command>, signet <command> --help)
 
 Commands:
-${['start', 'worker', 'migrate', 'bootstrap', 'audit', 'mail'].map(line).join('\n')}
+${['start', 'worker', 'migrate', 'bootstrap', 'audit', 'credits', 'mail'].map(line).join('\n')}
 
 Over the API of a running Signet (SIGNET_URL, default http://127.0.0.1:8080; SIGNET_API_KEY):
 ${['import', 'export'].map(line).join('\n')}
@@ -156,6 +167,49 @@ export async function main(args: string[]): Promise<number> {
             `audit chain BROKEN in organization ${b.organization_id} at event #${b.seq}` +
               `${b.event_id ? ` (id ${b.event_id})` : ''}: ${b.reason}\n`,
           );
+          return 1;
+        } finally {
+          await db.close();
+        }
+      }
+      case 'credits': {
+        if (rest[0] !== 'grant')
+          return fail(`unknown credits command "${rest[0] ?? ''}"; try: signet credits grant --help`);
+        const { values } = parseArgs({
+          args: rest.slice(1),
+          options: {
+            org: { type: 'string' },
+            amount: { type: 'string' },
+            reason: { type: 'string' },
+            json: { type: 'boolean', default: false },
+          },
+        });
+        if (!values.org || !values.amount || values.reason === undefined)
+          return fail('credits grant needs --org ID --amount N --reason TEXT; try: signet credits --help');
+        if (!/^\d+$/.test(values.amount)) return fail('--amount must be a whole number from 1 to 1000000');
+        const { isUuid } = await import('../core/ids.ts');
+        if (!isUuid(values.org))
+          return fail(`--org must be an organization id (a UUID), got "${values.org}"`);
+        const { CreditsService } = await import('../core/credits/ledger.ts');
+        const { systemPrincipal } = await import('../core/principal.ts');
+        const db = await openDatabase(config, { log: () => {} });
+        try {
+          // The operator acts as the system, audited in the organization's own chain (actor "signet CLI").
+          const grant = await new CreditsService(db.db).grant(
+            { principal: systemPrincipal(values.org, config.environment), meta: {} },
+            { organization_id: values.org, amount: Number(values.amount), reason: values.reason },
+          );
+          process.stdout.write(
+            values.json
+              ? `${JSON.stringify(grant)}\n`
+              : `granted ${grant.amount} credits to ${grant.organization_id}; balance ${grant.balance}\n`,
+          );
+          return 0;
+        } catch (err) {
+          const { AppError } = await import('../core/errors.ts');
+          if (!(err instanceof AppError)) throw err;
+          // Refused (no such organization, an amount out of range): one line, exit 1 like a failed command.
+          process.stderr.write(`signet: ${err.code}: ${err.message}\n`);
           return 1;
         } finally {
           await db.close();

@@ -6,6 +6,7 @@
 // (a CHECK), whatever the code above does.
 import type { Db } from '../../db/connection.ts';
 import type { CreditEntryRow, CreditKind } from '../../db/schema.ts';
+import type { AuditBuffer } from '../audit/writer.ts';
 import { type Ctx, mutate } from '../context.ts';
 import { AppError, invalidField, notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
@@ -118,6 +119,58 @@ export function insufficientCredits(payerOrganizationId: string, balance: number
   );
 }
 
+/** A grant's answer: the ledger entry and the pool's balance after it. */
+export type GrantView = CreditEntryView & { balance: number };
+
+export function grantView(entry: CreditEntryRow): GrantView {
+  return { ...entryView(entry), balance: entry.balance_after };
+}
+
+/**
+ * The rule for every grant (operator, platform, a connected account's initial credits): a whole number from 1
+ * to MAX_GRANT, and a reason, which stays in the ledger. Returns the reason trimmed.
+ */
+export function checkGrant(amount: number, reason: string, field = 'amount'): string {
+  if (!Number.isInteger(amount) || amount < 1 || amount > MAX_GRANT) {
+    throw invalidField(field, `must be a whole number from 1 to ${MAX_GRANT}`);
+  }
+  const why = reason.trim();
+  if (why === '') throw invalidField('reason', 'say why the credits are granted (it stays in the ledger)');
+  if (why.length > 500) throw invalidField('reason', 'is at most 500 characters');
+  return why;
+}
+
+/**
+ * Posts a grant (checked with checkGrant) and records `credits.granted` in `audit`, in the caller's
+ * transaction: who (the principal) and why (the reason) are in both the ledger row and the audit event.
+ */
+export async function grantIn(
+  trx: Db,
+  audit: AuditBuffer,
+  actor: Pick<Principal, 'kind' | 'id' | 'label'>,
+  grant: { organizationId: string; amount: number; reason: string },
+): Promise<CreditEntryRow> {
+  const entry = await postCredit(trx, {
+    organizationId: grant.organizationId,
+    kind: 'grant',
+    amount: grant.amount,
+    actor,
+    reason: grant.reason,
+  });
+  audit.record({
+    action: 'credits.granted',
+    targetType: 'organization',
+    targetId: grant.organizationId,
+    extra: {
+      amount: grant.amount,
+      reason: grant.reason,
+      balance_after: entry.balance_after,
+      entry_id: entry.id,
+    },
+  });
+  return entry;
+}
+
 export interface CreditsView {
   organization_id: string;
   balance: number;
@@ -151,19 +204,15 @@ export class CreditsService {
   }
 
   /**
-   * Adds credits to an organization's pool, audited in the principal's organization. Who may grant to whom is
-   * the caller's to decide (the API: a platform to its connected accounts; the CLI: the server's operator).
+   * The server operator's grant (`signet credits grant`): credits to any organization, audited in that
+   * organization's chain. A platform's grants to its connected accounts go through PlatformService.grantCredits,
+   * which checks the account is one of its own first; both post through grantIn.
    */
   async grant(
     ctx: Ctx,
     input: { organization_id: string; amount: number; reason: string },
-  ): Promise<CreditEntryView & { balance: number }> {
-    if (!Number.isInteger(input.amount) || input.amount < 1 || input.amount > MAX_GRANT) {
-      throw invalidField('amount', `must be a whole number from 1 to ${MAX_GRANT}`);
-    }
-    const reason = input.reason.trim();
-    if (reason === '')
-      throw invalidField('reason', 'say why the credits are granted (it stays in the ledger)');
+  ): Promise<GrantView> {
+    const reason = checkGrant(input.amount, input.reason);
     return mutate(this.db, ctx, async (trx, audit) => {
       const org = await trx
         .selectFrom('organizations')
@@ -171,20 +220,12 @@ export class CreditsService {
         .where('id', '=', input.organization_id)
         .executeTakeFirst();
       if (!org) throw notFound('organization', input.organization_id);
-      const entry = await postCredit(trx, {
-        organizationId: input.organization_id,
-        kind: 'grant',
+      const entry = await grantIn(trx, audit, ctx.principal, {
+        organizationId: org.id,
         amount: input.amount,
-        actor: ctx.principal,
         reason,
       });
-      audit.record({
-        action: 'credits.granted',
-        targetType: 'organization',
-        targetId: input.organization_id,
-        extra: { amount: input.amount, reason, balance_after: entry.balance_after },
-      });
-      return { ...entryView(entry), balance: entry.balance_after };
+      return grantView(entry);
     });
   }
 }

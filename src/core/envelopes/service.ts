@@ -26,11 +26,11 @@ import {
   type Resolve,
 } from '../net/outbound.ts';
 import { DEFAULT_LIMIT, decodeCursor, decodeIntCursor, type Page, toPage } from '../pagination.ts';
+import { assertConnectedActive } from '../platform/billing.ts';
 import { requireAccountAccess } from '../principal.ts';
 import { accountInBody } from '../refs.ts';
 import { actorOf, appendHistory, type HistoryEventView, type HistoryInput, historyView } from './history.ts';
 import { envelopeParties } from './parties.ts';
-import { payerFor } from './payer.ts';
 import { checkPdf } from './pdf.ts';
 
 export const ENVELOPE_STATUSES: readonly EnvelopeStatus[] = [
@@ -172,7 +172,8 @@ export interface EnvelopesOptions {
   postCredit?: typeof postCredit;
 }
 
-function summary(row: EnvelopeRow, publicUrl: string): EnvelopeSummary {
+/** An envelope without its parties and document: a list row (and the start of a view, and of an export line). */
+export function summary(row: EnvelopeRow, publicUrl: string): EnvelopeSummary {
   return {
     envelope_id: row.id,
     id: row.id,
@@ -203,7 +204,7 @@ function summary(row: EnvelopeRow, publicUrl: string): EnvelopeSummary {
   };
 }
 
-function partyView(p: EnvelopePartyRow): PartyView {
+export function partyView(p: EnvelopePartyRow): PartyView {
   return {
     id: p.id,
     email: p.email,
@@ -591,7 +592,15 @@ export class EnvelopesService {
     return mutate(this.db, ctx, async (trx, audit) => {
       const before = await this.load(ctx, trx, id, true);
       if (before.status !== 'draft') throw stateError(before, 'send', 'draft');
-      const payer = await payerFor(trx, before.organization_id);
+      // Who pays (the platform or the connected account, by billing mode) and whether it may send at all:
+      // read on this transaction's own connection, under a share lock on the organization's row that a PATCH
+      // changing the mode or suspending the account waits for (src/core/platform/billing.ts). The envelope
+      // row is locked first and the balance row after, the order every send takes them in.
+      const { payerOrganizationId: payer } = await assertConnectedActive(
+        trx,
+        before.organization_id,
+        'send an envelope',
+      );
       await this.postCredit(trx, {
         organizationId: payer,
         kind: 'send',

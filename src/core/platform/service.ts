@@ -10,6 +10,7 @@ import type { Db } from '../../db/connection.ts';
 import type { BillingMode, ConnectedStatus, Organization } from '../../db/schema.ts';
 import { AuditBuffer, appendAudit } from '../audit/writer.ts';
 import { type Ctx, mutate } from '../context.ts';
+import { checkGrant, type GrantView, grantIn, grantView } from '../credits/ledger.ts';
 import { AppError, invalidField, notFound } from '../errors.ts';
 import { isUuid, newId } from '../ids.ts';
 import { seedOrganization } from '../organizations/create.ts';
@@ -28,6 +29,9 @@ export const EXTERNAL_PREFIX = 'ext_';
  * fit; Atlas documents no limit of its own.
  */
 const EXTERNAL_ID = /^[\x21-\x7e]{1,255}$/;
+
+/** The ledger's reason for a connected account's `initial_credits`. */
+const INITIAL_CREDITS_REASON = 'initial_credits when the connected account was created';
 
 export type ConnectedAccountView = {
   id: string;
@@ -75,16 +79,6 @@ export interface ConnectedListQuery {
   q?: string;
 }
 
-/**
- * Grants a new connected account its `initial_credits` inside the creating transaction. The credit ledger
- * (src/core/credits) registers it; until it does, a create asking for credits is refused, never half-done.
- */
-export type InitialCreditsGrant = (
-  trx: Db,
-  ctx: Ctx,
-  grant: { organizationId: string; amount: number; platformOrganizationId: string },
-) => Promise<void>;
-
 /** Every organization has its first account from creation on; the subquery is never NULL for one. */
 type ConnectedRow = Organization & { account_id: string | null };
 
@@ -115,14 +109,7 @@ function actingFor(principal: Principal, organizationId: string): Principal {
 }
 
 export class PlatformService {
-  private initialCredits: InitialCreditsGrant | null = null;
-
   constructor(private readonly db: Db) {}
-
-  /** Called once by the credit ledger's service: how `initial_credits` is granted. */
-  registerInitialCredits(grant: InitialCreditsGrant): void {
-    this.initialCredits = grant;
-  }
 
   async get(ctx: Ctx): Promise<PlatformView> {
     const org = await this.organization(this.db, ctx.principal.organizationId);
@@ -182,15 +169,8 @@ export class PlatformService {
     const name = input.name.trim();
     if (name.length === 0) throw invalidField('name', 'required: the connected account’s name');
     const credits = input.initial_credits ?? 0;
-    if (!Number.isInteger(credits) || credits < 0)
-      throw invalidField('initial_credits', 'must be a whole number of credits, 0 or more');
-    if (credits > 0 && !this.initialCredits) {
-      throw new AppError(
-        'not_supported',
-        'initial_credits: this server has no credit ledger yet; create the account without initial_credits',
-        [{ field: 'initial_credits', message: 'credits are not available on this server' }],
-      );
-    }
+    // 0 (or absent) grants nothing; anything else follows the rule every grant follows.
+    const creditsReason = credits === 0 ? '' : checkGrant(credits, INITIAL_CREDITS_REASON, 'initial_credits');
     return mutate(this.db, ctx, async (trx, audit) => {
       await this.requireEnabled(trx, platformId);
       const inserted = await trx
@@ -220,14 +200,16 @@ export class PlatformService {
       // The connected account's own chain records its making, as the platform's key acting for it.
       const own = new AuditBuffer();
       const { account } = await seedOrganization(trx, own, inserted, name);
-      const childCtx: Ctx = { principal: actingFor(ctx.principal, inserted.id), meta: ctx.meta };
-      if (credits > 0)
-        await this.initialCredits!(trx, childCtx, {
+      // Its initial credits, in this transaction: a repeat of the create (created: false above) grants none,
+      // and a create that fails grants none either. The ledger row names the platform's key and the reason.
+      if (credits > 0) {
+        await grantIn(trx, own, actingFor(ctx.principal, inserted.id), {
           organizationId: inserted.id,
           amount: credits,
-          platformOrganizationId: platformId,
+          reason: creditsReason,
         });
-      await appendAudit(trx, childCtx.principal, ctx.meta, own.drain());
+      }
+      await appendAudit(trx, actingFor(ctx.principal, inserted.id), ctx.meta, own.drain());
       const view = viewOf({ ...inserted, account_id: account.id });
       audit.record({
         action: 'connected_account.created',
@@ -314,6 +296,48 @@ export class PlatformService {
       own.record(event);
       await appendAudit(trx, actingFor(ctx.principal, before.id), ctx.meta, own.drain());
       return after;
+    });
+  }
+
+  /**
+   * A platform grants credits to one of its connected accounts (`POST /api/credits/grants`): the account is
+   * named by id or `ext_<external_id>`; any other organization (another platform's account, a sibling, the
+   * platform itself, an unknown id) answers 404 alike. Granting is for the platform itself (credits:write:
+   * owners and admins), never from inside a connected account. Recorded in the ledger of the account (who and
+   * why), and audited in both chains like the account's other changes.
+   */
+  async grantCredits(
+    ctx: Ctx,
+    input: { organization_id: string; amount: number; reason: string },
+  ): Promise<GrantView> {
+    const platformId = this.requirePlatformCaller(ctx);
+    const reason = checkGrant(input.amount, input.reason);
+    const ref = parseRef(input.organization_id.trim(), 'organization_id');
+    return mutate(this.db, ctx, async (trx, audit) => {
+      await this.requireEnabled(trx, platformId);
+      const target = await this.connected(trx, platformId, ref);
+      if (!target) throw notFound('connected account', input.organization_id);
+      // The connected account's chain first, then the platform's (at commit), the order updateConnected takes.
+      const own = new AuditBuffer();
+      const entry = await grantIn(trx, own, ctx.principal, {
+        organizationId: target.id,
+        amount: input.amount,
+        reason,
+      });
+      await appendAudit(trx, actingFor(ctx.principal, target.id), ctx.meta, own.drain());
+      audit.record({
+        action: 'credits.granted',
+        targetType: 'organization',
+        targetId: target.id,
+        extra: {
+          amount: input.amount,
+          reason,
+          balance_after: entry.balance_after,
+          entry_id: entry.id,
+          external_id: target.external_id,
+        },
+      });
+      return grantView(entry);
     });
   }
 
@@ -449,13 +473,16 @@ function checkExternalId(value: string): string {
 }
 
 /** `ext_<external_id>`, or a connected account's id (a UUID, without prefix), as Atlas's header takes them. */
-export function parseRef(value: string): { id: string } | { externalId: string } {
+export function parseRef(
+  value: string,
+  field: string = ACCOUNT_HEADER,
+): { id: string } | { externalId: string } {
   if (value.startsWith(EXTERNAL_PREFIX))
     return { externalId: checkExternalId(value.slice(EXTERNAL_PREFIX.length)) };
   if (isUuid(value)) return { id: value.toLowerCase() };
   throw new AppError(
     'validation_failed',
-    `${ACCOUNT_HEADER}: "${value.slice(0, 80)}" names no connected account; send ext_<external_id> or the connected_org_id (a UUID)`,
-    [{ field: ACCOUNT_HEADER, message: 'expected ext_<external_id> or a UUID' }],
+    `${field}: "${value.slice(0, 80)}" names no connected account; send ext_<external_id> or the connected_org_id (a UUID)`,
+    [{ field, message: 'expected ext_<external_id> or a UUID' }],
   );
 }

@@ -6,6 +6,7 @@ import multipart from '@fastify/multipart';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { MAX_GRANT } from '../../core/credits/ledger.ts';
 import { documentTooLarge } from '../../core/envelopes/pdf.ts';
 import type { DocumentSource } from '../../core/envelopes/service.ts';
 import { ENVELOPE_STATUSES, MAX_PARTIES } from '../../core/envelopes/service.ts';
@@ -445,5 +446,44 @@ export async function envelopeRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request) => fastify.services.credits.list(ctxOf(request), request.query),
+  );
+
+  fastify.post(
+    '/credits/grants',
+    {
+      config: { permission: 'credits:write', idempotency: { status: 201 } },
+      schema: {
+        tags: ['credits'],
+        summary: "Grant credits to one of the platform's connected accounts (owners and admins)",
+        description:
+          'Adds `amount` credits to the connected account named in `organization_id` (its id or ' +
+          'ext_<external_id>), with the reason in its ledger; audited in both organizations. Any organization ' +
+          "that is not one of this platform's connected accounts answers 404. Operators of the server grant to " +
+          'any organization with `signet credits grant`. See docs/platform.md#credits.',
+        body: Type.Object(
+          {
+            organization_id: Type.String({
+              minLength: 1,
+              maxLength: 300,
+              description: 'the connected account: its connected_org_id, or ext_<external_id>',
+            }),
+            amount: Type.Integer({ minimum: 1, maximum: MAX_GRANT }),
+            reason: Type.String({ minLength: 1, maxLength: 500, description: 'why; kept in the ledger' }),
+          },
+          Strict,
+        ),
+        response: {
+          201: Type.Intersect([
+            CreditEntry,
+            Type.Object({ balance: Type.Integer({ description: "the account's balance after the grant" }) }),
+          ]),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request, reply) => {
+      const grant = await fastify.services.platform.grantCredits(ctxOf(request), request.body);
+      return reply.code(201).send(grant);
+    },
   );
 }

@@ -4,6 +4,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { MAX_GRANT } from '../../core/credits/ledger.ts';
 import { ACCOUNT_HEADER, EXTERNAL_PREFIX } from '../../core/platform/service.ts';
 import { ctxOf } from '../ctx.ts';
 import { errorResponses, ListQuery, Nullable, Page, Strict, Timestamp, Uuid } from './schemas.ts';
@@ -126,8 +127,9 @@ export async function platformRoutes(app: FastifyInstance): Promise<void> {
             initial_credits: Type.Optional(
               Type.Integer({
                 minimum: 0,
-                maximum: 1_000_000_000,
-                description: 'credits granted at creation',
+                maximum: MAX_GRANT,
+                description:
+                  "credits granted to the account's own pool at creation (once: a repeat grants none)",
               }),
             ),
           },
