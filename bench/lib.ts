@@ -37,6 +37,14 @@ export interface ScratchDb {
   version: string;
   /** The postmaster's pid when the server runs on this machine and /proc shows it, else null. */
   postmasterPid: number | null;
+  /**
+   * A new database on the same server, a copy of `template` (a database of that server no session is
+   * connected to; default: the scratch database itself), dropped at cleanup or by dropClone(). Returns its URL.
+   */
+  clone(template?: string): Promise<{ name: string; url: string }>;
+  dropClone(name: string): Promise<void>;
+  /** The scratch database's name. */
+  name: string;
   /** Drops the database, stops the embedded server, removes the temp folder. Idempotent. */
   cleanup(): Promise<void>;
 }
@@ -96,9 +104,21 @@ export async function openScratchDb(): Promise<ScratchDb> {
   const admin = connect(serverUrl, 1);
   const url = withDatabase(serverUrl, name);
   let done = false;
+  const clones = new Set<string>();
+  const dropClone = async (clone: string) => {
+    clones.delete(clone);
+    await admin.sql.unsafe(`DROP DATABASE IF EXISTS ${clone} WITH (FORCE)`);
+  };
+  const clone = async (template = name) => {
+    const cloneName = `signet_bench_${randomBytes(4).toString('hex')}`;
+    clones.add(cloneName);
+    await admin.sql.unsafe(`CREATE DATABASE ${cloneName} TEMPLATE ${template}`);
+    return { name: cloneName, url: withDatabase(serverUrl, cloneName) };
+  };
   const cleanup = async () => {
     if (done) return;
     done = true;
+    for (const c of [...clones]) await dropClone(c).catch(() => {});
     await admin.sql.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
     // DbHandle.close() ends the pool only through Kysely, which never ran here: end postgres.js directly.
     await admin.sql.end();
@@ -117,6 +137,9 @@ export async function openScratchDb(): Promise<ScratchDb> {
     url,
     version: `PostgreSQL ${String(row?.v)}`,
     postmasterPid,
+    clone,
+    dropClone,
+    name,
     cleanup,
   };
 }
