@@ -242,10 +242,16 @@ function meProbe(base: string, key: string, everyMs = 10): { stop: () => Promise
       else next = performance.now();
     }
   })();
+  // A failed request (the server gone) is reported by stop(), not as an unhandled rejection meanwhile.
+  const done = loop.then(
+    () => null,
+    (err: unknown) => err,
+  );
   return {
     stop: async () => {
       running = false;
-      await loop;
+      const err = await done;
+      if (err) throw err;
       return samples;
     },
   };
