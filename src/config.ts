@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { parseSecretKeys } from './core/secret-box.ts';
 
 const ConfigSchema = Type.Object({
   port: Type.Integer({ minimum: 0, maximum: 65535 }),
@@ -82,6 +83,9 @@ const ConfigSchema = Type.Object({
   // The organizations whose webhooks this process sends (empty: all): a worker set aside for some tenants, or
   // on the network segment their on-premises receivers are on. Every organization needs some process.
   webhookOrganizations: Type.Array(Type.String({ format: 'uuid' })),
+  // Keys that seal stored secrets (src/core/secret-box.ts): `id:base64 of 32 bytes`, the first sealing; empty:
+  // the database's own key.
+  secretKeys: Type.Array(Type.String({ minLength: 1 })),
 });
 
 export type Config = Static<typeof ConfigSchema>;
@@ -161,8 +165,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       .split(',')
       .map((s) => s.trim())
       .filter((s) => s !== ''),
+    secretKeys: (env.SIGNET_SECRET_KEYS ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
     ...overrides,
   };
+  try {
+    parseSecretKeys(config.secretKeys.join(','));
+  } catch (err) {
+    throw new ConfigError(`invalid SIGNET_SECRET_KEYS: ${(err as Error).message}`);
+  }
   // By default the audience is SIGNET_PUBLIC_URL's host[:port], which is what the SDKs send.
   if (config.oauthAudience === '') config.oauthAudience = hostOf(config.publicUrl);
   if (config.databaseUrl === undefined) delete (config as Partial<Config>).databaseUrl;

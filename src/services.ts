@@ -34,6 +34,7 @@ import { DomainsService } from './core/organizations/domains.ts';
 import { OrganizationsService } from './core/organizations/service.ts';
 import { PermissionProfilesService } from './core/permission-profiles/service.ts';
 import { PlatformService } from './core/platform/service.ts';
+import { secretBoxOf } from './core/secret-box.ts';
 import { SettingsImportsService } from './core/settings/imports.ts';
 import { SettingsService } from './core/settings/service.ts';
 import { SigningService } from './core/signing/service.ts';
@@ -85,6 +86,7 @@ export function createServices(db: Db, config: Config) {
     config.keyCacheTtlMs,
   );
   // Parties sign through their mailed links; the envelope service starts each party's turn through it.
+  const secretBox = secretBoxOf(db, config.secretKeys);
   const signing = new SigningService(db, mailer, new SigningTokens(db), {
     publicUrl: config.publicUrl,
     environment: config.environment,
@@ -131,10 +133,11 @@ export function createServices(db: Db, config: Config) {
     // Webhook endpoints and their secrets (docs/webhooks.md); events reach them through the audit writer.
     // Signing through a party's mailed link (docs/envelopes.md, "Signing").
     signing,
-    webhookEndpoints: new WebhookEndpointsService(db, {
-      allow: config.outboundAllow,
-      allowHttp: config.outboundAllowHttp,
-    }),
+    webhookEndpoints: new WebhookEndpointsService(
+      db,
+      { allow: config.outboundAllow, allowHttp: config.outboundAllowHttp },
+      secretBox,
+    ),
     // Envelopes and the credits their sends cost (docs/envelopes.md, docs/platform.md).
     credits: new CreditsService(db),
     envelopes: new EnvelopesService(db, {
@@ -147,7 +150,13 @@ export function createServices(db: Db, config: Config) {
       startTurn: (trx, envelope, party, opts) => signing.startTurn(trx, envelope, party, opts),
     }),
     // The Connect operations of /management: organization-level Connect configurations on the same endpoints.
-    connect: new ConnectService(db, { allow: config.outboundAllow, allowHttp: config.outboundAllowHttp }),
+    connect: new ConnectService(
+      db,
+      { allow: config.outboundAllow, allowHttp: config.outboundAllowHttp },
+      secretBox,
+    ),
+    // Seals the secrets Signet must keep readable (src/core/secret-box.ts).
+    secretBox,
   };
 }
 

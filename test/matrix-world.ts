@@ -12,6 +12,7 @@ import { type AppRoute, appRoutes } from '../scripts/compatibility.ts';
 import type { Config } from '../src/config.ts';
 import { newId } from '../src/core/ids.ts';
 import { systemPrincipal } from '../src/core/principal.ts';
+import { contextOf, SecretBox } from '../src/core/secret-box.ts';
 import { buildServer } from '../src/server.ts';
 import { createServices, type Services } from '../src/services.ts';
 import { as, type Caller, type Tenant, testConfig, testDb, unique } from './helper.ts';
@@ -320,12 +321,19 @@ export const MAKERS = {
       'connect configuration',
     );
     const made = await ok(await c.owner('POST', `${base}/secret`, {}), 'connect secret');
-    // The answer holds the secret, not its key id (others may be made meanwhile): look it up.
-    const key = await testDb()
+    // The answer holds the secret, not its key id (others may be made meanwhile): look it up among the
+    // organization's, sealed as they are stored (the tests' servers seal with the database's own key).
+    const box = new SecretBox(testDb().db);
+    const stored = await testDb()
       .db.selectFrom('connect_hmac_secrets')
-      .select('id')
-      .where('secret', '=', made.secrets[0])
-      .executeTakeFirstOrThrow();
+      .select(['id', 'secret'])
+      .where('organization_id', '=', c.tenant.organizationId)
+      .execute();
+    let key: { id: string } | undefined;
+    for (const s of stored) {
+      if ((await box.open(s.secret, contextOf('connect_hmac_secrets', s.id))) === made.secrets[0]) key = s;
+    }
+    assert.ok(key, 'the new Connect secret is stored');
     await ok(
       await c.owner('PUT', `${base}/oauth`, {
         authorizationServerUrl: 'https://auth.example/oauth/token',

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { systemPrincipal } from '../src/core/principal.ts';
+import { contextOf, SecretBox } from '../src/core/secret-box.ts';
 import {
   as,
   buildApp,
@@ -254,14 +255,22 @@ test('endpoints API: secret once, validation, rotation with a window, test event
   assert.notEqual(rotated.json().secret, created.secret);
   const until = new Date(rotated.json().previous_secrets_expire_at).getTime();
   assert.ok(Math.abs(until - (Date.now() + 3600_000)) < 60_000, rotated.body);
+  // Stored sealed (src/core/secret-box.ts): never as they are; opened with the database's own key.
+  const box = new SecretBox(db());
   const secrets = await db()
     .selectFrom('webhook_secrets')
-    .select(['secret', 'expires_at'])
+    .select(['id', 'secret', 'expires_at'])
     .where('endpoint_id', '=', created.id)
     .orderBy('created_at')
     .execute();
+  for (const s of secrets) assert.match(s.secret, /^sb1\.db1\./, 'sealed');
   assert.deepEqual(
-    secrets.map((s) => [s.secret, s.expires_at === null]),
+    await Promise.all(
+      secrets.map(async (s) => [
+        await box.open(s.secret, contextOf('webhook_secrets', s.id)),
+        s.expires_at === null,
+      ]),
+    ),
     [
       [created.secret, false],
       [rotated.json().secret, true],

@@ -1,5 +1,6 @@
 // Opens Signet's database: the external server named by DATABASE_URL, or the embedded one.
 import type { Config } from '../config.ts';
+import { resealAll, secretBoxOf } from '../core/secret-box.ts';
 import { connect, type DbHandle } from './connection.ts';
 import { startEmbedded } from './embedded.ts';
 import { migrate } from './migrate.ts';
@@ -23,6 +24,10 @@ export async function openDatabase(
     if (opts.migrate !== false) {
       const applied = await migrate(handle.sql);
       for (const name of applied) log(`applied migration ${name}`);
+      // Secrets stored before sealing existed, or sealed with a key that is no longer the first, are sealed
+      // with the current key (src/core/secret-box.ts): the part of a migration SQL cannot do.
+      const resealed = await resealAll(handle.db, secretBoxOf(handle.db, config.secretKeys));
+      if (resealed > 0) log(`sealed ${resealed} stored secrets with the current key`);
     }
   } catch (err) {
     await handle.close();

@@ -24,6 +24,7 @@ import {
 import { giveUpImport, LeaseHeld, processImport } from '../core/imports/service.ts';
 import { Mailer } from '../core/mail/mailer.ts';
 import { resolverFor } from '../core/net/outbound.ts';
+import { secretBoxOf } from '../core/secret-box.ts';
 import { EmailChanges } from '../core/users/email-changes.ts';
 import { ConnectTokens } from '../core/webhooks/connect-oauth.ts';
 import { WebhookRelay } from '../core/webhooks/relay.ts';
@@ -222,6 +223,7 @@ export async function startJobRunner(opts: RunnerOptions): Promise<JobRunner> {
   if (opts.concurrency > 0 && config.webhookDelivery) {
     const policy = { allow: config.outboundAllow, allowHttp: config.outboundAllowHttp };
     const resolve = resolverFor(config.dnsServers);
+    const box = secretBoxOf(db, config.secretKeys);
     relay = new WebhookRelay(
       db,
       {
@@ -232,9 +234,10 @@ export async function startJobRunner(opts: RunnerOptions): Promise<JobRunner> {
         disableAfterSeconds: config.webhookDisableAfterSeconds,
         perEndpoint: config.webhookEndpointConcurrency,
         organizations: config.webhookOrganizations,
-        tokens: new ConnectTokens(policy, resolve, config.webhookTimeoutMs),
+        tokens: new ConnectTokens(policy, resolve, config.webhookTimeoutMs, box),
         mailer,
         publicUrl: config.publicUrl,
+        box,
       },
       log,
     );

@@ -5,6 +5,7 @@
 // guard like the deliveries themselves; tokens are cached per organization until shortly before they expire.
 import type { Db } from '../../db/connection.ts';
 import { guardedPost, type OutboundPolicy, type Resolve } from '../net/outbound.ts';
+import { contextOf, type SecretBox } from '../secret-box.ts';
 
 /** A token is used until this long before its expiry (a delivery must not arrive with an expired one). */
 const EARLY_MS = 60_000;
@@ -27,6 +28,7 @@ export class ConnectTokens {
     private readonly policy: OutboundPolicy,
     private readonly resolve: Resolve,
     private readonly timeoutMs: number,
+    private readonly box: SecretBox,
   ) {}
 
   /** The organization's bearer token; throws ConnectTokenError when there is no configuration or no token. */
@@ -49,9 +51,13 @@ export class ConnectTokens {
     for (const [k, v] of Object.entries(config.custom_parameters ?? {})) {
       if (!form.has(k)) form.set(k, String(v));
     }
+    const clientSecret = await this.box.open(
+      config.client_secret,
+      contextOf('connect_oauth_configs', organizationId),
+    );
     // client_secret_basic (RFC 6749 §2.3.1): the form-encoded id and secret, base64 together.
     const basic = Buffer.from(
-      `${encodeURIComponent(config.client_id)}:${encodeURIComponent(config.client_secret)}`,
+      `${encodeURIComponent(config.client_id)}:${encodeURIComponent(clientSecret)}`,
     ).toString('base64');
     let answer: Awaited<ReturnType<typeof guardedPost>>;
     try {

@@ -12,6 +12,7 @@ import { type Ctx, mutate } from '../context.ts';
 import { AppError, invalidField, notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { checkUrlShape, type OutboundPolicy } from '../net/outbound.ts';
+import { contextOf, type SecretBox } from '../secret-box.ts';
 import { lockAuditHead, removeEndpoint } from './endpoints.ts';
 import { EVENT_TYPES, forgetSubscribers } from './events.ts';
 
@@ -99,6 +100,8 @@ export class ConnectService {
   constructor(
     private readonly db: Db,
     private readonly policy: OutboundPolicy,
+    /** Seals the HMAC secrets and the OAuth client secret (src/core/secret-box.ts). */
+    private readonly box: SecretBox,
   ) {}
 
   // --- configurations ------------------------------------------------------------------------------------
@@ -250,6 +253,9 @@ export class ConnectService {
   /** A new key; the answer holds the secret itself, this once. */
   async addSecret(ctx: Ctx): Promise<{ secrets: string[] }> {
     const secret = newHmacSecret();
+    const id = newId();
+    // Sealed before the transaction: the box's first use reads its key on a connection of its own.
+    const sealed = await this.box.seal(secret, contextOf('connect_hmac_secrets', id));
     await mutate(this.db, ctx, async (trx, audit) => {
       const { count } = await trx
         .selectFrom('connect_hmac_secrets')
@@ -262,10 +268,9 @@ export class ConnectService {
           `the organization already has ${count} Connect HMAC secrets, the most it can have; delete one first`,
         );
       }
-      const id = newId();
       await trx
         .insertInto('connect_hmac_secrets')
-        .values({ id, organization_id: ctx.principal.organizationId, secret })
+        .values({ id, organization_id: ctx.principal.organizationId, secret: sealed })
         .execute();
       audit.record({
         action: 'connect_hmac_secret.created',
@@ -312,6 +317,12 @@ export class ConnectService {
    * it sends and keeps the others.
    */
   async setOAuth(ctx: Ctx, req: ConnectOAuthRequest, mode: 'replace' | 'merge') {
+    const sealedSecret = req.clientSecret
+      ? await this.box.seal(
+          req.clientSecret,
+          contextOf('connect_oauth_configs', ctx.principal.organizationId),
+        )
+      : undefined;
     return mutate(this.db, ctx, async (trx, audit) => {
       const before = await trx
         .selectFrom('connect_oauth_configs')
@@ -322,7 +333,8 @@ export class ConnectService {
       const prior = mode === 'merge' ? before : undefined;
       const url = req.authorizationServerUrl ?? prior?.authorization_server_url;
       const clientId = req.clientId ?? prior?.client_id;
-      const clientSecret = req.clientSecret ?? prior?.client_secret;
+      // The prior one is sealed already, for this same row.
+      const clientSecret = sealedSecret ?? prior?.client_secret;
       if (!url) throw invalidField('authorizationServerUrl', 'is required: the token endpoint to call');
       if (!clientId) throw invalidField('clientId', 'is required');
       if (!clientSecret) throw invalidField('clientSecret', 'is required');

@@ -10,9 +10,10 @@ import { newId } from '../ids.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import { webhookDisabledMail } from '../mail/templates.ts';
 import { guardedPost, type OutboundPolicy, OutboundRefused, type Resolve } from '../net/outbound.ts';
+import { contextOf, type SecretBox } from '../secret-box.ts';
 import { ConnectTokenError, type ConnectTokens } from './connect-oauth.ts';
 import { forgetSubscribers } from './events.ts';
-import { bodyOf, signingHeaders } from './signing.ts';
+import { bodyOf, newSigningSecret, signingHeaders } from './signing.ts';
 
 /** A Retry-After longer than this is cut to it. */
 const MAX_RETRY_AFTER_SECONDS = 24 * 3600;
@@ -31,6 +32,8 @@ export interface DeliveryOptions {
   mailer: Mailer;
   /** Links in that mail. */
   publicUrl: string;
+  /** Opens the stored signing secrets (src/core/secret-box.ts). */
+  box: SecretBox;
 }
 
 /** The wait before the next attempt: Retry-After when the receiver sent one, else the ladder, ±20% jitter. */
@@ -154,44 +157,54 @@ export async function claimDue(db: Db, opts: ClaimOptions): Promise<Claimed[]> {
  * "true" (and none otherwise: DocuSign sends no signature then), or, for an envelope's webhook_url, its
  * account's default secret.
  */
-async function signingSecrets(db: Db, d: Claimed, at: Date): Promise<string[]> {
+async function signingSecrets(db: Db, box: SecretBox, d: Claimed, at: Date): Promise<string[]> {
   if (d.envelope_id && d.endpoint_account_id) {
-    return (
-      await db
-        .selectFrom('webhook_account_secrets')
-        .select('secret')
-        .where('account_id', '=', d.endpoint_account_id)
-        .execute()
-    ).map((s) => s.secret);
+    const account = d.endpoint_account_id;
+    const context = contextOf('webhook_account_secrets', account);
+    // The account's first envelope endpoint makes its secret, unseen until the account takes a new one
+    // (docs/webhooks.md); made here, outside any transaction, because it is sealed.
+    await db
+      .insertInto('webhook_account_secrets')
+      .values({
+        account_id: account,
+        organization_id: d.organization_id,
+        secret: await box.seal(newSigningSecret(), context),
+      })
+      .onConflict((oc) => oc.column('account_id').doNothing())
+      .execute();
+    const rows = await db
+      .selectFrom('webhook_account_secrets')
+      .select('secret')
+      .where('account_id', '=', account)
+      .execute();
+    return Promise.all(rows.map((s) => box.open(s.secret, context)));
   }
   if (d.connect) {
     if (d.connect.includeHMAC !== 'true') return [];
-    return (
-      await db
-        .selectFrom('connect_hmac_secrets')
-        .select('secret')
-        .where('organization_id', '=', d.organization_id)
-        .orderBy('created_at')
-        .orderBy('id')
-        .execute()
-    ).map((s) => s.secret);
-  }
-  return (
-    await db
-      .selectFrom('webhook_secrets')
-      .select('secret')
-      .where('endpoint_id', '=', d.endpoint_id)
-      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', at)]))
+    const rows = await db
+      .selectFrom('connect_hmac_secrets')
+      .select(['id', 'secret'])
+      .where('organization_id', '=', d.organization_id)
       .orderBy('created_at')
-      .execute()
-  ).map((s) => s.secret);
+      .orderBy('id')
+      .execute();
+    return Promise.all(rows.map((s) => box.open(s.secret, contextOf('connect_hmac_secrets', s.id))));
+  }
+  const rows = await db
+    .selectFrom('webhook_secrets')
+    .select(['id', 'secret'])
+    .where('endpoint_id', '=', d.endpoint_id)
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', at)]))
+    .orderBy('created_at')
+    .execute();
+  return Promise.all(rows.map((s) => box.open(s.secret, contextOf('webhook_secrets', s.id))));
 }
 
 /** Sends one claimed delivery and records the attempt (and what it decides: delivered, retry, failed). */
 export async function attemptDelivery(db: Db, d: Claimed, opts: DeliveryOptions): Promise<void> {
   const number = d.attempts + 1;
   const started = new Date();
-  const secrets = await signingSecrets(db, d, started);
+  const secrets = await signingSecrets(db, opts.box, d, started);
   const event = { ...d, id: d.event_id, occurred_at: new Date(d.occurred_at) };
   const body = bodyOf(d.format, event, d.endpoint_id, number);
   const headers = signingHeaders(d.format, secrets, d.event_id, started, body);

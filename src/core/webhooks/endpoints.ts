@@ -11,6 +11,7 @@ import { isUuid, newId } from '../ids.ts';
 import { checkUrlShape, type OutboundPolicy } from '../net/outbound.ts';
 import { requireAccountAccess } from '../principal.ts';
 import { accountInBody, accountInPath } from '../refs.ts';
+import { contextOf, type SecretBox } from '../secret-box.ts';
 import { type DeliveryView, deliveryLog } from './delivery.ts';
 import { EVENT_TYPES, forgetSubscribers } from './events.ts';
 import { newSigningSecret } from './signing.ts';
@@ -81,6 +82,8 @@ export class WebhookEndpointsService {
   constructor(
     private readonly db: Db,
     private readonly policy: OutboundPolicy,
+    /** Seals the signing secrets (src/core/secret-box.ts). */
+    private readonly box: SecretBox,
   ) {}
 
   /** Registers an endpoint; the response carries its signing secret, the only time it is shown. */
@@ -89,6 +92,9 @@ export class WebhookEndpointsService {
     const events = cleanEvents(input.events);
     const format = input.format ?? 'standard';
     const secret = newSigningSecret();
+    const secretId = newId();
+    // Sealed before the transaction: the box's first use reads its key on a connection of its own.
+    const sealed = await this.box.seal(secret, contextOf('webhook_secrets', secretId));
     const result = await mutate(this.db, ctx, async (trx, audit) => {
       await accountInBody(ctx, trx, input.account_id);
       const { count } = await trx
@@ -120,7 +126,10 @@ export class WebhookEndpointsService {
           created_by: ctx.principal.userId,
         })
         .execute();
-      await trx.insertInto('webhook_secrets').values({ id: newId(), endpoint_id: id, secret }).execute();
+      await trx
+        .insertInto('webhook_secrets')
+        .values({ id: secretId, endpoint_id: id, secret: sealed })
+        .execute();
       const after = await this.load(ctx, trx, id);
       audit.record({
         action: 'webhook_endpoint.created',
@@ -212,6 +221,8 @@ export class WebhookEndpointsService {
       throw invalidField('expires_in_seconds', `must be an integer from 0 to ${MAX_ROTATION_SECONDS}`);
     }
     const secret = newSigningSecret();
+    const secretId = newId();
+    const sealed = await this.box.seal(secret, contextOf('webhook_secrets', secretId));
     const view = await mutate(this.db, ctx, async (trx, audit) => {
       const before = await this.load(ctx, trx, id, true);
       if (before.account_id === null) {
@@ -231,7 +242,7 @@ export class WebhookEndpointsService {
         .execute();
       await trx
         .insertInto('webhook_secrets')
-        .values({ id: newId(), endpoint_id: id, secret, created_at: now })
+        .values({ id: secretId, endpoint_id: id, secret: sealed, created_at: now })
         .execute();
       await trx.updateTable('webhook_endpoints').set({ updated_at: now }).where('id', '=', id).execute();
       const after = await this.load(ctx, trx, id);
@@ -373,6 +384,7 @@ export class WebhookEndpointsService {
    */
   async rotateAccountSecret(ctx: Ctx, accountId: string): Promise<AccountSecretView & { secret: string }> {
     const secret = newSigningSecret();
+    const sealed = await this.box.seal(secret, contextOf('webhook_account_secrets', accountId));
     return mutate(this.db, ctx, async (trx, audit) => {
       await accountInPath(ctx, trx, accountId);
       const now = new Date();
@@ -381,10 +393,10 @@ export class WebhookEndpointsService {
         .values({
           account_id: accountId,
           organization_id: ctx.principal.organizationId,
-          secret,
+          secret: sealed,
           created_at: now,
         })
-        .onConflict((oc) => oc.column('account_id').doUpdateSet({ secret, created_at: now }))
+        .onConflict((oc) => oc.column('account_id').doUpdateSet({ secret: sealed, created_at: now }))
         .execute();
       audit.record({
         action: 'webhook_account_secret.rotated',

@@ -6,7 +6,6 @@
 import type { Db } from '../../db/connection.ts';
 import type { AuditInput } from '../audit/writer.ts';
 import { newId } from '../ids.ts';
-import { newSigningSecret } from './signing.ts';
 
 /** Audit action → public event type (docs/webhooks.md lists them). */
 export const EVENT_TYPES_BY_ACTION: Readonly<Record<string, string>> = {
@@ -269,7 +268,7 @@ async function writeEvents(
  * The one-off endpoints of these envelopes' webhook_url (Atlas: the URL given when the envelope was created
  * hears that envelope's events), by envelope id, enabled ones only. An envelope's endpoint is made with its
  * first event (envelope.created, in the envelope's own transaction), in the atlas format, signed with its
- * account's default secret (made then too if the account has none): so the envelope service needs to know
+ * account's default secret (made by the first delivery if the account has none): so the envelope service needs to know
  * nothing of webhooks, and the deliveries go through the same outbox, relay, retries, delivery log and
  * outbound guard as every endpoint's. The URL was checked when the envelope was made, and is checked again by
  * the guard at each attempt.
@@ -298,17 +297,6 @@ async function envelopeEndpoints(
     .execute();
   const missing = envelopes.filter((e) => !made.some((m) => m.envelope_id === e.id));
   if (missing.length > 0) {
-    await trx
-      .insertInto('webhook_account_secrets')
-      .values(
-        [...new Set(missing.map((e) => e.account_id))].map((accountId) => ({
-          account_id: accountId,
-          organization_id: organizationId,
-          secret: newSigningSecret(),
-        })),
-      )
-      .onConflict((oc) => oc.column('account_id').doNothing())
-      .execute();
     const rows = await trx
       .insertInto('webhook_endpoints')
       .values(
