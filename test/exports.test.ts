@@ -349,6 +349,7 @@ test('resume: an export that yields after its first chunk continues from its che
     leaseSeconds: 60,
     retentionHours: 1,
     chunkBytes: 500,
+    publicUrl: 'http://localhost:8080',
     shouldYield,
   });
   const content = async (id: string) => {
@@ -515,7 +516,13 @@ test('the sweep fails an export that never completed before its expiry', async (
   assert.equal(row.status, 'failed');
   assert.equal(row.error?.code, 'export_expired');
   assert.ok(row.purged_at instanceof Date);
-  const opts = { workerId: 'w', leaseSeconds: 60, retentionHours: 1, shouldYield: () => false };
+  const opts = {
+    workerId: 'w',
+    leaseSeconds: 60,
+    retentionHours: 1,
+    publicUrl: 'http://localhost:8080',
+    shouldYield: () => false,
+  };
   assert.equal(await processExport(db, id, opts), 'done', 'a late job finds nothing to do');
   const after = await db
     .selectFrom('exports')

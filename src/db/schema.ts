@@ -592,7 +592,7 @@ export interface AccountCreationsTable {
 export type AccountCreation = Selectable<AccountCreationsTable>;
 
 // --- exports (0007_exports.sql) ---
-export type ExportKind = 'users' | 'account_settings';
+export type ExportKind = 'users' | 'account_settings' | 'envelopes' | 'credit_ledger';
 export type ExportFormat = 'csv' | 'jsonl';
 export type ExportStatus = 'queued' | 'in_process' | 'completed' | 'failed';
 
@@ -602,6 +602,8 @@ export interface ExportsTable {
   kind: ExportKind;
   format: ExportFormat;
   account_ids: string[] | null;
+  /** envelopes and credit_ledger only (0028): rows changed (entries made) at or after this time. */
+  updated_since: Date | null;
   status: ExportStatus;
   requestor: Record<string, unknown>;
   prepared: WithDefault<boolean>;

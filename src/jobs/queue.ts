@@ -189,6 +189,7 @@ export async function startJobRunner(opts: RunnerOptions): Promise<JobRunner> {
             workerId,
             leaseSeconds: config.jobExpireSeconds,
             retentionHours: config.exportRetentionHours,
+            publicUrl: config.publicUrl,
             shouldYield: () => stopping || Date.now() - started > sliceMs,
             log,
           });

@@ -5,11 +5,14 @@
 // (src/core/imports/csv.ts), so an export can be edited and imported again. In JSONL it is one object per
 // user with its memberships nested. An account-settings export is one row (object) per account, every setting
 // of the catalogue in it. CSV cells are escaped against formula injection; JSONL is for programs and carries
-// values as they are.
+// values as they are. Envelopes and the credit ledger (for a warehouse that mirrors them) are one row (object)
+// per envelope or ledger entry, under snake_case names, the API's own field names.
 import { sql } from 'kysely';
 import type { Db } from '../../db/connection.ts';
-import type { ExportRow, User } from '../../db/schema.ts';
+import type { CreditEntryRow, EnvelopeRow, ExportRow, User } from '../../db/schema.ts';
+import { entryView } from '../credits/ledger.ts';
 import { type CsvRow, csvText } from '../csv-safe.ts';
+import { partyView, signingCounts, summary } from '../envelopes/service.ts';
 import { systemPrincipal } from '../principal.ts';
 import { SettingsService } from '../settings/service.ts';
 import { FLAT_SETTINGS, flatValue, settingText } from '../settings/text.ts';
@@ -241,6 +244,202 @@ async function* settingsUnits(db: Db, exp: ExportRow): AsyncGenerator<Unit> {
   }
 }
 
+// --- envelopes ----------------------------------------------------------------------------------------------
+
+export function envelopesCsvHeader(): string[] {
+  return [
+    'envelope_id',
+    'organization_id',
+    'account_id',
+    'status',
+    'title',
+    'external_id',
+    'signed_count',
+    'total',
+    'payer_organization_id',
+    'created_by_type',
+    'created_by_id',
+    'created_by_label',
+    'reminder_count',
+    'void_reason',
+    'decline_reason',
+    'document_sha256',
+    'signed_sha256',
+    'metadata',
+    'expires_at',
+    'sent_at',
+    'completed_at',
+    'declined_at',
+    'voided_at',
+    'expired_at',
+    'created_at',
+    'updated_at',
+  ];
+}
+
+/** Envelopes of the export's organization (and accounts), changed since `updated_since`, after `after` by id. */
+async function envelopePage(db: Db, exp: ExportRow, after: string | null): Promise<EnvelopeRow[]> {
+  let query = db
+    .selectFrom('envelopes')
+    .selectAll()
+    .where('organization_id', '=', exp.organization_id)
+    .orderBy('id')
+    .limit(PAGE);
+  if (after) query = query.where('id', '>', after);
+  const accounts = exp.account_ids;
+  if (accounts) query = query.where((eb) => eb('account_id', '=', eb.fn.any(eb.val(accounts))));
+  if (exp.updated_since) query = query.where('updated_at', '>=', exp.updated_since);
+  return query.execute();
+}
+
+async function* envelopeUnits(db: Db, exp: ExportRow, publicUrl: string): AsyncGenerator<Unit> {
+  let after = exp.last_key;
+  for (;;) {
+    const page = await envelopePage(db, exp, after);
+    if (page.length === 0) return;
+    const ids = page.map((e) => e.id);
+    // A page's parties and document facts in two queries (never the documents' bytes).
+    const [parties, docs] = await Promise.all([
+      db
+        .selectFrom('envelope_parties')
+        .selectAll()
+        .where((eb) => eb('envelope_id', '=', eb.fn.any(eb.val(ids))))
+        .orderBy('envelope_id')
+        .orderBy('signing_order')
+        .orderBy('id')
+        .execute(),
+      db
+        .selectFrom('envelope_documents')
+        .select(['envelope_id', 'kind', 'filename', 'size_bytes', 'page_count', 'sha256'])
+        .where((eb) => eb('envelope_id', '=', eb.fn.any(eb.val(ids))))
+        .execute(),
+    ]);
+    for (const e of page) {
+      const own = parties.filter((p) => p.envelope_id === e.id);
+      const original = docs.find((d) => d.envelope_id === e.id && d.kind === 'original');
+      const signed = docs.find((d) => d.envelope_id === e.id && d.kind === 'signed');
+      const counts = signingCounts(own);
+      let text: string;
+      if (exp.format === 'csv') {
+        text = csvText([
+          [
+            e.id,
+            e.organization_id,
+            e.account_id,
+            e.status,
+            e.title,
+            e.external_id,
+            counts.signed_count,
+            counts.total,
+            e.payer_organization_id,
+            e.created_by_type,
+            e.created_by_id,
+            e.created_by_label,
+            e.reminder_count,
+            e.void_reason,
+            e.decline_reason,
+            original?.sha256,
+            signed?.sha256,
+            e.metadata,
+            e.expires_at,
+            e.sent_at,
+            e.completed_at,
+            e.declined_at,
+            e.voided_at,
+            e.expired_at,
+            e.created_at,
+            e.updated_at,
+          ],
+        ]);
+      } else {
+        // The object GET /api/envelope/{id} answers.
+        const line = {
+          ...summary(e, publicUrl),
+          parties: own.map(partyView),
+          ...counts,
+          document: original
+            ? {
+                filename: original.filename,
+                size_bytes: original.size_bytes,
+                page_count: original.page_count,
+                sha256: original.sha256,
+                signed_sha256: signed?.sha256 ?? null,
+              }
+            : null,
+        };
+        text = `${JSON.stringify(line)}\n`;
+      }
+      yield { key: e.id, text, rows: 1 };
+    }
+    if (page.length < PAGE) return;
+    after = page[page.length - 1]!.id;
+  }
+}
+
+// --- the credit ledger --------------------------------------------------------------------------------------
+
+export function ledgerCsvHeader(): string[] {
+  return [
+    'id',
+    'organization_id',
+    'kind',
+    'amount',
+    'balance_after',
+    'envelope_id',
+    'envelope_organization_id',
+    'actor_type',
+    'actor_id',
+    'actor_label',
+    'reason',
+    'created_at',
+  ];
+}
+
+/**
+ * The organization's own pool's entries, oldest first (ids are UUIDv7: creation order), made since
+ * `updated_since`: entries never change, so "updated" is "made". A connected account whose platform pays
+ * has no entries for those sends; they are in the platform's ledger, naming the envelope and its organization.
+ */
+async function* ledgerUnits(db: Db, exp: ExportRow): AsyncGenerator<Unit> {
+  let after = exp.last_key;
+  for (;;) {
+    let query = db
+      .selectFrom('credit_entries')
+      .selectAll()
+      .where('organization_id', '=', exp.organization_id)
+      .orderBy('id')
+      .limit(PAGE);
+    if (after) query = query.where('id', '>', after);
+    if (exp.updated_since) query = query.where('created_at', '>=', exp.updated_since);
+    const page: CreditEntryRow[] = await query.execute();
+    if (page.length === 0) return;
+    for (const r of page) {
+      const text =
+        exp.format === 'csv'
+          ? csvText([
+              [
+                r.id,
+                r.organization_id,
+                r.kind,
+                r.amount,
+                r.balance_after,
+                r.envelope_id,
+                r.envelope_organization_id,
+                r.actor_type,
+                r.actor_id,
+                r.actor_label,
+                r.reason,
+                r.created_at,
+              ],
+            ])
+          : `${JSON.stringify(entryView(r))}\n`;
+      yield { key: r.id, text, rows: 1 };
+    }
+    if (page.length < PAGE) return;
+    after = page[page.length - 1]!.id;
+  }
+}
+
 // --- the plan, fixed before the first row ------------------------------------------------------------------
 
 /** The rows expected (for percent_completed) and, for a CSV users export, the number of Group columns. */
@@ -251,6 +450,20 @@ export async function planExport(
   const org = exp.organization_id;
   const accounts = exp.account_ids;
   const inScope = accounts ? sql`AND m.account_id = ANY(${accounts}::uuid[])` : sql``;
+  const since = exp.updated_since;
+  if (exp.kind === 'envelopes') {
+    const r = await sql<{ n: number }>`
+      SELECT count(*)::int AS n FROM envelopes e WHERE e.organization_id = ${org}
+      ${accounts ? sql`AND e.account_id = ANY(${accounts}::uuid[])` : sql``}
+      ${since ? sql`AND e.updated_at >= ${since}` : sql``}`.execute(db);
+    return { totalRows: r.rows[0]!.n, groupColumns: 1 };
+  }
+  if (exp.kind === 'credit_ledger') {
+    const r = await sql<{ n: number }>`
+      SELECT count(*)::int AS n FROM credit_entries c WHERE c.organization_id = ${org}
+      ${since ? sql`AND c.created_at >= ${since}` : sql``}`.execute(db);
+    return { totalRows: r.rows[0]!.n, groupColumns: 1 };
+  }
   if (exp.kind === 'account_settings') {
     const r = await sql<{ n: number }>`
       SELECT count(*)::int AS n FROM accounts a
@@ -287,11 +500,28 @@ export async function planExport(
 /** The text before the first row: CSV's BOM (as results.csv, so spreadsheets read UTF-8) and header. */
 export function preamble(exp: ExportRow): string {
   if (exp.format === 'jsonl') return '';
-  const header = exp.kind === 'users' ? usersCsvHeader(exp.group_columns) : settingsCsvHeader();
+  const header = {
+    users: () => usersCsvHeader(exp.group_columns),
+    account_settings: settingsCsvHeader,
+    envelopes: envelopesCsvHeader,
+    credit_ledger: ledgerCsvHeader,
+  }[exp.kind]();
   return `\ufeff${csvText([header])}`;
 }
 
-/** The export's rows from its checkpoint on, one unit per user (or account). */
-export function units(db: Db, exp: ExportRow): AsyncGenerator<Unit> {
-  return exp.kind === 'users' ? userUnits(db, exp) : settingsUnits(db, exp);
+/**
+ * The export's rows from its checkpoint on, one unit per user (account, envelope, ledger entry). `publicUrl`
+ * makes an envelope's review_url, as the API answers it.
+ */
+export function units(db: Db, exp: ExportRow, publicUrl: string): AsyncGenerator<Unit> {
+  switch (exp.kind) {
+    case 'users':
+      return userUnits(db, exp);
+    case 'account_settings':
+      return settingsUnits(db, exp);
+    case 'envelopes':
+      return envelopeUnits(db, exp, publicUrl);
+    case 'credit_ledger':
+      return ledgerUnits(db, exp);
+  }
 }

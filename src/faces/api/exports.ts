@@ -10,9 +10,19 @@ import type { Permission } from '../../core/principal.ts';
 import { ctxOf } from '../ctx.ts';
 import { errorResponses, IdParams, ListQuery, Nullable, Page, Strict, Timestamp, Uuid } from './schemas.ts';
 
-const Kind = Type.Union([Type.Literal('users'), Type.Literal('account_settings')], {
-  description: 'users: users and their memberships; account_settings: every setting of each account',
-});
+const Kind = Type.Union(
+  [
+    Type.Literal('users'),
+    Type.Literal('account_settings'),
+    Type.Literal('envelopes'),
+    Type.Literal('credit_ledger'),
+  ],
+  {
+    description:
+      'users: users and their memberships; account_settings: every setting of each account; envelopes: ' +
+      "the envelopes with their parties; credit_ledger: the organization's credit ledger",
+  },
+);
 const Format = Type.Union([Type.Literal('csv'), Type.Literal('jsonl')]);
 
 export const Export = Type.Object(
@@ -22,6 +32,7 @@ export const Export = Type.Object(
     format: Format,
     status: Type.Union(['queued', 'in_process', 'completed', 'failed'].map((s) => Type.Literal(s))),
     account_ids: Nullable(Type.Array(Uuid, { description: 'null: every account of the organization' })),
+    updated_since: Nullable(Timestamp),
     row_count: Type.Integer({ description: 'CSV: data rows (users: one per membership); JSONL: lines' }),
     size_bytes: Type.Integer(),
     percent_completed: Type.Integer({ minimum: 0, maximum: 100 }),
@@ -37,8 +48,9 @@ export const Export = Type.Object(
   { $id: 'Export' },
 );
 
-const READ: readonly Permission[] = ['users:read', 'settings:read'];
-const WRITE: readonly Permission[] = ['users:write', 'settings:write'];
+// The route admits any kind's permission; the service checks the one the export's kind needs.
+const READ: readonly Permission[] = ['users:read', 'settings:read', 'envelopes:read', 'credits:read'];
+const WRITE: readonly Permission[] = ['users:write', 'settings:write', 'envelopes:write', 'credits:write'];
 
 /** Streams an export's result as a file download (every face that serves one: /api, /management). */
 export function sendExportFile(reply: FastifyReply, file: ExportDownload): FastifyReply {
@@ -59,10 +71,11 @@ export async function exportRoutes(app: FastifyInstance): Promise<void> {
       config: { anyPermission: READ, idempotency: { status: 202 } },
       schema: {
         tags,
-        summary: 'Start an export of users (with memberships) or of account settings, as CSV or JSONL',
+        summary: 'Start an export (users, account settings, envelopes, the credit ledger) as CSV or JSONL',
         description:
           'Answers 202 with the queued export; poll GET /api/exports/{id} until status is completed, then ' +
-          'GET /api/exports/{id}/download. A users export needs users:read, a settings export settings:read. ' +
+          'GET /api/exports/{id}/download. A users export needs users:read, a settings export settings:read, ' +
+          'an envelopes export envelopes:read, a credit_ledger export credits:read (owners and admins). ' +
           'See docs/exports.md.',
         body: Type.Object(
           {
@@ -77,6 +90,13 @@ export async function exportRoutes(app: FastifyInstance): Promise<void> {
                 }),
               ),
             ),
+            updated_since: Type.Optional(
+              Type.String({
+                format: 'date-time',
+                description:
+                  'envelopes and credit_ledger: only envelopes changed (ledger entries made) at or after this time',
+              }),
+            ),
           },
           Strict,
         ),
@@ -84,8 +104,13 @@ export async function exportRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request, reply) => {
-      const { kind, format, account_ids } = request.body;
-      const view = await exports.create(ctxOf(request), { kind, format, accountIds: account_ids ?? null });
+      const { kind, format, account_ids, updated_since } = request.body;
+      const view = await exports.create(ctxOf(request), {
+        kind,
+        format,
+        accountIds: account_ids ?? null,
+        updatedSince: updated_since ?? null,
+      });
       return reply.code(202).send(view);
     },
   );

@@ -24,9 +24,12 @@ const USER_LIST_TYPES = [
 type UserListType = (typeof USER_LIST_TYPES)[number];
 const SETTINGS_TYPE = 'organization_account_settings_export';
 
+/** The kinds DocuSign's Admin API exports (Signet's envelopes and credit ledger are /api's only). */
+type DsKind = Extract<ExportKind, 'users' | 'account_settings'>;
+
 /** The path segment of each kind, and the DocuSign type a kind reads as when none was recorded. */
-const SEGMENT: Record<ExportKind, string> = { users: 'user_list', account_settings: 'account_settings' };
-const DEFAULT_TYPE: Record<ExportKind, string> = {
+const SEGMENT: Record<DsKind, string> = { users: 'user_list', account_settings: 'account_settings' };
+const DEFAULT_TYPE: Record<DsKind, string> = {
   users: 'organization_memberships_export',
   account_settings: SETTINGS_TYPE,
 };
@@ -58,8 +61,10 @@ export function exportResponse(
   origin: string,
   organizationId: string,
 ) {
+  // Only users and settings exports reach this face: its routes name the kind and refuse any other.
+  const kind = v.kind as DsKind;
   const ready = v.status === 'completed' && !v.expired;
-  const url = `${origin}/management/v2/organizations/${organizationId}/exports/${SEGMENT[v.kind]}/${v.id}/results/${v.id}.csv`;
+  const url = `${origin}/management/v2/organizations/${organizationId}/exports/${SEGMENT[kind]}/${v.id}/results/${v.id}.csv`;
   const results: Record<string, unknown>[] = ready
     ? [{ id: v.id, url, number_rows: v.row_count, size_bytes: v.size_bytes }]
     : v.status === 'failed'
@@ -75,7 +80,7 @@ export function exportResponse(
       : [];
   return compact({
     id: v.id,
-    type: type ?? DEFAULT_TYPE[v.kind],
+    type: type ?? DEFAULT_TYPE[kind],
     requestor: requestorOf(v.requestor),
     created: iso(v.created_at),
     last_modified: iso(v.updated_at),
