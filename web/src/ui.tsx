@@ -225,6 +225,37 @@ export function download(blob: Blob, name: string): void {
 }
 
 /** A table that may scroll sideways on a narrow screen: a named region, reachable by keyboard to scroll it. */
+/**
+ * A labelled, keyboard-scrollable table with a header row: the shape every list of the dashboard has, kept
+ * once (the label names the region for screen readers; each column header is scope="col").
+ */
+export function Table({
+  label,
+  columns,
+  children,
+}: {
+  label: string;
+  columns: readonly string[];
+  children: ReactNode;
+}) {
+  return (
+    <TableWrap label={label}>
+      <table>
+        <thead>
+          <tr>
+            {columns.map((c) => (
+              <th key={c} scope="col">
+                {c}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>{children}</tbody>
+      </table>
+    </TableWrap>
+  );
+}
+
 export function TableWrap({ label, children }: { label: string; children: ReactNode }) {
   return (
     // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must take focus to be scrolled by keyboard (WCAG 2.1.1)

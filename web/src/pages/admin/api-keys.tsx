@@ -13,7 +13,7 @@ import {
   Loading,
   PageTitle,
   Select,
-  TableWrap,
+  Table,
   useAction,
   useLoad,
   when,
@@ -195,83 +195,68 @@ export default function ApiKeysPage() {
       {list.loading && !list.data ? (
         <Loading what="keys" />
       ) : (
-        <TableWrap label="API keys">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Key</th>
-                <th scope="col">Account · role</th>
-                <th scope="col">Scopes</th>
-                <th scope="col">Last used</th>
-                <th scope="col">Expires</th>
-                <th scope="col">Actions</th>
-              </tr>
-            </thead>
-            <tbody>
-              {keys.map((k) => (
-                <tr key={k.id}>
-                  <td>
-                    {k.name}
-                    {k.rotated_from && <small className="muted"> (rotation)</small>}
-                  </td>
-                  <td className="mono">
-                    {k.prefix}…{k.last4}
-                  </td>
-                  <td>
-                    {accountName(k.account_id)} · {k.role}
-                  </td>
-                  <td>{k.scopes ? k.scopes.join(', ') : 'all'}</td>
-                  <td>{when(k.last_used_at)}</td>
-                  <td>
-                    {k.revoked_at ? (
-                      <span className="badge bad">revoked {when(k.revoked_at)}</span>
-                    ) : k.expires_at ? (
-                      when(k.expires_at)
-                    ) : (
-                      'never'
-                    )}
-                  </td>
-                  <td>
-                    {!k.revoked_at && can('keys:write') && (
-                      <span className="row">
-                        {rotating === k.id ? (
-                          <>
-                            <Select
-                              label={`Old key ${k.name} keeps working for`}
-                              value={windowS}
-                              onChange={(e) => setWindowS(e.target.value)}
-                              options={WINDOWS}
-                            />
-                            <Button kind="primary" busy={rotate.busy} onClick={() => void rotate.run(k.id)}>
-                              Rotate now
-                            </Button>
-                            <Button onClick={() => setRotating(null)}>Cancel</Button>
-                          </>
-                        ) : (
-                          <Button
-                            onClick={() => setRotating(k.id)}
-                            aria-label={`Rotate ${k.name} (…${k.last4})`}
-                          >
-                            Rotate
-                          </Button>
-                        )}
-                        <Button
-                          kind="danger"
-                          busy={revoke.busy}
-                          onClick={() => void revoke.run(k)}
-                          aria-label={`Revoke ${k.name} (…${k.last4})`}
-                        >
-                          Revoke
+        <Table
+          label="API keys"
+          columns={['Name', 'Key', 'Account · role', 'Scopes', 'Last used', 'Expires', 'Actions']}
+        >
+          {keys.map((k) => (
+            <tr key={k.id}>
+              <td>
+                {k.name}
+                {k.rotated_from && <small className="muted"> (rotation)</small>}
+              </td>
+              <td className="mono">
+                {k.prefix}…{k.last4}
+              </td>
+              <td>
+                {accountName(k.account_id)} · {k.role}
+              </td>
+              <td>{k.scopes ? k.scopes.join(', ') : 'all'}</td>
+              <td>{when(k.last_used_at)}</td>
+              <td>
+                {k.revoked_at ? (
+                  <span className="badge bad">revoked {when(k.revoked_at)}</span>
+                ) : k.expires_at ? (
+                  when(k.expires_at)
+                ) : (
+                  'never'
+                )}
+              </td>
+              <td>
+                {!k.revoked_at && can('keys:write') && (
+                  <span className="row">
+                    {rotating === k.id ? (
+                      <>
+                        <Select
+                          label={`Old key ${k.name} keeps working for`}
+                          value={windowS}
+                          onChange={(e) => setWindowS(e.target.value)}
+                          options={WINDOWS}
+                        />
+                        <Button kind="primary" busy={rotate.busy} onClick={() => void rotate.run(k.id)}>
+                          Rotate now
                         </Button>
-                      </span>
+                        <Button onClick={() => setRotating(null)}>Cancel</Button>
+                      </>
+                    ) : (
+                      <Button onClick={() => setRotating(k.id)} aria-label={`Rotate ${k.name} (…${k.last4})`}>
+                        Rotate
+                      </Button>
                     )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </TableWrap>
+                    <Button
+                      kind="danger"
+                      busy={revoke.busy}
+                      onClick={() => void revoke.run(k)}
+                      aria-label={`Revoke ${k.name} (…${k.last4})`}
+                    >
+                      Revoke
+                    </Button>
+                  </span>
+                )}
+              </td>
+            </tr>
+          ))}
+        </Table>
       )}
       <Pager pager={pager} nextCursor={list.data?.next_cursor} what="keys" />
       {session?.user.role === 'owner' && (

@@ -2,18 +2,7 @@
 import { useState } from 'react';
 import { del, get, post } from '../../api.ts';
 import { useSession } from '../../session.tsx';
-import {
-  Alert,
-  Button,
-  Field,
-  Form,
-  PageTitle,
-  Select,
-  TableWrap,
-  useAction,
-  useLoad,
-  when,
-} from '../../ui.tsx';
+import { Alert, Button, Field, Form, PageTitle, Select, Table, useAction, useLoad, when } from '../../ui.tsx';
 import { useAccountChoice } from './common.tsx';
 
 interface Domain {
@@ -81,59 +70,47 @@ export default function DomainsPage() {
         </Form>
       )}
       <Alert error={list.error || claim.error || verify.error || release.error} />
-      <TableWrap label="Claimed domains">
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Domain</th>
-              <th scope="col">State</th>
-              <th scope="col">DNS record that proves it</th>
-              <th scope="col">Actions</th>
-            </tr>
-          </thead>
-          <tbody>
-            {(list.data?.data ?? []).map((d) => (
-              <tr key={d.id}>
-                <td>
-                  {d.domain} {d.auto_join && <span className="badge">auto-join</span>}
-                </td>
-                <td>
-                  {d.verified_at ? (
-                    <span className="badge ok">verified {when(d.verified_at)}</span>
-                  ) : (
-                    <span className="badge bad">not verified</span>
-                  )}
-                </td>
-                <td className="mono">
-                  {d.verification.type} {d.verification.name}
-                  <br />
-                  {d.verification.value}
-                </td>
-                <td className="row">
-                  {writer && (
-                    <>
-                      <Button
-                        onClick={() => void verify.run(d)}
-                        busy={verify.busy}
-                        aria-label={`Verify ${d.domain} now`}
-                      >
-                        Verify
-                      </Button>
-                      <Button
-                        kind="danger"
-                        onClick={() => void release.run(d)}
-                        aria-label={`Release ${d.domain}`}
-                      >
-                        Release
-                      </Button>
-                    </>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </TableWrap>
+      <Table label="Claimed domains" columns={['Domain', 'State', 'DNS record that proves it', 'Actions']}>
+        {(list.data?.data ?? []).map((d) => (
+          <tr key={d.id}>
+            <td>
+              {d.domain} {d.auto_join && <span className="badge">auto-join</span>}
+            </td>
+            <td>
+              {d.verified_at ? (
+                <span className="badge ok">verified {when(d.verified_at)}</span>
+              ) : (
+                <span className="badge bad">not verified</span>
+              )}
+            </td>
+            <td className="mono">
+              {d.verification.type} {d.verification.name}
+              <br />
+              {d.verification.value}
+            </td>
+            <td className="row">
+              {writer && (
+                <>
+                  <Button
+                    onClick={() => void verify.run(d)}
+                    busy={verify.busy}
+                    aria-label={`Verify ${d.domain} now`}
+                  >
+                    Verify
+                  </Button>
+                  <Button
+                    kind="danger"
+                    onClick={() => void release.run(d)}
+                    aria-label={`Release ${d.domain}`}
+                  >
+                    Release
+                  </Button>
+                </>
+              )}
+            </td>
+          </tr>
+        ))}
+      </Table>
     </>
   );
 }

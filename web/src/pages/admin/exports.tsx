@@ -2,7 +2,7 @@
 // download while it lasts, delete.
 import { useEffect, useState } from 'react';
 import { del, get, type Page, post } from '../../api.ts';
-import { Alert, Button, PageTitle, Select, TableWrap, useAction, useLoad, when } from '../../ui.tsx';
+import { Alert, Button, PageTitle, Select, Table, useAction, useLoad, when } from '../../ui.tsx';
 import { useAccounts } from './common.tsx';
 
 interface Export {
@@ -81,58 +81,44 @@ export default function ExportsPage() {
         </Button>
       </div>
       <Alert error={list.error || start.error || remove.error} />
-      <TableWrap label="Exports">
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Started</th>
-              <th scope="col">What</th>
-              <th scope="col">Status</th>
-              <th scope="col">Rows</th>
-              <th scope="col">Available until</th>
-              <th scope="col">Actions</th>
-            </tr>
-          </thead>
-          <tbody>
-            {(list.data?.data ?? []).map((e) => (
-              <tr key={e.id}>
-                <td>{when(e.created_at)}</td>
-                <td>
-                  {e.kind} · {e.format}
-                </td>
-                <td>
-                  {e.status === 'in_process' ? (
-                    <progress
-                      max={100}
-                      value={e.percent_completed}
-                      aria-label={`Export ${e.percent_completed}% done`}
-                    />
-                  ) : (
-                    e.status
-                  )}
-                  {e.error && <small className="field-error"> {e.error.message}</small>}
-                </td>
-                <td>{e.row_count}</td>
-                <td>{e.expired ? 'expired' : when(e.expires_at)}</td>
-                <td className="row">
-                  {e.status === 'completed' && !e.expired && (
-                    <a href={`/api/exports/${e.id}/download`} download>
-                      Download
-                    </a>
-                  )}
-                  <Button
-                    kind="danger"
-                    onClick={() => void remove.run(e.id)}
-                    aria-label={`Delete the export of ${when(e.created_at)}`}
-                  >
-                    Delete
-                  </Button>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </TableWrap>
+      <Table label="Exports" columns={['Started', 'What', 'Status', 'Rows', 'Available until', 'Actions']}>
+        {(list.data?.data ?? []).map((e) => (
+          <tr key={e.id}>
+            <td>{when(e.created_at)}</td>
+            <td>
+              {e.kind} · {e.format}
+            </td>
+            <td>
+              {e.status === 'in_process' ? (
+                <progress
+                  max={100}
+                  value={e.percent_completed}
+                  aria-label={`Export ${e.percent_completed}% done`}
+                />
+              ) : (
+                e.status
+              )}
+              {e.error && <small className="field-error"> {e.error.message}</small>}
+            </td>
+            <td>{e.row_count}</td>
+            <td>{e.expired ? 'expired' : when(e.expires_at)}</td>
+            <td className="row">
+              {e.status === 'completed' && !e.expired && (
+                <a href={`/api/exports/${e.id}/download`} download>
+                  Download
+                </a>
+              )}
+              <Button
+                kind="danger"
+                onClick={() => void remove.run(e.id)}
+                aria-label={`Delete the export of ${when(e.created_at)}`}
+              >
+                Delete
+              </Button>
+            </td>
+          </tr>
+        ))}
+      </Table>
     </>
   );
 }

@@ -10,7 +10,7 @@ import {
   Loading,
   PageTitle,
   Select,
-  TableWrap,
+  Table,
   useAction,
   useLoad,
   when,
@@ -129,45 +129,30 @@ export default function GroupsPage() {
       {groups.loading && !groups.data ? (
         <Loading what="groups" />
       ) : (
-        <TableWrap label="Groups">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Group</th>
-                <th scope="col">Members</th>
-                <th scope="col">Actions</th>
-              </tr>
-            </thead>
-            <tbody>
-              {(groups.data ?? []).map((g) => (
-                <tr key={g.id}>
-                  <td>
-                    {g.name} {g.type && g.type !== 'custom' && <span className="badge">{g.type}</span>}
-                  </td>
-                  <td>{g.member_count}</td>
-                  <td className="row">
-                    <Button
-                      onClick={() => setOpen(open === g.id ? null : g.id)}
-                      aria-expanded={open === g.id}
-                      aria-label={`Members of ${g.name}`}
-                    >
-                      Members
-                    </Button>
-                    {can('groups:write') && (!g.type || g.type === 'custom') && (
-                      <Button
-                        kind="danger"
-                        onClick={() => void remove.run(g)}
-                        aria-label={`Delete ${g.name}`}
-                      >
-                        Delete
-                      </Button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </TableWrap>
+        <Table label="Groups" columns={['Group', 'Members', 'Actions']}>
+          {(groups.data ?? []).map((g) => (
+            <tr key={g.id}>
+              <td>
+                {g.name} {g.type && g.type !== 'custom' && <span className="badge">{g.type}</span>}
+              </td>
+              <td>{g.member_count}</td>
+              <td className="row">
+                <Button
+                  onClick={() => setOpen(open === g.id ? null : g.id)}
+                  aria-expanded={open === g.id}
+                  aria-label={`Members of ${g.name}`}
+                >
+                  Members
+                </Button>
+                {can('groups:write') && (!g.type || g.type === 'custom') && (
+                  <Button kind="danger" onClick={() => void remove.run(g)} aria-label={`Delete ${g.name}`}>
+                    Delete
+                  </Button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </Table>
       )}
       {openGroup && accountId && <Members key={openGroup.id} accountId={accountId} group={openGroup} />}
     </>

@@ -2,7 +2,18 @@
 // per row), fix rows in place, apply, watch progress with rows/s, download the results CSV.
 import { type DragEvent, useEffect, useRef, useState } from 'react';
 import { get, type Page, post, qs } from '../../api.ts';
-import { Alert, Button, Loading, PageTitle, Select, TableWrap, useAction, useLoad, when } from '../../ui.tsx';
+import {
+  Alert,
+  Button,
+  Loading,
+  PageTitle,
+  Select,
+  Table,
+  TableWrap,
+  useAction,
+  useLoad,
+  when,
+} from '../../ui.tsx';
 import { Pager, useAccountChoice, usePager } from './common.tsx';
 
 interface Import {
@@ -288,43 +299,31 @@ export default function ImportsPage() {
       {applied && <ImportResult key={applied} id={applied} label="Import" />}
       <h2>Recent imports</h2>
       <Alert error={history.error} />
-      <TableWrap label="Recent imports">
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Started</th>
-              <th scope="col">File</th>
-              <th scope="col">Operation</th>
-              <th scope="col">Status</th>
-              <th scope="col">Rows</th>
-              <th scope="col">Errors</th>
-              <th scope="col">Results</th>
-            </tr>
-          </thead>
-          <tbody>
-            {(history.data?.data ?? []).map((i) => (
-              <tr key={i.id}>
-                <td>{when(i.created_at)}</td>
-                <td>{i.file_name ?? '—'}</td>
-                <td>
-                  {i.operation}
-                  {i.dry_run ? ' (dry run)' : ''}
-                </td>
-                <td>{i.status}</td>
-                <td>{i.processed_user_count}</td>
-                <td>{i.error_count}</td>
-                <td>
-                  {i.status === 'completed' && (
-                    <a href={`/api/imports/${i.id}/results.csv`} download>
-                      Results CSV
-                    </a>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </TableWrap>
+      <Table
+        label="Recent imports"
+        columns={['Started', 'File', 'Operation', 'Status', 'Rows', 'Errors', 'Results']}
+      >
+        {(history.data?.data ?? []).map((i) => (
+          <tr key={i.id}>
+            <td>{when(i.created_at)}</td>
+            <td>{i.file_name ?? '—'}</td>
+            <td>
+              {i.operation}
+              {i.dry_run ? ' (dry run)' : ''}
+            </td>
+            <td>{i.status}</td>
+            <td>{i.processed_user_count}</td>
+            <td>{i.error_count}</td>
+            <td>
+              {i.status === 'completed' && (
+                <a href={`/api/imports/${i.id}/results.csv`} download>
+                  Results CSV
+                </a>
+              )}
+            </td>
+          </tr>
+        ))}
+      </Table>
       <Pager pager={pager} nextCursor={history.data?.next_cursor} what="imports" />
     </>
   );

@@ -11,7 +11,7 @@ import {
   Loading,
   PageTitle,
   Select,
-  TableWrap,
+  Table,
   useAction,
   useLoad,
   when,
@@ -123,55 +123,41 @@ export default function InvitesPage() {
       {list.loading && !list.data ? (
         <Loading what="invites" />
       ) : (
-        <TableWrap label="Invitations">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Email</th>
-                <th scope="col">Account</th>
-                <th scope="col">Role</th>
-                <th scope="col">Status</th>
-                <th scope="col">Expires</th>
-                <th scope="col">Actions</th>
-              </tr>
-            </thead>
-            <tbody>
-              {(list.data?.data ?? []).map((i) => (
-                <tr key={i.id}>
-                  <td className="mono">{i.email}</td>
-                  <td>{accountName(i.account_id)}</td>
-                  <td>{i.role}</td>
-                  <td>{i.status}</td>
-                  <td>{when(i.expires_at)}</td>
-                  <td>
-                    {i.status === 'pending' && can('users:write') && (
-                      <span className="row">
-                        <Button
-                          onClick={() => void act.run(i.id, 'resend')}
-                          aria-label={`Resend the invitation to ${i.email}`}
-                        >
-                          Resend
-                        </Button>
-                        <Button
-                          kind="danger"
-                          onClick={() => void act.run(i.id, 'revoke')}
-                          aria-label={`Revoke the invitation to ${i.email}`}
-                        >
-                          Revoke
-                        </Button>
-                      </span>
-                    )}
-                  </td>
-                </tr>
-              ))}
-              {list.data?.data.length === 0 && (
-                <tr>
-                  <td colSpan={6}>No {status} invitation.</td>
-                </tr>
-              )}
-            </tbody>
-          </table>
-        </TableWrap>
+        <Table label="Invitations" columns={['Email', 'Account', 'Role', 'Status', 'Expires', 'Actions']}>
+          {(list.data?.data ?? []).map((i) => (
+            <tr key={i.id}>
+              <td className="mono">{i.email}</td>
+              <td>{accountName(i.account_id)}</td>
+              <td>{i.role}</td>
+              <td>{i.status}</td>
+              <td>{when(i.expires_at)}</td>
+              <td>
+                {i.status === 'pending' && can('users:write') && (
+                  <span className="row">
+                    <Button
+                      onClick={() => void act.run(i.id, 'resend')}
+                      aria-label={`Resend the invitation to ${i.email}`}
+                    >
+                      Resend
+                    </Button>
+                    <Button
+                      kind="danger"
+                      onClick={() => void act.run(i.id, 'revoke')}
+                      aria-label={`Revoke the invitation to ${i.email}`}
+                    >
+                      Revoke
+                    </Button>
+                  </span>
+                )}
+              </td>
+            </tr>
+          ))}
+          {list.data?.data.length === 0 && (
+            <tr>
+              <td colSpan={6}>No {status} invitation.</td>
+            </tr>
+          )}
+        </Table>
       )}
       <Pager pager={pager} nextCursor={list.data?.next_cursor} what="invites" />
     </>

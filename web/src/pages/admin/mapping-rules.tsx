@@ -3,7 +3,7 @@
 import { useState } from 'react';
 import { del, get, patch, post } from '../../api.ts';
 import { useSession } from '../../session.tsx';
-import { Alert, Button, Field, Form, PageTitle, Select, TableWrap, useAction, useLoad } from '../../ui.tsx';
+import { Alert, Button, Field, Form, PageTitle, Select, Table, useAction, useLoad } from '../../ui.tsx';
 import { AccountPicker, useAccountChoice, useGroups, useProfiles } from './common.tsx';
 
 interface Rule {
@@ -94,56 +94,37 @@ export default function MappingRulesPage() {
       <PageTitle>Mapping rules</PageTitle>
       <AccountPicker value={accountId} onChange={setAccountId} accounts={accounts} />
       <Alert error={rules.error || toggle.error || remove.error} />
-      <TableWrap label="Mapping rules, first match wins">
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">#</th>
-              <th scope="col">Rule</th>
-              <th scope="col">When</th>
-              <th scope="col">Gives</th>
-              <th scope="col">Actions</th>
-            </tr>
-          </thead>
-          <tbody>
-            {(rules.data?.data ?? []).map((r) => (
-              <tr key={r.id}>
-                <td>{r.position}</td>
-                <td>
-                  {r.name} {!r.enabled && <span className="badge">off</span>}
-                </td>
-                <td>
-                  {Object.entries(r.conditions)
-                    .map(
-                      ([k, c]) => `${k} ${c.equals !== undefined ? `= "${c.equals}"` : `~ /${c.matches}/`}`,
-                    )
-                    .join(' and ') || 'always'}
-                </td>
-                <td>{profileName(r.permission_profile_id)}</td>
-                <td className="row">
-                  {writer && (
-                    <>
-                      <Button
-                        onClick={() => void toggle.run(r)}
-                        aria-label={`${r.enabled ? 'Turn off' : 'Turn on'} ${r.name}`}
-                      >
-                        {r.enabled ? 'Turn off' : 'Turn on'}
-                      </Button>
-                      <Button
-                        kind="danger"
-                        onClick={() => void remove.run(r)}
-                        aria-label={`Delete ${r.name}`}
-                      >
-                        Delete
-                      </Button>
-                    </>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </TableWrap>
+      <Table label="Mapping rules, first match wins" columns={['#', 'Rule', 'When', 'Gives', 'Actions']}>
+        {(rules.data?.data ?? []).map((r) => (
+          <tr key={r.id}>
+            <td>{r.position}</td>
+            <td>
+              {r.name} {!r.enabled && <span className="badge">off</span>}
+            </td>
+            <td>
+              {Object.entries(r.conditions)
+                .map(([k, c]) => `${k} ${c.equals !== undefined ? `= "${c.equals}"` : `~ /${c.matches}/`}`)
+                .join(' and ') || 'always'}
+            </td>
+            <td>{profileName(r.permission_profile_id)}</td>
+            <td className="row">
+              {writer && (
+                <>
+                  <Button
+                    onClick={() => void toggle.run(r)}
+                    aria-label={`${r.enabled ? 'Turn off' : 'Turn on'} ${r.name}`}
+                  >
+                    {r.enabled ? 'Turn off' : 'Turn on'}
+                  </Button>
+                  <Button kind="danger" onClick={() => void remove.run(r)} aria-label={`Delete ${r.name}`}>
+                    Delete
+                  </Button>
+                </>
+              )}
+            </td>
+          </tr>
+        ))}
+      </Table>
       {writer && (
         <div className="card">
           <h2>New rule</h2>

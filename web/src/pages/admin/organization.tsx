@@ -3,7 +3,7 @@ import { useState } from 'react';
 import { get, type Organization, patch, post } from '../../api.ts';
 import { useSearch } from '../../router.tsx';
 import { useSession } from '../../session.tsx';
-import { Alert, Button, Field, Form, Loading, PageTitle, TableWrap, useAction, useLoad } from '../../ui.tsx';
+import { Alert, Button, Field, Form, Loading, PageTitle, Table, useAction, useLoad } from '../../ui.tsx';
 import { useAccounts } from './common.tsx';
 
 export default function OrganizationPage() {
@@ -34,62 +34,46 @@ export default function OrganizationPage() {
       {accounts.loading && !accounts.data ? (
         <Loading what="accounts" />
       ) : (
-        <TableWrap label="Accounts">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Account</th>
-                <th scope="col">Seats used</th>
-                <th scope="col">Seat limit</th>
-                <th scope="col">Use</th>
-              </tr>
-            </thead>
-            <tbody>
-              {(accounts.data ?? []).map((a) => (
-                <tr key={a.id}>
-                  <td>
-                    {a.name}
-                    <br />
-                    <small className="muted mono">{a.id}</small>
-                  </td>
-                  <td>{a.seats_used}</td>
-                  <td>
-                    {can('accounts:write') ? (
-                      <Form
-                        onSubmit={() => setLimit.run(a.id)}
-                        label={`Seat limit of ${a.name}`}
-                        className="row"
-                      >
-                        <Field
-                          label={`Seat limit of ${a.name}`}
-                          type="number"
-                          min={0}
-                          placeholder="no limit"
-                          value={seats[a.id] ?? (a.seat_limit === null ? '' : String(a.seat_limit))}
-                          onChange={(e) => setSeats({ ...seats, [a.id]: e.target.value })}
-                        />
-                        <Button type="submit">Save</Button>
-                      </Form>
-                    ) : (
-                      (a.seat_limit ?? 'no limit')
-                    )}
-                  </td>
-                  <td>
-                    {a.seat_limit ? (
-                      <progress
-                        max={a.seat_limit}
-                        value={a.seats_used}
-                        aria-label={`${a.name}: ${a.seats_used} of ${a.seat_limit} seats`}
-                      />
-                    ) : (
-                      'unlimited'
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </TableWrap>
+        <Table label="Accounts" columns={['Account', 'Seats used', 'Seat limit', 'Use']}>
+          {(accounts.data ?? []).map((a) => (
+            <tr key={a.id}>
+              <td>
+                {a.name}
+                <br />
+                <small className="muted mono">{a.id}</small>
+              </td>
+              <td>{a.seats_used}</td>
+              <td>
+                {can('accounts:write') ? (
+                  <Form onSubmit={() => setLimit.run(a.id)} label={`Seat limit of ${a.name}`} className="row">
+                    <Field
+                      label={`Seat limit of ${a.name}`}
+                      type="number"
+                      min={0}
+                      placeholder="no limit"
+                      value={seats[a.id] ?? (a.seat_limit === null ? '' : String(a.seat_limit))}
+                      onChange={(e) => setSeats({ ...seats, [a.id]: e.target.value })}
+                    />
+                    <Button type="submit">Save</Button>
+                  </Form>
+                ) : (
+                  (a.seat_limit ?? 'no limit')
+                )}
+              </td>
+              <td>
+                {a.seat_limit ? (
+                  <progress
+                    max={a.seat_limit}
+                    value={a.seats_used}
+                    aria-label={`${a.name}: ${a.seats_used} of ${a.seat_limit} seats`}
+                  />
+                ) : (
+                  'unlimited'
+                )}
+              </td>
+            </tr>
+          ))}
+        </Table>
       )}
       <Alert error={setLimit.error} />
       {can('accounts:write') && (

@@ -3,7 +3,7 @@
 import { useState } from 'react';
 import { del, patch, post } from '../../api.ts';
 import { useSession } from '../../session.tsx';
-import { Alert, Button, Field, Form, Loading, PageTitle, TableWrap, useAction } from '../../ui.tsx';
+import { Alert, Button, Field, Form, Loading, PageTitle, Table, useAction } from '../../ui.tsx';
 import { AccountPicker, type Profile, useAccountChoice, useProfiles } from './common.tsx';
 
 const PERMISSIONS: Array<[string, string]> = [
@@ -101,66 +101,53 @@ export default function ProfilesPage() {
       {profiles.loading && !profiles.data ? (
         <Loading what="profiles" />
       ) : (
-        <TableWrap label="Permission profiles">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Profile</th>
-                <th scope="col">Permissions</th>
-                <th scope="col">Users</th>
-                <th scope="col">Actions</th>
+        <Table label="Permission profiles" columns={['Profile', 'Permissions', 'Users', 'Actions']}>
+          {(profiles.data ?? []).map((p) =>
+            editing === p.id ? (
+              <tr key={p.id}>
+                <td colSpan={4}>
+                  <ProfileForm
+                    label={`Edit ${p.name}`}
+                    initial={p}
+                    onSave={async (body) => {
+                      await patch(`/api/accounts/${accountId}/permission_profiles/${p.id}`, body);
+                      setEditing(null);
+                      profiles.reload();
+                    }}
+                  />
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {(profiles.data ?? []).map((p) =>
-                editing === p.id ? (
-                  <tr key={p.id}>
-                    <td colSpan={4}>
-                      <ProfileForm
-                        label={`Edit ${p.name}`}
-                        initial={p}
-                        onSave={async (body) => {
-                          await patch(`/api/accounts/${accountId}/permission_profiles/${p.id}`, body);
-                          setEditing(null);
-                          profiles.reload();
-                        }}
-                      />
-                    </td>
-                  </tr>
-                ) : (
-                  <tr key={p.id}>
-                    <td>
-                      <strong>{p.name}</strong>
-                      <br />
-                      <small className="muted">{p.description}</small>
-                    </td>
-                    <td>
-                      {p.permissions.map((k) => PERMISSIONS.find(([x]) => x === k)?.[1] ?? k).join(', ') ||
-                        '—'}
-                    </td>
-                    <td>{p.user_count}</td>
-                    <td>
-                      {writer && (
-                        <span className="row">
-                          <Button onClick={() => setEditing(p.id)} aria-label={`Edit ${p.name}`}>
-                            Edit
-                          </Button>
-                          <Button
-                            kind="danger"
-                            onClick={() => void remove.run(p)}
-                            aria-label={`Delete ${p.name}`}
-                          >
-                            Delete
-                          </Button>
-                        </span>
-                      )}
-                    </td>
-                  </tr>
-                ),
-              )}
-            </tbody>
-          </table>
-        </TableWrap>
+            ) : (
+              <tr key={p.id}>
+                <td>
+                  <strong>{p.name}</strong>
+                  <br />
+                  <small className="muted">{p.description}</small>
+                </td>
+                <td>
+                  {p.permissions.map((k) => PERMISSIONS.find(([x]) => x === k)?.[1] ?? k).join(', ') || '—'}
+                </td>
+                <td>{p.user_count}</td>
+                <td>
+                  {writer && (
+                    <span className="row">
+                      <Button onClick={() => setEditing(p.id)} aria-label={`Edit ${p.name}`}>
+                        Edit
+                      </Button>
+                      <Button
+                        kind="danger"
+                        onClick={() => void remove.run(p)}
+                        aria-label={`Delete ${p.name}`}
+                      >
+                        Delete
+                      </Button>
+                    </span>
+                  )}
+                </td>
+              </tr>
+            ),
+          )}
+        </Table>
       )}
     </>
   );

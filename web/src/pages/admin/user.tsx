@@ -4,7 +4,7 @@ import { useState } from 'react';
 import { del, get, type Membership, patch, post, type User } from '../../api.ts';
 import { usePath } from '../../router.tsx';
 import { useSession } from '../../session.tsx';
-import { Alert, Button, Loading, PageTitle, Select, TableWrap, useAction, useLoad, when } from '../../ui.tsx';
+import { Alert, Button, Loading, PageTitle, Select, Table, useAction, useLoad, when } from '../../ui.tsx';
 import { useAccounts, useGroups, useProfiles } from './common.tsx';
 
 function MembershipRow({
@@ -130,30 +130,17 @@ export default function UserPage() {
       </div>
       <h2>Memberships</h2>
       <Alert error={memberships.error} />
-      <TableWrap label="Memberships">
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Account</th>
-              <th scope="col">Status</th>
-              <th scope="col">Permission profile</th>
-              <th scope="col">Groups</th>
-              <th scope="col">Since</th>
-            </tr>
-          </thead>
-          <tbody>
-            {(memberships.data?.data ?? []).map((m) => (
-              <MembershipRow
-                key={m.id}
-                userId={u.id}
-                m={m}
-                accountName={accountName(m.account_id)}
-                onChange={memberships.reload}
-              />
-            ))}
-          </tbody>
-        </table>
-      </TableWrap>
+      <Table label="Memberships" columns={['Account', 'Status', 'Permission profile', 'Groups', 'Since']}>
+        {(memberships.data?.data ?? []).map((m) => (
+          <MembershipRow
+            key={m.id}
+            userId={u.id}
+            m={m}
+            accountName={accountName(m.account_id)}
+            onChange={memberships.reload}
+          />
+        ))}
+      </Table>
     </>
   );
 }
