@@ -98,6 +98,8 @@ const ENDPOINTS_PER_CLAIM = 200;
 export async function claimDue(db: Db, opts: ClaimOptions): Promise<Claimed[]> {
   const orgs = [...(opts.organizations ?? [])];
   return db.transaction().execute(async (trx) => {
+    // A claim lost in a crash only leaves its deliveries unleased, to be claimed again: no WAL flush to wait for.
+    await sql`SET LOCAL synchronous_commit = off`.execute(trx);
     // The endpoints with a due delivery, locked for this claim; another process claiming now skips them.
     const endpoints = (
       await sql<{ id: string }>`
@@ -248,6 +250,11 @@ export async function attemptDelivery(db: Db, d: Claimed, opts: DeliveryOptions)
       : new Date(Date.now() + retryDelaySeconds(number, retryAfter, opts.retrySeconds) * 1000);
   const mails: string[] = [];
   await db.transaction().execute(async (trx) => {
+    // The record of an attempt does not wait for its WAL flush (one fsync per delivery bounded the relay at
+    // the disk's commit rate; docs/benchmarks.md, "Webhooks"). A crash can lose only the last moments'
+    // records: such a delivery is still pending under a lease that lapses, so it is sent again with the same
+    // webhook-id, which at-least-once delivery allows.
+    await sql`SET LOCAL synchronous_commit = off`.execute(trx);
     await trx
       .insertInto('webhook_attempts')
       .values({
