@@ -359,3 +359,62 @@ test('signet credits grant: the operator grants to any organization, in its ledg
   assert.equal(help.code, 0);
   assert.match(help.stdout, /signet credits grant --org ID --amount N --reason TEXT/);
 });
+
+test("a member reads the pool's balance but only its own account's entries (no other account's sends, no grants)", async (t) => {
+  const { app, services, config } = await buildApp(t);
+  const tp = await createTenant(services, config);
+  const owner = as(app, tp.key);
+  const a2 = await owner('POST', '/api/accounts', { name: unique('A2') });
+  assert.equal(a2.statusCode, 201, a2.body);
+  const a2Id: string = a2.json().id;
+  const sender = await testDb()
+    .db.selectFrom('permission_profiles')
+    .select('id')
+    .where('account_id', '=', tp.accountId)
+    .where('name', '=', 'DS Sender')
+    .executeTakeFirstOrThrow();
+  const user = await owner('POST', '/api/users', {
+    email: `${unique('sender')}@example.test`,
+    account_id: tp.accountId,
+    permission_profile_id: Number(sender.id),
+  });
+  assert.equal(user.statusCode, 201, user.body);
+  const memberKey = await services.apiKeys.create(
+    { principal: systemPrincipal(tp.organizationId, 'test'), meta: {} },
+    { name: 'sender', account_id: tp.accountId, created_by: user.json().id, role: 'member' },
+  );
+  const member = as(app, memberKey.key);
+  await services.credits.grant(
+    { principal: systemPrincipal(tp.organizationId, 'test'), meta: {} },
+    { organization_id: tp.organizationId, amount: 5, reason: 'secret purchase order 42' },
+  );
+  const pdf = (await makePdf(1)).toString('base64');
+  const sendIn = async (call: Caller, accountId: string) => {
+    const made = await call('POST', '/api/envelope', {
+      document: pdf,
+      parties: parties(1),
+      account_id: accountId,
+    });
+    assert.equal(made.statusCode, 201, made.body);
+    const sent = await call('POST', `/api/envelope/${made.json().id}/send`);
+    assert.equal(sent.statusCode, 200, sent.body);
+    return made.json().id as string;
+  };
+  const mine = await sendIn(member, tp.accountId);
+  const theirs = await sendIn(owner, a2Id);
+
+  const seen = await member('GET', '/api/credits');
+  assert.equal(seen.statusCode, 200, seen.body);
+  assert.equal(seen.json().balance, 3, 'the balance is the pool’s');
+  assert.deepEqual(
+    seen.json().data.map((e: { kind: string; envelope_id: string }) => [e.kind, e.envelope_id]),
+    [['send', mine]],
+    'only its own account’s send: not the other account’s, not the grant',
+  );
+  const all = (await owner('GET', '/api/credits')).json().data;
+  assert.equal(all.length, 3, 'the owner sees the grant and both sends');
+  assert.ok(
+    all.some((e: { envelope_id: string }) => e.envelope_id === theirs),
+    'the owner sees the other account’s send',
+  );
+});

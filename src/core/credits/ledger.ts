@@ -181,9 +181,15 @@ export interface CreditsView {
 export class CreditsService {
   constructor(private readonly db: Db) {}
 
-  /** The principal's organization's balance and a page of its ledger, newest first. */
+  /**
+   * The principal's organization's balance and a page of its ledger, newest first. The pool is the
+   * organization's, so everyone who may read credits sees its balance; but a member (who reads credits through
+   * send_envelopes in one account) sees only the entries of its own account's envelopes, never what other
+   * accounts sent, nor the grants and their reasons, which are the administrators' business.
+   */
   async list(ctx: Ctx, opts: { limit?: number; cursor?: string } = {}): Promise<CreditsView> {
-    const organizationId = ctx.principal.organizationId;
+    const { principal } = ctx;
+    const organizationId = principal.organizationId;
     const limit = opts.limit ?? DEFAULT_LIMIT;
     const after = decodeCursor(opts.cursor);
     let q = this.db
@@ -193,6 +199,17 @@ export class CreditsService {
       .orderBy('id', 'desc')
       .limit(limit + 1);
     if (after) q = q.where('id', '<', after);
+    if (principal.role === 'member') {
+      // A member always acts in one account; without one it sees no entry rather than every account's.
+      const accountIds = principal.accountId ? [principal.accountId] : [];
+      q = q.where('envelope_id', 'in', (eb) =>
+        eb
+          .selectFrom('envelopes')
+          .select('envelopes.id')
+          .where('envelopes.organization_id', '=', organizationId)
+          .where((w) => w('envelopes.account_id', '=', w.fn.any(w.val(accountIds)))),
+      );
+    }
     const [balance, rows] = await Promise.all([balanceOf(this.db, organizationId), q.execute()]);
     const page: Page<CreditEntryRow> = toPage(rows, limit, (r) => r.id);
     return {
