@@ -18,7 +18,7 @@ import {
   useLoad,
   when,
 } from '../../ui.tsx';
-import { Pager, useAccountChoice, usePager } from './common.tsx';
+import { AccountPicker, Pager, useAccountChoice, usePager } from './common.tsx';
 
 interface ApiKey {
   id: string;
@@ -145,12 +145,7 @@ export default function ApiKeysPage() {
                 required
                 hint="What uses it, e.g. HR sync"
               />
-              <Select
-                label="Account"
-                value={accountId ?? ''}
-                onChange={(e) => setAccountId(e.target.value)}
-                options={accounts.map((a) => ({ value: a.id, label: a.name }))}
-              />
+              <AccountPicker value={accountId} onChange={setAccountId} accounts={accounts} />
               <Select
                 label="Role"
                 value={role}

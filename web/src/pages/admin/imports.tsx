@@ -14,7 +14,7 @@ import {
   useLoad,
   when,
 } from '../../ui.tsx';
-import { Pager, useAccountChoice, usePager } from './common.tsx';
+import { AccountPicker, Pager, useAccountChoice, usePager } from './common.tsx';
 
 interface Import {
   id: string;
@@ -225,12 +225,7 @@ export default function ImportsPage() {
       <PageTitle>Import users</PageTitle>
       <div className="card">
         <div className="row">
-          <Select
-            label="Account"
-            value={accountId ?? ''}
-            onChange={(e) => setAccountId(e.target.value)}
-            options={accounts.map((a) => ({ value: a.id, label: a.name }))}
-          />
+          <AccountPicker value={accountId} onChange={setAccountId} accounts={accounts} />
           <Select
             label="Operation"
             value={operation}

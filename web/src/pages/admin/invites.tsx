@@ -16,7 +16,7 @@ import {
   useLoad,
   when,
 } from '../../ui.tsx';
-import { Pager, useAccountChoice, usePager, useProfiles } from './common.tsx';
+import { AccountPicker, Pager, useAccountChoice, usePager, useProfiles } from './common.tsx';
 
 interface Invite {
   id: string;
@@ -79,12 +79,7 @@ export default function InvitesPage() {
               onChange={(e) => setEmail(e.target.value)}
               required
             />
-            <Select
-              label="Account"
-              value={accountId ?? ''}
-              onChange={(e) => setAccountId(e.target.value)}
-              options={accounts.map((a) => ({ value: a.id, label: a.name }))}
-            />
+            <AccountPicker value={accountId} onChange={setAccountId} accounts={accounts} />
             <Select
               label="Role"
               value={role}
