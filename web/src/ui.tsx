@@ -225,6 +225,56 @@ export function download(blob: Blob, name: string): void {
 }
 
 /** A table that may scroll sideways on a narrow screen: a named region, reachable by keyboard to scroll it. */
+/** A labelled checkbox (the box first, as forms put it). */
+export function Check({
+  checked,
+  onChange,
+  children,
+}: {
+  checked: boolean;
+  onChange: (checked: boolean) => void;
+  children: ReactNode;
+}) {
+  return (
+    <label className="check">
+      <input type="checkbox" checked={checked} onChange={(e) => onChange(e.target.checked)} /> {children}{' '}
+    </label>
+  );
+}
+
+/** A fieldset of checkboxes choosing a set of keys (permissions, scopes), each box named in words. */
+export function CheckboxSet({
+  legend,
+  options,
+  value,
+  onChange,
+}: {
+  legend: string;
+  options: ReadonlyArray<readonly [key: string, text: string]>;
+  value: ReadonlySet<string>;
+  onChange: (next: Set<string>) => void;
+}) {
+  return (
+    <fieldset>
+      <legend>{legend}</legend>
+      {options.map(([key, text]) => (
+        <Check
+          key={key}
+          checked={value.has(key)}
+          onChange={(on) => {
+            const next = new Set(value);
+            if (on) next.add(key);
+            else next.delete(key);
+            onChange(next);
+          }}
+        >
+          {text}
+        </Check>
+      ))}
+    </fieldset>
+  );
+}
+
 /**
  * A labelled, keyboard-scrollable table with a header row: the shape every list of the dashboard has, kept
  * once (the label names the region for screen readers; each column header is scope="col").

@@ -7,6 +7,7 @@ import { useSession } from '../../session.tsx';
 import {
   Alert,
   Button,
+  CheckboxSet,
   CopyButton,
   Field,
   Form,
@@ -160,24 +161,12 @@ export default function ApiKeysPage() {
               </label>
             </div>
             {restrict && (
-              <fieldset>
-                <legend>Scopes</legend>
-                {SCOPES.map((s) => (
-                  <label key={s} className="check">
-                    <input
-                      type="checkbox"
-                      checked={scopes.has(s)}
-                      onChange={(e) => {
-                        const next = new Set(scopes);
-                        if (e.target.checked) next.add(s);
-                        else next.delete(s);
-                        setScopes(next);
-                      }}
-                    />{' '}
-                    {s}{' '}
-                  </label>
-                ))}
-              </fieldset>
+              <CheckboxSet
+                legend="Scopes"
+                options={SCOPES.map((s) => [s, s] as const)}
+                value={scopes}
+                onChange={setScopes}
+              />
             )}
             <Alert error={create.error} />
             <Button type="submit" kind="primary" busy={create.busy}>

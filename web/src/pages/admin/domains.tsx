@@ -2,7 +2,19 @@
 import { useState } from 'react';
 import { del, get, post } from '../../api.ts';
 import { useSession } from '../../session.tsx';
-import { Alert, Button, Field, Form, PageTitle, Select, Table, useAction, useLoad, when } from '../../ui.tsx';
+import {
+  Alert,
+  Button,
+  Check,
+  Field,
+  Form,
+  PageTitle,
+  Select,
+  Table,
+  useAction,
+  useLoad,
+  when,
+} from '../../ui.tsx';
 import { useAccountChoice } from './common.tsx';
 
 interface Domain {
@@ -60,10 +72,9 @@ export default function DomainsPage() {
             onChange={(e) => setAccountId(e.target.value)}
             options={accounts.map((a) => ({ value: a.id, label: a.name }))}
           />
-          <label className="check">
-            <input type="checkbox" checked={autoJoin} onChange={(e) => setAutoJoin(e.target.checked)} />{' '}
+          <Check checked={autoJoin} onChange={setAutoJoin}>
             Auto-join
-          </label>
+          </Check>
           <Button type="submit" kind="primary" busy={claim.busy}>
             Claim domain
           </Button>

@@ -3,7 +3,7 @@
 import { useState } from 'react';
 import { del, patch, post } from '../../api.ts';
 import { useSession } from '../../session.tsx';
-import { Alert, Button, Field, Form, Loading, PageTitle, Table, useAction } from '../../ui.tsx';
+import { Alert, Button, CheckboxSet, Field, Form, Loading, PageTitle, Table, useAction } from '../../ui.tsx';
 import { AccountPicker, type Profile, useAccountChoice, useProfiles } from './common.tsx';
 
 const PERMISSIONS: Array<[string, string]> = [
@@ -36,24 +36,7 @@ function ProfileForm({
         <Field label="Name" value={name} onChange={(e) => setName(e.target.value)} required />
         <Field label="Description" value={description} onChange={(e) => setDescription(e.target.value)} />
       </div>
-      <fieldset>
-        <legend>Permissions</legend>
-        {PERMISSIONS.map(([key, text]) => (
-          <label key={key} className="check">
-            <input
-              type="checkbox"
-              checked={perms.has(key)}
-              onChange={(e) => {
-                const next = new Set(perms);
-                if (e.target.checked) next.add(key);
-                else next.delete(key);
-                setPerms(next);
-              }}
-            />{' '}
-            {text}{' '}
-          </label>
-        ))}
-      </fieldset>
+      <CheckboxSet legend="Permissions" options={PERMISSIONS} value={perms} onChange={setPerms} />
       <Alert error={save.error} />
       <Button type="submit" kind="primary" busy={save.busy}>
         Save
