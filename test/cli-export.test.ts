@@ -7,6 +7,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { runSignet } from './cli-helper.ts';
+import { grantCredits, makePdf, parties } from './envelope-helper.ts';
 import { as, createTenant, startApp } from './helper.ts';
 import { runWorker } from './imports-helper.ts';
 
@@ -160,5 +161,42 @@ test('export users > file: CSV with a row per membership, progress on stderr; JS
 
   const usage = await runSignet(['export', 'groups'], env);
   assert.equal(usage.code, 2);
-  assert.match(usage.stderr, /usage: signet export users\|settings/);
+  assert.match(usage.stderr, /usage: signet export users\|settings\|envelopes\|credits/);
+});
+
+test('export envelopes and credits: JSONL of the envelopes changed since an instant, the ledger as CSV; a bad instant is refused', async (t) => {
+  const { env, api, tenant, services } = await server(t);
+  const before = new Date(Date.now() - 1000).toISOString();
+  await grantCredits(services, tenant.organizationId, 2);
+  const pdf = (await makePdf(1)).toString('base64');
+  const made = await api('POST', '/api/envelope', { document: pdf, parties: parties(1) });
+  assert.equal(made.statusCode, 201, made.body);
+  assert.equal((await api('POST', `/api/envelope/${made.json().id}/send`)).statusCode, 200);
+
+  const envelopes = await runSignet(
+    ['export', 'envelopes', '--format', 'jsonl', '--updated-since', before],
+    env,
+  );
+  assert.equal(envelopes.code, 0, envelopes.stderr);
+  const lines = envelopes.stdout
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(
+    lines.map((l) => [l.id, l.status]),
+    [[made.json().id, 'sent']],
+  );
+  const later = new Date(Date.now() + 60_000).toISOString();
+  const none = await runSignet(['export', 'envelopes', '--format', 'jsonl', '--updated-since', later], env);
+  assert.equal(none.code, 0, none.stderr);
+  assert.equal(none.stdout, '', 'nothing changed after a future instant');
+
+  const credits = await runSignet(['export', 'credits'], env);
+  assert.equal(credits.code, 0, credits.stderr);
+  const rows: Record<string, string>[] = parse(credits.stdout, { bom: true, columns: true });
+  assert.deepEqual(rows.map((r) => r.kind).sort(), ['grant', 'send']);
+
+  const bad = await runSignet(['export', 'envelopes', '--updated-since', 'yesterday'], env);
+  assert.equal(bad.code, 1, bad.stderr);
+  assert.match(bad.stderr, /updated_since/);
 });

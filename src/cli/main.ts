@@ -58,8 +58,10 @@ const COMMANDS: Record<string, { synopsis: string; summary: string; details?: st
     details: 'Talks to the server at SIGNET_URL (default http://127.0.0.1:8080) with SIGNET_API_KEY.',
   },
   export: {
-    synopsis: 'export users|settings [--account ID …] [--format csv|jsonl] [-o FILE]',
-    summary: 'export users (one row per membership) or account settings to stdout (or FILE)',
+    synopsis:
+      'export users|settings|envelopes|credits [--account ID …] [--updated-since TIME] [--format csv|jsonl] [-o FILE]',
+    summary:
+      'export users (one row per membership), account settings, envelopes or the credit ledger to stdout (or FILE)',
     details: 'Talks to the server at SIGNET_URL (default http://127.0.0.1:8080) with SIGNET_API_KEY.',
   },
 };
