@@ -57,6 +57,18 @@ const COMMANDS: Record<string, { synopsis: string; summary: string; details?: st
       'row succeeded, 3 when rows failed, 1 when the import or the connection failed',
     details: 'Talks to the server at SIGNET_URL (default http://127.0.0.1:8080) with SIGNET_API_KEY.',
   },
+  webhooks: {
+    synopsis: 'webhooks listen --forward-to URL [--events T,…] [--account ID] [--port N]',
+    summary: "print and forward your account's events to a local URL, through an endpoint it registers",
+    details:
+      '  --forward-to URL   where each event is POSTed, body and headers unchanged (its status is the answer)\n' +
+      '  --events T,…       event types, or * (default)\n' +
+      "  --account ID       the account (default: the key's)\n" +
+      '  --port N           the loopback port Signet delivers to (default: any free one)\n' +
+      'Talks to the server at SIGNET_URL with SIGNET_API_KEY (webhooks:write). The server must be allowed to\n' +
+      'reach this machine: a development server with SIGNET_OUTBOUND_ALLOW_HTTP=true and\n' +
+      'SIGNET_OUTBOUND_ALLOW=127.0.0.1. Ctrl-C deletes the endpoint.',
+  },
   export: {
     synopsis:
       'export users|settings|envelopes|credits [--account ID …] [--updated-since TIME] [--format csv|jsonl] [-o FILE]',
@@ -80,7 +92,7 @@ Commands:
 ${['start', 'worker', 'migrate', 'bootstrap', 'audit', 'credits', 'mail'].map(line).join('\n')}
 
 Over the API of a running Signet (SIGNET_URL, default http://127.0.0.1:8080; SIGNET_API_KEY):
-${['import', 'export'].map(line).join('\n')}
+${['import', 'export', 'webhooks'].map(line).join('\n')}
 
 Errors are one line; --verbose (or LOG_LEVEL=debug) shows their details. See README.md and docs/ for more.`;
 
@@ -127,6 +139,10 @@ export async function main(args: string[]): Promise<number> {
     // These talk to a server over HTTP: no database, so no server configuration.
     if (command === 'import') return await (await import('./bulk.ts')).runImport(rest);
     if (command === 'export') return await (await import('./bulk.ts')).runExport(rest);
+    if (command === 'webhooks') {
+      if (rest[0] !== 'listen') return fail('usage: signet webhooks listen --forward-to URL');
+      return await (await import('./listen.ts')).runListen(rest.slice(1));
+    }
     if (!Object.hasOwn(COMMANDS, command)) return fail(`unknown command "${command}"; try: signet --help`);
     const { loadConfig } = await import('../config.ts');
     const config = loadConfig();
